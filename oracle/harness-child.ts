@@ -1,0 +1,16 @@
+// A throwaway Node-side harness for the transport's cleanup tests: it starts
+// a transport, answers INIT, prints one JSON line {pid, helperPid, mountpoint}
+// and then serves until it is killed. The tests kill this process (SIGKILL or
+// SIGTERM) and check that the helper noticed and removed its mount.
+// Run: npx tsx oracle/harness-child.ts
+import { MiniServer } from './mini-server.ts';
+import { RealFuseTransport } from './transport.ts';
+
+const t = await RealFuseTransport.start();
+const server = new MiniServer(t);
+await server.init;
+process.stdout.write(`${JSON.stringify({ pid: process.pid, helperPid: t.helperPid, mountpoint: t.mountpoint })}\n`);
+// keep serving until killed; a transport that closes on its own ends us too
+const keepAlive = setInterval(() => {}, 60_000);
+await server.done;
+clearInterval(keepAlive);

@@ -1,0 +1,298 @@
+/*
+ * fpsim-user: issues a list of syscalls given on argv and prints one JSON
+ * line per operation. It runs as a separate process so that a syscall that
+ * waits for the FUSE server never blocks the node event loop serving it.
+ *
+ *   open PATH FLAGS        FLAGS: comma list (rdonly,wronly,rdwr,creat,excl,
+ *                          trunc,append,direct,path,directory,nofollow,sync,
+ *                          noatime) or a number; mode is always 0644
+ *   close FD               read FD N            pread FD N OFF
+ *   write FD TEXT          pwrite FD TEXT OFF   fstat FD     stat PATH
+ *   fsync FD               sleep MS
+ *   mmap FD LEN PROT shared|private [OFF]       PROT: r, w or rw; ret = map id
+ *   mread MAP OFF N        mwrite MAP OFF TEXT  munmap MAP
+ *
+ * An FD/MAP argument "@K" means the return value of operation K (0-based).
+ * Output: {"i":K,"op":"...","ret":R[,"errno":E,"err":"EXXX"][,"hex":"..."]}
+ * A SIGBUS/SIGSEGV while touching a mapping is reported as "signal".
+ * Exit status: 0 after all operations ran, 2 on a usage error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_OPS 256
+#define MAX_MAPS 16
+
+static long long results[MAX_OPS];
+static struct {
+	char *addr;
+	size_t len;
+} maps[MAX_MAPS];
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t fault_sig;
+
+static void on_fault(int sig)
+{
+	fault_sig = sig;
+	siglongjmp(fault_jmp, 1);
+}
+
+/* memcpy that survives a fault: a FUSE-backed page that cannot be read or
+ * written arrives as SIGBUS. Returns 0 or -1 (fault_sig says which). */
+static __attribute__((noinline)) int guarded_copy(void *dst, const void *src, size_t n)
+{
+	fault_sig = 0;
+	if (sigsetjmp(fault_jmp, 1) != 0)
+		return -1;
+	memcpy(dst, src, n);
+	return 0;
+}
+
+static __attribute__((noreturn)) void usage(const char *why, const char *arg)
+{
+	fprintf(stderr, "fpsim-user: %s: %s\n", why, arg ? arg : "");
+	exit(2);
+}
+
+static long long num(const char *s)
+{
+	char *end;
+	long long v;
+	if (s[0] == '@') {
+		long k = strtol(s + 1, &end, 10);
+		if (*end || k < 0 || k >= MAX_OPS)
+			usage("bad reference", s);
+		return results[k];
+	}
+	errno = 0;
+	v = strtoll(s, &end, 0);
+	if (*end || errno)
+		usage("bad number", s);
+	return v;
+}
+
+static int open_flags(const char *s)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} names[] = {{"rdonly", O_RDONLY},	 {"wronly", O_WRONLY},	 {"rdwr", O_RDWR},
+		     {"creat", O_CREAT},	 {"excl", O_EXCL},	 {"trunc", O_TRUNC},
+		     {"append", O_APPEND},	 {"direct", O_DIRECT},	 {"path", O_PATH},
+		     {"directory", O_DIRECTORY}, {"nofollow", O_NOFOLLOW}, {"sync", O_SYNC},
+		     {"noatime", O_NOATIME}};
+	int flags = 0;
+	char *copy, *tok, *save = NULL;
+	if (s[0] >= '0' && s[0] <= '9')
+		return (int)num(s);
+	if (!(copy = strdup(s)))
+		usage("out of memory", NULL);
+	for (tok = strtok_r(copy, ",|", &save); tok; tok = strtok_r(NULL, ",|", &save)) {
+		size_t i;
+		for (i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (strcmp(tok, names[i].name) == 0)
+				break;
+		if (i == sizeof names / sizeof names[0])
+			usage("unknown open flag", tok);
+		flags |= names[i].flag;
+	}
+	free(copy);
+	return flags;
+}
+
+static void print_hex(const unsigned char *p, size_t n)
+{
+	printf(",\"hex\":\"");
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", p[i]);
+	printf("\"");
+}
+
+/* Print the common prefix; ret < 0 adds errno (captured by the caller). */
+static void head(int i, const char *op, long long ret, int err)
+{
+	printf("{\"i\":%d,\"op\":\"%s\",\"ret\":%lld", i, op, ret);
+	if (ret < 0) {
+		const char *name = strerrorname_np(err);
+		printf(",\"errno\":%d,\"err\":\"%s\"", err, name ? name : "?");
+	}
+}
+
+static void print_stat(const struct stat *st)
+{
+	printf(",\"size\":%lld,\"mode\":%u,\"ino\":%llu,\"nlink\":%llu,\"uid\":%u,\"gid\":%u,"
+	       "\"blksize\":%ld,\"blocks\":%lld",
+	       (long long)st->st_size, (unsigned)st->st_mode, (unsigned long long)st->st_ino,
+	       (unsigned long long)st->st_nlink, (unsigned)st->st_uid, (unsigned)st->st_gid,
+	       (long)st->st_blksize, (long long)st->st_blocks);
+}
+
+static void need(int argc, int at, int count, const char *op)
+{
+	if (at + count >= argc)
+		usage("missing arguments for", op);
+}
+
+static int map_index(const char *s)
+{
+	long long m = num(s);
+	if (m < 0 || m >= MAX_MAPS || !maps[m].addr)
+		return -1;
+	return (int)m;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+	int i = 0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_fault;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) || sigaction(SIGSEGV, &sa, NULL)) {
+		perror("sigaction");
+		return 1;
+	}
+
+	for (int a = 1; a < argc; i++) {
+		const char *op = argv[a];
+		long long ret = -1;
+		int err = 0;
+		unsigned char *buf = NULL;
+		size_t buflen = 0;
+		struct stat st;
+		int have_stat = 0;
+
+		if (i >= MAX_OPS)
+			usage("too many operations", NULL);
+		fault_sig = 0;
+
+		if (!strcmp(op, "open")) {
+			need(argc, a, 2, op);
+			ret = open(argv[a + 1], open_flags(argv[a + 2]), 0644);
+			a += 3;
+		} else if (!strcmp(op, "close") || !strcmp(op, "fsync")) {
+			need(argc, a, 1, op);
+			int fd = (int)num(argv[a + 1]);
+			ret = op[0] == 'c' ? close(fd) : fsync(fd);
+			a += 2;
+		} else if (!strcmp(op, "read") || !strcmp(op, "pread")) {
+			int p = op[0] == 'p';
+			need(argc, a, 2 + p, op);
+			buflen = (size_t)num(argv[a + 2]);
+			if (!(buf = malloc(buflen ? buflen : 1)))
+				usage("out of memory", NULL);
+			ret = p ? pread((int)num(argv[a + 1]), buf, buflen, (off_t)num(argv[a + 3]))
+				: read((int)num(argv[a + 1]), buf, buflen);
+			buflen = ret > 0 ? (size_t)ret : 0;
+			a += 3 + p;
+		} else if (!strcmp(op, "write") || !strcmp(op, "pwrite")) {
+			int p = op[0] == 'p';
+			need(argc, a, 2 + p, op);
+			const char *text = argv[a + 2];
+			ret = p ? pwrite((int)num(argv[a + 1]), text, strlen(text),
+					 (off_t)num(argv[a + 3]))
+				: write((int)num(argv[a + 1]), text, strlen(text));
+			a += 3 + p;
+		} else if (!strcmp(op, "fstat") || !strcmp(op, "stat")) {
+			need(argc, a, 1, op);
+			ret = op[0] == 'f' ? fstat((int)num(argv[a + 1]), &st) : stat(argv[a + 1], &st);
+			have_stat = ret == 0;
+			a += 2;
+		} else if (!strcmp(op, "sleep")) {
+			need(argc, a, 1, op);
+			long long ms = num(argv[a + 1]);
+			struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+			ret = nanosleep(&ts, NULL);
+			a += 2;
+		} else if (!strcmp(op, "mmap")) {
+			need(argc, a, 4, op);
+			int fd = (int)num(argv[a + 1]);
+			size_t len = (size_t)num(argv[a + 2]);
+			const char *ps = argv[a + 3];
+			int prot = (strchr(ps, 'r') ? PROT_READ : 0) | (strchr(ps, 'w') ? PROT_WRITE : 0);
+			int shared = !strcmp(argv[a + 4], "shared");
+			off_t off = 0;
+			int m;
+			if (!shared && strcmp(argv[a + 4], "private"))
+				usage("mmap wants shared or private", argv[a + 4]);
+			a += 5;
+			/* optional offset: a plain number (op names never start with a digit) */
+			if (a < argc && argv[a][0] >= '0' && argv[a][0] <= '9')
+				off = (off_t)num(argv[a++]);
+			for (m = 0; m < MAX_MAPS && maps[m].addr; m++)
+				;
+			if (m == MAX_MAPS)
+				usage("too many mappings", NULL);
+			void *p = mmap(NULL, len, prot, shared ? MAP_SHARED : MAP_PRIVATE, fd, off);
+			if (p == MAP_FAILED) {
+				ret = -1;
+			} else {
+				maps[m].addr = p;
+				maps[m].len = len;
+				ret = m;
+			}
+		} else if (!strcmp(op, "mread") || !strcmp(op, "mwrite")) {
+			need(argc, a, 3, op);
+			int m = map_index(argv[a + 1]);
+			size_t off = (size_t)num(argv[a + 2]);
+			int w = op[1] == 'w';
+			const char *text = argv[a + 3];
+			size_t n = w ? strlen(text) : (size_t)num(argv[a + 3]);
+			a += 4;
+			if (m < 0 || off > maps[m].len || n > maps[m].len - off) {
+				ret = -1;
+				errno = EINVAL;
+			} else {
+				if (!w && !(buf = malloc(n ? n : 1)))
+					usage("out of memory", NULL);
+				if (guarded_copy(w ? maps[m].addr + off : (char *)buf,
+						 w ? (const void *)text : maps[m].addr + off, n) == 0) {
+					ret = (long long)n;
+					buflen = w ? 0 : n;
+				} else {
+					ret = -1;
+					errno = EFAULT;
+				}
+			}
+		} else if (!strcmp(op, "munmap")) {
+			need(argc, a, 1, op);
+			int m = map_index(argv[a + 1]);
+			a += 2;
+			if (m < 0) {
+				ret = -1;
+				errno = EINVAL;
+			} else {
+				ret = munmap(maps[m].addr, maps[m].len);
+				if (ret == 0)
+					maps[m].addr = NULL;
+			}
+		} else {
+			usage("unknown operation", op);
+		}
+		err = errno;
+		results[i] = ret;
+		head(i, op, ret, err);
+		if (buf)
+			print_hex(buf, buflen);
+		if (have_stat)
+			print_stat(&st);
+		if (fault_sig && (!strcmp(op, "mread") || !strcmp(op, "mwrite")))
+			printf(",\"signal\":\"%s\"", fault_sig == SIGBUS ? "SIGBUS" : "SIGSEGV");
+		printf("}\n");
+		fflush(stdout);
+		free(buf);
+	}
+	return 0;
+}

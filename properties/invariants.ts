@@ -1,0 +1,212 @@
+// The spec's section 5 as code: one named predicate per invariant, each returning the
+// problems it sees in a world (plain data). Checked after every atomic step.
+import type { FuseBackingObj, FuseConnObj, FuseInodeObj, FuseFileObj, FileObj, World } from '../sim/kernel/state.ts';
+import type { Violation, ViolationKind } from '../sim/kernel/lib/violation.ts';
+import { FILESYSTEM_MAX_STACK_DEPTH } from '../sim/kernel/vfs/super.ts';
+import { REFCOUNT_SATURATED } from '../sim/kernel/lib/refcount.ts';
+
+export interface Problem {
+  object: string;
+  message: string;
+}
+
+export interface Invariant {
+  name: string;
+  /** the spec's section 5 item */
+  spec: string;
+  kind: ViolationKind;
+  check(w: World): Problem[];
+}
+
+function live<T extends World['heap'][number]['type']>(w: World, type: T) {
+  return Object.values(w.heap).filter((o) => o.type === type && o.life === 'live') as Extract<World['heap'][number], { type: T }>[];
+}
+
+const n = (o: { type: string; ptr: number }) => `${o.type}#${o.ptr}`;
+
+/** Every reference an fb's count stands for: the id map, an inode's fb, a task in flight. */
+export function backingOwners(w: World, fb: FuseBackingObj): { map: number; inodes: number; inflight: number } {
+  let map = 0;
+  for (const fc of live(w, 'fuse_conn')) for (const p of Object.values(fc.idr.entries)) if (p === fb.ptr) map++;
+  let inodes = 0;
+  for (const o of Object.values(w.heap)) if (o.type === 'fuse_inode' && o.life !== 'freed' && o.fb === fb.ptr) inodes++;
+  let inflight = 0;
+  for (const t of w.tasks) for (const r of t.refs) if (r === fb.ptr) inflight++;
+  return { map, inodes, inflight };
+}
+
+export const refcountOwners: Invariant = {
+  name: 'refcount-owners',
+  spec: '5.1 fb.count = [in the map] + [an inode points to it] + in-flight references',
+  kind: 'refcount-owners',
+  check(w) {
+    const out: Problem[] = [];
+    for (const fb of live(w, 'fuse_backing')) {
+      if (fb.count === REFCOUNT_SATURATED) continue; // already reported when it saturated
+      const o = backingOwners(w, fb);
+      const owners = o.map + o.inodes + o.inflight;
+      if (fb.count !== owners) {
+        out.push({
+          object: n(fb),
+          message: `${n(fb)}.count is ${fb.count} but it has ${owners} owner(s): map ${o.map}, inode ${o.inodes}, in flight ${o.inflight}`,
+        });
+      }
+    }
+    return out;
+  },
+};
+
+export const noDanglingPointers: Invariant = {
+  name: 'no-dangling-pointers',
+  spec: '5.2 no use of freed memory: nothing reachable points to a freed object',
+  kind: 'use-after-free',
+  check(w) {
+    const out: Problem[] = [];
+    const dead = (p: number) => p > 0 && w.heap[p]?.life === 'freed';
+    for (const fc of live(w, 'fuse_conn')) {
+      for (const [id, p] of Object.entries(fc.idr.entries)) {
+        if (dead(p)) out.push({ object: `fuse_backing#${p}`, message: `${n(fc)} backing id ${id} points to freed fuse_backing#${p}` });
+      }
+    }
+    for (const fi of live(w, 'fuse_inode')) {
+      if (dead(fi.fb)) out.push({ object: `fuse_backing#${fi.fb}`, message: `${n(fi)}.fb points to freed fuse_backing#${fi.fb}` });
+    }
+    for (const ff of live(w, 'fuse_file')) {
+      if (dead(ff.passthrough)) out.push({ object: `file#${ff.passthrough}`, message: `${n(ff)}.passthrough points to freed file#${ff.passthrough}` });
+    }
+    for (const fb of live(w, 'fuse_backing')) {
+      if (dead(fb.file)) out.push({ object: `file#${fb.file}`, message: `${n(fb)}.file points to freed file#${fb.file}` });
+    }
+    return out;
+  },
+};
+
+/** The parallel direct writes in flight on an inode (each holds an uncached reference). */
+function dioWriters(w: World, fi: FuseInodeObj): number {
+  let k = 0;
+  for (const t of w.tasks) {
+    for (const f of t.frames) {
+      if (f.fn !== 'fuse_file_write_iter' || f.l['shared'] !== true) continue;
+      const file = w.heap[f.l['file'] as number] as FileObj | undefined;
+      const ff = file && (w.heap[file.fuseFile] as FuseFileObj | undefined);
+      if (ff && ff.inode === fi.ptr && f.pc !== 'start' && f.pc !== 'dio_lock') k++;
+    }
+  }
+  return k;
+}
+
+export const ioModes: Invariant = {
+  name: 'io-modes',
+  spec: '5.4 iocachectr counts cached (>0) or uncached (<0) users, never both; fb set => iocachectr < 0; one fb per inode, shared by its passthrough files',
+  kind: 'iomode',
+  check(w) {
+    const out: Problem[] = [];
+    const files = live(w, 'fuse_file');
+    for (const fi of live(w, 'fuse_inode')) {
+      const mine = files.filter((f) => f.inode === fi.ptr);
+      const cached = mine.filter((f) => f.iomode === 'IOM_CACHED').length;
+      const uncached = mine.filter((f) => f.iomode === 'IOM_UNCACHED').length + dioWriters(w, fi);
+      if (cached > 0 && uncached > 0) out.push({ object: n(fi), message: `${n(fi)} has ${cached} cached and ${uncached} uncached users at once` });
+      const expected = cached - uncached;
+      if (fi.iocachectr !== expected) {
+        out.push({ object: n(fi), message: `${n(fi)}.iocachectr is ${fi.iocachectr}, but it has ${cached} cached and ${uncached} uncached users` });
+      }
+      if (fi.fb !== 0 && fi.iocachectr >= 0) out.push({ object: n(fi), message: `${n(fi)}.fb is set while iocachectr is ${fi.iocachectr} (not uncached)` });
+      const fb = fi.fb ? (w.heap[fi.fb] as FuseBackingObj) : null;
+      for (const ff of mine) {
+        // fuse_passthrough_open sets ff->passthrough before uncached mode is taken
+        if (!ff.passthrough || ff.iomode !== 'IOM_UNCACHED') continue;
+        if (!fb) {
+          out.push({ object: n(ff), message: `${n(ff)} passes through but ${n(fi)}.fb is NULL` });
+          continue;
+        }
+        const bf = w.heap[ff.passthrough] as FileObj;
+        const real = w.heap[fb.file] as FileObj;
+        if (bf && real && (bf.realSb !== real.realSb || bf.name !== real.name)) {
+          out.push({ object: n(ff), message: `${n(ff)} passes through to ${bf.name}, not to the inode's backing file ${real.name}` });
+        }
+      }
+    }
+    return out;
+  },
+};
+
+export const stackDepth: Invariant = {
+  name: 'stack-depth',
+  spec: '5.5 passthrough on => 1 <= max_stack_depth <= 2; backing files come from shallower filesystems; no stack deeper than 2',
+  kind: 'stack-depth',
+  check(w) {
+    const out: Problem[] = [];
+    for (const fc of live(w, 'fuse_conn')) {
+      if (fc.passthrough && (fc.maxStackDepth < 1 || fc.maxStackDepth > FILESYSTEM_MAX_STACK_DEPTH)) {
+        out.push({ object: n(fc), message: `${n(fc)} has passthrough with max_stack_depth ${fc.maxStackDepth}` });
+      }
+      const sb = w.sbs[fc.sb]!;
+      const fbs = new Set<number>(Object.values(fc.idr.entries));
+      if (sb.kind === 'fuse') for (const p of Object.values(sb.inodes)) {
+        const fi = w.heap[p] as FuseInodeObj;
+        if (fi.fb) fbs.add(fi.fb);
+      }
+      for (const p of fbs) {
+        const fb = w.heap[p] as FuseBackingObj;
+        if (fb.life !== 'live') continue;
+        const file = w.heap[fb.file] as FileObj;
+        const depth = w.sbs[file.sb]!.s_stack_depth;
+        if (depth >= fc.maxStackDepth) {
+          out.push({ object: n(fb), message: `${n(fb)} is backed by a file on /${w.sbs[file.sb]!.name} with s_stack_depth ${depth} >= max_stack_depth ${fc.maxStackDepth}` });
+        }
+      }
+    }
+    for (const sb of w.sbs) {
+      if (sb.mounted && sb.s_stack_depth > FILESYSTEM_MAX_STACK_DEPTH) {
+        out.push({ object: `sb:${sb.name}`, message: `/${sb.name} has s_stack_depth ${sb.s_stack_depth} > ${FILESYSTEM_MAX_STACK_DEPTH}` });
+      }
+    }
+    return out;
+  },
+};
+
+export const idsUnique: Invariant = {
+  name: 'ids-unique',
+  spec: '5.6 ids are positive and unique among live entries',
+  kind: 'idr',
+  check(w) {
+    const out: Problem[] = [];
+    for (const fc of live(w, 'fuse_conn')) {
+      const seen = new Map<number, number>();
+      for (const [k, p] of Object.entries(fc.idr.entries)) {
+        const id = Number(k);
+        if (id <= 0) out.push({ object: n(fc), message: `${n(fc)} has backing id ${id} <= 0` });
+        const dup = seen.get(p);
+        if (dup !== undefined) out.push({ object: `fuse_backing#${p}`, message: `fuse_backing#${p} is behind ids ${dup} and ${id}` });
+        seen.set(p, id);
+      }
+    }
+    return out;
+  },
+};
+
+export const INVARIANTS: Invariant[] = [refcountOwners, noDanglingPointers, ioModes, stackDepth, idsUnique];
+
+/** Check every invariant; record each new problem once as a violation. */
+export function checkInvariants(w: World, task = '', fn = '') {
+  for (const inv of INVARIANTS) {
+    for (const p of inv.check(w)) {
+      const message = `${inv.name}: ${p.message}`;
+      if (w.violations.some((v) => v.kind === inv.kind && v.object === p.object && v.message.startsWith(`${inv.name}:`))) continue;
+      w.violations.push({ kind: inv.kind, message, object: p.object, step: w.step, task, fn });
+    }
+  }
+}
+
+/** kmemleak at quiescence: once everything is torn down, nothing may be left allocated. */
+export function leakCheck(w: World) {
+  for (const o of Object.values(w.heap)) {
+    if (o.life === 'freed') continue;
+    const what = o.life === 'rcu-pending' ? 'still waiting for its RCU callback' : 'never freed';
+    const extra = o.type === 'fuse_backing' ? ` (count ${(o as FuseBackingObj).count})` : o.type === 'file' ? ` (f_count ${(o as FileObj).count})` : '';
+    w.violations.push({ kind: 'leak', message: `kmemleak: ${n(o)}${extra} is ${what} after teardown`, object: n(o), step: w.step, task: 'teardown', fn: 'kmemleak' });
+  }
+}
+
+export type { FuseConnObj };

@@ -1,0 +1,99 @@
+// fs/fuse/dev.c: the request queue between the kernel and the server, the /dev/fuse read
+// and write paths, the device ioctls and connection abort.
+import type { Ctx } from '../ctx.ts';
+import { name } from '../ctx.ts';
+import type { FuseConnObj, Ptr } from '../state.ts';
+import { neg } from '../lib/errno.ts';
+import { decodeReply, encodeRequest } from '../../wire/messages.ts';
+import { FUSE_OPCODE, opcodeName } from '../../wire/uapi.ts';
+import { fromHex, toHex } from './hex.ts';
+import { process_init_reply } from './inode.ts';
+
+/**
+ * fs/fuse/dev.c: fuse_simple_request, first half: queue a request. Returns its unique, or
+ * -ENOTCONN once the connection is gone (fuse_get_req refuses new requests).
+ */
+export function fuse_queue_request(
+  c: Ctx,
+  fc: FuseConnObj,
+  opcode: number,
+  nodeid: number,
+  body: Uint8Array | null,
+  wait: boolean,
+): number {
+  if (!fc.connected) return neg('ENOTCONN');
+  if (fc.connError) return neg('ECONNREFUSED'); // INIT failed
+  const unique = fc.nextUnique;
+  fc.nextUnique += 2; // the kernel's uniques are even; odd ones mark interrupts
+  const bytes = encodeRequest({ opcode, unique, nodeid, uid: 0, gid: 0, pid: 1000 + taskIndex(c) }, body);
+  fc.pending.push({ unique, opcode, bytes: toHex(bytes), waiter: wait ? c.t.name : null });
+  c.emit('wire', `${name(fc)}: queue ${opcodeName(opcode)} unique=${unique} nodeid=${nodeid} (${bytes.length} bytes)`);
+  return unique;
+}
+
+function taskIndex(c: Ctx): number {
+  return c.w.tasks.indexOf(c.t);
+}
+
+/** fuse_simple_request, second half: the answer, or -ECONNABORTED if the request was aborted. */
+export function fuse_take_answer(c: Ctx, fc: FuseConnObj, unique: number): { error: number; body: Uint8Array } {
+  const i = fc.answered.findIndex((a) => a.unique === unique);
+  if (i < 0) return { error: neg('ECONNABORTED'), body: new Uint8Array(0) };
+  const a = fc.answered[i]!;
+  fc.answered.splice(i, 1);
+  return { error: a.error, body: fromHex(a.body) };
+}
+
+/**
+ * fs/fuse/dev.c: fuse_dev_do_read. The request moves from pending to processing.
+ * With nothing pending on a dead connection the server gets ENODEV (ECONNABORTED after abort).
+ */
+export function fuse_dev_read(c: Ctx, fc: FuseConnObj): Uint8Array | number {
+  const req = fc.pending.shift();
+  if (!req) return fc.connected ? neg('EAGAIN') : neg('ENODEV');
+  fc.processing.push(req);
+  c.emit('wire', `${name(fc)}: server reads ${opcodeName(req.opcode)} unique=${req.unique}`);
+  return fromHex(req.bytes);
+}
+
+/**
+ * fs/fuse/dev.c: fuse_dev_do_write. Finds the request by unique, ends it (running INIT's end
+ * callback, process_init_reply, in the writer's context) and wakes its waiter.
+ */
+export function fuse_dev_write(c: Ctx, fc: FuseConnObj, bytes: Uint8Array): number {
+  const reply = decodeReply(bytes);
+  const unique = reply.header.unique;
+  const i = fc.processing.findIndex((r) => r.unique === unique);
+  if (i < 0) return neg('ENOENT'); // request_find failed: not (or no longer) being processed
+  const req = fc.processing[i]!;
+  fc.processing.splice(i, 1);
+  c.emit('wire', `${name(fc)}: server replies to ${opcodeName(req.opcode)} unique=${unique} error=${reply.header.error}`);
+  if (req.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, reply.header.error, reply.body);
+  if (req.waiter !== null) fc.answered.push({ unique, error: reply.header.error, body: toHex(reply.body) });
+  return bytes.length;
+}
+
+/**
+ * fs/fuse/dev.c: fuse_abort_conn. New requests fail with ENOTCONN; those queued or being
+ * processed end with ECONNABORTED. Files already open in passthrough mode keep working:
+ * their io never needed the server.
+ */
+export function fuse_abort_conn(c: Ctx, fc: FuseConnObj) {
+  if (!fc.connected) return;
+  fc.connected = false;
+  fc.initialized = true; // waiters on initialization are released (fuse_set_initialized)
+  const ended = [...fc.pending, ...fc.processing];
+  fc.pending = [];
+  fc.processing = [];
+  for (const r of ended) {
+    if (r.waiter !== null) fc.answered.push({ unique: r.unique, error: neg('ECONNABORTED'), body: '' });
+  }
+  c.emit('field', `${name(fc)}.connected true -> false (fuse_abort_conn${ended.length ? `, ${ended.length} request(s) end with ECONNABORTED` : ''})`);
+}
+
+/** fs/fuse/dev.c: fuse_get_dev: the connection a /dev/fuse file is attached to, or NULL. */
+export function fuse_get_dev(c: Ctx, devFile: Ptr): FuseConnObj | null {
+  const f = c.deref(devFile, 'file');
+  if (f.devConn === 0) return null;
+  return c.deref(f.devConn, 'fuse_conn');
+}

@@ -1,0 +1,357 @@
+// fs/fuse/file.c: open and release of FUSE files, read/write dispatch (direct io,
+// passthrough, cached) and mmap.
+import type { Ctx } from '../ctx.ts';
+import { name } from '../ctx.ts';
+import { block, call, goto, kfunc, preempt, ret } from '../exec.ts';
+import type { FileObj, FuseConnObj, FuseFileObj, FuseInodeObj, Ptr } from '../state.ts';
+import { neg } from '../lib/errno.ts';
+import { setField } from '../lib/once.ts';
+import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_WRITE_IN } from '../../wire/structs.ts';
+import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
+import { FOPEN, FUSE_OPCODE } from '../../wire/uapi.ts';
+import { fuse_queue_request, fuse_take_answer } from './dev.ts';
+import { fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
+import { fuse_passthrough_release } from './passthrough.ts';
+import { get_file } from '../vfs/file.ts';
+
+export function connOfInode(c: Ctx, fi: FuseInodeObj): FuseConnObj {
+  const sb = c.w.sbs[fi.sb]!;
+  if (sb.kind !== 'fuse') throw new Error('fuse inode on a non-fuse sb (model bug)');
+  return c.deref(sb.conn, 'fuse_conn');
+}
+
+export function inodeOfFile(c: Ctx, f: FileObj): Ptr {
+  const sb = c.w.sbs[f.sb]!;
+  if (sb.kind !== 'fuse') return 0;
+  return sb.inodes[f.name] ?? 0;
+}
+
+const O_RDONLY = 0;
+const O_RDWR = 2;
+
+interface OpenL {
+  file: Ptr;
+  inode: Ptr;
+  ff: Ptr;
+  unique: number;
+  backingId: number;
+  err: number;
+}
+
+/**
+ * fuse_open -> fuse_do_open + fuse_finish_open: ask the server (OPEN), keep its reply in
+ * the fuse_file, then let the reply choose the inode's io mode (fuse_file_io_open). When
+ * that fails, the server is told with a synchronous RELEASE (fuse_sync_release).
+ */
+kfunc<OpenL>('fuse_open', 'fs/fuse/file.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    l.inode = inodeOfFile(c, f);
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const fc = connOfInode(c, fi);
+    if (!fc.initialized) return block({ on: 'initialized', conn: fc.ptr }, 'start');
+    const ff = c.alloc<FuseFileObj>({
+      type: 'fuse_file',
+      fh: 0,
+      nodeid: fi.nodeid,
+      inode: l.inode,
+      openFlags: 0,
+      iomode: 'IOM_NONE',
+      passthrough: 0,
+      cred: 0,
+      hasArgs: !fc.noOpen,
+      count: 1,
+    });
+    l.ff = ff.ptr;
+    if (fc.noOpen) return goto('finish');
+    const body = encode(FUSE_OPEN_IN, { flags: f.write ? O_RDWR : O_RDONLY, open_flags: 0 });
+    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.OPEN, fi.nodeid, body, true);
+    if (l.unique < 0) {
+      c.kfree(l.ff);
+      return ret(l.unique);
+    }
+    return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'reply');
+  },
+  reply(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const fc = connOfInode(c, fi);
+    const ff = c.deref(l.ff, 'fuse_file');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS')) {
+      // the server does not implement OPEN: no RELEASE later and no io modes
+      setField(c, ff, 'hasArgs', false);
+      setField(c, fc, 'noOpen', true);
+      return goto('finish');
+    }
+    if (a.error) {
+      c.kfree(l.ff);
+      return ret(a.error);
+    }
+    const r = decodeReplyArg(FUSE_OPCODE.OPEN, a.body);
+    if (r.op !== 'OPEN') throw new Error('decodeReplyArg(OPEN) (model bug)');
+    ff.fh = r.arg.fh;
+    setField(c, ff, 'openFlags', r.arg.open_flags);
+    l.backingId = r.arg.backing_id;
+    return preempt('finish');
+  },
+  finish(c, l) {
+    const f = c.deref(l.file, 'file');
+    f.fuseFile = l.ff;
+    return call('fuse_file_io_open', { file: l.file, inode: l.inode, ff: l.ff, backingId: l.backingId }, 'finished', 'err');
+  },
+  finished(c, l) {
+    const f = c.deref(l.file, 'file');
+    if (!l.err) {
+      const fi = c.deref(l.inode, 'fuse_inode');
+      setField(c, fi, 'icount', fi.icount + 1);
+      return ret(0);
+    }
+    f.fuseFile = 0;
+    const ff = c.deref(l.ff, 'fuse_file');
+    if (!ff.hasArgs) {
+      c.kfree(l.ff);
+      return ret(l.err);
+    }
+    // fuse_sync_release: RELEASE, and wait for the server's answer
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const fc = connOfInode(c, fi);
+    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.RELEASE, fi.nodeid, releaseBody(ff, f), true);
+    if (l.unique < 0) return goto('released');
+    return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'released');
+  },
+  released(c, l) {
+    if (l.unique > 0) {
+      const fi = c.deref(l.inode, 'fuse_inode');
+      fuse_take_answer(c, connOfInode(c, fi), l.unique);
+    }
+    c.kfree(l.ff);
+    return ret(l.err);
+  },
+});
+
+function releaseBody(ff: FuseFileObj, f: FileObj): Uint8Array {
+  return encode(FUSE_RELEASE_IN, { fh: ff.fh, flags: f.write ? O_RDWR : O_RDONLY, release_flags: 0, lock_owner: 0 });
+}
+
+/**
+ * fuse_release -> fuse_file_release -> fuse_file_put: the last reference to the open file.
+ * The per-open backing file goes first, then the file's io mode (the last passthrough file
+ * hands the inode's fb back), then an asynchronous RELEASE tells the server.
+ */
+export function fuse_release(c: Ctx, f: FileObj) {
+  const ff = c.deref(f.fuseFile, 'fuse_file');
+  const fi = c.deref(ff.inode, 'fuse_inode');
+  fuse_passthrough_release(c, ff);
+  ff.count--;
+  if (ff.count > 0) return;
+  if (ff.hasArgs) {
+    fuse_file_io_release(c, ff, fi);
+    const fc = connOfInode(c, fi);
+    fuse_queue_request(c, fc, FUSE_OPCODE.RELEASE, fi.nodeid, releaseBody(ff, f), false);
+  }
+  c.kfree(ff.ptr);
+  setField(c, fi, 'icount', fi.icount - 1);
+}
+
+interface FlushL {
+  file: Ptr;
+  unique: number;
+  fc: Ptr;
+}
+
+/** fuse_flush: close(2) asks the server to flush, unless the open said FOPEN_NOFLUSH. */
+kfunc<FlushL>('fuse_flush', 'fs/fuse/file.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const ff = c.deref(f.fuseFile, 'fuse_file');
+    const fi = c.deref(ff.inode, 'fuse_inode');
+    const fc = connOfInode(c, fi);
+    if (ff.openFlags & FOPEN.NOFLUSH && !fc.writebackCache) return ret(0);
+    if (!ff.hasArgs) return ret(0);
+    l.fc = fc.ptr;
+    const body = encode(FUSE_FLUSH_IN, { fh: ff.fh, unused: 0, padding: 0, lock_owner: 0 } as never);
+    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.FLUSH, fi.nodeid, body, true);
+    if (l.unique < 0) return ret(0);
+    return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'done');
+  },
+  done(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    return ret(a.error === neg('ENOSYS') ? 0 : a.error);
+  },
+});
+
+interface IoL {
+  file: Ptr;
+  offset: number;
+  n: number;
+  data: string;
+  unique: number;
+  fc: Ptr;
+  r: number;
+  shared: boolean;
+}
+
+/**
+ * fuse_file_read_iter: FOPEN_DIRECT_IO overrides passthrough (the server reads); otherwise
+ * a passthrough file reads its backing file with the server's creds and no READ is sent.
+ */
+kfunc<IoL>('fuse_file_read_iter', 'fs/fuse/file.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const ff = c.deref(f.fuseFile, 'fuse_file');
+    if (ff.openFlags & FOPEN.DIRECT_IO || !ff.passthrough) return goto('server');
+    c.emit('note', `fuse_passthrough_read_iter: read from the backing file ${`file#${ff.passthrough}`} with cred#${ff.cred}`);
+    return call('vfs_read_iter', { file: ff.passthrough, offset: l.offset, n: l.n }, 'after_pt', 'r');
+  },
+  after_pt(c, l) {
+    const f = c.deref(l.file, 'file');
+    const fi = c.deref(c.deref(f.fuseFile, 'fuse_file').inode, 'fuse_inode');
+    setField(c, fi, 'atimeValid', false); // fuse_file_accessed: patch 9
+    return ret(l.r);
+  },
+  server(c, l) {
+    // fuse_direct_read_iter / fuse_cache_read_iter: the model keeps no page cache, so a
+    // cached read also reaches the server
+    const f = c.deref(l.file, 'file');
+    const ff = c.deref(f.fuseFile, 'fuse_file');
+    const fi = c.deref(ff.inode, 'fuse_inode');
+    const fc = connOfInode(c, fi);
+    l.fc = fc.ptr;
+    const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: l.offset, size: l.n, read_flags: 0, lock_owner: 0, flags: 0, padding: 0 } as never);
+    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.READ, fi.nodeid, body, true);
+    if (l.unique < 0) return ret(l.unique);
+    return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'read_done');
+  },
+  read_done(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error) return ret(a.error);
+    const r = decodeReplyArg(FUSE_OPCODE.READ, a.body);
+    const data = r.op === 'READ' ? new TextDecoder().decode(r.data) : '';
+    c.data = data;
+    return ret(data.length);
+  },
+});
+
+/**
+ * fuse_file_write_iter: direct io (with the parallel-write lock dance), passthrough to the
+ * backing file then fuse_write_update_attr, or a write-through to the server.
+ */
+kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const ff = c.deref(f.fuseFile, 'fuse_file');
+    if (ff.openFlags & FOPEN.DIRECT_IO) return goto('dio_lock');
+    if (!ff.passthrough) return goto('server');
+    c.emit('note', `fuse_passthrough_write_iter: write to the backing file file#${ff.passthrough} with cred#${ff.cred}`);
+    return call('vfs_write_iter', { file: ff.passthrough, offset: l.offset, data: l.data }, 'after_pt', 'r');
+  },
+  after_pt(c, l) {
+    if (l.r >= 0) fuse_write_update_attr(c, l.file, l.offset + l.r);
+    return ret(l.r);
+  },
+  dio_lock(c, l) {
+    // fuse_dio_lock: a parallel direct write holds an uncached reference (fb = NULL) for its
+    // duration, unless the inode is in cached mode; then it takes the exclusive lock.
+    const f = c.deref(l.file, 'file');
+    const ff = c.deref(f.fuseFile, 'fuse_file');
+    const fi = c.deref(ff.inode, 'fuse_inode');
+    l.shared = false;
+    if (ff.openFlags & FOPEN.PARALLEL_DIRECT_WRITES && !fi.cacheIoMode) {
+      l.shared = fuse_inode_uncached_io_start(c, fi, 0) === 0;
+      c.emit('note', `fuse_dio_lock: ${l.shared ? 'shared lock, uncached io started' : 'inode is cached: exclusive lock'}`);
+    }
+    return goto('server');
+  },
+  server(c, l) {
+    const f = c.deref(l.file, 'file');
+    const ff = c.deref(f.fuseFile, 'fuse_file');
+    const fi = c.deref(ff.inode, 'fuse_inode');
+    const fc = connOfInode(c, fi);
+    l.fc = fc.ptr;
+    const data = new TextEncoder().encode(l.data);
+    const body = encodeWriteBody({ fh: ff.fh, offset: l.offset, write_flags: 0, lock_owner: 0, flags: 0, padding: 0 } as never, data);
+    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.WRITE, fi.nodeid, body, true);
+    if (l.unique < 0) {
+      l.r = l.unique;
+      return goto('dio_unlock');
+    }
+    return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'write_done');
+  },
+  write_done(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error) l.r = a.error;
+    else {
+      const r = decodeReplyArg(FUSE_OPCODE.WRITE, a.body);
+      l.r = r.op === 'WRITE' ? r.arg.size : 0;
+      fuse_write_update_attr(c, l.file, l.offset + l.r);
+    }
+    return goto('dio_unlock');
+  },
+  dio_unlock(c, l) {
+    if (l.shared && !c.mutant('dio-write-no-uncached-end')) {
+      const f = c.deref(l.file, 'file');
+      const fi = c.deref(c.deref(f.fuseFile, 'fuse_file').inode, 'fuse_inode');
+      fuse_inode_uncached_io_end(c, fi);
+    }
+    return ret(l.r);
+  },
+});
+
+/** fuse_write_update_attr: grow i_size to the write's end and invalidate the attributes. */
+function fuse_write_update_attr(c: Ctx, file: Ptr, end: number) {
+  const f = c.deref(file, 'file');
+  const ff = c.deref(f.fuseFile, 'fuse_file');
+  const fi = c.deref(ff.inode, 'fuse_inode');
+  // 6.9's passthrough path only invalidates; the server-write path and 6.12+ also extend.
+  if (!ff.passthrough || c.profile.passthroughWriteExtendsSize) {
+    if (end > fi.size) setField(c, fi, 'size', end);
+  }
+  setField(c, fi, 'attrValid', false);
+}
+
+interface MmapL {
+  file: Ptr;
+  shared: boolean;
+  err: number;
+  vmaFile: Ptr;
+}
+
+/**
+ * fuse_file_mmap: a passthrough file maps its backing file (the mapping then pins the
+ * per-open backing file, not the FUSE file); an inode in passthrough mode refuses any other
+ * mapping (ENODEV); the first shared mapping of a direct-io file enters cached mode.
+ * Returns the file the vma will hold.
+ */
+kfunc<MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const ff = c.deref(f.fuseFile, 'fuse_file');
+    const fi = c.deref(ff.inode, 'fuse_inode');
+    const fc = connOfInode(c, fi);
+    if (ff.passthrough) {
+      // fuse_passthrough_mmap -> backing_file_mmap: vma_set_file(vma, backing file)
+      get_file(c, ff.passthrough);
+      c.emit('note', `fuse_passthrough_mmap: the vma maps file#${ff.passthrough}`);
+      return ret(ff.passthrough);
+    }
+    if (fuse_inode_backing(c, fi) !== 0) return ret(neg('ENODEV'));
+    if (ff.openFlags & FOPEN.DIRECT_IO) {
+      if (l.shared && !fc.directIoAllowMmap) return ret(neg('ENODEV'));
+      if (l.shared) return call('fuse_file_cached_io_open', { inode: ff.inode, ff: ff.ptr }, 'cached', 'err');
+    }
+    return goto('map');
+  },
+  cached(c, l) {
+    if (l.err) return ret(l.err);
+    return goto('map');
+  },
+  map(c, l) {
+    get_file(c, l.file);
+    return ret(l.file);
+  },
+});
+
+export { name };

@@ -1,0 +1,125 @@
+// fs/fuse/passthrough.c: opening a per-open backing file from a backing id, and the io
+// that goes to it instead of the server.
+import type { Ctx } from '../ctx.ts';
+import { name } from '../ctx.ts';
+import { call, kfunc, preempt, ret } from '../exec.ts';
+import type { FileObj, FuseFileObj, Ptr } from '../state.ts';
+import { neg } from '../lib/errno.ts';
+import { rcu_read_lock, rcu_read_unlock } from '../lib/rcu.ts';
+import { idr_find } from '../lib/idr.ts';
+import { store } from '../lib/once.ts';
+import { fuse_backing_get, fuse_backing_put } from './backing.ts';
+import { discard_file, fput, get_cred, put_cred } from '../vfs/file.ts';
+import { fileSb } from '../vfs/super.ts';
+
+interface PtOpenL {
+  file: Ptr;
+  ff: Ptr;
+  backingId: number;
+  fb: Ptr;
+  bf: Ptr;
+}
+
+/**
+ * fuse_passthrough_open (6.18: via fuse_backing_lookup): find the id under RCU, take a
+ * reference with refcount_inc_not_zero, leave the read section, then open a per-open
+ * backing file with the fb's creds. Returns the fb (with the lookup's reference) or -errno.
+ */
+kfunc<PtOpenL>('fuse_passthrough_open', 'fs/fuse/passthrough.c', {
+  start(c, l) {
+    if (l.backingId <= 0) return ret(neg('EINVAL'));
+    rcu_read_lock(c);
+    const ff = c.deref(l.ff, 'fuse_file');
+    const fi = c.deref(ff.inode, 'fuse_inode');
+    const sb = c.w.sbs[fi.sb]!;
+    const fc = c.deref(sb.kind === 'fuse' ? sb.conn : 0, 'fuse_conn');
+    l.fb = idr_find(fc.idr, l.backingId);
+    c.emit('idr', `idr_find(${l.backingId}) = ${l.fb ? `fuse_backing#${l.fb}` : 'NULL'} (no reference yet)`);
+    return preempt('get');
+  },
+  get(c, l) {
+    l.fb = fuse_backing_get(c, l.fb);
+    if (l.fb) c.own(l.fb);
+    return preempt('unlock');
+  },
+  unlock(c, l) {
+    rcu_read_unlock(c);
+    if (!l.fb) return ret(neg('ENOENT'));
+    return preempt('open_backing');
+  },
+  open_backing(c, l) {
+    const fb = c.deref(l.fb, 'fuse_backing');
+    const user = c.deref(l.file, 'file');
+    return call('backing_file_open', { write: user.write, real: fb.file, cred: fb.cred }, 'opened', 'bf');
+  },
+  opened(c, l) {
+    if (l.bf < 0) {
+      if (!c.mutant('missing-put-on-backing-file-error')) {
+        c.disown(l.fb);
+        fuse_backing_put(c, l.fb);
+      }
+      return ret(l.bf);
+    }
+    const fb = c.deref(l.fb, 'fuse_backing');
+    const ff = c.deref(l.ff, 'fuse_file');
+    store(c, ff, 'passthrough', l.bf);
+    store(c, ff, 'cred', get_cred(c, fb.cred));
+    return ret(l.fb);
+  },
+});
+
+interface BackingFileL {
+  write: boolean;
+  real: Ptr;
+  cred: Ptr;
+  f: Ptr;
+  err: number;
+}
+
+/**
+ * fs/backing-file.c: backing_file_open: a new struct file (FMODE_BACKING) on the backing
+ * file's path, opened with the server's creds and the user's open flags. Its open runs the
+ * backing filesystem's ->open: for a FUSE backing file, a full FUSE open on the lower mount.
+ */
+kfunc<BackingFileL>('backing_file_open', 'fs/backing-file.c', {
+  start(c, l) {
+    const real = c.deref(l.real, 'file');
+    const sb = fileSb(c.w, real);
+    if (l.write && sb.kind === 'plain' && sb.readonly) return ret(neg('EROFS'));
+    const f = c.alloc<FileObj>({
+      type: 'file',
+      count: 1,
+      sb: real.sb,
+      name: real.name,
+      write: l.write,
+      opath: false,
+      hasIter: real.hasIter,
+      fuseFile: 0,
+      backing: true,
+      devConn: 0,
+      cred: get_cred(c, l.cred),
+      realSb: real.realSb,
+    });
+    l.f = f.ptr;
+    c.emit('note', `backing_file_open: ${name(f)} on /${sb.name}/${real.name} with cred#${l.cred}`);
+    if (sb.kind === 'fuse') return call('fuse_open', { file: l.f }, 'opened', 'err');
+    return ret(l.f);
+  },
+  opened(c, l) {
+    if (l.err < 0) {
+      discard_file(c, l.f);
+      return ret(l.err);
+    }
+    return ret(l.f);
+  },
+});
+
+/** fuse_passthrough_release: drop the per-open backing file and its creds. */
+export function fuse_passthrough_release(c: Ctx, ff: FuseFileObj) {
+  if (!ff.passthrough) return;
+  const bf = ff.passthrough;
+  store(c, ff, 'passthrough', 0);
+  if (!c.mutant('passthrough-release-no-fput')) fput(c, bf);
+  put_cred(c, ff.cred);
+  store(c, ff, 'cred', 0);
+}

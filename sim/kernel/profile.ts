@@ -1,0 +1,76 @@
+// Kernel profiles are data: the differences between the v15 patch, 6.9 as merged and this
+// machine's 6.18 live in this one table, consulted by the model (no `if (version)` elsewhere).
+// Each row says how it was established; see docs/kernel-versions.md.
+export interface Profile {
+  name: ProfileName;
+  /** FUSE_KERNEL_MINOR_VERSION the kernel sends in INIT */
+  minor: number;
+  /** the open-reply bit the kernel reads as FOPEN_PASSTHROUGH */
+  FOPEN_PASSTHROUGH: number;
+  /** process_init_reply refuses passthrough together with FUSE_WRITEBACK_CACHE */
+  initRefusesWritebackCache: boolean;
+  /** fuse_backing_open rejects non-zero map.padding with EINVAL */
+  backingOpenChecksPadding: boolean;
+  /**
+   * what fuse_backing_open accepts as a backing file:
+   * 'iter' = f_op has read_iter and write_iter, else EOPNOTSUPP (6.9);
+   * 'regular' = a regular file, EISDIR for a directory, EINVAL otherwise
+   */
+  backingFileCheck: 'iter' | 'regular';
+  /** fuse_backing_open takes the fd with fget_raw, so an O_PATH fd is accepted (else EBADF) */
+  backingOpenAcceptsOPath: boolean;
+  /** after a passthrough write, i_size is extended to the write's end (else only invalidated) */
+  passthroughWriteExtendsSize: boolean;
+}
+
+export type ProfileName = 'v15' | '6.9' | '6.18';
+
+export const PROFILES: Record<ProfileName, Profile> = {
+  v15: {
+    name: 'v15',
+    minor: 40,
+    FOPEN_PASSTHROUGH: 1 << 8,
+    initRefusesWritebackCache: false,
+    // v15 3/9 checked only map.flags; the padding check was a 6.9-rc fix
+    backingOpenChecksPadding: false,
+    backingFileCheck: 'iter',
+    backingOpenAcceptsOPath: false,
+    passthroughWriteExtendsSize: false,
+  },
+  '6.9': {
+    name: '6.9',
+    minor: 40,
+    FOPEN_PASSTHROUGH: 1 << 7,
+    initRefusesWritebackCache: false,
+    // the spec says "later kernels"; 6.9 final already rejects padding (docs/kernel-facts.md)
+    backingOpenChecksPadding: true,
+    backingFileCheck: 'iter',
+    backingOpenAcceptsOPath: false,
+    passthroughWriteExtendsSize: false,
+  },
+  '6.18': {
+    name: '6.18',
+    minor: 45,
+    FOPEN_PASSTHROUGH: 1 << 7,
+    // v6.11: passthrough and writeback cache do not work together
+    initRefusesWritebackCache: true,
+    backingOpenChecksPadding: true,
+    // v6.17: only regular files (EISDIR for a directory, EINVAL otherwise)
+    backingFileCheck: 'regular',
+    // v6.12: fget_raw
+    backingOpenAcceptsOPath: true,
+    // v6.12: fuse_write_update_attr on the passthrough write path
+    passthroughWriteExtendsSize: true,
+  },
+};
+
+export const PROFILE_NAMES = Object.keys(PROFILES) as ProfileName[];
+
+export function isProfileName(s: string): s is ProfileName {
+  return Object.hasOwn(PROFILES, s);
+}
+
+export function profileOf(name: string): Profile {
+  if (!isProfileName(name)) throw new Error(`unknown kernel profile ${name}`);
+  return PROFILES[name];
+}

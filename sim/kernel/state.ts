@@ -1,0 +1,297 @@
+// The whole model state is plain data (design-notes: "atomic steps must be copyable"):
+// no classes, no closures, no Maps, so it can be cloned, hashed and printed.
+import type { Violation } from './lib/violation.ts';
+
+/** A kernel pointer: a heap object id. 0 is NULL; negative values are ERR_PTR(-errno). */
+export type Ptr = number;
+export const NULL: Ptr = 0;
+
+export type Lifetime = 'live' | 'rcu-pending' | 'freed';
+
+interface ObjBase {
+  ptr: Ptr;
+  life: Lifetime;
+}
+
+/** fs/fuse/fuse_i.h: struct fuse_backing */
+export interface FuseBackingObj extends ObjBase {
+  type: 'fuse_backing';
+  file: Ptr;
+  cred: Ptr;
+  /** refcount_t count */
+  count: number;
+}
+
+/** include/linux/cred.h: struct cred (only what the model needs) */
+export interface CredObj extends ObjBase {
+  type: 'cred';
+  usage: number;
+  uid: number;
+  capSysAdmin: boolean;
+}
+
+/** include/linux/fs.h: struct file */
+export interface FileObj extends ObjBase {
+  type: 'file';
+  /** f_count (file_ref_t in newer kernels; a plain count here) */
+  count: number;
+  /** file_inode(file)->i_sb */
+  sb: number;
+  /** name of the inode within its sb ("" for the /dev/fuse device) */
+  name: string;
+  /** O_ACCMODE of the open */
+  write: boolean;
+  /** O_PATH: a location only; fget() does not return it, fget_raw() does */
+  opath: boolean;
+  /** file->f_op has read_iter/write_iter (a directory's does not) */
+  hasIter: boolean;
+  /** private_data of a FUSE file: the fuse_file */
+  fuseFile: Ptr;
+  /** FMODE_BACKING: a per-open backing file made by backing_file_open() */
+  backing: boolean;
+  /** /dev/fuse: the connection this device file is attached to */
+  devConn: Ptr;
+  /** f_cred */
+  cred: Ptr;
+  /** for overlayfs files: the real (lower) file's location */
+  realSb: number;
+}
+
+export type IoMode = 'IOM_NONE' | 'IOM_CACHED' | 'IOM_UNCACHED';
+
+/** fs/fuse/fuse_i.h: struct fuse_file */
+export interface FuseFileObj extends ObjBase {
+  type: 'fuse_file';
+  fh: number;
+  nodeid: number;
+  inode: Ptr;
+  openFlags: number;
+  iomode: IoMode;
+  /** ff->passthrough: the per-open backing file */
+  passthrough: Ptr;
+  /** ff->cred: the backing's creds, used for passthrough io */
+  cred: Ptr;
+  /** ff->args != NULL: the server implements OPEN */
+  hasArgs: boolean;
+  /** ff->count */
+  count: number;
+}
+
+/** fs/fuse/fuse_i.h: struct fuse_inode (with the bits of struct inode the model needs) */
+export interface FuseInodeObj extends ObjBase {
+  type: 'fuse_inode';
+  sb: number;
+  name: string;
+  nodeid: number;
+  /** fi->fb: the inode's single backing reference */
+  fb: Ptr;
+  /** fi->iocachectr: >0 cached opens, <0 uncached (passthrough / parallel dio) users */
+  iocachectr: number;
+  /** fi->lock */
+  lock: SpinLock;
+  /** FUSE_I_CACHE_IO_MODE in fi->state */
+  cacheIoMode: boolean;
+  /** i_count: open files and the dcache */
+  icount: number;
+  size: number;
+  mtime: number;
+  /** attributes still valid (patch 9 invalidates them after passthrough io) */
+  attrValid: boolean;
+  atimeValid: boolean;
+}
+
+/** fs/fuse/fuse_i.h: struct fuse_conn */
+export interface FuseConnObj extends ObjBase {
+  type: 'fuse_conn';
+  name: string;
+  sb: number;
+  /** fc->count: the superblock and each fuse_dev hold one */
+  count: number;
+  connected: boolean;
+  initialized: boolean;
+  /** fc->conn_error: INIT failed */
+  connError: boolean;
+  passthrough: boolean;
+  maxStackDepth: number;
+  writebackCache: boolean;
+  directIoAllowMmap: boolean;
+  noOpen: boolean;
+  minor: number;
+  /** fc->backing_files_map: an IDR guarded by fc->lock */
+  idr: Idr;
+  lock: SpinLock;
+  /** pending requests not yet read by the server (fiq->pending) */
+  pending: Request[];
+  /** requests read by the server, awaiting a reply (fpq->processing) */
+  processing: Request[];
+  /** replies to waiting tasks, by unique */
+  answered: Answer[];
+  nextUnique: number;
+  /** the server's /dev/fuse struct file */
+  devFile: Ptr;
+  /** ghost state (not in the kernel): the highest backing id ever handed out, for the reuse check */
+  idHighWater: number;
+}
+
+export type HeapObj = FuseBackingObj | CredObj | FileObj | FuseFileObj | FuseInodeObj | FuseConnObj;
+export type HeapType = HeapObj['type'];
+
+/** lib/idr.c: an IDR; entries is id -> pointer, next is the cyclic cursor */
+export interface Idr {
+  entries: Record<number, Ptr>;
+  next: number;
+}
+
+/** include/linux/spinlock.h: a lock with its owner task, for misuse checks */
+export interface SpinLock {
+  owner: string | null;
+}
+
+export interface Request {
+  unique: number;
+  opcode: number;
+  /** the encoded request, as hex (the wire is the contract) */
+  bytes: string;
+  /** the task waiting for the answer, or null for requests nobody waits on (RELEASE, FORGET) */
+  waiter: string | null;
+}
+
+export interface Answer {
+  unique: number;
+  /** 0 or -errno */
+  error: number;
+  /** the encoded reply body, as hex */
+  body: string;
+}
+
+export interface PlainInode {
+  kind: 'reg' | 'dir';
+  data: string;
+  mtime: number;
+  atime: number;
+}
+
+export type SuperBlock =
+  | PlainSb
+  | OverlaySb
+  | FuseSb;
+
+interface SbBase {
+  id: number;
+  /** mount point name: paths are "/<name>/<file>" */
+  name: string;
+  s_stack_depth: number;
+  mounted: boolean;
+}
+
+export interface PlainSb extends SbBase {
+  kind: 'plain';
+  readonly: boolean;
+  files: Record<string, PlainInode>;
+}
+
+export interface OverlaySb extends SbBase {
+  kind: 'overlay';
+  /** lower layers' sb ids, topmost first (read-only overlay: lowerdir only) */
+  layers: number[];
+}
+
+export interface FuseSb extends SbBase {
+  kind: 'fuse';
+  conn: Ptr;
+  /** the dcache/icache: name -> fuse_inode */
+  inodes: Record<string, Ptr>;
+}
+
+/** The RCU state: readers, the grace period in progress and the callbacks waiting for one. */
+export interface RcuState {
+  /** last completed grace period */
+  completed: number;
+  /** the grace period in progress: its number and the readers it still waits for */
+  current: { gp: number; waitingFor: string[] } | null;
+  /** task -> read-side nesting depth */
+  readers: Record<string, number>;
+  /** kfree_rcu / call_rcu callbacks, each waiting for grace period `gp` */
+  callbacks: { ptr: Ptr; gp: number; what: 'kfree' | 'free_inode' }[];
+}
+
+export interface Frame {
+  /** the function's registry name, e.g. "fuse_backing_close" */
+  fn: string;
+  /** where in the function: the label of the next atomic step */
+  pc: string;
+  /** the function's locals (plain data) */
+  l: Record<string, unknown>;
+  /** the caller's local that receives the return value */
+  into: string | null;
+  /** the caller's label to continue at */
+  ret: string | null;
+}
+
+export type WaitCond =
+  | { on: 'answer'; conn: Ptr; unique: number }
+  | { on: 'request'; conn: Ptr }
+  | { on: 'initialized'; conn: Ptr }
+  | { on: 'iocache'; inode: Ptr }
+  | { on: 'rcu' };
+
+export interface Vma {
+  id: number;
+  file: Ptr;
+  shared: boolean;
+}
+
+export interface Task {
+  name: string;
+  kind: 'user' | 'server' | 'kthread';
+  /** the ops of this task's program and the index of the next one */
+  ops: unknown[];
+  next: number;
+  /** the call stack of the op in progress (empty between ops) */
+  frames: Frame[];
+  blocked: WaitCond | null;
+  done: boolean;
+  /** the process this task is a thread of */
+  proc: string;
+  /** results of finished ops, in order */
+  results: OpResult[];
+  /** references this task holds in flight (for the refcount-owner invariant) */
+  refs: Ptr[];
+}
+
+/** A process: what its threads share (files_struct, mm, creds, and the program's variables). */
+export interface Proc {
+  name: string;
+  cred: Ptr;
+  /** the fd table: fd -> struct file */
+  fds: Record<number, Ptr>;
+  nextFd: number;
+  vmas: Vma[];
+  nextVma: number;
+  /** named values the program saved (an fd, a backing id, a mapping) */
+  vars: Record<string, number>;
+}
+
+export interface OpResult {
+  op: number;
+  name: string;
+  /** >= 0 success value, or the errno name */
+  ret: number | string;
+  data?: string;
+}
+
+export interface World {
+  profile: string;
+  mutants: string[];
+  step: number;
+  clock: number;
+  heap: Record<number, HeapObj>;
+  nextPtr: number;
+  rcu: RcuState;
+  sbs: SuperBlock[];
+  procs: Record<string, Proc>;
+  tasks: Task[];
+  /** per-connection userspace server state, keyed by connection pointer */
+  servers: Record<number, import('../server/state.ts').ServerState>;
+  violations: Violation[];
+}

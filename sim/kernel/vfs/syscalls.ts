@@ -1,0 +1,352 @@
+// The user-visible entry points: each op of a task's program starts one of these. They
+// return a result or -errno as the syscall would (fs/open.c, fs/read_write.c, mm/mmap.c,
+// fs/ioctl.c, fs/namespace.c).
+import type { Ctx } from '../ctx.ts';
+import { call, goto, kfunc, ret } from '../exec.ts';
+import type { FileObj, FuseSb, Ptr } from '../state.ts';
+import { neg } from '../lib/errno.ts';
+import { fuse_abort_conn, fuse_get_dev } from '../fuse/dev.ts';
+import { fuse_evict_inode, fuse_umount } from '../fuse/inode.ts';
+import { alloc_file, discard_file, fd_install, fput, get_file } from './file.ts';
+import { FILESYSTEM_MAX_STACK_DEPTH, overlayDepth, realInode, resolvePath } from './super.ts';
+import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../../wire/uapi.ts';
+
+interface OpenL {
+  path: string;
+  write: boolean;
+  opath: boolean;
+  file: Ptr;
+  inode: Ptr;
+  err: number;
+}
+
+/** open(2): O_RDONLY, O_RDWR (write) or O_PATH. */
+kfunc<OpenL>('sys_open', 'fs/open.c', {
+  start(c, l) {
+    const r = resolvePath(c.w, l.path);
+    if (!r || r.name === '') return ret(neg('ENOENT'));
+    const { sb, name } = r;
+    if (sb.kind === 'fuse') {
+      return call('fuse_lookup', { sb: sb.id, name }, 'fuse_found', 'inode');
+    }
+    const real = realInode(c.w, sb, name);
+    if (!real) return ret(neg('ENOENT'));
+    if (!l.opath && l.write) {
+      if (real.inode.kind === 'dir') return ret(neg('EISDIR'));
+      if (sb.kind === 'overlay' || real.sb.kind !== 'plain' || real.sb.readonly) return ret(neg('EROFS'));
+    }
+    const f = alloc_file(c, {
+      sb: sb.id,
+      name,
+      write: l.write && !l.opath,
+      opath: !!l.opath,
+      hasIter: real.inode.kind === 'reg' && !l.opath,
+      fuseFile: 0,
+      backing: false,
+      devConn: 0,
+      realSb: real.sb.id,
+    });
+    return ret(fd_install(c, f.ptr));
+  },
+  fuse_found(c, l) {
+    if (l.inode < 0) return ret(l.inode);
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const f = alloc_file(c, {
+      sb: fi.sb,
+      name: fi.name,
+      write: l.write && !l.opath,
+      opath: !!l.opath,
+      hasIter: !l.opath,
+      fuseFile: 0,
+      backing: false,
+      devConn: 0,
+      realSb: fi.sb,
+    });
+    l.file = f.ptr;
+    if (l.opath) return ret(fd_install(c, f.ptr)); // O_PATH: no ->open, no OPEN request
+    return call('fuse_open', { file: l.file }, 'opened', 'err');
+  },
+  opened(c, l) {
+    if (l.err < 0) {
+      discard_file(c, l.file);
+      return ret(l.err);
+    }
+    return ret(fd_install(c, l.file));
+  },
+});
+
+function fileOf(c: Ctx, fd: number): FileObj | null {
+  const p = c.p.fds[fd];
+  if (p === undefined) return null;
+  const f = c.deref(p, 'file');
+  return f.opath ? null : f;
+}
+
+interface IoL {
+  fd: number;
+  file: Ptr;
+  offset: number;
+  n: number;
+  data: string;
+  r: number;
+}
+
+/** pread(2) */
+kfunc<IoL>('sys_read', 'fs/read_write.c', {
+  start(c, l) {
+    const f = fileOf(c, l.fd);
+    if (!f) return ret(neg('EBADF'));
+    return call('vfs_read_iter', { file: f.ptr, offset: l.offset ?? 0, n: l.n ?? 4096 }, 'done', 'r');
+  },
+  done(_c, l) {
+    return ret(l.r);
+  },
+});
+
+/** pwrite(2) */
+kfunc<IoL>('sys_write', 'fs/read_write.c', {
+  start(c, l) {
+    const f = fileOf(c, l.fd);
+    if (!f || !f.write) return ret(neg('EBADF'));
+    return call('vfs_write_iter', { file: f.ptr, offset: l.offset ?? 0, data: l.data ?? '' }, 'done', 'r');
+  },
+  done(_c, l) {
+    return ret(l.r);
+  },
+});
+
+/** ->read_iter of whatever filesystem the file is on (a passthrough read recurses here). */
+kfunc<IoL>('vfs_read_iter', 'fs/read_write.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const sb = c.w.sbs[f.sb]!;
+    if (sb.kind === 'fuse') return call('fuse_file_read_iter', { file: l.file, offset: l.offset, n: l.n }, 'done', 'r');
+    const real = realInode(c.w, sb, f.name);
+    if (!real) return ret(neg('ENOENT'));
+    if (real.inode.kind === 'dir') return ret(neg('EISDIR'));
+    const data = real.inode.data.slice(l.offset, l.offset + l.n);
+    real.inode.atime = ++c.w.clock;
+    c.data = data;
+    return ret(data.length);
+  },
+  done(_c, l) {
+    return ret(l.r);
+  },
+});
+
+kfunc<IoL>('vfs_write_iter', 'fs/read_write.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const sb = c.w.sbs[f.sb]!;
+    if (sb.kind === 'fuse') return call('fuse_file_write_iter', { file: l.file, offset: l.offset, data: l.data }, 'done', 'r');
+    const real = realInode(c.w, sb, f.name);
+    if (!real || real.sb.kind !== 'plain' || real.sb.readonly || sb.kind !== 'plain') return ret(neg('EROFS'));
+    const old = real.inode.data;
+    real.inode.data = old.slice(0, l.offset).padEnd(l.offset, '\0') + l.data + old.slice(l.offset + l.data.length);
+    real.inode.mtime = ++c.w.clock;
+    c.emit('field', `/${sb.name}/${f.name}: ${l.data.length} bytes written at ${l.offset}, size ${real.inode.data.length}`);
+    return ret(l.data.length);
+  },
+  done(_c, l) {
+    return ret(l.r);
+  },
+});
+
+interface MmapL {
+  fd: number;
+  shared: boolean;
+  vmaFile: Ptr;
+}
+
+/** mmap(2): returns a mapping id; the vma holds a file reference until munmap. */
+kfunc<MmapL>('sys_mmap', 'mm/mmap.c', {
+  start(c, l) {
+    const f = fileOf(c, l.fd);
+    if (!f) return ret(neg('EBADF'));
+    if (f.fuseFile) return call('fuse_file_mmap', { file: f.ptr, shared: !!l.shared }, 'mapped', 'vmaFile');
+    if (!f.hasIter) return ret(neg('ENODEV'));
+    get_file(c, f.ptr);
+    l.vmaFile = f.ptr;
+    return goto('mapped');
+  },
+  mapped(c, l) {
+    if (l.vmaFile < 0) return ret(l.vmaFile);
+    const id = c.p.nextVma++;
+    c.p.vmas.push({ id, file: l.vmaFile, shared: !!l.shared });
+    c.emit('fd', `${c.t.name}: vma ${id} maps file#${l.vmaFile}`);
+    return ret(id);
+  },
+});
+
+/** munmap(2) */
+kfunc<{ vma: number }>('sys_munmap', 'mm/mmap.c', {
+  start(c, l) {
+    const i = c.p.vmas.findIndex((v) => v.id === l.vma);
+    if (i < 0) return ret(neg('EINVAL'));
+    const v = c.p.vmas[i]!;
+    c.p.vmas.splice(i, 1);
+    c.emit('fd', `${c.t.name}: vma ${v.id} unmapped`);
+    fput(c, v.file);
+    return ret(0);
+  },
+});
+
+interface CloseL {
+  fd: number;
+  file: Ptr;
+  r: number;
+}
+
+/** close(2): filp_close runs ->flush (FUSE: FLUSH), then drops the fd's reference. */
+kfunc<CloseL>('sys_close', 'fs/open.c', {
+  start(c, l) {
+    const p = c.p.fds[l.fd];
+    if (p === undefined) return ret(neg('EBADF'));
+    delete c.p.fds[l.fd];
+    c.emit('fd', `${c.t.name}: fd ${l.fd} closed`);
+    l.file = p;
+    const f = c.deref(p, 'file');
+    if (f.fuseFile) return call('fuse_flush', { file: p }, 'put', 'r');
+    return goto('put');
+  },
+  put(c, l) {
+    fput(c, l.file);
+    return ret(0);
+  },
+});
+
+interface StatL {
+  path: string;
+  inode: Ptr;
+  r: number;
+}
+
+/** stat(2): returns st_size. */
+kfunc<StatL>('sys_stat', 'fs/stat.c', {
+  start(c, l) {
+    const r = resolvePath(c.w, l.path);
+    if (!r || r.name === '') return ret(neg('ENOENT'));
+    if (r.sb.kind === 'fuse') return call('fuse_lookup', { sb: r.sb.id, name: r.name }, 'found', 'inode');
+    const real = realInode(c.w, r.sb, r.name);
+    if (!real) return ret(neg('ENOENT'));
+    return ret(real.inode.data.length);
+  },
+  found(_c, l) {
+    if (l.inode < 0) return ret(l.inode);
+    return call('fuse_getattr', { inode: l.inode }, 'done', 'r');
+  },
+  done(_c, l) {
+    return ret(l.r);
+  },
+});
+
+interface IoctlL {
+  cmd: number;
+  fd: number;
+  flags: number;
+  padding: number;
+  id: number;
+  r: number;
+}
+
+/** ioctl(2) on /dev/fuse: fuse_dev_ioctl. The task's device fd is vars.devfd. */
+kfunc<IoctlL>('sys_fuse_ioctl', 'fs/fuse/dev.c', {
+  start(c, l) {
+    const devfd = c.p.vars['devfd'];
+    const dev = devfd === undefined ? undefined : c.p.fds[devfd];
+    if (dev === undefined) return ret(neg('EBADF'));
+    const fc = fuse_get_dev(c, dev);
+    if (!fc) return ret(neg('EPERM'));
+    if (l.cmd === FUSE_DEV_IOC_BACKING_OPEN) {
+      return call('fuse_backing_open', { fc: fc.ptr, fd: l.fd, flags: l.flags ?? 0, padding: l.padding ?? 0 }, 'done', 'r');
+    }
+    if (l.cmd === FUSE_DEV_IOC_BACKING_CLOSE) {
+      // the argument is a u32 read into an int: 0xffffffff is -1
+      return call('fuse_backing_close', { fc: fc.ptr, id: l.id | 0 }, 'done', 'r');
+    }
+    return ret(neg('ENOTTY'));
+  },
+  done(_c, l) {
+    return ret(l.r);
+  },
+});
+
+/**
+ * Drop an unused inode from the cache (what memory pressure or drop_caches does): a model
+ * op, EBUSY while the inode is open.
+ */
+kfunc<{ path: string }>('sys_drop_inode', 'fs/inode.c', {
+  start(c, l) {
+    const r = resolvePath(c.w, l.path);
+    if (!r || r.sb.kind !== 'fuse') return ret(neg('EINVAL'));
+    const p = r.sb.inodes[r.name];
+    if (p === undefined) return ret(neg('ENOENT'));
+    const fi = c.deref(p, 'fuse_inode');
+    if (fi.icount > 1) return ret(neg('EBUSY'));
+    fuse_evict_inode(c, fi, true);
+    return ret(0);
+  },
+});
+
+/** umount(2) of a FUSE or overlay mount. */
+kfunc<{ fs: string }>('sys_umount', 'fs/namespace.c', {
+  start(c, l) {
+    const sb = c.w.sbs.find((s) => s.name === l.fs && s.mounted);
+    if (!sb) return ret(neg('EINVAL'));
+    const users = c.w.sbs.some((s) => s.mounted && s.kind === 'overlay' && s.layers.includes(sb.id));
+    if (users) return ret(neg('EBUSY'));
+    if (sb.kind === 'fuse') return ret(fuse_umount(c, sb));
+    if (Object.values(c.w.heap).some((o) => o.type === 'file' && o.life === 'live' && o.sb === sb.id)) {
+      return ret(neg('EBUSY'));
+    }
+    sb.mounted = false;
+    return ret(0);
+  },
+});
+
+/** echo 1 > /sys/fs/fuse/connections/N/abort */
+kfunc<{ fs: string }>('sys_abort', 'fs/fuse/control.c', {
+  start(c, l) {
+    const sb = c.w.sbs.find((s) => s.name === l.fs && s.kind === 'fuse');
+    if (!sb || sb.kind !== 'fuse') return ret(neg('ENOENT'));
+    fuse_abort_conn(c, c.deref(sb.conn, 'fuse_conn'));
+    return ret(0);
+  },
+});
+
+/** mount(2) of an overlay declared "mount at run time": the stacking limit applies. */
+kfunc<{ fs: string }>('sys_mount', 'fs/overlayfs/super.c', {
+  start(c, l) {
+    const sb = c.w.sbs.find((s) => s.name === l.fs);
+    if (!sb || sb.mounted) return ret(neg('EINVAL'));
+    if (sb.kind !== 'overlay') return ret(neg('EINVAL'));
+    if (sb.layers.some((id) => !c.w.sbs[id]!.mounted)) return ret(neg('ENOENT'));
+    const depth = overlayDepth(c.w, sb);
+    if (depth > FILESYSTEM_MAX_STACK_DEPTH) {
+      c.emit('note', `overlayfs: maximum fs stacking depth exceeded (${depth} > ${FILESYSTEM_MAX_STACK_DEPTH})`);
+      return ret(neg('EINVAL'));
+    }
+    sb.s_stack_depth = depth;
+    sb.mounted = true;
+    c.emit('field', `mount overlay /${sb.name}: s_stack_depth ${depth}`);
+    return ret(0);
+  },
+});
+
+/** exit(2) of the process: unmap everything, then close every fd (filp_close: FLUSH too). */
+kfunc<{ r: number }>('sys_exit', 'kernel/exit.c', {
+  start(c) {
+    for (const v of c.p.vmas.splice(0)) {
+      c.emit('fd', `${c.t.name}: vma ${v.id} unmapped at exit`);
+      fput(c, v.file);
+    }
+    return goto('next');
+  },
+  next(c) {
+    const fds = Object.keys(c.p.fds).map(Number).sort((a, b) => a - b);
+    if (fds.length === 0) return ret(0);
+    return call('sys_close', { fd: fds[0] }, 'next', 'r');
+  },
+});
+
+export type { FuseSb };

@@ -1,0 +1,106 @@
+// Running a world: one step function, a scheduler that picks the task, and the phases a
+// scenario goes through (setup, its tasks, teardown, the final leak check). `fpsim run`,
+// the properties, the explorer and replay all come through here with their own scheduler.
+import { stepTask, taskRunnable, type Op } from './kernel/exec.ts';
+import type { StepRecord } from './kernel/effects.ts';
+import type { Task, World } from './kernel/state.ts';
+import { KERNEL_PROC, RCU_TASK, serverProc } from './kernel/build.ts';
+import { leakCheck } from '../properties/invariants.ts';
+
+/** Picks the next task among the runnable ones (never empty). */
+export type Scheduler = (w: World, runnable: Task[]) => string;
+
+/** The first runnable task in the world's order: each task runs until it blocks or ends. */
+export const sequential: Scheduler = (_w, r) => r[0]!.name;
+
+/** One step each in turn. */
+export function roundRobin(): Scheduler {
+  let last = -1;
+  return (w, r) => {
+    const idx = r.map((t) => w.tasks.indexOf(t));
+    const next = idx.find((i) => i > last) ?? idx[0]!;
+    last = next;
+    return w.tasks[next]!.name;
+  };
+}
+
+/** A fixed list of task names (one step each, skipped while not runnable), then sequential. */
+export function scripted(order: readonly string[]): Scheduler {
+  let i = 0;
+  return (w, r) => {
+    while (i < order.length) {
+      const name = order[i++]!;
+      if (r.some((t) => t.name === name)) return name;
+    }
+    return sequential(w, r);
+  };
+}
+
+export interface RunOptions {
+  record: boolean;
+  /** check the invariants after every step */
+  check?: (w: World, rec: StepRecord) => void;
+  maxSteps?: number;
+  /** called with each step as it happens */
+  onStep?: (rec: StepRecord, phase: Phase) => void;
+}
+
+export type Phase = 'setup' | 'run' | 'teardown';
+
+export interface PhaseResult {
+  steps: number;
+  /** tasks that could not finish: nothing was runnable (a deadlock) or the step limit hit */
+  stuck: string[];
+}
+
+/** Run until no task can run. Kernel/server loops that only wait count as finished. */
+export function runPhase(w: World, sched: Scheduler, phase: Phase, opts: RunOptions): PhaseResult {
+  const max = opts.maxSteps ?? 100_000;
+  let n = 0;
+  while (n < max) {
+    const runnable = w.tasks.filter((t) => taskRunnable(w, t));
+    if (runnable.length === 0) break;
+    const rec = stepTask(w, sched(w, runnable), opts.record);
+    n++;
+    opts.check?.(w, rec);
+    opts.onStep?.(rec, phase);
+  }
+  const stuck = w.tasks.filter((t) => (t.kind === 'user' || t.name === 'setup' || t.name.startsWith('teardown')) && !t.done).map((t) => t.name);
+  return { steps: n, stuck };
+}
+
+function task(name: string, proc: string, ops: Op[]): Task {
+  return { name, kind: 'kthread', ops, next: 0, frames: [], blocked: null, done: false, proc, results: [], refs: [] };
+}
+
+/**
+ * Tear everything down, one piece after the other: each process exits (unmapping and closing
+ * its files), overlays and FUSE mounts are unmounted, servers exit (closing /dev/fuse), the
+ * kernel's own creds go, and RCU runs every pending callback. What is left is a leak.
+ */
+export function teardown(w: World, opts: RunOptions): PhaseResult {
+  const userProcs = Object.keys(w.procs).filter((p) => p !== KERNEL_PROC && !p.startsWith('server:'));
+  const stages: Task[] = [];
+  for (const p of userProcs) stages.push(task(`teardown:exit:${p}`, p, [{ sys: 'exit', args: {} }, { sys: 'exit_creds', args: {} }]));
+  const mounted = w.sbs.filter((s) => s.mounted && s.kind !== 'plain').reverse();
+  for (const sb of mounted) stages.push(task(`teardown:umount:${sb.name}`, KERNEL_PROC, [{ sys: 'umount', args: { fs: sb.name } }]));
+  for (const sb of w.sbs.filter((s) => s.kind === 'fuse')) {
+    if (w.procs[serverProc(sb.name)]) {
+      stages.push(task(`teardown:exit:${serverProc(sb.name)}`, serverProc(sb.name), [{ sys: 'exit', args: {} }, { sys: 'exit_creds', args: {} }]));
+    }
+  }
+  stages.push(task('teardown:exit:kernel', KERNEL_PROC, [{ sys: 'exit_creds', args: {} }]));
+  let steps = 0;
+  const stuck: string[] = [];
+  for (const t of stages) {
+    w.tasks.push(t);
+    const r = runPhase(w, sequential, 'teardown', opts);
+    steps += r.steps;
+    stuck.push(...r.stuck.filter((s) => !stuck.includes(s)));
+  }
+  // rcu_barrier(): every queued callback runs
+  const rcu = w.tasks.find((t) => t.name === RCU_TASK);
+  if (rcu) steps += runPhase(w, sequential, 'teardown', opts).steps;
+  if (!stuck.length) leakCheck(w);
+  return { steps, stuck };
+}

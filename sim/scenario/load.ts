@@ -1,0 +1,42 @@
+// Reading a scenario file: JSON errors and schema errors name the file, the place and what
+// was expected; nothing runs on bad input.
+import { readFileSync } from 'node:fs';
+import { ScenarioSchema, type Scenario } from './schema.ts';
+
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+export function parseScenario(text: string, file: string): Scenario {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  const r = ScenarioSchema.safeParse(json);
+  if (!r.success) {
+    const lines = r.error.issues.slice(0, 8).map((i) => `  at ${jsonPath(i.path)}: ${i.message}`);
+    throw new InputError(`${file}: not a valid fpsim scenario:\n${lines.join('\n')}`);
+  }
+  return r.data;
+}
+
+export function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseScenario(text, file);
+}
+
+export function jsonPath(path: readonly PropertyKey[]): string {
+  let s = '$';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
+  return s;
+}

@@ -1,0 +1,126 @@
+// Running a scenario and judging it: every op's result against what the file expects, the
+// violations against the ones it expects, and what each server saw.
+import type { Scenario, ScenarioOp } from './schema.ts';
+import { buildWorld, serverTask } from '../kernel/build.ts';
+import { roundRobin, runPhase, scripted, sequential, teardown, type Phase, type Scheduler } from '../run.ts';
+import type { StepRecord } from '../kernel/effects.ts';
+import type { World } from '../kernel/state.ts';
+import type { Violation } from '../kernel/lib/violation.ts';
+import { checkInvariants } from '../../properties/invariants.ts';
+import { InputError } from './load.ts';
+
+export interface OpOutcome {
+  task: string;
+  op: number;
+  what: string;
+  expected: string | null;
+  actual: string;
+  ok: boolean;
+}
+
+export interface ScenarioResult {
+  name: string;
+  world: World;
+  steps: { phase: Phase; rec: StepRecord }[];
+  outcomes: OpOutcome[];
+  violations: Violation[];
+  /** expected violation kinds not seen, and seen kinds not expected */
+  missingViolations: string[];
+  unexpectedViolations: Violation[];
+  serverProblems: string[];
+  passed: boolean;
+}
+
+export interface ScenarioRunOptions {
+  record?: boolean;
+  check?: boolean;
+  /** override the scenario's schedule (replay, properties) */
+  scheduler?: Scheduler;
+  mutants?: string[];
+  kernel?: string;
+}
+
+export function describeOp(o: ScenarioOp): string {
+  const { op, expect: _e, save, note: _n, ...rest } = o as ScenarioOp & Record<string, unknown>;
+  const args = Object.entries(rest)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(' ');
+  return `${op}${args ? ` ${args}` : ''}${save ? ` -> $${save}` : ''}`;
+}
+
+function judge(expect: ScenarioOp['expect'], ret: number | string | undefined, data: string | undefined): { expected: string | null; ok: boolean } {
+  if (expect === undefined) return { expected: null, ok: true };
+  const e = typeof expect === 'object' ? expect : { ret: expect };
+  const parts: string[] = [];
+  let ok = true;
+  if (e.ret !== undefined) {
+    parts.push(String(e.ret));
+    if (e.ret === 'ok') ok &&= typeof ret === 'number' && ret >= 0;
+    else ok &&= ret === e.ret;
+  }
+  if ('data' in e && e.data !== undefined) {
+    parts.push(JSON.stringify(e.data));
+    ok &&= data === e.data;
+  }
+  return { expected: parts.join(' '), ok };
+}
+
+function schedulerOf(s: Scenario): Scheduler {
+  if (s.schedule === 'sequential') return sequential;
+  if (s.schedule === 'round-robin') return roundRobin();
+  return scripted(s.schedule);
+}
+
+export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): ScenarioResult {
+  const sc: Scenario = { ...s, mutants: opts.mutants ?? s.mutants, kernel: opts.kernel ?? s.kernel };
+  const { world: w, userTasks } = buildWorld(sc);
+  const steps: ScenarioResult['steps'] = [];
+  const record = opts.record ?? true;
+  const ro = {
+    record,
+    check: opts.check === false ? undefined : (ww: World, rec: StepRecord) => checkInvariants(ww, rec.task, rec.where.at(-1) ?? ''),
+    onStep: record ? (rec: StepRecord, phase: Phase) => steps.push({ phase, rec }) : undefined,
+  };
+  const setup = runPhase(w, sequential, 'setup', ro);
+  const setupTask = w.tasks[0]!;
+  const failed = setupTask.results.find((r) => typeof r.ret === 'string');
+  if (setup.stuck.length || failed) {
+    throw new InputError(`${s.name}: setup failed: ${failed ? `${failed.name} of filesystem ${failed.op + 1} returned ${failed.ret}` : 'a mount did not complete'}`);
+  }
+  // user tasks go first: under the sequential scheduler each runs until it blocks
+  w.tasks.splice(1, 0, ...userTasks);
+  const main = runPhase(w, opts.scheduler ?? schedulerOf(sc), 'run', ro);
+  for (const t of main.stuck) {
+    w.violations.push({ kind: 'deadlock', message: `task ${t} can never finish: it waits and nothing can wake it`, step: w.step, task: t, fn: '' });
+  }
+  const seen: Record<string, string[]> = {};
+  for (const srv of Object.values(w.servers)) seen[srv.fs] = [...srv.seen];
+  if (sc.teardown && !main.stuck.length) teardown(w, ro);
+
+  const outcomes: OpOutcome[] = [];
+  sc.tasks.forEach((t) => {
+    const task = w.tasks.find((x) => x.name === t.name)!;
+    t.ops.forEach((op, i) => {
+      const r = task.results.find((x) => x.op === i);
+      const actual = r === undefined ? '(did not finish)' : `${r.ret}${r.data !== undefined ? ` ${JSON.stringify(r.data)}` : ''}`;
+      const j = judge(op.expect, r?.ret, r?.data);
+      outcomes.push({ task: t.name, op: i, what: describeOp(op), expected: j.expected, actual, ok: r !== undefined && j.ok });
+    });
+  });
+  const expectedKinds = new Set(sc.expect.violations);
+  const missingViolations = [...expectedKinds].filter((k) => !w.violations.some((v) => v.kind === k));
+  const unexpectedViolations = w.violations.filter((v) => !expectedKinds.has(v.kind));
+  const serverProblems: string[] = [];
+  for (const [fs, want] of Object.entries(sc.expect.server_seen ?? {})) {
+    const got = seen[fs] ?? [];
+    if (JSON.stringify(got) !== JSON.stringify(want)) serverProblems.push(`server ${fs} saw [${got.join(' ')}], expected [${want.join(' ')}]`);
+  }
+  for (const [fs, never] of Object.entries(sc.expect.server_never ?? {})) {
+    const got = seen[fs] ?? [];
+    for (const op of never) if (got.includes(op)) serverProblems.push(`server ${fs} saw ${op}, which it never should`);
+  }
+  const passed = outcomes.every((o) => o.ok) && missingViolations.length === 0 && unexpectedViolations.length === 0 && serverProblems.length === 0;
+  return { name: s.name, world: w, steps, outcomes, violations: w.violations, missingViolations, unexpectedViolations, serverProblems, passed };
+}
+
+export { serverTask };

@@ -1,0 +1,156 @@
+// The scenario file format: mounts and stacking, server policies, user tasks and their
+// syscalls, the schedule, and the outcomes expected (written next to each op).
+import { z } from 'zod';
+import { ERRNO } from '../kernel/lib/errno.ts';
+import { MUTANT_NAMES } from '../kernel/mutants.ts';
+import { PROFILE_NAMES } from '../kernel/profile.ts';
+import { ServerPolicySchema } from '../server/policy.ts';
+
+const errnoName = z.enum(Object.keys(ERRNO) as [string, ...string[]]);
+const ref = z.union([z.number().int(), z.string().regex(/^\$\w+$/, 'a saved value: "$name"')]);
+const varName = z.string().regex(/^\w+$/, 'a name of letters, digits and _');
+
+/** What an op should return: a number, an errno name, or "ok" (any success). */
+export const ExpectSchema = z.union([
+  z.number().int(),
+  errnoName,
+  z.literal('ok'),
+  z.object({ ret: z.union([z.number().int(), errnoName, z.literal('ok')]).optional(), data: z.string().optional() }).strict(),
+]);
+
+const common = { expect: ExpectSchema.optional(), save: varName.optional(), note: z.string().optional() };
+
+export const OpSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('open'), path: z.string(), mode: z.enum(['r', 'rw', 'path']).default('r'), ...common }).strict(),
+  z.object({ op: z.literal('read'), fd: ref, n: z.number().int().min(0).default(4096), offset: z.number().int().min(0).default(0), ...common }).strict(),
+  z.object({ op: z.literal('write'), fd: ref, data: z.string(), offset: z.number().int().min(0).default(0), ...common }).strict(),
+  z.object({ op: z.literal('mmap'), fd: ref, shared: z.boolean().default(true), ...common }).strict(),
+  z.object({ op: z.literal('munmap'), vma: ref, ...common }).strict(),
+  z.object({ op: z.literal('close'), fd: ref, ...common }).strict(),
+  z.object({ op: z.literal('stat'), path: z.string(), ...common }).strict(),
+  z
+    .object({
+      op: z.literal('backing_open'),
+      fd: ref,
+      flags: z.number().int().default(0),
+      padding: z.number().int().default(0),
+      ...common,
+    })
+    .strict(),
+  z.object({ op: z.literal('backing_close'), id: ref, ...common }).strict(),
+  z.object({ op: z.literal('ioctl'), cmd: z.number().int(), ...common }).strict(),
+  z.object({ op: z.literal('drop_inode'), path: z.string(), ...common }).strict(),
+  z.object({ op: z.literal('umount'), fs: z.string(), ...common }).strict(),
+  z.object({ op: z.literal('abort'), fs: z.string(), ...common }).strict(),
+  z.object({ op: z.literal('mount'), fs: z.string(), ...common }).strict(),
+  z.object({ op: z.literal('serve'), ...common }).strict(),
+  z
+    .object({
+      op: z.literal('assert'),
+      /** a FUSE inode by path: its fb ("null", "set", or the backing id it must be) and iocachectr */
+      inode: z.string().optional(),
+      fb: z.union([z.literal('null'), z.literal('set'), z.number().int()]).optional(),
+      iocachectr: z.number().int().optional(),
+      /** a FUSE mount: the ids in its backing map */
+      fs: z.string().optional(),
+      backing_ids: z.array(z.number().int()).optional(),
+      /** the refcount of the fuse_backing behind backing id `id` on `fs` */
+      id: z.number().int().optional(),
+      count: z.number().int().optional(),
+      passthrough: z.boolean().optional(),
+      max_stack_depth: z.number().int().optional(),
+      ...common,
+    })
+    .strict(),
+]);
+
+const fileSpec = z.union([z.string(), z.object({ dir: z.literal(true) }).strict()]);
+
+export const FilesystemSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      name: z.string().regex(/^[\w.-]+$/),
+      type: z.literal('plain'),
+      readonly: z.boolean().default(false),
+      files: z.record(z.string().regex(/^[^/]+$/), fileSpec).default({}),
+    })
+    .strict(),
+  z
+    .object({
+      name: z.string().regex(/^[\w.-]+$/),
+      type: z.literal('overlay'),
+      layers: z.array(z.string()).min(1),
+      /** "setup": mounted before the tasks run; "task": a task mounts it (op "mount") */
+      mount: z.enum(['setup', 'task']).default('setup'),
+    })
+    .strict(),
+  z.object({ name: z.string().regex(/^[\w.-]+$/), type: z.literal('fuse'), server: ServerPolicySchema }).strict(),
+]);
+
+export const TaskSchema = z
+  .object({
+    name: z.string().regex(/^[\w.-]+$/),
+    /** the process this task is a thread of (default: its own); "server:<fs>" joins a server */
+    proc: z.string().optional(),
+    ops: z.array(OpSchema),
+  })
+  .strict();
+
+export const ScenarioSchema = z
+  .object({
+    name: z.string(),
+    description: z.string().default(''),
+    /** the spec paragraph this scenario demonstrates, e.g. "3. BACKING_OPEN" */
+    spec: z.string().optional(),
+    kernel: z.enum(PROFILE_NAMES as [string, ...string[]]).default('6.9'),
+    mutants: z.array(z.enum(MUTANT_NAMES as [string, ...string[]])).default([]),
+    filesystems: z.array(FilesystemSchema).min(1),
+    tasks: z.array(TaskSchema).min(1),
+    /** "sequential": the first runnable task runs; or a list of task names, one atomic step each */
+    schedule: z.union([z.literal('sequential'), z.literal('round-robin'), z.array(z.string())]).default('sequential'),
+    teardown: z.boolean().default(true),
+    expect: z
+      .object({
+        /** the kinds of violation the run must report (default none) */
+        violations: z.array(z.string()).default([]),
+        /** the opcodes each server must have seen, in order (exactly), or must never see */
+        server_seen: z.record(z.string(), z.array(z.string())).optional(),
+        server_never: z.record(z.string(), z.array(z.string())).optional(),
+      })
+      .strict()
+      .default({ violations: [] }),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const fsNames = new Set<string>();
+    s.filesystems.forEach((f, i) => {
+      if (fsNames.has(f.name)) ctx.addIssue({ code: 'custom', path: ['filesystems', i, 'name'], message: `duplicate filesystem name "${f.name}"` });
+      if (f.type === 'overlay') {
+        f.layers.forEach((l, j) => {
+          if (!fsNames.has(l)) ctx.addIssue({ code: 'custom', path: ['filesystems', i, 'layers', j], message: `layer "${l}" must name a filesystem declared before it` });
+        });
+      }
+      fsNames.add(f.name);
+    });
+    const taskNames = new Set<string>();
+    s.tasks.forEach((t, i) => {
+      if (taskNames.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'name'], message: `duplicate task name "${t.name}"` });
+      taskNames.add(t.name);
+      if (t.proc?.startsWith('server:') && !fsNames.has(t.proc.slice(7))) {
+        ctx.addIssue({ code: 'custom', path: ['tasks', i, 'proc'], message: `no filesystem "${t.proc.slice(7)}" to join the server of` });
+      }
+      t.ops.forEach((op, j) => {
+        const fs = 'fs' in op ? op.fs : undefined;
+        if (fs !== undefined && !fsNames.has(fs)) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'ops', j, 'fs'], message: `no filesystem "${fs}"` });
+      });
+    });
+    if (Array.isArray(s.schedule)) {
+      s.schedule.forEach((n, i) => {
+        if (!taskNames.has(n)) ctx.addIssue({ code: 'custom', path: ['schedule', i], message: `no task "${n}" (tasks: ${[...taskNames].join(', ')})` });
+      });
+    }
+  });
+
+export type Scenario = z.infer<typeof ScenarioSchema>;
+export type ScenarioOp = z.infer<typeof OpSchema>;
+export type ScenarioInput = z.input<typeof ScenarioSchema>;

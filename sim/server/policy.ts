@@ -1,0 +1,75 @@
+// Server policies are data: what INIT replies, what each OPEN replies, when backing ids are
+// opened and closed. The schema is shared with the scenario loader.
+import { z } from 'zod';
+import { FUSE_INIT_FLAG } from '../wire/uapi.ts';
+import { ERRNO } from '../kernel/lib/errno.ts';
+
+const errnoName = z.enum(Object.keys(ERRNO) as [keyof typeof ERRNO, ...(keyof typeof ERRNO)[]]);
+const initFlag = z.enum(Object.keys(FUSE_INIT_FLAG) as [string, ...string[]]);
+export const FOPEN_NAMES = [
+  'DIRECT_IO',
+  'KEEP_CACHE',
+  'NONSEEKABLE',
+  'CACHE_DIR',
+  'STREAM',
+  'NOFLUSH',
+  'PARALLEL_DIRECT_WRITES',
+  'PASSTHROUGH',
+] as const;
+const fopenFlag = z.enum(FOPEN_NAMES);
+
+/** How the server answers OPEN. */
+export const OpenPolicySchema = z.discriminatedUnion('mode', [
+  // libfuse example/passthrough_hp: one backing id per inode, opened at its first open and
+  // closed at its last release
+  z.object({ mode: z.literal('passthrough_hp') }).strict(),
+  // open a fresh backing id for every open; optionally close it right after the reply
+  // (the inode keeps its own reference, so that is allowed)
+  z.object({ mode: z.literal('per_open'), close_after_reply: z.boolean().default(false), flags: z.array(fopenFlag).default([]) }).strict(),
+  // reply exactly this (backing_id may name a saved variable: "$id")
+  z
+    .object({
+      mode: z.literal('reply'),
+      flags: z.array(fopenFlag).default([]),
+      backing_id: z.union([z.number().int(), z.string().regex(/^\$\w+$/)]).default(0),
+    })
+    .strict(),
+  z.object({ mode: z.literal('error'), errno: errnoName }).strict(),
+]);
+
+export const ServerPolicySchema = z
+  .object({
+    /** the uapi the server was built against: which bit it sends as FOPEN_PASSTHROUGH */
+    uapi: z.enum(['merged', 'v15']).default('merged'),
+    cap_sys_admin: z.boolean().default(true),
+    init: z
+      .object({
+        flags: z.array(initFlag).default(['INIT_EXT', 'PASSTHROUGH']),
+        max_stack_depth: z.number().int().min(0).max(0xffffffff).default(1),
+        minor: z.number().int().min(0).default(40),
+        major: z.number().int().default(7),
+        errno: errnoName.optional(),
+        /** reply only the first N bytes of fuse_init_out (an old server) */
+        size: z.number().int().min(0).max(64).default(64),
+      })
+      .strict()
+      .default({ flags: ['INIT_EXT', 'PASSTHROUGH'], max_stack_depth: 1, minor: 40, major: 7, size: 64 }),
+    /** the files the server exports: each backed by a path on another mount, or inline data */
+    files: z.record(
+      z.string().regex(/^[^/]+$/),
+      z
+        .object({
+          backing: z.string().regex(/^\/[^/]+\/[^/]+$/).optional(),
+          data: z.string().optional(),
+          open: OpenPolicySchema.optional(),
+        })
+        .strict(),
+    ),
+    open: OpenPolicySchema.default({ mode: 'passthrough_hp' }),
+    flush: z.enum(['ok', 'ENOSYS']).default('ok'),
+  })
+  .strict();
+
+export type ServerPolicy = z.infer<typeof ServerPolicySchema>;
+export type OpenPolicy = z.infer<typeof OpenPolicySchema>;
+export type FopenName = (typeof FOPEN_NAMES)[number];

@@ -1,0 +1,31 @@
+// The userspace side's state, plain data like the kernel's (a server is part of the world).
+import type { ServerPolicy } from './policy.ts';
+
+export interface ServerInode {
+  name: string;
+  nodeid: number;
+  /** passthrough_hp: the shared backing id of the inode, 0 when none */
+  backingId: number;
+  /** the server's fd on the backing file, -1 when none */
+  fd: number;
+  /** passthrough_hp: open count */
+  nopen: number;
+}
+
+export interface ServerState {
+  /** the mount this server serves */
+  fs: string;
+  conn: number;
+  /** its process (fd table, creds, vars) */
+  proc: string;
+  /** the lifecycle machine's state (sim/server/lifecycle.ts) */
+  lifecycle: string;
+  policy: ServerPolicy;
+  inodes: Record<number, ServerInode>;
+  nextNodeid: number;
+  /** fh -> nodeid and the per-open backing id / fd, if any */
+  fhs: Record<number, { nodeid: number; backingId: number; fd: number }>;
+  nextFh: number;
+  /** every request that reached the server, as "OPCODE name-or-nodeid" */
+  seen: string[];
+}

@@ -1,0 +1,613 @@
+// Table-driven byte layouts of the FUSE wire structs (x86_64, little-endian).
+//
+// Each struct is plain data (name, size, fields with explicit offsets), so the
+// layout can be printed, diffed against the C header, and used by one generic
+// encoder/decoder instead of a hand-written function per struct.
+// defineLayout() checks every table when the module loads: the FUSE header
+// pads all structs by hand, so any gap, overlap or misaligned field here is a
+// transcription mistake, not real padding.
+
+/** Thrown for any malformed message or out-of-range value. */
+export class WireError extends Error {
+  override readonly name = 'WireError';
+  constructor(
+    /** C struct (or message) being processed, e.g. "fuse_out_header". */
+    readonly struct: string,
+    /** Byte offset the problem was found at, relative to that struct. */
+    readonly offset: number,
+    detail: string,
+  ) {
+    super(`${struct}: ${detail}`);
+  }
+}
+
+export type ScalarType = 'u8' | 'u16' | 'u32' | 'i32' | 'u64';
+
+export interface ScalarField {
+  readonly name: string;
+  readonly type: ScalarType;
+  readonly offset: number;
+}
+/** An embedded struct, e.g. the fuse_attr inside fuse_attr_out. */
+export interface StructField {
+  readonly name: string;
+  readonly type: 'struct';
+  readonly offset: number;
+  readonly layout: Layout;
+}
+/**
+ * Reserved bytes such as `uint32_t unused[6]`. Encoded as zeros; ignored on
+ * decode, just as the kernel ignores them (this is what lets newer servers
+ * put new fields there). nonZeroReserved() reports them if you care.
+ */
+export interface ReservedField {
+  readonly name: string;
+  readonly type: 'reserved';
+  readonly offset: number;
+  readonly size: number;
+}
+export type Field = ScalarField | StructField | ReservedField;
+
+export interface Layout {
+  /** The C struct name, used in error messages. */
+  readonly name: string;
+  readonly size: number;
+  readonly fields: readonly Field[];
+}
+
+/** The JS value of a layout: one number per scalar, nested objects for structs, reserved fields omitted. */
+export type ValueOf<L extends Layout> = {
+  -readonly [F in L['fields'][number] as F extends ReservedField ? never : F['name']]: F extends StructField
+    ? ValueOf<F['layout']>
+    : number;
+};
+
+const SCALAR_SIZE: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, i32: 4, u64: 8 };
+
+/** Byte size of a field. */
+export function fieldSize(f: Field): number {
+  switch (f.type) {
+    case 'struct':
+      return f.layout.size;
+    case 'reserved':
+      return f.size;
+    default:
+      return SCALAR_SIZE[f.type];
+  }
+}
+
+// x86_64 aligns each scalar to its own size and a struct to its largest member;
+// every FUSE struct containing a u64 is 8-aligned.
+function fieldAlign(f: Field): number {
+  switch (f.type) {
+    case 'struct':
+      return 8;
+    case 'reserved':
+      return 1;
+    default:
+      return SCALAR_SIZE[f.type];
+  }
+}
+
+/** Identity function that validates a layout table at load time and keeps its literal type. */
+export function defineLayout<const L extends Layout>(layout: L): L {
+  let end = 0;
+  for (const f of layout.fields) {
+    const where = `field ${f.name} at offset ${f.offset}`;
+    if (f.offset !== end) {
+      throw new Error(`${layout.name}: ${where}: expected offset ${end} (no implicit padding in FUSE structs)`);
+    }
+    if (f.offset % fieldAlign(f) !== 0) throw new Error(`${layout.name}: ${where} is misaligned`);
+    end = f.offset + fieldSize(f);
+  }
+  if (end !== layout.size) throw new Error(`${layout.name}: fields end at ${end}, declared size ${layout.size}`);
+  return layout;
+}
+
+// ---------------------------------------------------------------------------
+// The structs (protocol 7.40).
+
+export const FUSE_IN_HEADER = defineLayout({
+  name: 'fuse_in_header',
+  size: 40,
+  fields: [
+    { name: 'len', type: 'u32', offset: 0 }, // whole message, header included
+    { name: 'opcode', type: 'u32', offset: 4 },
+    { name: 'unique', type: 'u64', offset: 8 },
+    { name: 'nodeid', type: 'u64', offset: 16 },
+    { name: 'uid', type: 'u32', offset: 24 },
+    { name: 'gid', type: 'u32', offset: 28 },
+    { name: 'pid', type: 'u32', offset: 32 },
+    { name: 'total_extlen', type: 'u16', offset: 36 }, // request extensions, in units of 8 bytes
+    { name: 'padding', type: 'u16', offset: 38 },
+  ],
+});
+
+export const FUSE_OUT_HEADER = defineLayout({
+  name: 'fuse_out_header',
+  size: 16,
+  fields: [
+    { name: 'len', type: 'u32', offset: 0 },
+    { name: 'error', type: 'i32', offset: 4 }, // 0 or -errno; notification code when unique == 0
+    { name: 'unique', type: 'u64', offset: 8 },
+  ],
+});
+
+export const FUSE_INIT_IN = defineLayout({
+  name: 'fuse_init_in',
+  size: 64,
+  fields: [
+    { name: 'major', type: 'u32', offset: 0 },
+    { name: 'minor', type: 'u32', offset: 4 },
+    { name: 'max_readahead', type: 'u32', offset: 8 },
+    { name: 'flags', type: 'u32', offset: 12 },
+    { name: 'flags2', type: 'u32', offset: 16 }, // init bits 32..63, valid with FUSE_INIT_EXT
+    { name: 'unused', type: 'reserved', offset: 20, size: 44 }, // uint32_t unused[11]
+  ],
+});
+
+export const FUSE_INIT_OUT = defineLayout({
+  name: 'fuse_init_out',
+  size: 64,
+  fields: [
+    { name: 'major', type: 'u32', offset: 0 },
+    { name: 'minor', type: 'u32', offset: 4 },
+    { name: 'max_readahead', type: 'u32', offset: 8 },
+    { name: 'flags', type: 'u32', offset: 12 },
+    { name: 'max_background', type: 'u16', offset: 16 },
+    { name: 'congestion_threshold', type: 'u16', offset: 18 },
+    { name: 'max_write', type: 'u32', offset: 20 },
+    { name: 'time_gran', type: 'u32', offset: 24 },
+    { name: 'max_pages', type: 'u16', offset: 28 },
+    { name: 'map_alignment', type: 'u16', offset: 30 },
+    { name: 'flags2', type: 'u32', offset: 32 },
+    { name: 'max_stack_depth', type: 'u32', offset: 36 }, // 7.40: passthrough stacking limit
+    { name: 'unused', type: 'reserved', offset: 40, size: 24 }, // uint32_t unused[6]
+  ],
+});
+
+export const FUSE_OPEN_IN = defineLayout({
+  name: 'fuse_open_in',
+  size: 8,
+  fields: [
+    { name: 'flags', type: 'u32', offset: 0 }, // open(2) flags
+    { name: 'open_flags', type: 'u32', offset: 4 }, // FUSE_OPEN_*
+  ],
+});
+
+export const FUSE_OPEN_OUT = defineLayout({
+  name: 'fuse_open_out',
+  size: 16,
+  fields: [
+    { name: 'fh', type: 'u64', offset: 0 },
+    { name: 'open_flags', type: 'u32', offset: 8 }, // FOPEN_*
+    { name: 'backing_id', type: 'i32', offset: 12 }, // signed: was padding before 7.40
+  ],
+});
+
+export const FUSE_RELEASE_IN = defineLayout({
+  name: 'fuse_release_in',
+  size: 24,
+  fields: [
+    { name: 'fh', type: 'u64', offset: 0 },
+    { name: 'flags', type: 'u32', offset: 8 },
+    { name: 'release_flags', type: 'u32', offset: 12 },
+    { name: 'lock_owner', type: 'u64', offset: 16 },
+  ],
+});
+
+export const FUSE_FLUSH_IN = defineLayout({
+  name: 'fuse_flush_in',
+  size: 24,
+  fields: [
+    { name: 'fh', type: 'u64', offset: 0 },
+    { name: 'unused', type: 'u32', offset: 8 },
+    { name: 'padding', type: 'u32', offset: 12 },
+    { name: 'lock_owner', type: 'u64', offset: 16 },
+  ],
+});
+
+export const FUSE_READ_IN = defineLayout({
+  name: 'fuse_read_in',
+  size: 40,
+  fields: [
+    { name: 'fh', type: 'u64', offset: 0 },
+    { name: 'offset', type: 'u64', offset: 8 },
+    { name: 'size', type: 'u32', offset: 16 },
+    { name: 'read_flags', type: 'u32', offset: 20 },
+    { name: 'lock_owner', type: 'u64', offset: 24 },
+    { name: 'flags', type: 'u32', offset: 32 },
+    { name: 'padding', type: 'u32', offset: 36 },
+  ],
+});
+
+export const FUSE_WRITE_IN = defineLayout({
+  name: 'fuse_write_in',
+  size: 40,
+  fields: [
+    { name: 'fh', type: 'u64', offset: 0 },
+    { name: 'offset', type: 'u64', offset: 8 },
+    { name: 'size', type: 'u32', offset: 16 }, // bytes of data following this struct
+    { name: 'write_flags', type: 'u32', offset: 20 },
+    { name: 'lock_owner', type: 'u64', offset: 24 },
+    { name: 'flags', type: 'u32', offset: 32 },
+    { name: 'padding', type: 'u32', offset: 36 },
+  ],
+});
+
+export const FUSE_WRITE_OUT = defineLayout({
+  name: 'fuse_write_out',
+  size: 8,
+  fields: [
+    { name: 'size', type: 'u32', offset: 0 },
+    { name: 'padding', type: 'u32', offset: 4 },
+  ],
+});
+
+export const FUSE_ATTR = defineLayout({
+  name: 'fuse_attr',
+  size: 88,
+  fields: [
+    { name: 'ino', type: 'u64', offset: 0 },
+    { name: 'size', type: 'u64', offset: 8 },
+    { name: 'blocks', type: 'u64', offset: 16 },
+    { name: 'atime', type: 'u64', offset: 24 },
+    { name: 'mtime', type: 'u64', offset: 32 },
+    { name: 'ctime', type: 'u64', offset: 40 },
+    { name: 'atimensec', type: 'u32', offset: 48 },
+    { name: 'mtimensec', type: 'u32', offset: 52 },
+    { name: 'ctimensec', type: 'u32', offset: 56 },
+    { name: 'mode', type: 'u32', offset: 60 },
+    { name: 'nlink', type: 'u32', offset: 64 },
+    { name: 'uid', type: 'u32', offset: 68 },
+    { name: 'gid', type: 'u32', offset: 72 },
+    { name: 'rdev', type: 'u32', offset: 76 },
+    { name: 'blksize', type: 'u32', offset: 80 },
+    { name: 'flags', type: 'u32', offset: 84 },
+  ],
+});
+
+export const FUSE_ATTR_OUT = defineLayout({
+  name: 'fuse_attr_out',
+  size: 104,
+  fields: [
+    { name: 'attr_valid', type: 'u64', offset: 0 },
+    { name: 'attr_valid_nsec', type: 'u32', offset: 8 },
+    { name: 'dummy', type: 'u32', offset: 12 },
+    { name: 'attr', type: 'struct', offset: 16, layout: FUSE_ATTR },
+  ],
+});
+
+export const FUSE_GETATTR_IN = defineLayout({
+  name: 'fuse_getattr_in',
+  size: 16,
+  fields: [
+    { name: 'getattr_flags', type: 'u32', offset: 0 }, // FUSE_GETATTR_FH: fh is valid
+    { name: 'dummy', type: 'u32', offset: 4 },
+    { name: 'fh', type: 'u64', offset: 8 },
+  ],
+});
+
+export const FUSE_ENTRY_OUT = defineLayout({
+  name: 'fuse_entry_out',
+  size: 128,
+  fields: [
+    { name: 'nodeid', type: 'u64', offset: 0 },
+    { name: 'generation', type: 'u64', offset: 8 },
+    { name: 'entry_valid', type: 'u64', offset: 16 },
+    { name: 'attr_valid', type: 'u64', offset: 24 },
+    { name: 'entry_valid_nsec', type: 'u32', offset: 32 },
+    { name: 'attr_valid_nsec', type: 'u32', offset: 36 },
+    { name: 'attr', type: 'struct', offset: 40, layout: FUSE_ATTR },
+  ],
+});
+
+/** Argument of FUSE_DEV_IOC_BACKING_OPEN (an ioctl, not a /dev/fuse message). */
+export const FUSE_BACKING_MAP = defineLayout({
+  name: 'fuse_backing_map',
+  size: 16,
+  fields: [
+    { name: 'fd', type: 'i32', offset: 0 },
+    { name: 'flags', type: 'u32', offset: 4 }, // must be 0 in 6.9
+    { name: 'padding', type: 'u64', offset: 8 },
+  ],
+});
+
+export type FuseInHeader = ValueOf<typeof FUSE_IN_HEADER>;
+export type FuseOutHeader = ValueOf<typeof FUSE_OUT_HEADER>;
+export type FuseInitIn = ValueOf<typeof FUSE_INIT_IN>;
+export type FuseInitOut = ValueOf<typeof FUSE_INIT_OUT>;
+export type FuseOpenIn = ValueOf<typeof FUSE_OPEN_IN>;
+export type FuseOpenOut = ValueOf<typeof FUSE_OPEN_OUT>;
+export type FuseReleaseIn = ValueOf<typeof FUSE_RELEASE_IN>;
+export type FuseFlushIn = ValueOf<typeof FUSE_FLUSH_IN>;
+export type FuseReadIn = ValueOf<typeof FUSE_READ_IN>;
+export type FuseWriteIn = ValueOf<typeof FUSE_WRITE_IN>;
+export type FuseWriteOut = ValueOf<typeof FUSE_WRITE_OUT>;
+export type FuseAttr = ValueOf<typeof FUSE_ATTR>;
+export type FuseAttrOut = ValueOf<typeof FUSE_ATTR_OUT>;
+export type FuseGetattrIn = ValueOf<typeof FUSE_GETATTR_IN>;
+export type FuseEntryOut = ValueOf<typeof FUSE_ENTRY_OUT>;
+export type FuseBackingMap = ValueOf<typeof FUSE_BACKING_MAP>;
+
+/** Every layout, by C name, for printing and for tests. */
+export const LAYOUTS: readonly Layout[] = [
+  FUSE_IN_HEADER,
+  FUSE_OUT_HEADER,
+  FUSE_INIT_IN,
+  FUSE_INIT_OUT,
+  FUSE_OPEN_IN,
+  FUSE_OPEN_OUT,
+  FUSE_RELEASE_IN,
+  FUSE_FLUSH_IN,
+  FUSE_READ_IN,
+  FUSE_WRITE_IN,
+  FUSE_WRITE_OUT,
+  FUSE_ATTR,
+  FUSE_ATTR_OUT,
+  FUSE_GETATTR_IN,
+  FUSE_ENTRY_OUT,
+  FUSE_BACKING_MAP,
+];
+
+// ---------------------------------------------------------------------------
+// Generic encode / decode.
+
+type Scalars = Record<string, unknown>;
+
+const RANGE: Record<Exclude<ScalarType, 'u64'>, readonly [number, number]> = {
+  u8: [0, 0xff],
+  u16: [0, 0xffff],
+  u32: [0, 0xffff_ffff],
+  i32: [-0x8000_0000, 0x7fff_ffff],
+};
+
+/** A value with every field 0, to spread over: `{ ...zeroValue(FUSE_INIT_OUT), major: 7 }`. */
+export function zeroValue<L extends Layout>(layout: L): ValueOf<L> {
+  const out: Scalars = {};
+  for (const f of layout.fields) {
+    if (f.type === 'struct') out[f.name] = zeroValue(f.layout);
+    else if (f.type !== 'reserved') out[f.name] = 0;
+  }
+  return out as ValueOf<L>;
+}
+
+/** Serialize `value` into a new buffer of exactly layout.size bytes. */
+export function encode<L extends Layout>(layout: L, value: ValueOf<L>): Uint8Array {
+  const bytes = new Uint8Array(layout.size); // zero-filled, so reserved bytes are 0
+  encodeInto(layout, value, bytes, 0);
+  return bytes;
+}
+
+/** Serialize `value` into `bytes` at `offset` (for building whole messages without copies). */
+export function encodeInto<L extends Layout>(layout: L, value: ValueOf<L>, bytes: Uint8Array, offset = 0): void {
+  if (offset < 0 || bytes.length - offset < layout.size) {
+    throw new WireError(layout.name, 0, `need ${layout.size} bytes at offset ${offset}, buffer is ${bytes.length}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  writeFields(layout, layout.name, '', value as Scalars, view, offset, offset);
+}
+
+function writeFields(
+  layout: Layout,
+  root: string,
+  prefix: string,
+  value: Scalars,
+  view: DataView,
+  base: number,
+  rootBase: number,
+): void {
+  for (const f of layout.fields) {
+    const at = base + f.offset;
+    if (f.type === 'reserved') {
+      new Uint8Array(view.buffer, view.byteOffset + at, f.size).fill(0);
+      continue;
+    }
+    const path = prefix + f.name;
+    const v = value[f.name];
+    if (f.type === 'struct') {
+      if (typeof v !== 'object' || v === null) {
+        throw new WireError(root, at - rootBase, `field ${path} must be an object (struct ${f.layout.name})`);
+      }
+      writeFields(f.layout, root, `${path}.`, v as Scalars, view, at, rootBase);
+      continue;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      throw new WireError(root, at - rootBase, `field ${path} (${f.type}) must be an integer, got ${String(v)}`);
+    }
+    if (f.type === 'u64') {
+      if (v < 0 || v > Number.MAX_SAFE_INTEGER) {
+        throw new WireError(root, at - rootBase, `field ${path} (u64) = ${v} is outside 0..Number.MAX_SAFE_INTEGER`);
+      }
+      view.setBigUint64(at, BigInt(v), true);
+      continue;
+    }
+    const [lo, hi] = RANGE[f.type];
+    if (v < lo || v > hi) {
+      throw new WireError(root, at - rootBase, `field ${path} (${f.type}) = ${v} is outside ${lo}..${hi}`);
+    }
+    switch (f.type) {
+      case 'u8':
+        view.setUint8(at, v);
+        break;
+      case 'u16':
+        view.setUint16(at, v, true);
+        break;
+      case 'u32':
+        view.setUint32(at, v, true);
+        break;
+      case 'i32':
+        view.setInt32(at, v, true);
+        break;
+    }
+  }
+}
+
+/** Parse layout.size bytes at `offset`. Extra bytes after the struct are the caller's business. */
+export function decode<L extends Layout>(layout: L, bytes: Uint8Array, offset = 0): ValueOf<L> {
+  const avail = bytes.length - offset;
+  if (offset < 0 || avail < layout.size) {
+    throw new WireError(layout.name, 0, `have ${Math.max(avail, 0)} bytes at offset ${offset}, need ${layout.size}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return readFields(layout, layout.name, '', view, offset, offset) as ValueOf<L>;
+}
+
+/**
+ * Decode from possibly fewer than layout.size bytes, treating the missing tail
+ * as zeros. This is how the kernel handles a short INIT reply from an older
+ * server: it copies what arrived into a zeroed struct, so e.g. a 24-byte
+ * fuse_init_out yields max_stack_depth 0. More than layout.size bytes is an error.
+ */
+export function decodeZeroExtended<L extends Layout>(layout: L, bytes: Uint8Array, offset = 0): ValueOf<L> {
+  const avail = bytes.length - offset;
+  if (offset < 0 || avail > layout.size) {
+    throw new WireError(layout.name, layout.size, `got ${avail} bytes, at most ${layout.size} allowed`);
+  }
+  const full = new Uint8Array(layout.size);
+  full.set(bytes.subarray(offset));
+  return decode(layout, full);
+}
+
+function readFields(
+  layout: Layout,
+  root: string,
+  prefix: string,
+  view: DataView,
+  base: number,
+  rootBase: number,
+): Scalars {
+  const out: Scalars = {};
+  for (const f of layout.fields) {
+    const at = base + f.offset;
+    switch (f.type) {
+      case 'reserved':
+        break;
+      case 'struct':
+        out[f.name] = readFields(f.layout, root, `${prefix}${f.name}.`, view, at, rootBase);
+        break;
+      case 'u8':
+        out[f.name] = view.getUint8(at);
+        break;
+      case 'u16':
+        out[f.name] = view.getUint16(at, true);
+        break;
+      case 'u32':
+        out[f.name] = view.getUint32(at, true);
+        break;
+      case 'i32':
+        out[f.name] = view.getInt32(at, true);
+        break;
+      case 'u64': {
+        const big = view.getBigUint64(at, true);
+        if (big > BigInt(Number.MAX_SAFE_INTEGER)) {
+          throw new WireError(
+            root,
+            at - rootBase,
+            `field ${prefix}${f.name} (u64) = 0x${big.toString(16)} exceeds Number.MAX_SAFE_INTEGER`,
+          );
+        }
+        out[f.name] = Number(big);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Paths of reserved fields (including nested ones) holding non-zero bytes; [] when clean or when bytes are short. */
+export function nonZeroReserved(layout: Layout, bytes: Uint8Array, offset = 0): string[] {
+  const found: string[] = [];
+  const walk = (l: Layout, base: number, prefix: string): void => {
+    for (const f of l.fields) {
+      if (f.type === 'struct') walk(f.layout, base + f.offset, `${prefix}${f.name}.`);
+      else if (f.type === 'reserved' && bytes.subarray(base + f.offset, base + f.offset + f.size).some((b) => b !== 0)) {
+        found.push(prefix + f.name);
+      }
+    }
+  };
+  walk(layout, offset, '');
+  return found;
+}
+
+// ---------------------------------------------------------------------------
+// Teaching output.
+
+/** Classic 16-bytes-per-line dump: offset, hex bytes, printable ASCII. */
+export function hexdump(bytes: Uint8Array): string {
+  const lines: string[] = [];
+  for (let i = 0; i < bytes.length; i += 16) {
+    const row = Array.from(bytes.subarray(i, i + 16));
+    const hex = row.map((b) => b.toString(16).padStart(2, '0'));
+    const left = hex.slice(0, 8).join(' ');
+    const right = hex.slice(8).join(' ');
+    const ascii = row.map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${i.toString(16).padStart(4, '0')}  ${`${left}  ${right}`.padEnd(48)}  |${ascii}|`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * One line per field, e.g. "36  max_stack_depth       u32       2".
+ * Offsets are relative to the struct; nested fields print as "attr.ino".
+ * Fields past the end of `bytes` print "(missing)", which makes short INIT
+ * replies easy to explain. Never throws on out-of-range u64 (prints hex).
+ */
+export function describe(layout: Layout, bytes: Uint8Array, offset = 0): string[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const rows: [string, string, string, string][] = [];
+  const walk = (l: Layout, base: number, prefix: string): void => {
+    for (const f of l.fields) {
+      const at = base + f.offset;
+      const rel = String(at - offset);
+      const name = prefix + f.name;
+      if (f.type === 'struct') {
+        walk(f.layout, at, `${name}.`);
+        continue;
+      }
+      const size = fieldSize(f);
+      const type = f.type === 'reserved' ? `reserved[${f.size}]` : f.type;
+      if (at + size > bytes.length) {
+        rows.push([rel, name, type, '(missing)']);
+        continue;
+      }
+      let shown: string;
+      switch (f.type) {
+        case 'reserved':
+          shown = bytes.subarray(at, at + f.size).every((b) => b === 0) ? 'zero' : 'NON-ZERO';
+          break;
+        case 'u8':
+          shown = String(view.getUint8(at));
+          break;
+        case 'u16':
+          shown = String(view.getUint16(at, true));
+          break;
+        case 'u32':
+          shown = String(view.getUint32(at, true));
+          break;
+        case 'i32':
+          shown = String(view.getInt32(at, true));
+          break;
+        case 'u64': {
+          const big = view.getBigUint64(at, true);
+          shown = big > BigInt(Number.MAX_SAFE_INTEGER) ? `0x${big.toString(16)}` : String(big);
+          break;
+        }
+      }
+      rows.push([rel, name, type, shown]);
+    }
+  };
+  walk(layout, offset, '');
+  const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
+  return rows.map(([o, n, t, v]) => `${o.padStart(w[0] ?? 0)}  ${n.padEnd(w[1] ?? 0)}  ${t.padEnd(w[2] ?? 0)}  ${v}`);
+}
+
+/** The layout itself as text: "offset size type name" per field, for docs and teaching. */
+export function formatLayout(layout: Layout): string {
+  const lines = [`struct ${layout.name} /* ${layout.size} bytes */`];
+  for (const f of layout.fields) {
+    const type = f.type === 'struct' ? `struct ${f.layout.name}` : f.type === 'reserved' ? 'reserved' : f.type;
+    lines.push(`  ${String(f.offset).padStart(3)}  ${String(fieldSize(f)).padStart(3)}  ${type.padEnd(16)} ${f.name}`);
+  }
+  return lines.join('\n');
+}

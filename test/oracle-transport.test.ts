@@ -1,0 +1,183 @@
+// The real-kernel FUSE transport (oracle/transport.ts + the native helper).
+// Skips, saying why, where /dev/fuse, root, gcc or a passthrough kernel is
+// missing. Never stats a FUSE mount from this process: the user side always
+// runs in a child (fpsim-user), with timeouts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MiniServer } from '../oracle/mini-server.ts';
+import { MOUNT_PARENT, RealFuseTransport, availability, fpsimMounts, runUser } from '../oracle/transport.ts';
+import { userData } from '../oracle/user.ts';
+import { FOPEN, Op } from '../oracle/wire.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const avail = availability();
+const skipReason = avail.ok ? '' : avail.reason;
+if (!avail.ok) console.warn(`oracle-transport tests skipped: ${skipReason}`);
+const title = avail.ok ? 'real-kernel FUSE transport' : `real-kernel FUSE transport (skipped: ${skipReason})`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether a mount is listed or its directory still exists (by name only: no stat into a mount). */
+function leftovers(mountpoint: string): { mounted: boolean; dirExists: boolean } {
+  const mounted = fpsimMounts().includes(mountpoint);
+  const dirExists = existsSync(MOUNT_PARENT) && readdirSync(MOUNT_PARENT).includes(basename(mountpoint));
+  return { mounted, dirExists };
+}
+
+/** Polls until mount and directory are gone, or the (bounded) deadline passes. */
+async function waitGone(mountpoint: string, ms = 5_000): Promise<{ mounted: boolean; dirExists: boolean }> {
+  const deadline = Date.now() + ms;
+  let state = leftovers(mountpoint);
+  while ((state.mounted || state.dirExists) && Date.now() < deadline) {
+    await sleep(50);
+    state = leftovers(mountpoint);
+  }
+  return state;
+}
+
+function processGone(pid: number): boolean {
+  try {
+    // a zombie counts as gone: it has exited, only the reaping is left
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+  } catch {
+    return true;
+  }
+}
+
+const children: ChildProcess[] = [];
+const transports: RealFuseTransport[] = [];
+afterEach(async () => {
+  for (const t of transports.splice(0)) await t.stop();
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+async function startServed(): Promise<{ t: RealFuseTransport; s: MiniServer }> {
+  const t = await RealFuseTransport.start();
+  transports.push(t);
+  const s = new MiniServer(t);
+  await s.init;
+  return { t, s };
+}
+
+interface HarnessInfo {
+  pid: number;
+  helperPid: number;
+  mountpoint: string;
+}
+
+/** Starts oracle/harness-child.ts under tsx and waits for its JSON line. */
+function startHarness(timeoutMs = 30_000): Promise<{ child: ChildProcess; info: HarnessInfo }> {
+  const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'oracle', 'harness-child.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`harness did not start in ${timeoutMs} ms: ${err}`)), timeoutMs);
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve({ child, info: JSON.parse(out.slice(0, nl)) as HarnessInfo });
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`harness exited early (code ${code}, signal ${signal}): ${err}`));
+    });
+  });
+}
+
+describe.skipIf(!avail.ok)(title, () => {
+  it('mounts, answers INIT, serves stat from a child process, and leaves nothing after stop', async () => {
+    const { t, s } = await startServed();
+    expect(t.mountpoint.startsWith(`${MOUNT_PARENT}/${t.helperPid}-`)).toBe(true);
+    expect(fpsimMounts()).toContain(t.mountpoint);
+    const run = await runUser(['stat', t.mountpoint, 'stat', join(t.mountpoint, 'nope')], { timeoutMs: 10_000 });
+    expect(run.timedOut).toBe(false);
+    expect(run.results[0]).toMatchObject({ op: 'stat', ret: 0, ino: 1 });
+    expect((run.results[0]!.mode ?? 0) & 0o170000).toBe(0o040000);
+    expect(run.results[1]).toMatchObject({ op: 'stat', ret: -1, err: 'ENOENT' });
+    expect(s.count(Op.GETATTR)).toBeGreaterThan(0);
+    await t.stop();
+    expect(t.closed).toBe(true);
+    expect(leftovers(t.mountpoint)).toEqual({ mounted: false, dirExists: false });
+  });
+
+  it('backing open, passthrough read and backing close through the helper', async () => {
+    const { t, s } = await startServed(); // MiniServer negotiates FUSE_PASSTHROUGH, max_stack_depth 1
+    const dir = mkdtempSync(join(tmpdir(), 'fpsim-oracle-test-'));
+    const backing = join(dir, 'backing');
+    writeFileSync(backing, 'BACKING-DATA-123');
+    try {
+      const id = await t.backingOpen(backing);
+      expect(id).toBeGreaterThan(0);
+      s.content = Buffer.from('SERVER--DATA-456');
+      s.onOpen = () => ({ openFlags: FOPEN.PASSTHROUGH, backingId: id });
+      const run = await runUser(['open', join(t.mountpoint, 'f'), 'rdonly', 'read', '@0', '16', 'close', '@0']);
+      expect(run.results[0]!.ret).toBeGreaterThanOrEqual(0);
+      expect(userData(run.results[1]).toString()).toBe('BACKING-DATA-123');
+      expect(s.count(Op.READ)).toBe(0);
+      expect(await t.backingClose(id)).toBe(0);
+      expect(await t.backingClose(id)).toBe(-2); // ENOENT
+      expect(await t.backingOpen(join(t.mountpoint, 'f'))).toBe(-35); // EDEADLK: own mount refused
+      expect(t.replyErrors).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    it(`the helper cleans up when the node harness that started it gets ${signal}`, async () => {
+      const { child, info } = await startHarness();
+      expect(leftovers(info.mountpoint)).toEqual({ mounted: true, dirExists: true });
+      // the helper's parent is the harness node process itself
+      const ppid = Number(readFileSync(`/proc/${info.helperPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      expect(ppid).toBe(info.pid);
+      const served = await runUser(['stat', info.mountpoint], { timeoutMs: 10_000 });
+      expect(served.results[0]).toMatchObject({ ret: 0 });
+      process.kill(info.pid, signal);
+      expect(await waitGone(info.mountpoint)).toEqual({ mounted: false, dirExists: false });
+      const deadline = Date.now() + 5_000;
+      while (!processGone(info.helperPid) && Date.now() < deadline) await sleep(50);
+      expect(processGone(info.helperPid)).toBe(true);
+      child.kill('SIGKILL'); // the tsx wrapper, if still around
+    });
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    it(`the helper cleans up on ${signal} sent to it directly`, async () => {
+      const { t } = await startServed();
+      process.kill(t.helperPid, signal);
+      await t.stop(); // returns once the helper has exited
+      expect(t.closed).toBe(true);
+      expect(await waitGone(t.mountpoint, 2_000)).toEqual({ mounted: false, dirExists: false });
+    });
+  }
+
+  it('a new helper removes the stale mount of a SIGKILLed helper', async () => {
+    const { t: old } = await startServed();
+    process.kill(old.helperPid, 'SIGKILL');
+    await old.stop();
+    // SIGKILL allows no cleanup: the (aborted) mount and its directory stay
+    expect(leftovers(old.mountpoint)).toEqual({ mounted: true, dirExists: true });
+    const { t: fresh } = await startServed();
+    expect(leftovers(old.mountpoint)).toEqual({ mounted: false, dirExists: false });
+    await fresh.stop();
+    expect(leftovers(fresh.mountpoint)).toEqual({ mounted: false, dirExists: false });
+  });
+});
+
+if (!avail.ok) {
+  describe(title, () => {
+    it.skip(`needs the real kernel: ${skipReason}`, () => {});
+  });
+}
