@@ -1,0 +1,27 @@
+// Shared by the CLI's commands.
+import { readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError } from '../sim/scenario/load.ts';
+import { PROFILE_NAMES } from '../sim/kernel/profile.ts';
+import { isMutantName } from '../sim/kernel/mutants.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SCENARIO_DIR = join(here, '..', 'scenarios');
+
+export function builtinScenarios(): string[] {
+  return readdirSync(SCENARIO_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => join(SCENARIO_DIR, f));
+}
+
+/** --kernel and --mutant values, checked before anything runs. */
+export function checkOptions(o: { kernel?: string; mutant?: string[] }) {
+  if (o.kernel && !(PROFILE_NAMES as string[]).includes(o.kernel)) {
+    throw new InputError(`--kernel: unknown profile "${o.kernel}" (known: ${PROFILE_NAMES.join(', ')})`);
+  }
+  for (const m of o.mutant ?? []) {
+    if (!isMutantName(m)) throw new InputError(`--mutant: unknown mutant "${m}" (see fpsim mutants --list)`);
+  }
+}
