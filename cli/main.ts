@@ -8,6 +8,12 @@ import * as list from './commands/list.ts';
 import * as checkScenarios from './commands/check-scenarios.ts';
 import * as mutants from './commands/mutants.ts';
 
+// `fpsim run x | head` closes the pipe early: that is not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants];
 
 const program = new Command('fpsim')
