@@ -1,6 +1,6 @@
 // Kernel profiles are data: the differences between the v15 patch, 6.9 as merged and this
 // machine's 6.18 live in this one table, consulted by the model (no `if (version)` elsewhere).
-// Each row says how it was established; see docs/kernel-versions.md.
+// Each row says how it was established; see docs/kernel-facts.md and oracle/PROBE-RESULTS.md.
 export interface Profile {
   name: ProfileName;
   /** FUSE_KERNEL_MINOR_VERSION the kernel sends in INIT */
