@@ -10,6 +10,7 @@ import { READ_ONCE, setField, store, xchg } from '../lib/once.ts';
 import { FOPEN } from '../../wire/uapi.ts';
 import { fuse_backing_put } from './backing.ts';
 import { fuse_passthrough_release } from './passthrough.ts';
+import { ioModeNext, ioModeOf, type IoModeEvent } from './iomode-machine.ts';
 
 /** fuse_inode_backing: READ_ONCE(fi->fb) */
 export function fuse_inode_backing(c: Ctx, fi: FuseInodeObj): Ptr {
@@ -21,8 +22,16 @@ function fuse_is_io_cache_wait(c: Ctx, fi: FuseInodeObj): boolean {
   return fi.iocachectr < 0 && fuse_inode_backing(c, fi) === 0;
 }
 
-function ctr(c: Ctx, fi: FuseInodeObj, delta: number) {
-  setField(c, fi, 'iocachectr', fi.iocachectr + delta);
+const DELTA: Record<IoModeEvent['type'], number> = { CACHED_OPEN: 1, CACHED_RELEASE: -1, UNCACHED_START: -1, UNCACHED_END: 1 };
+
+/** Move fi->iocachectr, checking the move against the io-mode machine (a ghost check). */
+function ctr(c: Ctx, fi: FuseInodeObj, ev: IoModeEvent['type']) {
+  const to = fi.iocachectr + DELTA[ev];
+  const next = ioModeNext(fi.iocachectr, { type: ev, to });
+  if (next === null || next !== ioModeOf(to)) {
+    c.violate('iomode', `${name(fi)}: ${ev} moves iocachectr ${fi.iocachectr} -> ${to}, which the io-mode machine forbids from ${ioModeOf(fi.iocachectr)}`, name(fi));
+  }
+  setField(c, fi, 'iocachectr', to);
 }
 
 interface CachedOpenL {
@@ -55,7 +64,7 @@ kfunc<CachedOpenL>('fuse_file_cached_io_open', 'fs/fuse/iomode.c', {
     if (ff.iomode === 'IOM_NONE') {
       setField(c, ff, 'iomode', 'IOM_CACHED');
       if (fi.iocachectr === 0) setField(c, fi, 'cacheIoMode', true);
-      ctr(c, fi, +1);
+      ctr(c, fi, 'CACHED_OPEN');
     }
     spin_unlock(c, fi.lock, 'fi->lock');
     return ret(0);
@@ -68,7 +77,7 @@ function fuse_file_cached_io_release(c: Ctx, ff: FuseFileObj, fi: FuseInodeObj) 
   if (fi.iocachectr <= 0) c.violate('warn-on', `WARN_ON(${name(fi)}->iocachectr <= 0) on cached release`);
   setField(c, ff, 'iomode', 'IOM_NONE');
   const lastWouldBe = fi.iocachectr - 1 === 0;
-  if (!(c.mutant('iocachectr-off-by-one') && lastWouldBe)) ctr(c, fi, -1);
+  if (!(c.mutant('iocachectr-off-by-one') && lastWouldBe)) ctr(c, fi, 'CACHED_RELEASE');
   if (fi.iocachectr === 0) setField(c, fi, 'cacheIoMode', false);
   spin_unlock(c, fi.lock, 'fi->lock');
 }
@@ -87,7 +96,7 @@ export function fuse_inode_uncached_io_start(c: Ctx, fi: FuseInodeObj, fb: Ptr):
   } else if (fi.iocachectr > 0) {
     err = neg('ETXTBSY');
   } else {
-    ctr(c, fi, -1);
+    ctr(c, fi, 'UNCACHED_START');
     if (fb !== 0 && oldfb === 0) {
       const prev = xchg(c, fi, 'fb', fb);
       if (prev !== 0) c.violate('warn-on', `WARN_ON_ONCE(${name(fi)}->fb was not NULL)`);
@@ -107,7 +116,7 @@ export function fuse_inode_uncached_io_end(c: Ctx, fi: FuseInodeObj) {
   let oldfb: Ptr = 0;
   spin_lock(c, fi.lock, 'fi->lock');
   if (fi.iocachectr >= 0) c.violate('warn-on', `WARN_ON(${name(fi)}->iocachectr >= 0) on uncached end`);
-  ctr(c, fi, +1);
+  ctr(c, fi, 'UNCACHED_END');
   if (fi.iocachectr === 0) {
     if (c.mutant('store-instead-of-xchg')) store(c, fi, 'fb', 0);
     else oldfb = xchg(c, fi, 'fb', 0);
