@@ -58,8 +58,23 @@ function stringToValue(s: string): string | Record<string, unknown> {
 
 export const LIFECYCLE_INITIAL = valueToString(initial.value);
 
-/** The next lifecycle state; null when the event is not allowed in this state. */
+const memo = new Map<string, string | null>();
+
+/**
+ * The next lifecycle state; null when the event is not allowed in this state. The machine is
+ * a pure function of (state, event type), so each answer is computed once.
+ */
 export function lifecycleNext(state: string, ev: LifecycleEvent): string | null {
+  const key = `${state}|${ev.type}`;
+  let r = memo.get(key);
+  if (r === undefined) {
+    r = lifecycleNextUncached(state, ev);
+    memo.set(key, r);
+  }
+  return r;
+}
+
+function lifecycleNextUncached(state: string, ev: LifecycleEvent): string | null {
   const snap = lifecycleMachine.resolveState({ value: stringToValue(state) as never });
   if (!snap.can(ev)) return null;
   const [next] = transition(lifecycleMachine, snap, ev);

@@ -41,8 +41,23 @@ export function ioModeOf(ctr: number): IoModeState {
   return ctr === 0 ? 'neutral' : ctr > 0 ? 'cached' : 'uncached';
 }
 
-/** The state after ev, or null when the machine does not allow ev from the counter's state. */
+const memo = new Map<string, IoModeState | null>();
+
+/**
+ * The state after ev, or null when the machine does not allow ev from the counter's state.
+ * The answer depends only on the state, the event and whether the counter reaches 0: memoized.
+ */
 export function ioModeNext(ctr: number, ev: IoModeEvent): IoModeState | null {
+  const key = `${ioModeOf(ctr)}|${ev.type}|${ev.to === 0}`;
+  let r = memo.get(key);
+  if (r === undefined) {
+    r = ioModeNextUncached(ctr, ev);
+    memo.set(key, r);
+  }
+  return r;
+}
+
+function ioModeNextUncached(ctr: number, ev: IoModeEvent): IoModeState | null {
   const snap = ioModeMachine.resolveState({ value: ioModeOf(ctr) });
   if (!snap.can(ev)) return null;
   const [next] = transition(ioModeMachine, snap, ev);
