@@ -1,7 +1,8 @@
 // Building a world from a scenario: filesystems, processes, the servers' and kernel's tasks.
 import './index.ts';
-import { kfunc, ret, type Op } from './exec.ts';
-import type { CredObj, FileObj, FuseConnObj, OverlaySb, Proc, SuperBlock, Task, World } from './state.ts';
+import { block, kfunc, ret, type Op } from './exec.ts';
+import type { Ctx } from './ctx.ts';
+import type { CredObj, FileObj, FuseConnObj, OverlaySb, Proc, Ptr, SuperBlock, Task, World } from './state.ts';
 import type { Scenario, ScenarioOp } from '../scenario/schema.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
 import { idr_init } from './lib/idr.ts';
@@ -71,10 +72,27 @@ kfunc<{ fs: string }>('sys_mount_fuse', 'fs/fuse/inode.c', {
   },
 });
 
+/**
+ * A FUSE layer whose INIT is not answered yet: ovl_fill_super statfs's each layer
+ * (ovl_check_namelen -> vfs_statfs -> fuse_statfs), and that request waits in fuse_get_req
+ * until fc->initialized, i.e. until process_init_reply has set the layer's s_stack_depth.
+ */
+export function uninitializedFuseLayer(c: Ctx, sb: OverlaySb): Ptr {
+  for (const id of sb.layers) {
+    const lsb = c.w.sbs[id]!;
+    if (lsb.kind !== 'fuse' || lsb.conn === 0) continue;
+    const fc = c.deref(lsb.conn, 'fuse_conn');
+    if (!fc.initialized) return fc.ptr;
+  }
+  return 0;
+}
+
 /** Mount an overlay at setup: a depth beyond the limit is a mistake in the scenario. */
 kfunc<{ fs: string }>('sys_mount_overlay_setup', 'fs/overlayfs/super.c', {
   start(c, l) {
     const sb = c.w.sbs.find((s) => s.name === l.fs) as OverlaySb;
+    const waitFor = uninitializedFuseLayer(c, sb);
+    if (waitFor) return block({ on: 'initialized', conn: waitFor }, 'start');
     const depth = overlayDepth(c.w, sb);
     if (depth > FILESYSTEM_MAX_STACK_DEPTH) return ret(-22);
     sb.s_stack_depth = depth;

@@ -86,6 +86,10 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
     }
     case 'rcu':
       return rcuCanAdvance(w);
+    case 'task': {
+      const t = w.tasks.find((x) => x.name === on.task);
+      return !t || t.done || t.results.length >= on.ops;
+    }
     case 'iocache': {
       // fs/fuse/iomode.c: fuse_is_io_cache_wait() no longer true
       const fi = w.heap[on.inode];

@@ -21,6 +21,12 @@ export interface Profile {
   backingOpenAcceptsOPath: boolean;
   /** after a passthrough write, i_size is extended to the write's end (else only invalidated) */
   passthroughWriteExtendsSize: boolean;
+  /**
+   * fuse_dio_wr_exclusive_lock takes the exclusive lock when FUSE_I_CACHE_IO_MODE is set
+   * (6.12, 2f3d8ff45798); before that the test was inverted: a parallel direct write seeing
+   * the bit went for the shared lock (and skipped the past-EOF test)
+   */
+  dioExclusiveInCacheIoMode: boolean;
 }
 
 export type ProfileName = 'v15' | '6.9' | '6.18';
@@ -36,6 +42,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     backingFileCheck: 'iter',
     backingOpenAcceptsOPath: false,
     passthroughWriteExtendsSize: false,
+    dioExclusiveInCacheIoMode: false,
   },
   '6.9': {
     name: '6.9',
@@ -47,6 +54,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     backingFileCheck: 'iter',
     backingOpenAcceptsOPath: false,
     passthroughWriteExtendsSize: false,
+    // the inverted FUSE_I_CACHE_IO_MODE test of 6.9 (fixed in 6.12, backported to 6.10.y only)
+    dioExclusiveInCacheIoMode: false,
   },
   '6.18': {
     name: '6.18',
@@ -61,6 +70,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     backingOpenAcceptsOPath: true,
     // v6.12: fuse_write_update_attr on the passthrough write path
     passthroughWriteExtendsSize: true,
+    // v6.12: 2f3d8ff45798 "use exclusive lock when FUSE_I_CACHE_IO_MODE is set"
+    dioExclusiveInCacheIoMode: true,
   },
 };
 

@@ -233,7 +233,9 @@ export type WaitCond =
   | { on: 'request'; conn: Ptr }
   | { on: 'initialized'; conn: Ptr }
   | { on: 'iocache'; inode: Ptr }
-  | { on: 'rcu' };
+  | { on: 'rcu' }
+  /** a scenario's "wait" op: until task has finished `ops` ops */
+  | { on: 'task'; task: string; ops: number };
 
 export interface Vma {
   id: number;

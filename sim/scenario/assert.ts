@@ -1,6 +1,6 @@
 // The scenario's "assert" op: a model-only check of kernel state at a point in a task's
 // program. A failed assertion is an 'outcome' violation.
-import { kfunc, ret } from '../kernel/exec.ts';
+import { block, kfunc, ret } from '../kernel/exec.ts';
 import { resolvePath } from '../kernel/vfs/super.ts';
 import { idr_ids } from '../kernel/lib/idr.ts';
 import type { Ctx } from '../kernel/ctx.ts';
@@ -70,5 +70,14 @@ kfunc<AssertArgs>('sys_assert', 'fpsim (model-only check)', {
       }
     }
     return ret(0);
+  },
+});
+
+/** The scenario's "wait" op: sleep until another task has finished `ops` of its ops. */
+kfunc<{ task: string; ops: number }>('sys_wait', 'fpsim (model-only ordering)', {
+  start(c, l) {
+    const t = c.w.tasks.find((x) => x.name === l.task);
+    if (!t || t.done || t.results.length >= l.ops) return ret(0);
+    return block({ on: 'task', task: l.task, ops: l.ops }, 'start');
   },
 });

@@ -2,7 +2,7 @@
 // violations against the ones it expects, and what each server saw.
 import type { Scenario, ScenarioOp } from './schema.ts';
 import { buildWorld, serverTask } from '../kernel/build.ts';
-import { roundRobin, runPhase, scripted, sequential, teardown, type Phase, type Scheduler } from '../run.ts';
+import { roundRobin, runPhase, scripted, sequential, teardown, type Phase, type RunOptions, type Scheduler } from '../run.ts';
 import type { StepRecord } from '../kernel/effects.ts';
 import type { World } from '../kernel/state.ts';
 import type { Violation } from '../kernel/lib/violation.ts';
@@ -38,6 +38,12 @@ export interface ScenarioRunOptions {
   scheduler?: Scheduler;
   mutants?: string[];
   kernel?: string;
+  /** drive every phase (setup, run, teardown) with this scheduler instead: replay */
+  override?: Scheduler;
+  /** told every task picked, in order, across all phases: a trace's schedule */
+  onPick?: (task: string, phase: Phase) => void;
+  /** told each step as it happens (with record off too): replay compares as it goes */
+  onStep?: (rec: StepRecord, phase: Phase) => void;
 }
 
 export function describeOp(o: ScenarioOp): string {
@@ -76,10 +82,19 @@ export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): Scenari
   const { world: w, userTasks } = buildWorld(sc);
   const steps: ScenarioResult['steps'] = [];
   const record = opts.record ?? true;
-  const ro = {
+  const onStep = opts.onStep;
+  const ro: RunOptions = {
     record,
     check: opts.check === false ? undefined : (ww: World, rec: StepRecord) => checkInvariants(ww, rec.task, rec.where.at(-1) ?? ''),
-    onStep: record ? (rec: StepRecord, phase: Phase) => steps.push({ phase, rec }) : undefined,
+    onStep:
+      record || onStep
+        ? (rec, phase) => {
+            if (record) steps.push({ phase, rec });
+            onStep?.(rec, phase);
+          }
+        : undefined,
+    override: opts.override,
+    onPick: opts.onPick,
   };
   const setup = runPhase(w, sequential, 'setup', ro);
   const setupTask = w.tasks[0]!;

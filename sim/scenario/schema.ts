@@ -44,6 +44,8 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('abort'), fs: z.string(), ...common }).strict(),
   z.object({ op: z.literal('mount'), fs: z.string(), ...common }).strict(),
   z.object({ op: z.literal('serve'), ...common }).strict(),
+  // model-only: wait until another task has finished `ops` of its ops (orders tasks without a schedule)
+  z.object({ op: z.literal('wait'), task: z.string(), ops: z.number().int().min(1).default(1), ...common }).strict(),
   z
     .object({
       op: z.literal('assert'),
@@ -106,7 +108,11 @@ export const ScenarioSchema = z
     mutants: z.array(z.enum(MUTANT_NAMES as [string, ...string[]])).default([]),
     filesystems: z.array(FilesystemSchema).min(1),
     tasks: z.array(TaskSchema).min(1),
-    /** "sequential": the first runnable task runs; or a list of task names, one atomic step each */
+    /**
+     * "sequential": the first runnable task runs; or a list of task names, one atomic step each
+     * (a name not runnable at its turn is skipped); besides the scenario's tasks, a FUSE
+     * server's session loop ("fuse-daemon:<fs>") and the RCU kthread ("rcu_gp") may be named
+     */
     schedule: z.union([z.literal('sequential'), z.literal('round-robin'), z.array(z.string())]).default('sequential'),
     teardown: z.boolean().default(true),
     expect: z
@@ -140,11 +146,17 @@ export const ScenarioSchema = z
         ctx.addIssue({ code: 'custom', path: ['tasks', i, 'proc'], message: `no filesystem "${t.proc.slice(7)}" to join the server of` });
       }
       t.ops.forEach((op, j) => {
+        if (op.op === 'wait' && !s.tasks.some((x) => x.name === op.task)) {
+          ctx.addIssue({ code: 'custom', path: ['tasks', i, 'ops', j, 'task'], message: `no task "${op.task}" to wait for` });
+        }
         const fs = 'fs' in op ? op.fs : undefined;
         if (fs !== undefined && !fsNames.has(fs)) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'ops', j, 'fs'], message: `no filesystem "${fs}"` });
       });
     });
     if (Array.isArray(s.schedule)) {
+      // the kernel-side tasks a schedule may name too (sim/kernel/build.ts: serverTask, RCU_TASK)
+      for (const f of s.filesystems) if (f.type === 'fuse') taskNames.add(`fuse-daemon:${f.name}`);
+      taskNames.add('rcu_gp');
       s.schedule.forEach((n, i) => {
         if (!taskNames.has(n)) ctx.addIssue({ code: 'custom', path: ['schedule', i], message: `no task "${n}" (tasks: ${[...taskNames].join(', ')})` });
       });

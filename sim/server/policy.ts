@@ -18,6 +18,16 @@ export const FOPEN_NAMES = [
 ] as const;
 const fopenFlag = z.enum(FOPEN_NAMES);
 
+// reply exactly this (backing_id may name a saved variable: "$id")
+const ReplyOpenSchema = z
+  .object({
+    mode: z.literal('reply'),
+    flags: z.array(fopenFlag).default([]),
+    backing_id: z.union([z.number().int(), z.string().regex(/^\$\w+$/)]).default(0),
+  })
+  .strict();
+const ErrorOpenSchema = z.object({ mode: z.literal('error'), errno: errnoName }).strict();
+
 /** How the server answers OPEN. */
 export const OpenPolicySchema = z.discriminatedUnion('mode', [
   // libfuse example/passthrough_hp: one backing id per inode, opened at its first open and
@@ -26,15 +36,11 @@ export const OpenPolicySchema = z.discriminatedUnion('mode', [
   // open a fresh backing id for every open; optionally close it right after the reply
   // (the inode keeps its own reference, so that is allowed)
   z.object({ mode: z.literal('per_open'), close_after_reply: z.boolean().default(false), flags: z.array(fopenFlag).default([]) }).strict(),
-  // reply exactly this (backing_id may name a saved variable: "$id")
-  z
-    .object({
-      mode: z.literal('reply'),
-      flags: z.array(fopenFlag).default([]),
-      backing_id: z.union([z.number().int(), z.string().regex(/^\$\w+$/)]).default(0),
-    })
-    .strict(),
-  z.object({ mode: z.literal('error'), errno: errnoName }).strict(),
+  ReplyOpenSchema,
+  ErrorOpenSchema,
+  // the n-th OPEN of the file gets the n-th answer (the last one repeats): two opens of one
+  // inode with different replies, e.g. passthrough then cached
+  z.object({ mode: z.literal('sequence'), replies: z.array(z.discriminatedUnion('mode', [ReplyOpenSchema, ErrorOpenSchema])).min(1) }).strict(),
 ]);
 
 export const ServerPolicySchema = z

@@ -136,7 +136,7 @@ kfunc<LoopL>('fuse_session_loop', 'libfuse lib/fuse_loop.c', {
     }
     let ino = Object.values(s.inodes).find((i) => i.name === name);
     if (!ino) {
-      ino = { name, nodeid: s.nextNodeid++, backingId: 0, fd: -1, nopen: 0 };
+      ino = { name, nodeid: s.nextNodeid++, backingId: 0, fd: -1, nopen: 0, opened: 0 };
       s.inodes[ino.nodeid] = ino;
     }
     const e = zeroValue(FUSE_ENTRY_OUT);
@@ -254,12 +254,14 @@ interface SrvOpenL {
 kfunc<SrvOpenL>('srv_open', 'libfuse example/passthrough_hp.cc', {
   start(c, l) {
     const s = serverOf(c.w, l.conn);
-    const pol = openPolicyFor(s, l.nodeid);
     const ino = s.inodes[l.nodeid];
     if (!ino) {
       reply(c, s, l.unique, neg('ENOENT'), null);
       return ret(0);
     }
+    const p0 = openPolicyFor(s, l.nodeid);
+    ino.opened++;
+    const pol = p0.mode === 'sequence' ? p0.replies[Math.min(ino.opened, p0.replies.length) - 1]! : p0;
     l.fd = -1;
     l.id = 0;
     switch (pol.mode) {

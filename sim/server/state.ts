@@ -10,6 +10,8 @@ export interface ServerInode {
   fd: number;
   /** passthrough_hp: open count */
   nopen: number;
+  /** OPEN requests answered so far (the "sequence" policy's position) */
+  opened: number;
 }
 
 export interface ServerState {

@@ -9,7 +9,7 @@ import { refcount_dec_and_test, refcount_inc, refcount_inc_not_zero, refcount_se
 import { idr_alloc_cyclic, idr_alloc_lowest, idr_ids, idr_remove } from '../lib/idr.ts';
 import { spin_lock, spin_unlock } from '../lib/spinlock.ts';
 import { fget, fput, get_cred, prepare_creds, put_cred } from '../vfs/file.ts';
-import { fileSb } from '../vfs/super.ts';
+import { fileInodeKind, fileSb } from '../vfs/super.ts';
 
 /**
  * fuse_backing_get: take a reference only if the object is not already dying. A lookup
@@ -126,10 +126,14 @@ function backingFileRefused(c: Ctx, file: Ptr): number {
   return kind === 'dir' ? neg('EISDIR') : neg('EINVAL');
 }
 
+/**
+ * S_ISREG / S_ISDIR of file_inode(file)->i_mode: the inode's type, not the file's f_op, so an
+ * O_PATH fd of a regular file (no read_iter) is still a regular file (6.18 accepts it; probe c).
+ */
 function fileKind(c: Ctx, file: Ptr): 'reg' | 'dir' | 'other' {
   const f = c.deref(file, 'file');
   if (f.devConn !== 0 || f.name === '') return 'other';
-  return f.hasIter ? 'reg' : 'dir';
+  return fileInodeKind(c.w, f);
 }
 
 interface CloseL {

@@ -159,7 +159,11 @@ interface FlushL {
   fc: Ptr;
 }
 
-/** fuse_flush: close(2) asks the server to flush, unless the open said FOPEN_NOFLUSH. */
+/**
+ * fuse_flush: close(2) asks the server to flush, unless the open said FOPEN_NOFLUSH. It does
+ * not look at ff->args: a file of a server without OPEN is flushed too (fh 0). FLUSH is a
+ * forced request, so after an abort it ends with -ENOTCONN, and close(2) returns that.
+ */
 kfunc<FlushL>('fuse_flush', 'fs/fuse/file.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
@@ -167,11 +171,10 @@ kfunc<FlushL>('fuse_flush', 'fs/fuse/file.c', {
     const fi = c.deref(ff.inode, 'fuse_inode');
     const fc = connOfInode(c, fi);
     if (ff.openFlags & FOPEN.NOFLUSH && !fc.writebackCache) return ret(0);
-    if (!ff.hasArgs) return ret(0);
     l.fc = fc.ptr;
     const body = encode(FUSE_FLUSH_IN, { fh: ff.fh, unused: 0, padding: 0, lock_owner: 0 } as never);
     l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.FLUSH, fi.nodeid, body, true);
-    if (l.unique < 0) return ret(0);
+    if (l.unique < 0) return ret(l.unique);
     return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'done');
   },
   done(c, l) {
@@ -253,14 +256,25 @@ kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
   },
   dio_lock(c, l) {
     // fuse_dio_lock: a parallel direct write holds an uncached reference (fb = NULL) for its
-    // duration, unless the inode is in cached mode; then it takes the exclusive lock.
+    // duration (the shared inode lock); fuse_dio_wr_exclusive_lock sends it to the exclusive
+    // lock instead (no io mode) without FOPEN_PARALLEL_DIRECT_WRITES, past EOF, or, since
+    // 6.12, when FUSE_I_CACHE_IO_MODE is set. The model has no inode lock: exclusive writers
+    // simply take no uncached reference.
     const f = c.deref(l.file, 'file');
     const ff = c.deref(f.fuseFile, 'fuse_file');
     const fi = c.deref(ff.inode, 'fuse_inode');
+    const pastEof = l.offset + l.data.length > fi.size; // fuse_io_past_eof
+    let exclusive: boolean;
+    if (!(ff.openFlags & FOPEN.PARALLEL_DIRECT_WRITES)) exclusive = true;
+    else if (fi.cacheIoMode) exclusive = c.profile.dioExclusiveInCacheIoMode; // 6.9: inverted, "shared"
+    else exclusive = pastEof;
     l.shared = false;
-    if (ff.openFlags & FOPEN.PARALLEL_DIRECT_WRITES && !fi.cacheIoMode) {
-      l.shared = fuse_inode_uncached_io_start(c, fi, 0) === 0;
-      c.emit('note', `fuse_dio_lock: ${l.shared ? 'shared lock, uncached io started' : 'inode is cached: exclusive lock'}`);
+    if (!exclusive) {
+      // shared lock taken: past EOF again, then deny caching (ETXTBSY while cached users exist)
+      l.shared = !pastEof && fuse_inode_uncached_io_start(c, fi, 0) === 0;
+      c.emit('note', `fuse_dio_lock: ${l.shared ? 'shared lock, uncached io started' : 'past EOF or inode is cached: exclusive lock'}`);
+    } else if (ff.openFlags & FOPEN.PARALLEL_DIRECT_WRITES) {
+      c.emit('note', `fuse_dio_lock: exclusive lock (${fi.cacheIoMode ? 'FUSE_I_CACHE_IO_MODE is set' : 'past EOF'})`);
     }
     return goto('server');
   },

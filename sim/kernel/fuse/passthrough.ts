@@ -10,7 +10,7 @@ import { idr_find } from '../lib/idr.ts';
 import { store } from '../lib/once.ts';
 import { fuse_backing_get, fuse_backing_put } from './backing.ts';
 import { discard_file, fput, get_cred, put_cred } from '../vfs/file.ts';
-import { fileSb } from '../vfs/super.ts';
+import { fileInodeKind, fileSb } from '../vfs/super.ts';
 
 interface PtOpenL {
   file: Ptr;
@@ -93,7 +93,8 @@ kfunc<BackingFileL>('backing_file_open', 'fs/backing-file.c', {
       name: real.name,
       write: l.write,
       opath: false,
-      hasIter: real.hasIter,
+      // a fresh open of the path: an fb made from an O_PATH fd (6.12+) still reads and writes
+      hasIter: fileInodeKind(c.w, real) === 'reg',
       fuseFile: 0,
       backing: true,
       devConn: 0,

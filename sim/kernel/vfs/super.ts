@@ -39,6 +39,16 @@ export function realInode(w: World, sb: SuperBlock, name: string): { sb: SuperBl
 }
 
 /**
+ * The type of a file's inode (i_mode): a FUSE file in the model is always a regular file (the
+ * scripted servers export no directories); plain and overlay files look at the real inode.
+ */
+export function fileInodeKind(w: World, f: FileObj): 'reg' | 'dir' {
+  const sb = fileSb(w, f);
+  if (sb.kind === 'fuse') return 'reg';
+  return realInode(w, sb, f.name)?.inode.kind === 'dir' ? 'dir' : 'reg';
+}
+
+/**
  * fs/overlayfs/super.c: ovl_fill_super's depth rule: one more than its deepest layer, and
  * mounting fails (EINVAL, "maximum fs stacking depth exceeded") beyond the limit.
  */

@@ -10,6 +10,22 @@ import { fuse_evict_inode, fuse_umount } from '../fuse/inode.ts';
 import { alloc_file, discard_file, fd_install, fput, get_file } from './file.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH, overlayDepth, realInode, resolvePath } from './super.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../../wire/uapi.ts';
+import { setField } from '../lib/once.ts';
+
+/**
+ * The path walk's reference: open(2) and stat(2) hold the dentry (and so the inode) from the
+ * lookup until they return, so the inode cannot be evicted under them while they wait for
+ * the server (drop_inode and umount see it busy).
+ */
+function pathGet(c: Ctx, inode: Ptr) {
+  const fi = c.deref(inode, 'fuse_inode');
+  setField(c, fi, 'icount', fi.icount + 1);
+}
+
+function pathPut(c: Ctx, inode: Ptr) {
+  const fi = c.deref(inode, 'fuse_inode');
+  setField(c, fi, 'icount', fi.icount - 1);
+}
 
 interface OpenL {
   path: string;
@@ -64,9 +80,11 @@ kfunc<OpenL>('sys_open', 'fs/open.c', {
     });
     l.file = f.ptr;
     if (l.opath) return ret(fd_install(c, f.ptr)); // O_PATH: no ->open, no OPEN request
+    pathGet(c, l.inode);
     return call('fuse_open', { file: l.file }, 'opened', 'err');
   },
   opened(c, l) {
+    pathPut(c, l.inode);
     if (l.err < 0) {
       discard_file(c, l.file);
       return ret(l.err);
@@ -197,7 +215,10 @@ interface CloseL {
   r: number;
 }
 
-/** close(2): filp_close runs ->flush (FUSE: FLUSH), then drops the fd's reference. */
+/**
+ * close(2): filp_flush runs ->flush (FUSE: FLUSH), then the fd's reference is dropped; close
+ * returns what ->flush returned (the fd is gone either way).
+ */
 kfunc<CloseL>('sys_close', 'fs/open.c', {
   start(c, l) {
     const p = c.p.fds[l.fd];
@@ -206,12 +227,13 @@ kfunc<CloseL>('sys_close', 'fs/open.c', {
     c.emit('fd', `${c.t.name}: fd ${l.fd} closed`);
     l.file = p;
     const f = c.deref(p, 'file');
+    l.r = 0;
     if (f.fuseFile) return call('fuse_flush', { file: p }, 'put', 'r');
     return goto('put');
   },
   put(c, l) {
     fput(c, l.file);
-    return ret(0);
+    return ret(l.r);
   },
 });
 
@@ -231,11 +253,13 @@ kfunc<StatL>('sys_stat', 'fs/stat.c', {
     if (!real) return ret(neg('ENOENT'));
     return ret(real.inode.data.length);
   },
-  found(_c, l) {
+  found(c, l) {
     if (l.inode < 0) return ret(l.inode);
+    pathGet(c, l.inode);
     return call('fuse_getattr', { inode: l.inode }, 'done', 'r');
   },
-  done(_c, l) {
+  done(c, l) {
+    pathPut(c, l.inode);
     return ret(l.r);
   },
 });

@@ -1,0 +1,158 @@
+// The built-in scenario library: every file runs and passes (its expected results, violations
+// and server traffic, written in the file), and every paragraph of the spec's section 3 has at
+// least one scenario demonstrating it.
+import { describe as group, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadScenario } from '../sim/scenario/load.ts';
+import { runScenario } from '../sim/scenario/run-scenario.ts';
+import { formatVerdict } from '../cli/narrate.ts';
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'scenarios');
+const FILES = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => join(DIR, f));
+const NAMES = new Set(FILES.map((f) => basename(f, '.json')));
+
+/**
+ * /work/shared/spec/fuse-passthrough.md section 3, paragraph by paragraph, and the scenarios
+ * that demonstrate it (a scenario may serve several paragraphs).
+ */
+const SECTION_3: Record<string, string[]> = {
+  'INIT reply': [
+    'init-depth-1-enables',
+    'init-depth-2-enables',
+    'init-depth-0-disables',
+    'init-depth-3-disables',
+    'init-no-passthrough-flag-disables',
+    'init-no-init-ext-disables',
+    'init-writeback-cache-6.18-disables',
+    'init-writeback-cache-6.9-enables',
+    'init-short-reply-disables',
+    'stack-overlay-mount-over-fuse-depth-1-ok',
+    'stack-overlay-mount-over-fuse-depth-2-einval',
+  ],
+  'BACKING_OPEN(map)': [
+    'backing-open-eperm-no-passthrough',
+    'backing-open-eperm-no-cap-sys-admin',
+    'backing-open-einval-flags',
+    'backing-open-einval-flags-before-ebadf',
+    'backing-open-einval-padding',
+    'backing-open-einval-padding-6.18',
+    'backing-open-padding-ignored-v15',
+    'backing-open-ebadf',
+    'backing-open-dir-6.9-eopnotsupp',
+    'backing-open-dir-6.18-eisdir',
+    'backing-open-opath-6.9-ebadf',
+    'backing-open-opath-6.18-ok',
+    'backing-open-eloop-fuse-on-fuse',
+    'backing-open-fuse-on-fuse-depth-2',
+    'stack-fuse-over-overlay-depth-2',
+    'stack-fuse-over-overlay-depth-1-eloop',
+    'stack-fuse-over-overlay-over-fuse-eloop',
+    'backing-ids-cyclic',
+    'abort-backing-ioctls-still-work',
+  ],
+  'BACKING_CLOSE(id)': [
+    'backing-close-eperm',
+    'backing-close-einval',
+    'backing-close-enoent-unknown',
+    'backing-close-twice',
+    'backing-close-while-file-open',
+    'backing-close-while-files-open-last-release-frees',
+  ],
+  'Lookup (open path)': [
+    'open-reply-backing-id-0-eio',
+    'open-reply-unknown-id-eio',
+    'lookup-backing-file-open-fails',
+    'race-lookup-vs-backing-close',
+    'race-lookup-wins-vs-backing-close',
+    'race-lookup-vs-backing-close-get-without-not-zero',
+    'race-lookup-vs-backing-close-free-without-grace-period',
+  ],
+  'Open reply handling (fuse_file_io_open)': [
+    'passthrough-read',
+    'open-reply-keep-cache-eio',
+    'open-reply-direct-io-reads-server',
+    'open-reply-noflush',
+    'open-reply-passthrough-off-eio',
+    'open-reply-v15-server-on-6.9-cached',
+    'open-reply-v15-server-on-v15-kernel',
+    'open-reply-failure-sends-release',
+    'iomode-cached-open-while-passthrough-eio',
+    'iomode-direct-io-while-passthrough-eio',
+    'no-open-support',
+  ],
+  'Uncached io start': ['iomode-second-open-other-id-ebusy', 'iomode-second-open-same-id', 'iomode-passthrough-while-cached-eio'],
+  'Cached io open': [
+    'iomode-cached-after-passthrough-closed',
+    'dio-parallel-write-cached-open-waits',
+    'race-cached-open-waits-then-passthrough-etxtbsy',
+  ],
+  'Parallel direct-io write / mmap': [
+    'dio-parallel-write-cached-open-waits',
+    'dio-parallel-writes-cache-io-mode-6.9',
+    'dio-parallel-writes-cache-io-mode-6.18',
+    'dio-parallel-write-past-eof-exclusive',
+    'mmap-passthrough-outlives-close',
+    'mmap-non-passthrough-file-enodev',
+    'mmap-direct-io-shared-enodev',
+    'mmap-direct-io-allow-mmap-caches',
+  ],
+  'read/write/splice': [
+    'passthrough-read',
+    'passthrough-write-reaches-backing',
+    'passthrough-write-stat-getattr',
+    'passthrough-write-stat-getattr-6.18',
+    'open-reply-direct-io-reads-server',
+    'abort-passthrough-keeps-working',
+  ],
+  Release: [
+    'release-last-passthrough-file-drops-fb',
+    'backing-close-while-files-open-last-release-frees',
+    'iomode-second-open-same-id',
+    'backing-close-while-file-open',
+    'mmap-passthrough-outlives-close',
+    'mmap-direct-io-allow-mmap-caches',
+  ],
+  'Inode free / Connection teardown': ['inode-drop-sends-forget', 'teardown-frees-ids-left-in-map', 'abort-backing-ioctls-still-work'],
+};
+
+group('the built-in scenario library', () => {
+  it('has scenarios', () => {
+    expect(FILES.length).toBeGreaterThanOrEqual(60);
+  });
+
+  it.each(FILES.map((f) => [basename(f, '.json'), f]))('%s passes', (_name, file) => {
+    const s = loadScenario(file);
+    const r = runScenario(s, { record: false });
+    const verdict = formatVerdict(r).join('\n');
+    if (!r.passed) console.log(verdict);
+    expect(r.passed, verdict).toBe(true);
+  });
+
+  it.each(FILES.map((f) => [basename(f, '.json'), f]))('%s is named after its file, cites the spec and writes its expectations down', (name, file) => {
+    const s = loadScenario(file);
+    expect(s.name).toBe(name);
+    expect(s.spec ?? '', `${name} has no "spec" paragraph`).not.toBe('');
+    expect(s.description, `${name} has no description`).not.toBe('');
+    const opExpectations = s.tasks.flatMap((t) => t.ops).filter((o) => o.expect !== undefined || o.op === 'assert').length;
+    const other = s.expect.violations.length + Object.keys(s.expect.server_seen ?? {}).length + Object.keys(s.expect.server_never ?? {}).length;
+    expect(opExpectations + other, `${name} expects nothing`).toBeGreaterThan(0);
+  });
+});
+
+group('spec section 3 coverage', () => {
+  it.each(Object.entries(SECTION_3))('paragraph "%s" has at least one scenario, and each named one exists', (_para, names) => {
+    expect(names.length).toBeGreaterThan(0);
+    for (const n of names) expect(NAMES.has(n), `no scenario file scenarios/${n}.json`).toBe(true);
+  });
+
+  it('every scenario file is listed under some paragraph, or covers spec section 6 (abort)', () => {
+    const listed = new Set(Object.values(SECTION_3).flat());
+    const unlisted = [...NAMES].filter((n) => !listed.has(n) && !n.startsWith('abort-'));
+    expect(unlisted).toEqual([]);
+  });
+});
