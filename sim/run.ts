@@ -43,6 +43,10 @@ export interface RunOptions {
   maxSteps?: number;
   /** called with each step as it happens */
   onStep?: (rec: StepRecord, phase: Phase) => void;
+  /** drives every phase (setup, run, teardown) instead of the phase's own scheduler: replay */
+  override?: Scheduler;
+  /** told every task picked, in order, across all phases: the exact schedule, for traces */
+  onPick?: (task: string, phase: Phase) => void;
 }
 
 export type Phase = 'setup' | 'run' | 'teardown';
@@ -60,7 +64,9 @@ export function runPhase(w: World, sched: Scheduler, phase: Phase, opts: RunOpti
   while (n < max) {
     const runnable = w.tasks.filter((t) => taskRunnable(w, t));
     if (runnable.length === 0) break;
-    const rec = stepTask(w, sched(w, runnable), opts.record);
+    const name = (opts.override ?? sched)(w, runnable);
+    opts.onPick?.(name, phase);
+    const rec = stepTask(w, name, opts.record);
     n++;
     opts.check?.(w, rec);
     opts.onStep?.(rec, phase);
@@ -69,27 +75,41 @@ export function runPhase(w: World, sched: Scheduler, phase: Phase, opts: RunOpti
   return { steps: n, stuck };
 }
 
+/** The teardown's task names (replay checks a trace's schedule against them). */
+export const exitTaskName = (proc: string) => `teardown:exit:${proc}`;
+export const umountTaskName = (fs: string) => `teardown:umount:${fs}`;
+
 function task(name: string, proc: string, ops: Op[]): Task {
   return { name, kind: 'kthread', ops, next: 0, frames: [], blocked: null, done: false, proc, results: [], refs: [] };
 }
 
 /**
  * Tear everything down, one piece after the other: each process exits (unmapping and closing
- * its files), overlays and FUSE mounts are unmounted, servers exit (closing /dev/fuse), the
- * kernel's own creds go, and RCU runs every pending callback. What is left is a leak.
+ * its files), overlays and FUSE mounts are unmounted (each FUSE server exits, closing
+ * /dev/fuse, right after its mount), the kernel's own creds go, and RCU runs every pending
+ * callback. What is left is a leak.
  */
 export function teardown(w: World, opts: RunOptions): PhaseResult {
   const userProcs = Object.keys(w.procs).filter((p) => p !== KERNEL_PROC && !p.startsWith('server:'));
   const stages: Task[] = [];
-  for (const p of userProcs) stages.push(task(`teardown:exit:${p}`, p, [{ sys: 'exit', args: {} }, { sys: 'exit_creds', args: {} }]));
+  for (const p of userProcs) stages.push(task(exitTaskName(p), p, [{ sys: 'exit', args: {} }, { sys: 'exit_creds', args: {} }]));
+  const serverExit = (fs: string) => task(exitTaskName(serverProc(fs)), serverProc(fs), [{ sys: 'exit', args: {} }, { sys: 'exit_creds', args: {} }]);
+  // Topmost first, and each FUSE server exits right after its mount goes: a server of a
+  // stacked mount holds files on the mount below it (its backing fds), which stays busy
+  // (umount: EBUSY) until that server has closed them.
   const mounted = w.sbs.filter((s) => s.mounted && s.kind !== 'plain').reverse();
-  for (const sb of mounted) stages.push(task(`teardown:umount:${sb.name}`, KERNEL_PROC, [{ sys: 'umount', args: { fs: sb.name } }]));
-  for (const sb of w.sbs.filter((s) => s.kind === 'fuse')) {
-    if (w.procs[serverProc(sb.name)]) {
-      stages.push(task(`teardown:exit:${serverProc(sb.name)}`, serverProc(sb.name), [{ sys: 'exit', args: {} }, { sys: 'exit_creds', args: {} }]));
+  const exited = new Set<string>();
+  for (const sb of mounted) {
+    stages.push(task(umountTaskName(sb.name), KERNEL_PROC, [{ sys: 'umount', args: { fs: sb.name } }]));
+    if (sb.kind === 'fuse' && w.procs[serverProc(sb.name)]) {
+      stages.push(serverExit(sb.name));
+      exited.add(sb.name);
     }
   }
-  stages.push(task('teardown:exit:kernel', KERNEL_PROC, [{ sys: 'exit_creds', args: {} }]));
+  for (const sb of w.sbs.filter((s) => s.kind === 'fuse' && !exited.has(s.name))) {
+    if (w.procs[serverProc(sb.name)]) stages.push(serverExit(sb.name));
+  }
+  stages.push(task(exitTaskName(KERNEL_PROC), KERNEL_PROC, [{ sys: 'exit_creds', args: {} }]));
   let steps = 0;
   const stuck: string[] = [];
   for (const t of stages) {

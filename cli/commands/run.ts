@@ -1,10 +1,11 @@
 // fpsim run <scenario>: narrate every step and judge the outcomes.
 import type { Command } from 'commander';
-import { loadScenario } from '../../sim/scenario/load.ts';
+import { InputError, loadScenario } from '../../sim/scenario/load.ts';
 import { runScenario, type ScenarioResult } from '../../sim/scenario/run-scenario.ts';
 import { formatState, formatStep, formatVerdict, bold, dim } from '../narrate.ts';
 import { PROFILE_NAMES } from '../../sim/kernel/profile.ts';
 import { checkOptions } from '../common.ts';
+import { checkTraceTarget, recordTrace, writeTrace } from '../../sim/trace/write.ts';
 
 export function resultJson(r: ScenarioResult) {
   return {
@@ -30,13 +31,26 @@ program
   .option('--kernel <profile>', `kernel profile (${PROFILE_NAMES.join(', ')})`)
   .option('--mutant <name...>', 'switch on seeded bugs')
   .option('-q, --quiet', 'only the verdict')
-  .action((file: string, o: { json?: boolean; kernel?: string; mutant?: string[]; quiet?: boolean }) => {
+  .option('--trace <file>', 'also record the run as a trace file, for fpsim replay')
+  .option('--force', 'let --trace replace an existing file')
+  .action((file: string, o: { json?: boolean; kernel?: string; mutant?: string[]; quiet?: boolean; trace?: string; force?: boolean }) => {
     checkOptions(o);
+    if (o.force && o.trace === undefined) throw new InputError('--force only goes with --trace <file>');
     const s = loadScenario(file);
+    if (o.trace !== undefined) checkTraceTarget(o.trace, o.force);
     const opts: { kernel?: string; mutants?: string[] } = {};
     if (o.kernel) opts.kernel = o.kernel;
     if (o.mutant) opts.mutants = o.mutant;
-    const r = runScenario(s, opts);
+    let r: ScenarioResult;
+    let traced = '';
+    if (o.trace !== undefined) {
+      const rec = recordTrace(s, opts);
+      writeTrace(o.trace, rec.trace, { force: o.force ?? false });
+      r = rec.result;
+      traced = `trace of ${rec.trace.steps.length} steps written to ${o.trace} (fpsim replay ${o.trace})`;
+    } else {
+      r = runScenario(s, opts);
+    }
     if (o.json) {
       process.stdout.write(`${JSON.stringify(resultJson(r), null, 2)}\n`);
     } else {
@@ -50,6 +64,8 @@ program
       }
       for (const line of formatVerdict(r)) console.log(line);
     }
+    // stdout stays pure JSON with --json
+    if (traced) (o.json ? console.error : console.log)(o.json ? traced : dim(traced));
     process.exitCode = r.passed ? 0 : 1;
   });
 }

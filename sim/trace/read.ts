@@ -1,0 +1,96 @@
+// Reading a trace file. Every problem is one InputError that names the file and says what is
+// wrong and where: bad JSON, a missing or newer version, a schema error (JSON path and what
+// was expected), a task in the schedule the scenario does not have, a step range outside it.
+import { readFileSync } from 'node:fs';
+import { InputError, jsonPath } from '../scenario/load.ts';
+import type { Scenario } from '../scenario/schema.ts';
+import { buildWorld } from '../kernel/build.ts';
+import { exitTaskName, umountTaskName } from '../run.ts';
+import { TRACE_VERSION, TraceSchema, type Trace } from './format.ts';
+
+export function parseTrace(text: string, file: string): Trace {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${file}: not valid JSON${jsonProblem(text, (e as Error).message)}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new InputError(`${file}: not an fpsim trace: expected a JSON object with "fpsimTrace": ${TRACE_VERSION}`);
+  }
+  if (!('fpsimTrace' in json)) {
+    const hint = 'tasks' in json && 'filesystems' in json ? ' (this looks like a scenario: fpsim run it, with --trace to record one)' : '';
+    throw new InputError(`${file}: not an fpsim trace: no "fpsimTrace" version field${hint}`);
+  }
+  const version = (json as { fpsimTrace: unknown }).fpsimTrace;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    throw new InputError(`${file}: at $.fpsimTrace: the trace version must be a whole number from 1, not ${JSON.stringify(version)}`);
+  }
+  if (version > TRACE_VERSION) {
+    throw new InputError(`${file}: written by a newer fpsim (version ${version}); this fpsim reads version ${TRACE_VERSION}`);
+  }
+  const r = TraceSchema.safeParse(json);
+  if (!r.success) {
+    const lines = r.error.issues.slice(0, 8).map((i) => `  at ${jsonPath(i.path)}: ${i.message}`);
+    const more = r.error.issues.length > 8 ? `\n  ... and ${r.error.issues.length - 8} more` : '';
+    throw new InputError(`${file}: not a valid fpsim trace:\n${lines.join('\n')}${more}`);
+  }
+  const t = r.data;
+  const known = knownTaskNames(t.scenario);
+  const bad = t.schedule.findIndex((n) => !known.has(n));
+  if (bad >= 0) {
+    const tasks = t.scenario.tasks.map((x) => x.name).join(', ');
+    throw new InputError(`${file}: at $.schedule[${bad}] (step ${bad + 1}): no task "${t.schedule[bad]}" in scenario ${t.scenario.name} (its tasks: ${tasks}; and the kernel's, servers' and teardown's)`);
+  }
+  return t;
+}
+
+/** Where the JSON breaks (line and column), and whether the file simply stops early. */
+function jsonProblem(text: string, message: string): string {
+  if (text.trim() === '') return ': the file is empty';
+  const m = /position (\d+)/.exec(message);
+  const pos = m ? Number(m[1]) : /end of (json )?input/i.test(message) ? text.length : -1;
+  if (pos < 0) return `: ${message}`;
+  const before = text.slice(0, pos).split('\n');
+  const where = `line ${before.length}, column ${before.at(-1)!.length + 1}`;
+  const cut = pos >= text.trimEnd().length ? ' (the file is cut short: was it written completely?)' : '';
+  return ` at ${where}${cut}: ${message}`;
+}
+
+export function readTrace(file: string): Trace {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? (e as Error).message);
+    throw new InputError(`${file}: cannot read: ${why}`);
+  }
+  return parseTrace(text, file);
+}
+
+/** Every task a run of this scenario can have: setup, servers, RCU, users, teardown. */
+export function knownTaskNames(s: Scenario): Set<string> {
+  const { world, userTasks } = buildWorld(s);
+  const names = new Set<string>([...world.tasks, ...userTasks].map((t) => t.name));
+  for (const p of Object.keys(world.procs)) names.add(exitTaskName(p));
+  for (const sb of world.sbs) if (sb.kind !== 'plain') names.add(umountTaskName(sb.name));
+  return names;
+}
+
+export interface StepRange {
+  from: number;
+  to: number;
+}
+
+/** --from / --to against the trace's steps (1-based, inclusive); defaults: all of them. */
+export function stepRange(t: Trace, file: string, from?: number, to?: number): StepRange {
+  const n = t.steps.length;
+  const range = n ? `the trace has steps 1 to ${n}` : 'the trace has no steps';
+  const f = from ?? 1;
+  const l = to ?? n;
+  if (from !== undefined && (from < 1 || from > n)) throw new InputError(`${file}: --from ${from} is outside the trace: ${range}`);
+  if (to !== undefined && (to < 1 || to > n)) throw new InputError(`${file}: --to ${to} is outside the trace: ${range}`);
+  if (f > l) throw new InputError(`${file}: --from ${f} is after --to ${l}`);
+  return { from: f, to: l };
+}
