@@ -9,7 +9,6 @@ import * as checkScenarios from './commands/check-scenarios.ts';
 import * as mutants from './commands/mutants.ts';
 import * as tour from './commands/tour.ts';
 import * as replay from './commands/replay.ts';
-import * as check from './commands/check.ts';
 
 // `fpsim run x | head` closes the pipe early: that is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -17,7 +16,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour, check];
+const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour];
 
 const program = new Command('fpsim')
   .description('An executable, teachable model of Linux FUSE passthrough (v15, merged in 6.9)')
