@@ -8,6 +8,7 @@ import * as list from './commands/list.ts';
 import * as checkScenarios from './commands/check-scenarios.ts';
 import * as mutants from './commands/mutants.ts';
 import * as tour from './commands/tour.ts';
+import * as view from './commands/view.ts';
 import * as replay from './commands/replay.ts';
 
 // `fpsim run x | head` closes the pipe early: that is not an error
@@ -16,7 +17,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour];
+const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour, view];
 
 const program = new Command('fpsim')
   .description('An executable, teachable model of Linux FUSE passthrough (v15, merged in 6.9)')

@@ -67,9 +67,16 @@ let tmpSeq = 0;
 
 /** Write a trace to `file`; an existing file is replaced only with force. */
 export function writeTrace(file: string, trace: Trace, opts: { force?: boolean } = {}) {
+  atomicWrite(file, serializeTrace(trace), opts);
+}
+
+/**
+ * Write `text` to `file` atomically (temp file in the same directory, fsync, then link or
+ * rename): never a half-written file, and an existing file is replaced only with force.
+ */
+export function atomicWrite(file: string, text: string, opts: { force?: boolean } = {}) {
   const force = opts.force ?? false;
   checkTraceTarget(file, force);
-  const text = serializeTrace(trace);
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${tmpSeq++}.tmp`);
   let fd: number | undefined;
   try {
