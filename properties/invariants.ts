@@ -15,21 +15,52 @@ export interface Invariant {
   /** the spec's section 5 item */
   spec: string;
   kind: ViolationKind;
-  check(w: World): Problem[];
+  /** ix: the world's objects by type, built once for all invariants (built here if absent) */
+  check(w: World, ix?: HeapIndex): Problem[];
 }
 
-function live<T extends World['heap'][number]['type']>(w: World, type: T) {
-  return Object.values(w.heap).filter((o) => o.type === type && o.life === 'live') as Extract<World['heap'][number], { type: T }>[];
+type Obj = World['heap'][number];
+type Live<T extends Obj['type']> = Extract<Obj, { type: T }>[];
+
+/** One pass over the heap: the live objects of each type, and the not-yet-freed inodes. */
+export interface HeapIndex {
+  fuse_backing: Live<'fuse_backing'>;
+  fuse_conn: Live<'fuse_conn'>;
+  fuse_inode: Live<'fuse_inode'>;
+  fuse_file: Live<'fuse_file'>;
+  /** inodes whose memory is still there (live, or waiting for their RCU free) */
+  inodesNotFreed: Live<'fuse_inode'>;
+}
+
+export function indexWorld(w: World): HeapIndex {
+  const ix: HeapIndex = { fuse_backing: [], fuse_conn: [], fuse_inode: [], fuse_file: [], inodesNotFreed: [] };
+  for (const k in w.heap) {
+    const o = w.heap[k]!;
+    if (o.type === 'fuse_inode' && o.life !== 'freed') ix.inodesNotFreed.push(o);
+    if (o.life !== 'live') continue;
+    switch (o.type) {
+      case 'fuse_backing':
+      case 'fuse_conn':
+      case 'fuse_inode':
+      case 'fuse_file':
+        (ix[o.type] as Obj[]).push(o);
+    }
+  }
+  return ix;
+}
+
+function live<T extends keyof Omit<HeapIndex, 'inodesNotFreed'>>(ix: HeapIndex, type: T): HeapIndex[T] {
+  return ix[type];
 }
 
 const n = (o: { type: string; ptr: number }) => `${o.type}#${o.ptr}`;
 
 /** Every reference an fb's count stands for: the id map, an inode's fb, a task in flight. */
-export function backingOwners(w: World, fb: FuseBackingObj): { map: number; inodes: number; inflight: number } {
+export function backingOwners(w: World, fb: FuseBackingObj, ix: HeapIndex = indexWorld(w)): { map: number; inodes: number; inflight: number } {
   let map = 0;
-  for (const fc of live(w, 'fuse_conn')) for (const p of Object.values(fc.idr.entries)) if (p === fb.ptr) map++;
+  for (const fc of live(ix, 'fuse_conn')) for (const p of Object.values(fc.idr.entries)) if (p === fb.ptr) map++;
   let inodes = 0;
-  for (const o of Object.values(w.heap)) if (o.type === 'fuse_inode' && o.life !== 'freed' && o.fb === fb.ptr) inodes++;
+  for (const o of ix.inodesNotFreed) if (o.fb === fb.ptr) inodes++;
   let inflight = 0;
   for (const t of w.tasks) for (const r of t.refs) if (r === fb.ptr) inflight++;
   return { map, inodes, inflight };
@@ -39,11 +70,11 @@ export const refcountOwners: Invariant = {
   name: 'refcount-owners',
   spec: '5.1 fb.count = [in the map] + [an inode points to it] + in-flight references',
   kind: 'refcount-owners',
-  check(w) {
+  check(w, ix = indexWorld(w)) {
     const out: Problem[] = [];
-    for (const fb of live(w, 'fuse_backing')) {
+    for (const fb of live(ix, 'fuse_backing')) {
       if (fb.count === REFCOUNT_SATURATED) continue; // already reported when it saturated
-      const o = backingOwners(w, fb);
+      const o = backingOwners(w, fb, ix);
       const owners = o.map + o.inodes + o.inflight;
       if (fb.count !== owners) {
         out.push({
@@ -60,21 +91,21 @@ export const noDanglingPointers: Invariant = {
   name: 'no-dangling-pointers',
   spec: '5.2 no use of freed memory: nothing reachable points to a freed object',
   kind: 'use-after-free',
-  check(w) {
+  check(w, ix = indexWorld(w)) {
     const out: Problem[] = [];
     const dead = (p: number) => p > 0 && w.heap[p]?.life === 'freed';
-    for (const fc of live(w, 'fuse_conn')) {
+    for (const fc of live(ix, 'fuse_conn')) {
       for (const [id, p] of Object.entries(fc.idr.entries)) {
         if (dead(p)) out.push({ object: `fuse_backing#${p}`, message: `${n(fc)} backing id ${id} points to freed fuse_backing#${p}` });
       }
     }
-    for (const fi of live(w, 'fuse_inode')) {
+    for (const fi of live(ix, 'fuse_inode')) {
       if (dead(fi.fb)) out.push({ object: `fuse_backing#${fi.fb}`, message: `${n(fi)}.fb points to freed fuse_backing#${fi.fb}` });
     }
-    for (const ff of live(w, 'fuse_file')) {
+    for (const ff of live(ix, 'fuse_file')) {
       if (dead(ff.passthrough)) out.push({ object: `file#${ff.passthrough}`, message: `${n(ff)}.passthrough points to freed file#${ff.passthrough}` });
     }
-    for (const fb of live(w, 'fuse_backing')) {
+    for (const fb of live(ix, 'fuse_backing')) {
       if (dead(fb.file)) out.push({ object: `file#${fb.file}`, message: `${n(fb)}.file points to freed file#${fb.file}` });
     }
     return out;
@@ -99,10 +130,10 @@ export const ioModes: Invariant = {
   name: 'io-modes',
   spec: '5.4 iocachectr counts cached (>0) or uncached (<0) users, never both; fb set => iocachectr < 0; one fb per inode, shared by its passthrough files',
   kind: 'iomode',
-  check(w) {
+  check(w, ix = indexWorld(w)) {
     const out: Problem[] = [];
-    const files = live(w, 'fuse_file');
-    for (const fi of live(w, 'fuse_inode')) {
+    const files = live(ix, 'fuse_file');
+    for (const fi of live(ix, 'fuse_inode')) {
       const mine = files.filter((f) => f.inode === fi.ptr);
       const cached = mine.filter((f) => f.iomode === 'IOM_CACHED').length;
       const uncached = mine.filter((f) => f.iomode === 'IOM_UNCACHED').length + dioWriters(w, fi);
@@ -135,9 +166,9 @@ export const stackDepth: Invariant = {
   name: 'stack-depth',
   spec: '5.5 passthrough on => 1 <= max_stack_depth <= 2; backing files come from shallower filesystems; no stack deeper than 2',
   kind: 'stack-depth',
-  check(w) {
+  check(w, ix = indexWorld(w)) {
     const out: Problem[] = [];
-    for (const fc of live(w, 'fuse_conn')) {
+    for (const fc of live(ix, 'fuse_conn')) {
       if (fc.passthrough && (fc.maxStackDepth < 1 || fc.maxStackDepth > FILESYSTEM_MAX_STACK_DEPTH)) {
         out.push({ object: n(fc), message: `${n(fc)} has passthrough with max_stack_depth ${fc.maxStackDepth}` });
       }
@@ -170,9 +201,9 @@ export const idsUnique: Invariant = {
   name: 'ids-unique',
   spec: '5.6 ids are positive and unique among live entries',
   kind: 'idr',
-  check(w) {
+  check(w, ix = indexWorld(w)) {
     const out: Problem[] = [];
-    for (const fc of live(w, 'fuse_conn')) {
+    for (const fc of live(ix, 'fuse_conn')) {
       const seen = new Map<number, number>();
       for (const [k, p] of Object.entries(fc.idr.entries)) {
         const id = Number(k);
@@ -190,8 +221,9 @@ export const INVARIANTS: Invariant[] = [refcountOwners, noDanglingPointers, ioMo
 
 /** Check every invariant; record each new problem once as a violation. */
 export function checkInvariants(w: World, task = '', fn = '') {
+  const ix = indexWorld(w);
   for (const inv of INVARIANTS) {
-    for (const p of inv.check(w)) {
+    for (const p of inv.check(w, ix)) {
       const message = `${inv.name}: ${p.message}`;
       if (w.violations.some((v) => v.kind === inv.kind && v.object === p.object && v.message.startsWith(`${inv.name}:`))) continue;
       w.violations.push({ kind: inv.kind, message, object: p.object, step: w.step, task, fn });
