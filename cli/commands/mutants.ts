@@ -1,14 +1,94 @@
-// fpsim mutants: the catalogue of seeded bugs.
+// fpsim mutants: run the model property against every seeded bug (mutation testing of the
+// properties) and say which were killed, how fast, and how short the counterexample is;
+// --list shows the catalogue.
 import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { MUTANTS } from '../../sim/kernel/mutants.ts';
-import { bold, dim } from '../narrate.ts';
+import { InputError } from '../../sim/scenario/load.ts';
+import { runMutants, COUNTEREXAMPLE_DIR, type MutantResult } from '../../properties/mutants.ts';
+import { bold, dim, green, red } from '../narrate.ts';
+import { checkOptions } from '../common.ts';
+
+function whole(flag: string, min = 0) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new InvalidArgumentError(`${flag} takes a whole number${min ? ` from ${min}` : ''}, not "${v}"`);
+    return Number(v);
+  };
+}
+
+function line(r: MutantResult): string {
+  const mark = r.killed ? green('killed  ') : red(bold('SURVIVED'));
+  const time = `${r.ms} ms`.padStart(9);
+  const len = r.killed ? `${String(r.steps).padStart(4)} steps ${String(r.ops).padStart(2)} ops` : ' '.repeat(17);
+  const how = r.killed ? dim(`  ${r.runs} run(s), via ${r.via}: ${r.failure?.kind}`) : dim(`  ${r.runs} program(s) tried`);
+  return `${mark} ${r.id.padEnd(36)} ${time} ${len}${how}`;
+}
 
 export function register(program: Command) {
-program
-  .command('mutants')
-  .description('list the seeded bugs (the mutant catalogue)')
-  .option('--list', 'list them (the default for now)')
-  .action(() => {
-    for (const [id, m] of Object.entries(MUTANTS)) console.log(`${bold(id.padEnd(36))} ${dim(m.fn)}\n    ${m.story}`);
-  });
+  program
+    .command('mutants')
+    .description('run the model property against every seeded bug: killed or survived, time to kill, counterexample length')
+    .option('--list', 'only list the mutant catalogue')
+    .option('--json', 'print {"total", "killed", "mutants": [{"id", "killed", "ms", "steps", ...}]}')
+    .option('--seed <n>', 'fast-check seed', whole('--seed'), 1)
+    .option('--runs <n>', 'at most this many programs per mutant', whole('--runs', 1), 20000)
+    .option('--time <ms>', 'at most this long searching per mutant', whole('--time', 1), 30000)
+    .option('--shrink <ms>', 'shrinking budget per kill (0: no shrinking)', whole('--shrink'), 2000)
+    .option('--kernel <profile>', 'kernel profile to run the programs on')
+    .option('--mutant <name...>', 'only these mutants')
+    .option('--no-library', 'random and hand-made race programs only, not the scenario library')
+    .option('--save', `write each kill's counterexample to ${COUNTEREXAMPLE_DIR}/mutant-<id>.json (and .scenario.json)`)
+    .action((o: { list?: boolean; json?: boolean; seed: number; runs: number; time: number; shrink: number; kernel?: string; mutant?: string[]; library: boolean; save?: boolean }) => {
+      checkOptions(o);
+      if (o.list) {
+        for (const [id, m] of Object.entries(MUTANTS)) console.log(`${bold(id.padEnd(36))} ${dim(m.fn)}\n    ${m.story}`);
+        return;
+      }
+      if (o.mutant?.length === 0) throw new InputError('--mutant needs at least one name');
+      const rep = runMutants({
+        seed: o.seed,
+        numRuns: o.runs,
+        timeLimitMs: o.time,
+        shrinkMs: o.shrink,
+        kernel: o.kernel,
+        only: o.mutant,
+        library: o.library,
+        saveDir: o.save ? COUNTEREXAMPLE_DIR : null,
+        onResult: o.json ? undefined : (r) => console.log(line(r)),
+      });
+      if (o.json) {
+        const out = {
+          total: rep.total,
+          killed: rep.killed,
+          seed: rep.seed,
+          mutants: rep.mutants.map((r) => ({
+            id: r.id,
+            killed: r.killed,
+            ms: r.ms,
+            steps: r.steps,
+            ops: r.ops,
+            runs: r.runs,
+            via: r.via,
+            failure: r.failure?.kind ?? null,
+            ...(r.files ? { files: r.files } : {}),
+          })),
+        };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      } else {
+        const k = rep.mutants.filter((r) => r.killed);
+        const med = (xs: number[]) => {
+          const s = [...xs].sort((a, b) => a - b);
+          return s.length ? s[Math.floor((s.length - 1) / 2)]! : 0;
+        };
+        const ms = k.map((r) => r.ms);
+        const steps = k.map((r) => r.steps ?? 0);
+        console.log();
+        console.log(
+          (rep.killed === rep.total ? green : red)(bold(`${rep.killed} of ${rep.total} mutants killed`)) +
+            (k.length ? dim(` (seed ${rep.seed}; time to kill median ${med(ms)} ms, worst ${Math.max(...ms)} ms; counterexample median ${med(steps)} steps, longest ${Math.max(...steps)})`) : ''),
+        );
+        for (const r of rep.mutants) if (r.files) console.log(dim(`  ${r.id}: ${r.files.scenario}`));
+      }
+      process.exitCode = rep.killed === rep.total ? 0 : 1;
+    });
 }

@@ -17,9 +17,21 @@ export function parseScenario(text: string, file: string): Scenario {
   } catch (e) {
     throw new InputError(`${file}: not valid JSON: ${(e as Error).message}`);
   }
+  // a trace file (fpsimTrace) holds its scenario: run that, on the trace's kernel and mutants
+  let at: PropertyKey[] = [];
+  if (typeof json === 'object' && json !== null && !Array.isArray(json) && 'fpsimTrace' in json) {
+    const t = json as { scenario?: unknown; kernel?: unknown; mutants?: unknown };
+    if (typeof t.scenario !== 'object' || t.scenario === null) throw new InputError(`${file}: a trace without a scenario (at $.scenario)`);
+    json = {
+      ...(t.scenario as object),
+      ...(t.kernel !== undefined ? { kernel: t.kernel } : {}),
+      ...(t.mutants !== undefined ? { mutants: t.mutants } : {}),
+    };
+    at = ['scenario'];
+  }
   const r = ScenarioSchema.safeParse(json);
   if (!r.success) {
-    const lines = r.error.issues.slice(0, 8).map((i) => `  at ${jsonPath(i.path)}: ${i.message}`);
+    const lines = r.error.issues.slice(0, 8).map((i) => `  at ${jsonPath([...at, ...i.path])}: ${i.message}`);
     throw new InputError(`${file}: not a valid fpsim scenario:\n${lines.join('\n')}`);
   }
   return r.data;

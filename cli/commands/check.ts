@@ -1,0 +1,127 @@
+// fpsim check: a campaign of the model property (random programs under random interleavings,
+// invariants after every step, the leak check, no deadlock, the outcome properties), with
+// throughput and coverage: which ops ran, which errnos came back (and which the kernel
+// produced inside, like EBUSY and ETXTBSY that open(2) turns into EIO).
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { runCampaign, specErrnoTable, type CampaignResult } from '../../properties/campaign.ts';
+import { formatFailure, writeCounterexample } from '../../properties/report.ts';
+import { bold, dim, green, red } from '../narrate.ts';
+import { checkOptions } from '../common.ts';
+
+function whole(flag: string, min = 0) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new InvalidArgumentError(`${flag} takes a whole number${min ? ` from ${min}` : ''}, not "${v}"`);
+    return Number(v);
+  };
+}
+
+function progress(total: number) {
+  const tty = process.stderr.isTTY;
+  let lastDraw = 0;
+  let nextTenth = 1;
+  return {
+    tick(done: number, _total: number, ms: number) {
+      const rate = done / (ms / 1000 || 1e-9);
+      if (tty) {
+        const now = performance.now();
+        if (now - lastDraw < 100 && done < total) return;
+        lastDraw = now;
+        process.stderr.write(`\r  ${done}/${total} runs (${Math.round((100 * done) / total)}%), ${rate.toFixed(0)} runs/s `);
+      } else {
+        while (done >= Math.ceil((nextTenth * total) / 10) && nextTenth <= 10) {
+          process.stderr.write(`  ${done}/${total} runs (${nextTenth * 10}%), ${rate.toFixed(0)} runs/s\n`);
+          nextTenth++;
+        }
+      }
+    },
+    end() {
+      if (tty) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+const fmtCounts = (r: Record<string, number>) =>
+  Object.entries(r)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+
+function jsonOf(r: CampaignResult, kernel: string, mutants: string[], files?: { trace: string; scenario: string }) {
+  const c = r.coverage;
+  return {
+    runs: r.runs,
+    seed: r.seed,
+    kernel,
+    mutants,
+    ms: Math.round(r.ms),
+    runsPerSec: Math.round(r.runsPerSec),
+    ops: r.ops,
+    steps: r.steps,
+    passed: !r.failed,
+    failure: r.ctx ? { ...r.ctx.info.failures[0], origin: r.ctx.program.origin, seed: r.ctx.seed, path: r.ctx.path, ...(files ? { files } : {}) } : null,
+    coverage: {
+      ops: c.ops,
+      returned: c.returned,
+      internal: c.internal,
+      specErrnos: specErrnoTable(c),
+      functions: Object.keys(c.functions).length,
+      labels: Object.keys(c.labels).length,
+      unreachedLabels: r.unreachedLabels,
+    },
+  };
+}
+
+export function register(program: Command) {
+  program
+    .command('check')
+    .description('run a campaign of the model property and report throughput and coverage')
+    .option('--runs <n>', 'programs to run', whole('--runs', 1), 1000)
+    .option('--seed <n>', 'fast-check seed', whole('--seed'), 1)
+    .option('--kernel <profile>', 'kernel profile')
+    .option('--mutant <name...>', 'switch on seeded bugs (a failure then counts only if the program passes without them)')
+    .option('--shrink <ms>', 'shrinking budget if the property fails', whole('--shrink'), 10000)
+    .option('--json', 'print the summary as JSON')
+    .action((o: { runs: number; seed: number; kernel?: string; mutant?: string[]; shrink: number; json?: boolean }) => {
+      checkOptions(o);
+      // random programs run on 6.9 unless --kernel says otherwise; hand-made ones on their own
+      const kernel = o.kernel ?? '6.9';
+      const mutants = o.mutant ?? [];
+      const bar = progress(o.runs);
+      const r = runCampaign({ runs: o.runs, seed: o.seed, kernel: o.kernel, mutants, shrinkMs: o.shrink, onProgress: bar.tick });
+      bar.end();
+      let files: { trace: string; scenario: string } | undefined;
+      if (r.ctx) {
+        const kind = r.ctx.info.failures[0]?.kind.replace(/[^\w-]+/g, '-') ?? 'failure';
+        files = writeCounterexample(r.ctx, `check-${kind}-seed${o.seed}${mutants.length ? `-${mutants.join('+')}` : ''}`);
+      }
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(jsonOf(r, kernel, mutants, files), null, 2)}\n`);
+      } else {
+        const c = r.coverage;
+        console.log(bold(`fpsim check: ${r.runs} runs, seed ${o.seed}, kernel ${kernel}${mutants.length ? `, mutants ${mutants.join(' ')}` : ''}`));
+        console.log(`  ${(r.ms / 1000).toFixed(1)} s, ${r.runsPerSec.toFixed(0)} runs/s; ${r.ops} commands (ops) and ${r.steps} atomic steps executed`);
+        console.log(bold('\ncoverage'));
+        for (const [op, x] of Object.entries(c.ops).sort()) {
+          console.log(`  ${op.padEnd(14)} ok ${String(x.ok).padStart(6)}${Object.keys(x.errnos).length ? dim(`   ${fmtCounts(x.errnos)}`) : ''}`);
+        }
+        console.log(`  errnos returned by ops: ${fmtCounts(c.returned)}`);
+        console.log(`  errnos produced inside the kernel: ${fmtCounts(c.internal)}`);
+        console.log('  spec section 3 errnos (returned / internal):');
+        for (const e of specErrnoTable(c)) {
+          console.log(`    ${(e.seen ? green('seen    ') : red(bold('MISSING '))) + e.errno.padEnd(11)} ${String(e.returned).padStart(6)} / ${e.internal}`);
+        }
+        const nl = Object.keys(c.labels).length;
+        console.log(`  kernel and server functions reached: ${Object.keys(c.functions).length}; their steps reached: ${nl} of ${nl + r.unreachedLabels.length}`);
+        if (r.unreachedLabels.length) console.log(dim(`    never reached: ${r.unreachedLabels.join(', ')}`));
+        if (Object.keys(c.violations).length) console.log(`  violations seen: ${fmtCounts(c.violations)}`);
+        console.log();
+        if (r.ctx) {
+          console.log(red(formatFailure(r.ctx, files)));
+        } else {
+          console.log(green(bold(`property held on all ${r.runs} runs`)));
+        }
+      }
+      process.exitCode = r.failed ? 1 : 0;
+    });
+}

@@ -1,0 +1,86 @@
+// A longer campaign of the model property (`fpsim check`): many runs, with the step records
+// kept for coverage (ops reached, errnos returned and produced inside the kernel, kernel
+// functions and steps reached), throughput, and the shrunk counterexample if one shows up.
+import { lookupKFunc } from '../sim/kernel/exec.ts';
+import { checkModel, modelArb } from './property.ts';
+import { addRun, emptyCoverage, specErrnoTable, type Coverage } from './coverage.ts';
+import type { FailureContext } from './report.ts';
+
+export interface CampaignOptions {
+  runs: number;
+  seed: number;
+  kernel?: string;
+  mutants?: string[];
+  /** shrinking budget on failure (ms) */
+  shrinkMs?: number;
+  /** told after each run */
+  onProgress?: (done: number, total: number, elapsedMs: number) => void;
+}
+
+export interface CampaignResult {
+  runs: number;
+  seed: number;
+  ms: number;
+  runsPerSec: number;
+  /** ops (commands) and atomic steps executed by the search */
+  ops: number;
+  steps: number;
+  failed: boolean;
+  ctx: FailureContext | null;
+  coverage: Coverage;
+  /** steps of the functions reached that no run reached */
+  unreachedLabels: string[];
+}
+
+export function runCampaign(o: CampaignOptions): CampaignResult {
+  const cov = emptyCoverage();
+  let ops = 0;
+  let steps = 0;
+  let done = 0;
+  const r = checkModel({
+    seed: o.seed,
+    numRuns: o.runs,
+    kernel: o.kernel,
+    mutants: o.mutants,
+    requireBaselinePass: !!o.mutants?.length,
+    shrinkMs: o.shrinkMs ?? 10_000,
+    record: true,
+    arb: modelArb(),
+    onRun(p, info, elapsed) {
+      done++;
+      ops += info.ops;
+      steps += info.steps;
+      if (info.result) addRun(cov, p.scenario, info.result);
+      o.onProgress?.(done, o.runs, elapsed);
+    },
+  });
+  const searchMs = r.msToFailure ?? r.ms;
+  return {
+    runs: r.runs,
+    seed: o.seed,
+    ms: r.ms,
+    runsPerSec: r.runs / (searchMs / 1000 || 1e-9),
+    ops,
+    steps,
+    failed: r.failed,
+    ctx: r.ctx,
+    coverage: cov,
+    unreachedLabels: unreached(cov),
+  };
+}
+
+/** The steps ("fn:label") of every function the campaign entered that it never ran. */
+function unreached(cov: Coverage): string[] {
+  const out: string[] = [];
+  for (const fn of Object.keys(cov.functions).sort()) {
+    const kf = lookupKFunc(fn);
+    if (!kf) continue;
+    for (const label of Object.keys(kf.steps)) {
+      const key = label === 'start' ? fn : `${fn}:${label}`;
+      if (!cov.labels[key]) out.push(key);
+    }
+  }
+  return out;
+}
+
+export { specErrnoTable };

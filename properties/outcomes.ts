@@ -1,0 +1,106 @@
+// Properties of what the syscalls return, for bugs that break no invariant of the kernel's
+// state and show only in a result:
+//  - open(2) of a FUSE file fails only with EIO (a reply the kernel cannot honour), ENOENT,
+//    the connection's errnos (ENOTCONN, ECONNABORTED, ECONNREFUSED) or an errno the server
+//    itself replied with; never with an internal errno such as EBUSY, ETXTBSY or EINVAL
+//    (spec 3, "Any failure here turns into EIO for open(2)")
+//  - BACKING_OPEN with map.flags != 0 (or map.padding != 0 where the profile checks it)
+//    never succeeds (spec 3, BACKING_OPEN: EINVAL)
+//  - BACKING_CLOSE of an id <= 0 never succeeds (spec 3, BACKING_CLOSE: EINVAL)
+import type { Scenario, ScenarioOp } from '../sim/scenario/schema.ts';
+import type { ScenarioResult } from '../sim/scenario/run-scenario.ts';
+import { describeOp } from '../sim/scenario/run-scenario.ts';
+import type { Profile } from '../sim/kernel/profile.ts';
+import type { OpenPolicy } from '../sim/server/policy.ts';
+import type { Failure } from './model.ts';
+
+/** The errnos a failed FUSE open may carry whatever the server does. */
+export const OPEN_TRANSPORT_ERRNOS = ['EIO', 'ENOENT', 'ENOTCONN', 'ECONNABORTED', 'ECONNREFUSED'] as const;
+
+/** What open(2) of a non-FUSE path can return (a server opening its backing file). */
+const PLAIN_OPEN_ERRNOS = ['ENOENT', 'EISDIR', 'EROFS'];
+
+function policyErrnos(p: OpenPolicy | undefined, into: Set<string>) {
+  if (!p) return;
+  if (p.mode === 'error') into.add(p.errno);
+  if (p.mode === 'sequence') for (const r of p.replies) if (r.mode === 'error') into.add(r.errno);
+}
+
+/**
+ * The errnos an open(2) of a file on FUSE mount `fs` may fail with: the transport's, the
+ * errnos the server's open policies reply with, and whatever the server's own open of a
+ * backing path can fail with (a server passes that errno on), recursively for stacked mounts.
+ */
+export function allowedOpenErrnos(s: Scenario, fs: string, seen: Set<string> = new Set()): Set<string> {
+  const out = new Set<string>(OPEN_TRANSPORT_ERRNOS);
+  const f = s.filesystems.find((x) => x.name === fs);
+  if (!f || f.type !== 'fuse' || seen.has(fs)) return out;
+  seen.add(fs);
+  policyErrnos(f.server.open as OpenPolicy, out);
+  for (const file of Object.values(f.server.files)) {
+    policyErrnos(file.open as OpenPolicy | undefined, out);
+    if (!file.backing) continue;
+    const lower = file.backing.split('/')[1]!;
+    const lf = s.filesystems.find((x) => x.name === lower);
+    if (lf?.type === 'fuse') for (const e of allowedOpenErrnos(s, lower, seen)) out.add(e);
+    else for (const e of PLAIN_OPEN_ERRNOS) out.add(e);
+  }
+  return out;
+}
+
+function fuseFsOf(s: Scenario, path: string): string | null {
+  const fs = /^\/([^/]+)/.exec(path)?.[1];
+  const f = fs ? s.filesystems.find((x) => x.name === fs) : undefined;
+  return f?.type === 'fuse' ? f.name : null;
+}
+
+/** The outcome properties over a finished run. */
+export function outcomeProblems(s: Scenario, r: ScenarioResult, profile: Profile): Failure[] {
+  const out: Failure[] = [];
+  const allowed = new Map<string, Set<string>>();
+  for (const t of s.tasks) {
+    const task = r.world.tasks.find((x) => x.name === t.name);
+    if (!task) continue;
+    for (const res of task.results) {
+      const op = t.ops[res.op] as ScenarioOp | undefined;
+      if (!op) continue;
+      const ret = res.ret;
+      const at = { task: t.name, index: res.op };
+      if (op.op === 'open' && op.mode !== 'path' && typeof ret === 'string') {
+        const fs = fuseFsOf(s, op.path);
+        if (!fs) continue;
+        let ok = allowed.get(fs);
+        if (!ok) allowed.set(fs, (ok = allowedOpenErrnos(s, fs)));
+        if (!ok.has(ret)) {
+          out.push({
+            kind: 'outcome:open-errno',
+            message: `${t.name}[${res.op}] ${describeOp(op)} failed with ${ret}: open(2) of a FUSE file may fail only with ${[...ok].join(', ')} (an internal errno must become EIO)`,
+            task: t.name,
+            op: at,
+          });
+        }
+      }
+      if (op.op === 'backing_open' && typeof ret === 'number') {
+        const badFlags = op.flags !== 0;
+        const badPadding = op.padding !== 0 && profile.backingOpenChecksPadding;
+        if (badFlags || badPadding) {
+          out.push({
+            kind: 'outcome:backing-open-flags',
+            message: `${t.name}[${res.op}] ${describeOp(op)} succeeded (id ${ret}): BACKING_OPEN with ${badFlags ? `map.flags ${op.flags}` : `map.padding ${op.padding}`} must fail with EINVAL`,
+            task: t.name,
+            op: at,
+          });
+        }
+      }
+      if (op.op === 'backing_close' && typeof op.id === 'number' && (op.id | 0) <= 0 && typeof ret === 'number') {
+        out.push({
+          kind: 'outcome:backing-close-id',
+          message: `${t.name}[${res.op}] ${describeOp(op)} succeeded: BACKING_CLOSE of an id <= 0 must fail with EINVAL`,
+          task: t.name,
+          op: at,
+        });
+      }
+    }
+  }
+  return out;
+}

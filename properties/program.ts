@@ -1,0 +1,396 @@
+// Random programs for the model properties: a scenario (the same Scenario type every driver
+// uses: one model serves `fpsim run`, the properties, the explorer and replay) plus an
+// interleaving. Both shrink: fast-check removes ops, tasks and mounts and shortens the
+// interleaving until only what the failure needs is left.
+//
+// Everything is drawn as small numbers first ("seeds") and resolved into a scenario in one
+// pure function, so that removing an op or a mount never leaves a dangling reference: a fd
+// argument is "the k-th fd this process saved" (mod how many there are), a backing path "the
+// k-th candidate of this topology", and so on.
+import fc from 'fast-check';
+import { ScenarioSchema, type Scenario, type ScenarioInput } from '../sim/scenario/schema.ts';
+import type { FopenName } from '../sim/server/policy.ts';
+
+/** A program: a scenario and the interleaving the run phase follows. */
+export interface Program {
+  scenario: Scenario;
+  /**
+   * The interleaving: one entry per atomic step of the run phase, an index into the tasks
+   * that can run at that step (modulo their number; 0 is the first runnable task in the
+   * world's order, i.e. what the sequential scheduler would pick). When the list is used up
+   * the run goes on sequentially.
+   */
+  sched: number[];
+  /** where the program came from: "random", "targeted:<name>", "library:<file>" */
+  origin: string;
+  /**
+   * Run under the scenario's own schedule (the interleaving is ignored) and judge the
+   * outcomes the scenario expects: hand-made programs whose expectations need their order.
+   */
+  own?: boolean;
+}
+
+// --- the world's shape ---------------------------------------------------------------
+
+/** The plain filesystem every program has: two files and a directory. */
+export const LOWER_FILES = { a: 'hello, backing file', b: 'second backing file', d: { dir: true as const } };
+
+interface TopoSeed {
+  /** the plain fs is read-only (a backing file opened for writing gets EROFS) */
+  readonly: boolean;
+  /** an overlay over the plain fs (s_stack_depth 1) is there to back files with */
+  overlay: boolean;
+  /** a second FUSE mount: none, next to the first, or stacked on it */
+  second: 'none' | 'side' | 'stacked';
+}
+
+type OpenSeed =
+  | { mode: 'passthrough_hp' }
+  | { mode: 'per_open'; close_after_reply: boolean; flags: FopenName[] }
+  | ReplySeed
+  | ErrorSeed
+  | { mode: 'sequence'; replies: (ReplySeed | ErrorSeed)[] };
+type ReplySeed = { mode: 'reply'; flags: FopenName[]; backing_id: number | string };
+type ErrorSeed = { mode: 'error'; errno: 'EACCES' | 'EPERM' | 'ENOENT' | 'ENOSYS' };
+
+interface FileSeed {
+  /** index into the backing candidates; the last candidate is "no backing file" (inline data) */
+  backing: number;
+  open: OpenSeed | null;
+}
+
+interface ServerSeed {
+  cap: boolean;
+  v15: boolean;
+  passthrough: boolean;
+  initExt: boolean;
+  writeback: boolean;
+  dioMmap: boolean;
+  depth: number;
+  initFails: boolean;
+  open: OpenSeed;
+  files: [FileSeed, FileSeed];
+  flushEnosys: boolean;
+}
+
+type OpSeed =
+  | { k: 'open'; path: number; rw: boolean }
+  | { k: 'read'; fd: number; off: number }
+  | { k: 'write'; fd: number; data: number }
+  | { k: 'mmap'; fd: number; shared: boolean }
+  | { k: 'munmap'; vma: number }
+  | { k: 'close'; fd: number }
+  | { k: 'stat'; path: number }
+  | { k: 'drop_inode'; path: number }
+  | { k: 'abort'; fs: number }
+  | { k: 'backing_open'; fd: number; flags: number; padding: number }
+  | { k: 'backing_close'; id: number };
+
+interface TasksSeed {
+  /** each user task: usually an open first, then anything */
+  users: [OpSeed | null, OpSeed[]][];
+  /** a server thread; its prologue opens a backing file and registers it (saving "$id") */
+  ctl: { fs: number; prologue: boolean; ops: OpSeed[] } | null;
+  /** the second user task is a thread of the first one's process (they share fds) */
+  shareProc: boolean;
+}
+
+interface ProgramSeed {
+  topo: TopoSeed;
+  servers: [ServerSeed, ServerSeed];
+  tasks: TasksSeed;
+}
+
+// --- arbitraries -------------------------------------------------------------------------
+
+const weighted = <T>(...xs: [number, T][]) => fc.oneof(...xs.map(([weight, v]) => ({ weight, arbitrary: fc.constant(v) })));
+/** true with probability p, shrinking to false (a rare feature goes away first) */
+const rarely = (p: number) => fc.integer({ min: 0, max: 99 }).map((n) => n >= 100 - p * 100);
+/** true with probability p, shrinking to true (the usual setting comes back first) */
+const likely = (p: number) => fc.integer({ min: 0, max: 99 }).map((n) => n < p * 100);
+
+/** open reply flags: the combinations that mean something, and now and then any subset */
+const openFlagsArb: fc.Arbitrary<FopenName[]> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant<FopenName[]>([]) }, // cached
+  { weight: 4, arbitrary: fc.constant<FopenName[]>(['PASSTHROUGH']) },
+  { weight: 1, arbitrary: fc.constant<FopenName[]>(['PASSTHROUGH', 'DIRECT_IO']) },
+  { weight: 1, arbitrary: fc.constant<FopenName[]>(['PASSTHROUGH', 'NOFLUSH']) },
+  { weight: 2, arbitrary: fc.constant<FopenName[]>(['DIRECT_IO']) },
+  { weight: 2, arbitrary: fc.constant<FopenName[]>(['DIRECT_IO', 'PARALLEL_DIRECT_WRITES']) },
+  { weight: 2, arbitrary: fc.subarray<FopenName>(['DIRECT_IO', 'PASSTHROUGH', 'PARALLEL_DIRECT_WRITES', 'NOFLUSH', 'KEEP_CACHE']) },
+);
+
+const replySeedArb: fc.Arbitrary<ReplySeed> = fc.record({
+  mode: fc.constant('reply' as const),
+  flags: openFlagsArb,
+  backing_id: weighted<number | string>([4, '$id'], [3, 1], [1, 0], [1, 2], [1, -1]),
+});
+const errorSeedArb: fc.Arbitrary<ErrorSeed> = fc.record({
+  mode: fc.constant('error' as const),
+  errno: fc.constantFrom('EACCES' as const, 'EPERM' as const, 'ENOENT' as const, 'ENOSYS' as const),
+});
+
+/** Replies that make the io-mode conflicts: cached then passthrough, two ids, direct io. */
+function sequenceArb(): fc.Arbitrary<OpenSeed> {
+  const id = weighted<number | string>([3, '$id'], [3, 1], [1, 2]);
+  const pt = id.map((backing_id): ReplySeed => ({ mode: 'reply', flags: ['PASSTHROUGH'], backing_id }));
+  const cached = fc.constant<ReplySeed>({ mode: 'reply', flags: [], backing_id: 0 });
+  const dio = fc.constant<ReplySeed>({ mode: 'reply', flags: ['DIRECT_IO', 'PARALLEL_DIRECT_WRITES'], backing_id: 0 });
+  const seq = (...xs: fc.Arbitrary<ReplySeed | ErrorSeed>[]) => fc.tuple(...xs).map((replies): OpenSeed => ({ mode: 'sequence', replies }));
+  return fc.oneof(
+    { weight: 3, arbitrary: seq(cached, pt) },
+    { weight: 1, arbitrary: seq(pt, cached) },
+    { weight: 1, arbitrary: seq(pt, pt) },
+    { weight: 1, arbitrary: seq(dio, pt) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .array(fc.oneof({ weight: 6, arbitrary: replySeedArb }, { weight: 1, arbitrary: errorSeedArb }), { minLength: 1, maxLength: 3 })
+        .map((replies): OpenSeed => ({ mode: 'sequence', replies })),
+    },
+  );
+}
+
+export const openSeedArb: fc.Arbitrary<OpenSeed> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant({ mode: 'passthrough_hp' as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      mode: fc.constant('per_open' as const),
+      close_after_reply: fc.boolean(),
+      flags: fc.subarray<FopenName>(['DIRECT_IO', 'NOFLUSH', 'PARALLEL_DIRECT_WRITES', 'KEEP_CACHE'], { maxLength: 2 }),
+    }),
+  },
+  { weight: 3, arbitrary: replySeedArb },
+  { weight: 1, arbitrary: errorSeedArb },
+  // the n-th open of the file gets the n-th reply: cached and passthrough opens of one inode
+  { weight: 3, arbitrary: sequenceArb() },
+);
+
+const fileSeedArb: fc.Arbitrary<FileSeed> = fc.record({
+  backing: fc.nat({ max: 6 }),
+  open: fc.option(openSeedArb, { freq: 2 }),
+});
+
+const serverSeedArb: fc.Arbitrary<ServerSeed> = fc.record({
+  cap: likely(0.92),
+  v15: rarely(0.08),
+  passthrough: likely(0.92),
+  initExt: likely(0.96),
+  writeback: rarely(0.1),
+  dioMmap: rarely(0.35),
+  depth: weighted([6, 1], [4, 2], [1, 0], [1, 3]),
+  initFails: rarely(0.03),
+  open: openSeedArb,
+  files: fc.tuple(fileSeedArb, fileSeedArb),
+  flushEnosys: rarely(0.1),
+});
+
+/** a fd (or mapping) argument: the k-th one this process saved, now and then a bad one */
+const BAD_REF = 7;
+const fdRef = fc.oneof({ weight: 12, arbitrary: fc.nat({ max: 3 }) }, { weight: 1, arbitrary: fc.constant(BAD_REF) });
+const openOpArb = fc.record({ k: fc.constant('open' as const), path: fc.nat({ max: 11 }), rw: fc.boolean() });
+const userOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
+  { weight: 20, arbitrary: openOpArb },
+  { weight: 10, arbitrary: fc.record({ k: fc.constant('read' as const), fd: fdRef, off: fc.constantFrom(0, 3) }) },
+  { weight: 8, arbitrary: fc.record({ k: fc.constant('write' as const), fd: fdRef, data: fc.nat({ max: 1 }) }) },
+  { weight: 8, arbitrary: fc.record({ k: fc.constant('mmap' as const), fd: fdRef, shared: likely(0.8) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('munmap' as const), vma: fdRef }) },
+  { weight: 12, arbitrary: fc.record({ k: fc.constant('close' as const), fd: fdRef }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('stat' as const), path: fc.nat({ max: 9 }) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('drop_inode' as const), path: fc.nat({ max: 9 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('abort' as const), fs: fc.nat({ max: 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('backing_open' as const), fd: fdRef, flags: fc.constant(0), padding: fc.constant(0) }) },
+);
+
+const ctlOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('open' as const), path: fc.nat({ max: 6 }), rw: rarely(0.2) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      k: fc.constant('backing_open' as const),
+      fd: fdRef,
+      flags: weighted([8, 0], [1, 1], [1, 0x80]),
+      padding: weighted([9, 0], [1, 1]),
+    }),
+  },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('backing_close' as const), id: fc.nat({ max: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const), fd: fdRef }) },
+);
+
+const tasksSeedArb: fc.Arbitrary<TasksSeed> = fc.record({
+  users: fc.array(fc.tuple(fc.option(openOpArb, { freq: 6 }), fc.array(userOpArb, { maxLength: 5 })), { minLength: 1, maxLength: 3 }),
+  ctl: fc.option(fc.record({ fs: fc.nat({ max: 1 }), prologue: likely(0.8), ops: fc.array(ctlOpArb, { maxLength: 4 }) }), { freq: 2 }),
+  shareProc: rarely(0.2),
+});
+
+const topoSeedArb: fc.Arbitrary<TopoSeed> = fc.record({
+  readonly: rarely(0.2),
+  overlay: rarely(0.4),
+  second: weighted<TopoSeed['second']>([5, 'none'], [3, 'stacked'], [2, 'side']),
+});
+
+export const programSeedArb: fc.Arbitrary<ProgramSeed> = fc.record({
+  topo: topoSeedArb,
+  servers: fc.tuple(serverSeedArb, serverSeedArb),
+  tasks: tasksSeedArb,
+});
+
+/** An interleaving: up to `max` choices among the runnable tasks, one per atomic step. */
+export function interleavingArb(max = 220): fc.Arbitrary<number[]> {
+  return fc.array(fc.nat({ max: 7 }), { maxLength: max });
+}
+
+// --- resolving seeds into a scenario --------------------------------------------------------
+
+const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
+/** the k-th saved name as a "$ref", or the bad value when asked for one or when there is none */
+const ref = (saved: readonly string[], k: number, bad: number | string): number | string => (k === BAD_REF || saved.length === 0 ? bad : `$${pick(saved, k)}`);
+
+const BAD_FD = 42;
+const BAD_VMA = 9;
+const CTL_IDS: (number | string)[] = ['$id', 1, 2, 0, -1, 0xffffffff, 3];
+const WRITE_DATA = ['xy', 'WRITTEN'];
+
+function openPolicy(s: OpenSeed): Record<string, unknown> {
+  return { ...s };
+}
+
+/** The filesystems of a topology and what each FUSE server may use as backing paths. */
+export function layout(t: TopoSeed) {
+  const fuse = ['fuse', ...(t.second === 'none' ? [] : ['top'])];
+  // weighted by repetition; a directory (EOPNOTSUPP / EISDIR) and inline data now and then
+  const plainBacking = t.overlay ? ['/lower/a', '/ovl/a', '/lower/b', '/ovl/b', '/lower/a', '/lower/d'] : ['/lower/a', '/lower/b', '/lower/a', '/lower/b', '/lower/d'];
+  const candidates: Record<string, (string | null)[]> = {
+    fuse: [...plainBacking, null],
+    top: t.second === 'stacked' ? ['/fuse/f', '/fuse/g', '/fuse/f', '/lower/a', null] : [...plainBacking, null],
+  };
+  const userPaths: string[] = [];
+  for (let i = 0; i < 3; i++) for (const f of fuse) userPaths.push(`/${f}/f`, `/${f}/g`);
+  userPaths.push('/fuse/nx', '/lower/a', t.overlay ? '/ovl/a' : '/lower/d');
+  return { fuse, candidates, userPaths };
+}
+
+function resolveServer(s: ServerSeed, backing: (string | null)[]): Record<string, unknown> {
+  const flags = [...(s.initExt ? ['INIT_EXT'] : []), ...(s.passthrough ? ['PASSTHROUGH'] : []), ...(s.writeback ? ['WRITEBACK_CACHE'] : []), ...(s.dioMmap ? ['DIRECT_IO_ALLOW_MMAP'] : [])];
+  const files: Record<string, Record<string, unknown>> = {};
+  (['f', 'g'] as const).forEach((name, i) => {
+    const fs = s.files[i]!;
+    const b = pick(backing, fs.backing);
+    const spec: Record<string, unknown> = b ? { backing: b } : { data: `inline ${name}` };
+    if (fs.open) spec['open'] = openPolicy(fs.open);
+    files[name] = spec;
+  });
+  const init: Record<string, unknown> = { flags, max_stack_depth: s.depth };
+  if (s.initFails) init['errno'] = 'EIO';
+  return {
+    ...(s.cap ? {} : { cap_sys_admin: false }),
+    ...(s.v15 ? { uapi: 'v15' } : {}),
+    init,
+    files,
+    open: openPolicy(s.open),
+    ...(s.flushEnosys ? { flush: 'ENOSYS' } : {}),
+  };
+}
+
+/** Resolve a program seed into a scenario input (validated by the caller). */
+export function resolveProgram(p: ProgramSeed): ScenarioInput {
+  const { fuse, candidates, userPaths } = layout(p.topo);
+  const filesystems: Record<string, unknown>[] = [{ name: 'lower', type: 'plain', ...(p.topo.readonly ? { readonly: true } : {}), files: LOWER_FILES }];
+  if (p.topo.overlay) filesystems.push({ name: 'ovl', type: 'overlay', layers: ['lower'] });
+  fuse.forEach((name, i) => filesystems.push({ name, type: 'fuse', server: resolveServer(p.servers[i]!, candidates[name]!) }));
+
+  // which process each task belongs to, and what each process has saved (by name)
+  const users = p.tasks.users.slice(0, p.tasks.ctl ? 2 : 3);
+  const procOf = (i: number) => (i === 1 && p.tasks.shareProc ? 't0' : `t${i}`);
+  const saved: Record<string, { fds: string[]; vmas: string[] }> = {};
+  const scope = (proc: string) => (saved[proc] ??= { fds: [], vmas: [] });
+  const tasks: Record<string, unknown>[] = [];
+
+  users.forEach(([first, rest], i) => {
+    const ops = first ? [first, ...rest] : rest;
+    const proc = procOf(i);
+    const sc = scope(proc);
+    let nfd = 0;
+    let nvma = 0;
+    const out = ops.map((o): Record<string, unknown> => {
+      const fd = (k: number) => ref(sc.fds, k, BAD_FD);
+      switch (o.k) {
+        case 'open': {
+          const save = `t${i}fd${nfd++}`;
+          sc.fds.push(save);
+          return { op: 'open', path: pick(userPaths, o.path), mode: o.rw ? 'rw' : 'r', save };
+        }
+        case 'read':
+          return { op: 'read', fd: fd(o.fd), n: 8, offset: o.off };
+        case 'write':
+          return { op: 'write', fd: fd(o.fd), data: pick(WRITE_DATA, o.data) };
+        case 'mmap': {
+          const save = `t${i}vm${nvma++}`;
+          const op = { op: 'mmap', fd: fd(o.fd), shared: o.shared, save };
+          sc.vmas.push(save);
+          return op;
+        }
+        case 'munmap':
+          return { op: 'munmap', vma: ref(sc.vmas, o.vma, BAD_VMA) };
+        case 'close':
+          return { op: 'close', fd: fd(o.fd) };
+        case 'stat':
+          return { op: 'stat', path: pick(userPaths, o.path) };
+        case 'drop_inode':
+          return { op: 'drop_inode', path: pick(userPaths, o.path) };
+        case 'abort':
+          return { op: 'abort', fs: pick(fuse, o.fs) };
+        case 'backing_open':
+          // an unprivileged user without a /dev/fuse fd: must fail
+          return { op: 'backing_open', fd: fd(o.fd) };
+        case 'backing_close':
+          return { op: 'backing_close', id: pick(CTL_IDS, o.id) };
+      }
+    });
+    const t: Record<string, unknown> = { name: `t${i}`, ops: out };
+    if (proc !== `t${i}`) t['proc'] = proc;
+    tasks.push(t);
+  });
+
+  if (p.tasks.ctl) {
+    const fs = pick(fuse, p.tasks.ctl.fs);
+    const cands = candidates[fs]!.filter((x): x is string => x !== null);
+    const fds: string[] = [];
+    let n = 0;
+    const seeds: OpSeed[] = p.tasks.ctl.prologue ? [{ k: 'open', path: 0, rw: false }, { k: 'backing_open', fd: 0, flags: 0, padding: 0 }] : [];
+    const ops = [...seeds, ...p.tasks.ctl.ops].map((o): Record<string, unknown> => {
+      // the k-th fd it opened; or its /dev/fuse fd, or a bad one, when asked for a bad one
+      const fd = (k: number) => (k === BAD_REF || fds.length === 0 ? pick<string | number>(['$devfd', BAD_FD], k) : `$${pick(fds, k)}`);
+      switch (o.k) {
+        case 'open': {
+          const save = `cfd${n++}`;
+          fds.push(save);
+          return { op: 'open', path: pick(cands, o.path), mode: o.rw ? 'rw' : 'r', save };
+        }
+        case 'backing_open': {
+          const op: Record<string, unknown> = { op: 'backing_open', fd: fd(o.fd), save: 'id' };
+          if (o.flags) op['flags'] = o.flags;
+          if (o.padding) op['padding'] = o.padding;
+          return op;
+        }
+        case 'backing_close':
+          return { op: 'backing_close', id: pick(CTL_IDS, o.id) };
+        case 'close':
+          return { op: 'close', fd: fd(o.fd) };
+        default:
+          throw new Error(`no ctl op ${o.k}`);
+      }
+    });
+    tasks.push({ name: 'ctl', proc: `server:${fs}`, ops });
+  }
+  return { name: 'random', description: 'a random program (properties/program.ts)', filesystems, tasks } as ScenarioInput;
+}
+
+/** A random scenario, validated (defaults filled in). */
+export const scenarioArb: fc.Arbitrary<Scenario> = programSeedArb.map((seed) => ScenarioSchema.parse(resolveProgram(seed)));
+
+/** A random program and a random interleaving. */
+export const randomProgramArb: fc.Arbitrary<Program> = fc
+  .tuple(scenarioArb, interleavingArb())
+  .map(([scenario, sched]) => ({ scenario, sched, origin: 'random' }));
