@@ -1,14 +1,38 @@
 // Probe: establishes facts about FUSE passthrough on the running kernel with
-// the real-kernel transport and the hand-rolled MiniServer, prints a table and
-// writes oracle/PROBE-RESULTS.md. Run: npx tsx oracle/probe.ts
+// the real-kernel transport and the shared server core (oracle/real-server.ts,
+// the same decisions the model's server makes), prints a table and writes
+// oracle/PROBE-RESULTS.md. Run: npx tsx oracle/probe.ts
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FILE_NAME, MiniServer, type MiniServerOptions, type OpenDecision } from './mini-server.ts';
+import { RealServer } from './real-server.ts';
 import { RealFuseTransport, availability, fpsimMounts, runUser, type UserRun } from './transport.ts';
 import { userData } from './user.ts';
-import { FOPEN, InitFlag, Op, type InitIn } from './wire.ts';
+import type { FopenName, OpenPolicy } from '../sim/server/policy.ts';
+import { FUSE_INIT_FLAG, joinInitFlags } from '../sim/wire/uapi.ts';
+
+/** The probe's file: one regular file "f" whose OPEN replies are set per probe. */
+const FILE_NAME = 'f';
+/** INIT flags as the policy names them */
+type InitFlagName = keyof typeof FUSE_INIT_FLAG;
+const PT: InitFlagName[] = ['INIT_EXT', 'PASSTHROUGH'];
+
+interface FsOptions {
+  /** INIT reply flags (default INIT_EXT + PASSTHROUGH) */
+  init?: InitFlagName[];
+  /** fuse_init_out.max_stack_depth (default 1) */
+  maxStackDepth?: number;
+  /** the open-reply uapi (v15: FOPEN_PASSTHROUGH is bit 8) */
+  uapi?: 'merged' | 'v15';
+}
+
+type ReplyPolicy = Extract<OpenPolicy, { mode: 'reply' }>;
+
+/** "OPEN replies FOPEN_* flags with this backing id" as an open policy. */
+function replyWith(flags: FopenName[], backingId = 0): ReplyPolicy {
+  return { mode: 'reply', flags, backing_id: backingId };
+}
 
 const O_RDONLY = 0;
 const O_DIRECTORY = 0o200000;
@@ -51,23 +75,37 @@ function freshBacking(): string {
 const backingDir = join(work, 'dir');
 mkdirSync(backingDir);
 
-let kernelInit: InitIn | undefined;
+let kernelInit: RealServer['kernelInit'];
 
 interface Ctx {
   t: RealFuseTransport;
-  s: MiniServer;
+  s: RealServer;
   file: string;
+  /** sets how the server answers OPEN of "f" from now on */
+  onOpen: (p: OpenPolicy) => void;
 }
 
 /** Mounts a fresh filesystem, runs fn, always unmounts; fails fast instead of hanging. */
-async function withFs<T>(opts: MiniServerOptions, fn: (c: Ctx) => Promise<T>): Promise<T> {
+async function withFs<T>(opts: FsOptions, fn: (c: Ctx) => Promise<T>): Promise<T> {
   const t = await RealFuseTransport.start();
-  const ctx: Ctx = { t, s: new MiniServer(t, { ...opts, content: Buffer.from(SERVER_TEXT) }), file: join(t.mountpoint, FILE_NAME) };
+  const s = new RealServer(t, {
+    uapi: opts.uapi ?? 'merged',
+    init: { flags: opts.init ?? PT, max_stack_depth: opts.maxStackDepth ?? 1 },
+    files: { [FILE_NAME]: { data: SERVER_TEXT } },
+    open: replyWith([]),
+  });
+  const ctx: Ctx = {
+    t,
+    s,
+    file: join(t.mountpoint, FILE_NAME),
+    // the server's state is plain data: the policy can be changed between requests
+    onOpen: (p) => (s.state.policy.files[FILE_NAME]!.open = p),
+  };
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      ctx.s.init.then((init) => {
-        kernelInit ??= init;
+      ctx.s.init.then(() => {
+        kernelInit ??= s.kernelInit;
         return fn(ctx);
       }),
       new Promise<T>((_, rej) => (timer = setTimeout(() => rej(new Error('probe timed out')), 30_000))),
@@ -96,15 +134,13 @@ function source(run: UserRun, i: number): string {
   return run.results[i]?.ret !== undefined && run.results[i]!.ret < 0 ? opResult(run, i) : `"${d}"`;
 }
 
-const PT = InitFlag.PASSTHROUGH;
-
 async function probeStackDepth(): Promise<void> {
   for (const depth of [0, 1, 2, 3]) {
-    const r = await withFs({ initFlags: PT, maxStackDepth: depth }, async (c) => {
+    const r = await withFs({ maxStackDepth: depth }, async (c) => {
       const id = await c.t.backingOpen(freshBacking());
       if (id <= 0) return idResult(id);
       // confirm it really passes through: open with that id and read
-      c.s.onOpen = () => ({ openFlags: FOPEN.PASSTHROUGH, backingId: id });
+      c.onOpen(replyWith(['PASSTHROUGH'], id));
       const run = await runUser(['open', c.file, 'rdonly', 'read', '@0', '16', 'close', '@0']);
       return `${idResult(id)}; passthrough open ${opResult(run, 0)}, read from ${source(run, 1)}`;
     });
@@ -112,8 +148,8 @@ async function probeStackDepth(): Promise<void> {
   }
   // stacking: the backing file lives on another passthrough FUSE mount (its s_stack_depth = its max_stack_depth = 1)
   for (const depth of [1, 2]) {
-    const r = await withFs({ initFlags: PT, maxStackDepth: 1 }, async (lower) =>
-      withFs({ initFlags: PT, maxStackDepth: depth }, async ({ t }) => {
+    const r = await withFs({ maxStackDepth: 1 }, async (lower) =>
+      withFs({ maxStackDepth: depth }, async ({ t }) => {
         const id = await t.backingOpen(lower.file);
         if (id > 0) await t.backingClose(id);
         return id;
@@ -124,14 +160,14 @@ async function probeStackDepth(): Promise<void> {
 }
 
 async function probeWriteback(): Promise<void> {
-  const r = await withFs({ initFlags: PT | InitFlag.WRITEBACK_CACHE, maxStackDepth: 1 }, async ({ t }) => t.backingOpen(freshBacking()));
+  const r = await withFs({ init: [...PT, 'WRITEBACK_CACHE'] }, async ({ t }) => t.backingOpen(freshBacking()));
   record('b', 'INIT FUSE_PASSTHROUGH|FUSE_WRITEBACK_CACHE, depth 1: BACKING_OPEN', `${idResult(r)} => passthrough ${r > 0 ? 'ON' : 'OFF'}`);
-  const r2 = await withFs({ initFlags: 0n, maxStackDepth: 1 }, async ({ t }) => t.backingOpen(freshBacking()));
+  const r2 = await withFs({ init: [] }, async ({ t }) => t.backingOpen(freshBacking()));
   record('b', 'INIT without FUSE_PASSTHROUGH: BACKING_OPEN', idResult(r2));
 }
 
 async function probeBackingOpenArgs(): Promise<void> {
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async ({ t }) => {
+  await withFs({}, async ({ t }) => {
     const BAD = 1000;
     record('c', 'BACKING_OPEN flags=1 (valid fd)', idResult(await t.backingOpen(freshBacking(), { flags: 1 })));
     record('c', 'BACKING_OPEN padding=1 (valid fd)', idResult(await t.backingOpen(freshBacking(), { padding: 1 })));
@@ -152,7 +188,7 @@ async function probeBackingOpenArgs(): Promise<void> {
 }
 
 async function probeBackingClose(): Promise<void> {
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async ({ t }) => {
+  await withFs({}, async ({ t }) => {
     record('d', 'BACKING_CLOSE(0)', zeroResult(await t.backingClose(0)));
     record('d', 'BACKING_CLOSE(-1)', zeroResult(await t.backingClose(-1)));
     record('d', 'BACKING_CLOSE(12345) (never allocated)', zeroResult(await t.backingClose(12345)));
@@ -161,12 +197,12 @@ async function probeBackingClose(): Promise<void> {
     const second = await t.backingClose(id);
     record('d', `BACKING_CLOSE(valid id ${id}) twice`, `${zeroResult(first)}, then ${zeroResult(second)}`);
   });
-  const r = await withFs({ initFlags: 0n, maxStackDepth: 1 }, async ({ t }) => t.backingClose(1));
+  const r = await withFs({ init: [] }, async ({ t }) => t.backingClose(1));
   record('d', 'BACKING_CLOSE(1) when passthrough was not negotiated', zeroResult(r));
 }
 
 async function probeIds(): Promise<void> {
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async ({ t }) => {
+  await withFs({}, async ({ t }) => {
     const a = await t.backingOpen(freshBacking());
     await t.backingClose(a);
     const b = await t.backingOpen(freshBacking());
@@ -180,97 +216,98 @@ async function probeIds(): Promise<void> {
 }
 
 /** Opens f once through a fresh mount with the given OPEN decision and reads it. */
-async function openWith(decision: (backingId: number) => OpenDecision, opts: MiniServerOptions = {}) {
-  return withFs({ initFlags: PT, maxStackDepth: 1, ...opts }, async (c) => {
+async function openWith(decision: (backingId: number) => OpenPolicy, opts: FsOptions = {}) {
+  return withFs(opts, async (c) => {
     const id = await c.t.backingOpen(freshBacking());
-    c.s.onOpen = () => decision(id);
+    c.onOpen(decision(id));
     const run = await runUser(['open', c.file, 'rdonly', 'read', '@0', '16', 'close', '@0']);
-    return { run, reads: c.s.count(Op.READ), replyErrors: c.t.replyErrors.map((e) => ename(e.errno)) };
+    return { run, reads: c.s.count('READ'), replyErrors: c.t.replyErrors.map((e) => ename(e.errno)) };
   });
 }
 
 async function probeOpenReply(): Promise<void> {
-  const z = await openWith(() => ({ openFlags: FOPEN.PASSTHROUGH, backingId: 0 }));
+  const z = await openWith(() => replyWith(['PASSTHROUGH'], 0));
   record('f', 'OPEN reply FOPEN_PASSTHROUGH, backing_id=0: open(2)', `${opResult(z.run, 0)} (reply write: ${z.replyErrors.join(',') || 'accepted'})`);
-  const u = await openWith(() => ({ openFlags: FOPEN.PASSTHROUGH, backingId: 777 }));
+  const u = await openWith(() => replyWith(['PASSTHROUGH'], 777));
   record('f', 'OPEN reply FOPEN_PASSTHROUGH, backing_id=777 (unknown): open(2)', `${opResult(u.run, 0)} (reply write: ${u.replyErrors.join(',') || 'accepted'})`);
-  const n = await openWith(() => ({ openFlags: FOPEN.PASSTHROUGH, backingId: -5 }));
+  const n = await openWith(() => replyWith(['PASSTHROUGH'], -5));
   record('f', 'OPEN reply FOPEN_PASSTHROUGH, backing_id=-5: open(2)', opResult(n.run, 0));
-  const k = await openWith((id) => ({ openFlags: FOPEN.PASSTHROUGH | FOPEN.KEEP_CACHE, backingId: id }));
+  const k = await openWith((id) => replyWith(['PASSTHROUGH', 'KEEP_CACHE'], id));
   record('f', 'OPEN reply FOPEN_PASSTHROUGH|FOPEN_KEEP_CACHE (valid id): open(2)', opResult(k.run, 0));
-  const d = await openWith((id) => ({ openFlags: FOPEN.PASSTHROUGH | FOPEN.DIRECT_IO, backingId: id }));
+  const d = await openWith((id) => replyWith(['PASSTHROUGH', 'DIRECT_IO'], id));
   record('f', 'OPEN reply FOPEN_PASSTHROUGH|FOPEN_DIRECT_IO (valid id): open(2); read', `${opResult(d.run, 0)}; read from ${source(d.run, 1)}`);
-  const nf = await openWith((id) => ({ openFlags: FOPEN.PASSTHROUGH | FOPEN.NOFLUSH, backingId: id }));
+  const nf = await openWith((id) => replyWith(['PASSTHROUGH', 'NOFLUSH'], id));
   record('f', 'OPEN reply FOPEN_PASSTHROUGH|FOPEN_NOFLUSH (valid id): open(2)', opResult(nf.run, 0));
-  const off = await withFs({ initFlags: 0n, maxStackDepth: 1 }, async (c) => {
-    c.s.onOpen = () => ({ openFlags: FOPEN.PASSTHROUGH, backingId: 1 });
+  const off = await withFs({ init: [] }, async (c) => {
+    c.onOpen(replyWith(['PASSTHROUGH'], 1));
     return runUser(['open', c.file, 'rdonly']);
   });
   record('f', 'OPEN reply FOPEN_PASSTHROUGH (id 1) when passthrough not negotiated: open(2)', opResult(off, 0));
 }
 
 async function probePassthroughIo(): Promise<void> {
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async (c) => {
+  await withFs({}, async (c) => {
     const backing = freshBacking();
     const id = await c.t.backingOpen(backing);
-    c.s.onOpen = () => ({ openFlags: FOPEN.PASSTHROUGH, backingId: id });
+    c.onOpen(replyWith(['PASSTHROUGH'], id));
     const run = await runUser(['open', c.file, 'rdwr', 'read', '@0', '16', 'pwrite', '@0', 'xy', '0', 'fstat', '@0', 'close', '@0']);
-    record('g', 'passthrough open O_RDWR, read 16: data source; READ requests at server', `${opResult(run, 0)}; read from ${source(run, 1)}; READ requests: ${c.s.count(Op.READ)}`);
+    record('g', 'passthrough open O_RDWR, read 16: data source; READ requests at server', `${opResult(run, 0)}; read from ${source(run, 1)}; READ requests: ${c.s.count('READ')}`);
     record(
       'g',
       'passthrough pwrite "xy" at 0: WRITE requests at server; backing file content after',
-      `${opResult(run, 2)}; WRITE requests: ${c.s.count(Op.WRITE)}; backing now "${readFileSync(backing, 'latin1')}"`,
+      `${opResult(run, 2)}; WRITE requests: ${c.s.count('WRITE')}; backing now "${readFileSync(backing, 'latin1')}"`,
     );
-    record('g', 'requests seen by the server for that open (in order)', c.s.log.filter((l) => l.opcode !== Op.INIT).map((l) => l.op).join(' '));
+    await c.s.idle();
+    record('g', 'requests seen by the server for that open (in order)', c.s.seen.filter((n) => n !== 'INIT').join(' '));
   });
 }
 
 async function probeOldBit(): Promise<void> {
-  const r = await openWith((id) => ({ openFlags: FOPEN.OLD_V15_PASSTHROUGH, backingId: id }));
+  const r = await openWith((id) => replyWith(['PASSTHROUGH'], id), { uapi: 'v15' });
   record('h', 'OPEN reply open_flags=1<<8 (old v15 bit) + valid backing_id: open(2); read', `${opResult(r.run, 0)}; read from ${source(r.run, 1)}; READ requests: ${r.reads} => ${r.reads > 0 ? 'treated as a normal (cached) open' : 'passthrough?'}`);
 }
 
 async function probeSameInode(): Promise<void> {
   // two different backing ids for the same inode
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async (c) => {
+  await withFs({}, async (c) => {
     const a = await c.t.backingOpen(freshBacking());
     const b = await c.t.backingOpen(freshBacking());
-    c.s.onOpen = (n) => ({ openFlags: FOPEN.PASSTHROUGH, backingId: n === 0 ? a : b });
+    c.onOpen({ mode: 'sequence', replies: [replyWith(['PASSTHROUGH'], a), replyWith(['PASSTHROUGH'], b)] });
     const run = await runUser(['open', c.file, 'rdonly', 'open', c.file, 'rdonly', 'close', '@0', 'close', '@1']);
     record('i', `second passthrough open with a different backing id (${b} vs ${a}) while the first is open`, `first ${opResult(run, 0)}, second ${opResult(run, 1)}`);
   });
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async (c) => {
+  await withFs({}, async (c) => {
     const a = await c.t.backingOpen(freshBacking());
-    c.s.onOpen = () => ({ openFlags: FOPEN.PASSTHROUGH, backingId: a });
+    c.onOpen(replyWith(['PASSTHROUGH'], a));
     const run = await runUser(['open', c.file, 'rdonly', 'open', c.file, 'rdonly', 'close', '@0', 'close', '@1']);
     record('i', 'second passthrough open with the same backing id while the first is open', `first ${opResult(run, 0)}, second ${opResult(run, 1)}`);
   });
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async (c) => {
+  await withFs({}, async (c) => {
     const a = await c.t.backingOpen(freshBacking());
-    c.s.onOpen = (n) => (n === 0 ? { openFlags: FOPEN.PASSTHROUGH, backingId: a } : { openFlags: 0 });
+    c.onOpen({ mode: 'sequence', replies: [replyWith(['PASSTHROUGH'], a), replyWith([])] });
     const run = await runUser(['open', c.file, 'rdonly', 'open', c.file, 'rdonly', 'close', '@0', 'close', '@1', 'open', c.file, 'rdonly', 'read', '@4', '16', 'close', '@4']);
     record('i', 'non-passthrough (cached) open while a passthrough open exists', `first ${opResult(run, 0)}, second ${opResult(run, 1)}`);
     record('i', 'non-passthrough open after the passthrough file was closed', `${opResult(run, 4)}; read from ${source(run, 5)}`);
   });
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async (c) => {
+  await withFs({}, async (c) => {
     const a = await c.t.backingOpen(freshBacking());
-    c.s.onOpen = (n) => (n === 0 ? { openFlags: 0 } : { openFlags: FOPEN.PASSTHROUGH, backingId: a });
+    c.onOpen({ mode: 'sequence', replies: [replyWith([]), replyWith(['PASSTHROUGH'], a)] });
     const run = await runUser(['open', c.file, 'rdonly', 'open', c.file, 'rdonly', 'close', '@0', 'close', '@1']);
     record('i', 'passthrough open while a non-passthrough (cached) open exists', `first ${opResult(run, 0)}, second ${opResult(run, 1)}`);
   });
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async (c) => {
+  await withFs({}, async (c) => {
     const a = await c.t.backingOpen(freshBacking());
-    c.s.onOpen = (n) => (n === 0 ? { openFlags: FOPEN.PASSTHROUGH, backingId: a } : { openFlags: FOPEN.DIRECT_IO });
+    c.onOpen({ mode: 'sequence', replies: [replyWith(['PASSTHROUGH'], a), replyWith(['DIRECT_IO'])] });
     const run = await runUser(['open', c.file, 'rdonly', 'open', c.file, 'rdonly', 'close', '@0', 'close', '@1']);
     record('i', 'FOPEN_DIRECT_IO (no passthrough) open while a passthrough open exists', `first ${opResult(run, 0)}, second ${opResult(run, 1)}`);
   });
-  await withFs({ initFlags: PT, maxStackDepth: 1 }, async (c) => {
+  await withFs({}, async (c) => {
     const backing = freshBacking();
     const a = await c.t.backingOpen(backing);
-    c.s.onOpen = () => ({ openFlags: FOPEN.PASSTHROUGH, backingId: a });
+    c.onOpen(replyWith(['PASSTHROUGH'], a));
     const run = await runUser(['open', c.file, 'rdwr', 'mmap', '@0', '16', 'rw', 'shared', 'mread', '@1', '0', '16', 'mwrite', '@1', '0', 'MM', 'munmap', '@1', 'close', '@0']);
-    record('i', 'mmap(MAP_SHARED) of a passthrough file: mmap; read through the mapping', `${opResult(run, 1)}; mapped data from ${source(run, 2)}; READ requests: ${c.s.count(Op.READ)}`);
-    record('i', 'write "MM" through the shared mapping, munmap: backing file content', `${opResult(run, 3)}; backing now "${readFileSync(backing, 'latin1')}"; WRITE requests: ${c.s.count(Op.WRITE)}`);
+    record('i', 'mmap(MAP_SHARED) of a passthrough file: mmap; read through the mapping', `${opResult(run, 1)}; mapped data from ${source(run, 2)}; READ requests: ${c.s.count('READ')}`);
+    record('i', 'write "MM" through the shared mapping, munmap: backing file content', `${opResult(run, 3)}; backing now "${readFileSync(backing, 'latin1')}"; WRITE requests: ${c.s.count('WRITE')}`);
   });
 }
 
@@ -280,13 +317,14 @@ function markdown(): string {
     '# FUSE passthrough probe results',
     '',
     'Produced by `npx tsx oracle/probe.ts` (do not edit by hand): facts about FUSE passthrough established',
-    'on a real kernel through `oracle/transport.ts` with the hand-rolled server in `oracle/mini-server.ts`.',
+    'on a real kernel through `oracle/transport.ts` with the shared server core (`sim/server/core.ts`,',
+    'driven by `oracle/real-server.ts`: the same decisions the model\'s server makes).',
     'Error names are what the user process (open/read) or the ioctl returned.',
     '',
     `- kernel: \`${release()}\``,
     `- date: ${new Date().toISOString()}`,
     kernelInit
-      ? `- kernel INIT request: protocol ${kernelInit.major}.${kernelInit.minor}, offers FUSE_PASSTHROUGH: ${kernelInit.flags & InitFlag.PASSTHROUGH ? 'yes' : 'no'} (flags 0x${kernelInit.flags.toString(16)})`
+      ? `- kernel INIT request: protocol ${kernelInit.major}.${kernelInit.minor}, offers FUSE_PASSTHROUGH: ${joinInitFlags(kernelInit.flags, kernelInit.flags2) & FUSE_INIT_FLAG.PASSTHROUGH ? 'yes' : 'no'} (flags 0x${joinInitFlags(kernelInit.flags, kernelInit.flags2).toString(16)})`
       : '- kernel INIT request: not seen',
     '- server INIT reply: protocol 7.40 (Linux 6.9), backing files on ext4 (s_stack_depth 0) unless stated',
     '',

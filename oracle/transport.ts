@@ -87,6 +87,11 @@ export interface StartOptions {
   startTimeoutMs?: number;
   /** copy the helper's stderr to ours (also: env FPSIM_ORACLE_DEBUG=1) */
   debug?: boolean;
+  /**
+   * mount no FUSE filesystem: a private tmpfs area instead, below which mount() puts other
+   * filesystems (overlays, read-only binds); they all go when the helper goes
+   */
+  keeper?: boolean;
 }
 
 export interface BackingOpenOptions {
@@ -124,6 +129,8 @@ export class RealFuseTransport {
   private readonly waiters: { resolve: (r: Uint8Array) => void; reject: (e: Error) => void }[] = [];
   private readonly pending: Pending[] = [];
   private closedWhy: string | undefined;
+  /** the device said ENODEV/ECONNABORTED: no more requests, but control frames still work */
+  private deviceGoneWhy: string | undefined;
   private readonly exited: Promise<void>;
   private stderrText = '';
 
@@ -137,9 +144,14 @@ export class RealFuseTransport {
     return this.child.pid ?? -1;
   }
 
-  /** Whether the device is gone or the helper has exited. */
+  /** Whether the device is gone (unmounted, aborted) or the helper has exited. */
   get closed(): boolean {
-    return this.closedWhy !== undefined;
+    return this.closedWhy !== undefined || this.deviceGoneWhy !== undefined;
+  }
+
+  /** Whether the helper still runs (control operations such as backingOpen still work). */
+  get helperAlive(): boolean {
+    return this.closedWhy === undefined;
   }
 
   /** The helper's diagnostics so far. */
@@ -155,6 +167,7 @@ export class RealFuseTransport {
     const args: string[] = [];
     if (opts.defaultPermissions) args.push('--default-permissions');
     if (opts.allowOther) args.push('--allow-other');
+    if (opts.keeper) args.push('--keeper');
     const debug = opts.debug ?? process.env.FPSIM_ORACLE_DEBUG === '1';
     const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let transport: RealFuseTransport | undefined;
@@ -246,7 +259,7 @@ export class RealFuseTransport {
         return;
       }
       case 'D':
-        this.markClosed('the kernel reported ENODEV (filesystem unmounted or connection aborted)');
+        this.markDeviceGone('the kernel reported ENODEV (filesystem unmounted or connection aborted)');
         return;
       default:
         this.markClosed(`unexpected frame '${kind}' from helper`);
@@ -260,6 +273,13 @@ export class RealFuseTransport {
     const err = new TransportClosedError(why);
     for (const w of this.waiters.splice(0)) w.reject(err);
     for (const p of this.pending.splice(0)) p.reject(err);
+  }
+
+  private markDeviceGone(why: string): void {
+    if (this.deviceGoneWhy !== undefined) return;
+    this.deviceGoneWhy = why;
+    const err = new TransportClosedError(why);
+    for (const w of this.waiters.splice(0)) w.reject(err);
   }
 
   private send(kind: string, payload: Uint8Array): void {
@@ -289,7 +309,8 @@ export class RealFuseTransport {
   nextRequest(opts: { timeoutMs?: number } = {}): Promise<Uint8Array> {
     const queued = this.requests.shift();
     if (queued) return Promise.resolve(queued);
-    if (this.closedWhy !== undefined) return Promise.reject(new TransportClosedError(this.closedWhy));
+    const gone = this.closedWhy ?? this.deviceGoneWhy;
+    if (gone !== undefined) return Promise.reject(new TransportClosedError(gone));
     return new Promise<Uint8Array>((resolve, reject) => {
       const waiter = { resolve, reject };
       this.waiters.push(waiter);
@@ -318,7 +339,7 @@ export class RealFuseTransport {
    * longer anyone to answer, and a server loop must not crash on that race.
    */
   reply(bytes: Uint8Array): void {
-    if (this.closedWhy !== undefined) return;
+    if (this.closedWhy !== undefined || this.deviceGoneWhy !== undefined) return;
     this.send('W', bytes);
   }
 
@@ -367,6 +388,31 @@ export class RealFuseTransport {
     const p = Buffer.alloc(4);
     p.writeInt32LE(fd | 0, 0);
     return this.control('X', p);
+  }
+
+  /** ioctl(2) on the helper's /dev/fuse fd with a NULL argument. Returns the result or -errno. */
+  ioctl(cmd: number): Promise<number> {
+    const p = Buffer.alloc(4);
+    p.writeUInt32LE(cmd >>> 0, 0);
+    return this.control('I', p);
+  }
+
+  /** Raises (true) or drops (false) CAP_SYS_ADMIN in the helper's effective set. Returns 0 or -errno. */
+  setCapSysAdmin(on: boolean): Promise<number> {
+    const p = Buffer.alloc(4);
+    p.writeInt32LE(on ? 1 : 0, 0);
+    return this.control('A', p);
+  }
+
+  /**
+   * mount(2) in the helper (a keeper's area): `target` must lie inside the helper's directory
+   * (this.mountpoint) and is created if missing. Returns 0 or -errno.
+   */
+  mount(fstype: string, source: string, target: string, flags = 0, data = ''): Promise<number> {
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(flags >>> 0, 0);
+    const strs = [fstype, source, target, data].map((x) => Buffer.from(`${x}\0`, 'utf8'));
+    return this.control('K', Buffer.concat([head, ...strs]));
   }
 
   /** Lazily unmounts now (the helper keeps relaying until the kernel says ENODEV). */

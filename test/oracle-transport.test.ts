@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MiniServer } from '../oracle/mini-server.ts';
+import { RealServer } from '../oracle/real-server.ts';
 import { MOUNT_PARENT, RealFuseTransport, availability, fpsimMounts, runUser } from '../oracle/transport.ts';
 import { userData } from '../oracle/user.ts';
-import { FOPEN, Op } from '../oracle/wire.ts';
+import type { ServerPolicy } from '../sim/server/policy.ts';
+import { withRealKernelLock } from './real-kernel-lock.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const avail = availability();
@@ -55,10 +56,14 @@ afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-async function startServed(): Promise<{ t: RealFuseTransport; s: MiniServer }> {
+/** A file "f" with inline data; OPEN replies as the policy says (default: a plain open). */
+const SERVER_F = { files: { f: { data: 'SERVER--DATA-456' } } };
+
+/** A mount served by the shared server core (sim/server/core.ts) over the transport. */
+async function startServed(policy: unknown = SERVER_F): Promise<{ t: RealFuseTransport; s: RealServer }> {
   const t = await RealFuseTransport.start();
   transports.push(t);
-  const s = new MiniServer(t);
+  const s = new RealServer(t, policy as ServerPolicy);
   await s.init;
   return { t, s };
 }
@@ -106,26 +111,29 @@ describe.skipIf(!avail.ok)(title, () => {
     expect(run.results[0]).toMatchObject({ op: 'stat', ret: 0, ino: 1 });
     expect((run.results[0]!.mode ?? 0) & 0o170000).toBe(0o040000);
     expect(run.results[1]).toMatchObject({ op: 'stat', ret: -1, err: 'ENOENT' });
-    expect(s.count(Op.GETATTR)).toBeGreaterThan(0);
+    expect(s.count('GETATTR')).toBeGreaterThan(0);
     await t.stop();
     expect(t.closed).toBe(true);
     expect(leftovers(t.mountpoint)).toEqual({ mounted: false, dirExists: false });
   });
 
   it('backing open, passthrough read and backing close through the helper', async () => {
-    const { t, s } = await startServed(); // MiniServer negotiates FUSE_PASSTHROUGH, max_stack_depth 1
+    // the default INIT negotiates FUSE_PASSTHROUGH with max_stack_depth 1; OPEN of "f" replies
+    // FOPEN_PASSTHROUGH with the backing id the test saves as $id
+    const { t, s } = await startServed({
+      files: { f: { data: 'SERVER--DATA-456', open: { mode: 'reply', flags: ['PASSTHROUGH'], backing_id: '$id' } } },
+    });
     const dir = mkdtempSync(join(tmpdir(), 'fpsim-oracle-test-'));
     const backing = join(dir, 'backing');
     writeFileSync(backing, 'BACKING-DATA-123');
     try {
       const id = await t.backingOpen(backing);
       expect(id).toBeGreaterThan(0);
-      s.content = Buffer.from('SERVER--DATA-456');
-      s.onOpen = () => ({ openFlags: FOPEN.PASSTHROUGH, backingId: id });
+      s.vars['id'] = id;
       const run = await runUser(['open', join(t.mountpoint, 'f'), 'rdonly', 'read', '@0', '16', 'close', '@0']);
       expect(run.results[0]!.ret).toBeGreaterThanOrEqual(0);
       expect(userData(run.results[1]).toString()).toBe('BACKING-DATA-123');
-      expect(s.count(Op.READ)).toBe(0);
+      expect(s.count('READ')).toBe(0);
       expect(await t.backingClose(id)).toBe(0);
       expect(await t.backingClose(id)).toBe(-2); // ENOENT
       expect(await t.backingOpen(join(t.mountpoint, 'f'))).toBe(-35); // EDEADLK: own mount refused
@@ -164,15 +172,18 @@ describe.skipIf(!avail.ok)(title, () => {
   }
 
   it('a new helper removes the stale mount of a SIGKILLed helper', async () => {
-    const { t: old } = await startServed();
-    process.kill(old.helperPid, 'SIGKILL');
-    await old.stop();
-    // SIGKILL allows no cleanup: the (aborted) mount and its directory stay
-    expect(leftovers(old.mountpoint)).toEqual({ mounted: true, dirExists: true });
-    const { t: fresh } = await startServed();
-    expect(leftovers(old.mountpoint)).toEqual({ mounted: false, dirExists: false });
-    await fresh.stop();
-    expect(leftovers(fresh.mountpoint)).toEqual({ mounted: false, dirExists: false });
+    // no other test file may start a helper meanwhile: it would sweep the stale mount first
+    await withRealKernelLock(async () => {
+      const { t: old } = await startServed();
+      process.kill(old.helperPid, 'SIGKILL');
+      await old.stop();
+      // SIGKILL allows no cleanup: the (aborted) mount and its directory stay
+      expect(leftovers(old.mountpoint)).toEqual({ mounted: true, dirExists: true });
+      const { t: fresh } = await startServed();
+      expect(leftovers(old.mountpoint)).toEqual({ mounted: false, dirExists: false });
+      await fresh.stop();
+      expect(leftovers(fresh.mountpoint)).toEqual({ mounted: false, dirExists: false });
+    });
   });
 });
 

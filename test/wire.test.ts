@@ -9,6 +9,7 @@ import {
   FUSE_INIT_FLAG,
   FUSE_OPCODE,
   FUSE_PASSTHROUGH,
+  FUSE_UNIQUE_RESEND,
   FUSE_WRITEBACK_CACHE,
   V15_UAPI,
   _IOR,
@@ -41,8 +42,10 @@ import {
   defineLayout,
   describe,
   encode,
+  formatWide,
   hexdump,
   nonZeroReserved,
+  wideEqual,
   zeroValue,
 } from '../sim/wire/structs.ts';
 import type { FuseInitOut, Layout, ValueOf } from '../sim/wire/structs.ts';
@@ -95,6 +98,7 @@ function arbValue(layout: Layout): fc.Arbitrary<Record<string, unknown>> {
         rec[f.name] = fc.integer({ min: -0x8000_0000, max: 0x7fff_ffff });
         break;
       case 'u64':
+      case 'u64w':
         rec[f.name] = fc.maxSafeNat();
         break;
     }
@@ -476,6 +480,30 @@ group('errors', () => {
     bytes[7] = 0x80; // fh = 1 << 63 (e.g. FUSE_UNIQUE_RESEND-style values)
     expect(() => decode(FUSE_OPEN_OUT, bytes)).toThrow(WireError);
     expect(describe(FUSE_OPEN_OUT, bytes)[0]).toMatch(/fh\s+u64\s+0x8000000000000000/);
+  });
+
+  it('unique and lock_owner carry full 64-bit values: numbers while safe, bigints above', () => {
+    // what a 6.18 kernel sends: a resent request (bit 63 of unique) and a lock owner that is a
+    // kernel pointer; the server must decode them and echo the unique back unchanged
+    const unique = FUSE_UNIQUE_RESEND | 0x1234n;
+    const lockOwner = 0xffff_8881_0234_5678n;
+    const body = encode(FUSE_FLUSH_IN, { fh: 7, unused: 0, padding: 0, lock_owner: lockOwner });
+    const msg = encodeRequest({ opcode: FUSE_OPCODE.FLUSH, unique, nodeid: 2, uid: 0, gid: 0, pid: 1 }, body);
+    const req = decodeRequest(msg);
+    expect(req.header.unique).toBe(unique);
+    const arg = decodeRequestArg(FUSE_OPCODE.FLUSH, req.body);
+    expect(arg.op === 'FLUSH' && arg.arg.lock_owner).toBe(lockOwner);
+    const reply = decodeReply(encodeReply(req.header.unique, 0, null));
+    expect(reply.header.unique).toBe(unique);
+    // safe values stay plain numbers, so the model's small uniques never turn into bigints
+    expect(decodeRequest(encodeRequest({ opcode: FUSE_OPCODE.FLUSH, unique: 6n, nodeid: 2, uid: 0, gid: 0, pid: 1 }, body)).header.unique).toBe(6);
+    expect(wideEqual(6, 6n)).toBe(true);
+    expect(formatWide(unique)).toBe('0x8000000000001234');
+    expect(describe(FUSE_FLUSH_IN, body)[3]).toMatch(/lock_owner\s+u64\s+0xffff888102345678/);
+    // still 64 bits at most, and never negative or fractional
+    expect(() => encodeReply(1n << 64n, 0, null)).toThrow(/fuse_out_header: field unique \(u64\)/);
+    expect(() => encodeReply(-1, 0, null)).toThrow(WireError);
+    expect(() => encodeReply(2 ** 53, 0, null)).toThrow(WireError);
   });
 
   it('nested field errors carry the path and absolute offset', () => {

@@ -10,8 +10,15 @@
  *   4. relays raw FUSE messages between /dev/fuse and stdin/stdout,
  *   5. runs a few control operations (backing open/close, open/close a file),
  *   6. lazily unmounts and removes its directory when it ends: on stdin EOF,
- *      on SIGINT/SIGTERM/SIGHUP, when its parent dies (PR_SET_PDEATHSIG), or
- *      when the kernel says the device is gone.
+ *      on SIGINT/SIGTERM/SIGHUP, or when its parent dies (PR_SET_PDEATHSIG).
+ *      When the kernel says the device is gone (unmounted or aborted) it says
+ *      so ('D') and keeps serving control frames: the backing ioctls work on
+ *      an aborted connection, and a server may still issue them.
+ *
+ * With --keeper it mounts no FUSE filesystem: it mounts a private tmpfs on
+ * its directory instead and, on request ('K'), other filesystems (overlays,
+ * read-only bind mounts) below it. They go with it: one lazy unmount of the
+ * directory detaches the whole tree, however the helper ends.
  *
  * Framing on stdin/stdout: u32 little-endian payload length, u8 kind, payload.
  *
@@ -20,7 +27,8 @@
  *     'Q' one raw request as read from /dev/fuse
  *     'R' result of one control frame: i64 (value or -errno), in order
  *     'E' a reply write failed: i32 errno, then up to 16 bytes of the reply
- *     'D' /dev/fuse reported ENODEV (unmounted/aborted); the helper then exits
+ *     'D' /dev/fuse reported ENODEV/ECONNABORTED (unmounted/aborted); control
+ *         frames keep working until stdin closes
  *   node -> helper:
  *     'W' raw reply/notification bytes to write to /dev/fuse (no result)
  *     'B' BACKING_OPEN on a helper fd: i32 fd, u32 flags, u64 padding
@@ -29,11 +37,19 @@
  *     'O' open a file in the helper: i32 oflags, path -> fd
  *     'X' close a file opened by 'O': i32 fd
  *     'U' unmount now (MNT_DETACH) and remove the directory
+ *     'I' ioctl on /dev/fuse with no argument (NULL): u32 cmd -> 0 or -errno
+ *     'A' i32 on: raise (1) or drop (0) CAP_SYS_ADMIN in the effective set (a
+ *         server without it: the backing ioctls then fail with EPERM)
+ *     'K' mount below the directory: u32 mount flags, then four NUL-terminated
+ *         strings: fstype, source, target (must lie strictly inside the
+ *         helper's directory; created if missing), data
  *
- * Options: --default-permissions, --allow-other (mount options). Nothing else.
+ * Options: --default-permissions, --allow-other (mount options), --keeper.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -70,7 +86,7 @@ struct backing_map {
 #define MAX_OPEN_FDS 1024
 
 static char mnt[sizeof(MOUNT_PARENT) + 32];
-static int have_dir, mounted, fuse_fd = -1;
+static int have_dir, mounted, fuse_fd = -1, keeper;
 static volatile sig_atomic_t got_signal;
 static unsigned char opened_fd[MAX_OPEN_FDS]; /* fds created by 'O' */
 
@@ -87,11 +103,27 @@ static void logerr(const char *what, const char *arg)
 		arg ? arg : "", strerror(errno));
 }
 
+/* Raise or drop CAP_SYS_ADMIN in the effective set (it stays permitted). */
+static int set_cap_sys_admin(int on)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) == -1)
+		return -errno;
+	if (on)
+		d[0].effective |= 1u << CAP_SYS_ADMIN;
+	else
+		d[0].effective &= ~(1u << CAP_SYS_ADMIN);
+	return syscall(SYS_capset, &h, d) == -1 ? -errno : 0;
+}
+
 /* Undo everything we created: detach the mount (does not block on busy
- * users), close the device (aborts the connection so blocked users get
- * ENOTCONN), then remove our now-empty directory. */
+ * users; a lazy unmount takes every mount below it along), close the device
+ * (aborts the connection so blocked users get ENOTCONN), then remove our
+ * now-empty directory. */
 static void cleanup(void)
 {
+	set_cap_sys_admin(1); /* umount2 needs it */
 	if (mounted) {
 		if (umount2(mnt, MNT_DETACH) == -1 && errno != EINVAL && errno != ENOENT)
 			logerr("umount2", mnt);
@@ -290,6 +322,36 @@ static int64_t do_open(const char *path, int32_t oflags)
 	return fd;
 }
 
+/* 'K': u32 flags, then fstype, source, target, data (each NUL-terminated). */
+static int64_t do_mount(const unsigned char *p, size_t n)
+{
+	const char *str[4];
+	size_t off = 4;
+	uint32_t flags;
+	size_t dlen = strlen(mnt);
+	if (!mounted || n < 4)
+		return -EINVAL;
+	memcpy(&flags, p, 4);
+	for (int i = 0; i < 4; i++) {
+		const unsigned char *nul = off < n ? memchr(p + off, 0, n - off) : NULL;
+		if (!nul)
+			return -EINVAL;
+		str[i] = (const char *)p + off;
+		off = (size_t)(nul - p) + 1;
+	}
+	const char *target = str[2];
+	/* strictly inside our directory, one plain name per component */
+	if (strncmp(target, mnt, dlen) != 0 || target[dlen] != '/' || target[dlen + 1] == 0 ||
+	    strstr(target + dlen, "/..") || strstr(target + dlen, "//"))
+		return -EPERM;
+	if (mkdir(target, 0755) == -1 && errno != EEXIST)
+		return -errno;
+	if (mount(str[1][0] ? str[1] : NULL, target, str[0][0] ? str[0] : NULL, flags,
+		  str[3][0] ? str[3] : NULL) == -1)
+		return -errno;
+	return 0;
+}
+
 static int64_t backing_open_fd(int32_t fd, uint32_t flags, uint64_t padding)
 {
 	struct backing_map map = {.fd = fd, .flags = flags, .padding = padding};
@@ -359,6 +421,19 @@ static int64_t control(char kind, const unsigned char *p, size_t n)
 			return -EBADF;
 		opened_fd[i32] = 0;
 		return close(i32) == -1 ? -errno : 0;
+	case 'I':
+		if (n != 4)
+			return -EINVAL;
+		memcpy(&u32, p, 4);
+		r = ioctl(fuse_fd, (unsigned long)u32, NULL);
+		return r < 0 ? -errno : r;
+	case 'A':
+		if (n != 4)
+			return -EINVAL;
+		memcpy(&i32, p, 4);
+		return set_cap_sys_admin(i32 != 0);
+	case 'K':
+		return do_mount(p, n);
 	case 'U':
 		if (mounted) {
 			if (umount2(mnt, MNT_DETACH) == -1)
@@ -379,7 +454,8 @@ static int64_t control(char kind, const unsigned char *p, size_t n)
 /* ---- relay ------------------------------------------------------------- */
 
 /* Read one request from /dev/fuse and forward it.
- * Returns 1 to continue, 0 when the device is gone, -1 when node is gone. */
+ * Returns 1 to continue, 0 when the device is gone (the helper then stops
+ * reading it but keeps serving control frames), -1 when node is gone. */
 static int pump_fuse(unsigned char *buf)
 {
 	ssize_t n = read(fuse_fd, buf, FUSE_BUF_SIZE);
@@ -387,9 +463,9 @@ static int pump_fuse(unsigned char *buf)
 		/* ENOENT: the request was interrupted before we read it */
 		if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
 			return 1;
-		if (errno == ENODEV) {
-			send_frame('D', NULL, 0, NULL, 0);
-			return 0;
+		if (errno == ENODEV || errno == ECONNABORTED) {
+			/* unmounted, or aborted (e.g. /sys/fs/fuse/connections/N/abort) */
+			return send_frame('D', NULL, 0, NULL, 0) ? -1 : 0;
 		}
 		logerr("read", "/dev/fuse");
 		return -1;
@@ -441,8 +517,10 @@ int main(int argc, char **argv)
 			default_permissions = 1;
 		else if (strcmp(argv[i], "--allow-other") == 0)
 			allow_other = 1;
+		else if (strcmp(argv[i], "--keeper") == 0)
+			keeper = 1;
 		else {
-			fprintf(stderr, "usage: %s [--default-permissions] [--allow-other]\n"
+			fprintf(stderr, "usage: %s [--default-permissions] [--allow-other] [--keeper]\n"
 					"(it always mounts on its own mkdtemp directory under "
 					MOUNT_PARENT ")\n", argv[0]);
 			return 2;
@@ -487,17 +565,24 @@ int main(int argc, char **argv)
 		die("mkdtemp", mnt);
 	have_dir = 1;
 
-	fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	if (fuse_fd < 0)
-		die("open", "/dev/fuse");
-	snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=%u,group_id=%u%s%s",
-		 fuse_fd, (unsigned)getuid(), (unsigned)getgid(),
-		 default_permissions ? ",default_permissions" : "",
-		 allow_other ? ",allow_other" : "");
-	/* The one and only mount call: target is the mkdtemp result. */
-	if (mount("fpsim", mnt, "fuse.fpsim", MS_NOSUID | MS_NODEV, opts) == -1)
-		die("mount", mnt);
-	mounted = 1;
+	if (keeper) {
+		/* a private area: everything mounted below goes with it */
+		if (mount("fpsim", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m") == -1)
+			die("mount tmpfs", mnt);
+		mounted = 1;
+	} else {
+		fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+		if (fuse_fd < 0)
+			die("open", "/dev/fuse");
+		snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=%u,group_id=%u%s%s",
+			 fuse_fd, (unsigned)getuid(), (unsigned)getgid(),
+			 default_permissions ? ",default_permissions" : "",
+			 allow_other ? ",allow_other" : "");
+		/* The FUSE mount: target is the mkdtemp result. */
+		if (mount("fpsim", mnt, "fuse.fpsim", MS_NOSUID | MS_NODEV, opts) == -1)
+			die("mount", mnt);
+		mounted = 1;
+	}
 
 	unsigned char *fbuf = malloc(FUSE_BUF_SIZE);
 	size_t incap = 1u << 16, inlen = 0;
@@ -509,9 +594,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	int status = 0;
+	int status = 0, device_gone = fuse_fd < 0;
 	while (!got_signal) {
-		struct pollfd pfd[2] = {{.fd = fuse_fd, .events = POLLIN},
+		/* a negative fd is skipped by ppoll: the keeper, or a device that is gone */
+		struct pollfd pfd[2] = {{.fd = device_gone ? -1 : fuse_fd, .events = POLLIN},
 					{.fd = 0, .events = POLLIN}};
 		if (ppoll(pfd, 2, NULL, &during_poll) == -1) {
 			if (errno == EINTR)
@@ -522,10 +608,12 @@ int main(int argc, char **argv)
 		}
 		if (pfd[0].revents) {
 			int r = pump_fuse(fbuf);
-			if (r <= 0) {
-				status = r < 0;
+			if (r < 0) {
+				status = 1;
 				break;
 			}
+			if (r == 0)
+				device_gone = 1;
 		}
 		if (pfd[1].revents) {
 			if (incap - inlen < (1u << 16)) {

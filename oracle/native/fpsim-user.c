@@ -8,13 +8,21 @@
  *                          noatime) or a number; mode is always 0644
  *   close FD               read FD N            pread FD N OFF
  *   write FD TEXT          pwrite FD TEXT OFF   fstat FD     stat PATH
+ *   cstat PATH             statx(AT_STATX_DONT_SYNC): cached attributes only
  *   fsync FD               sleep MS
  *   mmap FD LEN PROT shared|private [OFF]       PROT: r, w or rw; ret = map id
  *   mread MAP OFF N        mwrite MAP OFF TEXT  munmap MAP
  *
  * An FD/MAP argument "@K" means the return value of operation K (0-based).
+ * A TEXT argument "hex:4142" is the bytes 0x41 0x42.
  * Output: {"i":K,"op":"...","ret":R[,"errno":E,"err":"EXXX"][,"hex":"..."]}
  * A SIGBUS/SIGSEGV while touching a mapping is reported as "signal".
+ *
+ * "fpsim-user -" reads the operations from stdin instead, one per line with
+ * tab-separated arguments, and answers each line as soon as it has run: the
+ * oracle uses this to keep one process per scenario process and interleave
+ * operations of several processes in a chosen order. It ends at EOF.
+ *
  * Exit status: 0 after all operations ran, 2 on a usage error.
  */
 #define _GNU_SOURCE
@@ -111,6 +119,28 @@ static int open_flags(const char *s)
 	return flags;
 }
 
+/* A TEXT argument: "hex:..." decoded in place (into a new buffer), else itself. */
+static const char *text_arg(const char *s, size_t *len)
+{
+	if (strncmp(s, "hex:", 4) != 0) {
+		*len = strlen(s);
+		return s;
+	}
+	size_t n = strlen(s + 4) / 2;
+	char *out = malloc(n + 1);
+	if (!out)
+		usage("out of memory", NULL);
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (sscanf(s + 4 + 2 * i, "%2x", &v) != 1)
+			usage("bad hex text", s);
+		out[i] = (char)v;
+	}
+	out[n] = 0;
+	*len = n;
+	return out;
+}
+
 static void print_hex(const unsigned char *p, size_t n)
 {
 	printf(",\"hex\":\"");
@@ -152,6 +182,182 @@ static int map_index(const char *s)
 	return (int)m;
 }
 
+/* Runs operation number i, whose name is argv[a]; returns the index of the
+ * next operation's name. */
+static int run_one(int argc, char **argv, int a, int i)
+{
+	const char *op = argv[a];
+	long long ret = -1;
+	int err = 0;
+	unsigned char *buf = NULL;
+	size_t buflen = 0;
+	struct stat st;
+	int have_stat = 0;
+
+	if (i >= MAX_OPS)
+		usage("too many operations", NULL);
+	fault_sig = 0;
+
+	if (!strcmp(op, "open")) {
+		need(argc, a, 2, op);
+		ret = open(argv[a + 1], open_flags(argv[a + 2]), 0644);
+		a += 3;
+	} else if (!strcmp(op, "close") || !strcmp(op, "fsync")) {
+		need(argc, a, 1, op);
+		int fd = (int)num(argv[a + 1]);
+		ret = op[0] == 'c' ? close(fd) : fsync(fd);
+		a += 2;
+	} else if (!strcmp(op, "read") || !strcmp(op, "pread")) {
+		int p = op[0] == 'p';
+		need(argc, a, 2 + p, op);
+		buflen = (size_t)num(argv[a + 2]);
+		if (!(buf = malloc(buflen ? buflen : 1)))
+			usage("out of memory", NULL);
+		ret = p ? pread((int)num(argv[a + 1]), buf, buflen, (off_t)num(argv[a + 3]))
+			: read((int)num(argv[a + 1]), buf, buflen);
+		buflen = ret > 0 ? (size_t)ret : 0;
+		a += 3 + p;
+	} else if (!strcmp(op, "write") || !strcmp(op, "pwrite")) {
+		int p = op[0] == 'p';
+		need(argc, a, 2 + p, op);
+		size_t len;
+		const char *text = text_arg(argv[a + 2], &len);
+		ret = p ? pwrite((int)num(argv[a + 1]), text, len, (off_t)num(argv[a + 3]))
+			: write((int)num(argv[a + 1]), text, len);
+		a += 3 + p;
+	} else if (!strcmp(op, "fstat") || !strcmp(op, "stat")) {
+		need(argc, a, 1, op);
+		ret = op[0] == 'f' ? fstat((int)num(argv[a + 1]), &st) : stat(argv[a + 1], &st);
+		have_stat = ret == 0;
+		a += 2;
+	} else if (!strcmp(op, "cstat")) {
+		struct statx stx;
+		need(argc, a, 1, op);
+		ret = statx(AT_FDCWD, argv[a + 1], AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &stx);
+		if (ret == 0) {
+			memset(&st, 0, sizeof st);
+			st.st_size = (off_t)stx.stx_size;
+			st.st_mode = stx.stx_mode;
+			st.st_ino = stx.stx_ino;
+			st.st_nlink = stx.stx_nlink;
+			st.st_uid = stx.stx_uid;
+			st.st_gid = stx.stx_gid;
+			st.st_blksize = stx.stx_blksize;
+			st.st_blocks = (blkcnt_t)stx.stx_blocks;
+			have_stat = 1;
+		}
+		a += 2;
+	} else if (!strcmp(op, "sleep")) {
+		need(argc, a, 1, op);
+		long long ms = num(argv[a + 1]);
+		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+		ret = nanosleep(&ts, NULL);
+		a += 2;
+	} else if (!strcmp(op, "mmap")) {
+		need(argc, a, 4, op);
+		int fd = (int)num(argv[a + 1]);
+		size_t len = (size_t)num(argv[a + 2]);
+		const char *ps = argv[a + 3];
+		int prot = (strchr(ps, 'r') ? PROT_READ : 0) | (strchr(ps, 'w') ? PROT_WRITE : 0);
+		int shared = !strcmp(argv[a + 4], "shared");
+		off_t off = 0;
+		int m;
+		if (!shared && strcmp(argv[a + 4], "private"))
+			usage("mmap wants shared or private", argv[a + 4]);
+		a += 5;
+		/* optional offset: a plain number (op names never start with a digit) */
+		if (a < argc && argv[a][0] >= '0' && argv[a][0] <= '9')
+			off = (off_t)num(argv[a++]);
+		for (m = 0; m < MAX_MAPS && maps[m].addr; m++)
+			;
+		if (m == MAX_MAPS)
+			usage("too many mappings", NULL);
+		void *p = mmap(NULL, len, prot, shared ? MAP_SHARED : MAP_PRIVATE, fd, off);
+		if (p == MAP_FAILED) {
+			ret = -1;
+		} else {
+			maps[m].addr = p;
+			maps[m].len = len;
+			ret = m;
+		}
+	} else if (!strcmp(op, "mread") || !strcmp(op, "mwrite")) {
+		need(argc, a, 3, op);
+		int m = map_index(argv[a + 1]);
+		size_t off = (size_t)num(argv[a + 2]);
+		int w = op[1] == 'w';
+		size_t tlen = 0;
+		const char *text = w ? text_arg(argv[a + 3], &tlen) : NULL;
+		size_t n = w ? tlen : (size_t)num(argv[a + 3]);
+		a += 4;
+		if (m < 0 || off > maps[m].len || n > maps[m].len - off) {
+			ret = -1;
+			errno = EINVAL;
+		} else {
+			if (!w && !(buf = malloc(n ? n : 1)))
+				usage("out of memory", NULL);
+			if (guarded_copy(w ? maps[m].addr + off : (char *)buf,
+					 w ? (const void *)text : maps[m].addr + off, n) == 0) {
+				ret = (long long)n;
+				buflen = w ? 0 : n;
+			} else {
+				ret = -1;
+				errno = EFAULT;
+			}
+		}
+	} else if (!strcmp(op, "munmap")) {
+		need(argc, a, 1, op);
+		int m = map_index(argv[a + 1]);
+		a += 2;
+		if (m < 0) {
+			ret = -1;
+			errno = EINVAL;
+		} else {
+			ret = munmap(maps[m].addr, maps[m].len);
+			if (ret == 0)
+				maps[m].addr = NULL;
+		}
+	} else {
+		usage("unknown operation", op);
+	}
+	err = errno;
+	results[i] = ret;
+	head(i, op, ret, err);
+	if (buf)
+		print_hex(buf, buflen);
+	if (have_stat)
+		print_stat(&st);
+	if (fault_sig && (!strcmp(op, "mread") || !strcmp(op, "mwrite")))
+		printf(",\"signal\":\"%s\"", fault_sig == SIGBUS ? "SIGBUS" : "SIGSEGV");
+	printf("}\n");
+	fflush(stdout);
+	free(buf);
+	return a;
+}
+
+/* "-": one operation per stdin line, arguments separated by tabs. */
+static int interactive(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int i = 0;
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		char *args[16];
+		int nargs = 0;
+		char *save = NULL;
+		if (line[n - 1] == '\n')
+			line[n - 1] = 0;
+		for (char *tok = strtok_r(line, "\t", &save); tok && nargs < 16; tok = strtok_r(NULL, "\t", &save))
+			args[nargs++] = tok;
+		if (nargs == 0)
+			continue;
+		if (run_one(nargs, args, 0, i++) != nargs)
+			usage("extra arguments on the line of", args[0]);
+	}
+	free(line);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -164,135 +370,9 @@ int main(int argc, char **argv)
 		perror("sigaction");
 		return 1;
 	}
-
-	for (int a = 1; a < argc; i++) {
-		const char *op = argv[a];
-		long long ret = -1;
-		int err = 0;
-		unsigned char *buf = NULL;
-		size_t buflen = 0;
-		struct stat st;
-		int have_stat = 0;
-
-		if (i >= MAX_OPS)
-			usage("too many operations", NULL);
-		fault_sig = 0;
-
-		if (!strcmp(op, "open")) {
-			need(argc, a, 2, op);
-			ret = open(argv[a + 1], open_flags(argv[a + 2]), 0644);
-			a += 3;
-		} else if (!strcmp(op, "close") || !strcmp(op, "fsync")) {
-			need(argc, a, 1, op);
-			int fd = (int)num(argv[a + 1]);
-			ret = op[0] == 'c' ? close(fd) : fsync(fd);
-			a += 2;
-		} else if (!strcmp(op, "read") || !strcmp(op, "pread")) {
-			int p = op[0] == 'p';
-			need(argc, a, 2 + p, op);
-			buflen = (size_t)num(argv[a + 2]);
-			if (!(buf = malloc(buflen ? buflen : 1)))
-				usage("out of memory", NULL);
-			ret = p ? pread((int)num(argv[a + 1]), buf, buflen, (off_t)num(argv[a + 3]))
-				: read((int)num(argv[a + 1]), buf, buflen);
-			buflen = ret > 0 ? (size_t)ret : 0;
-			a += 3 + p;
-		} else if (!strcmp(op, "write") || !strcmp(op, "pwrite")) {
-			int p = op[0] == 'p';
-			need(argc, a, 2 + p, op);
-			const char *text = argv[a + 2];
-			ret = p ? pwrite((int)num(argv[a + 1]), text, strlen(text),
-					 (off_t)num(argv[a + 3]))
-				: write((int)num(argv[a + 1]), text, strlen(text));
-			a += 3 + p;
-		} else if (!strcmp(op, "fstat") || !strcmp(op, "stat")) {
-			need(argc, a, 1, op);
-			ret = op[0] == 'f' ? fstat((int)num(argv[a + 1]), &st) : stat(argv[a + 1], &st);
-			have_stat = ret == 0;
-			a += 2;
-		} else if (!strcmp(op, "sleep")) {
-			need(argc, a, 1, op);
-			long long ms = num(argv[a + 1]);
-			struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-			ret = nanosleep(&ts, NULL);
-			a += 2;
-		} else if (!strcmp(op, "mmap")) {
-			need(argc, a, 4, op);
-			int fd = (int)num(argv[a + 1]);
-			size_t len = (size_t)num(argv[a + 2]);
-			const char *ps = argv[a + 3];
-			int prot = (strchr(ps, 'r') ? PROT_READ : 0) | (strchr(ps, 'w') ? PROT_WRITE : 0);
-			int shared = !strcmp(argv[a + 4], "shared");
-			off_t off = 0;
-			int m;
-			if (!shared && strcmp(argv[a + 4], "private"))
-				usage("mmap wants shared or private", argv[a + 4]);
-			a += 5;
-			/* optional offset: a plain number (op names never start with a digit) */
-			if (a < argc && argv[a][0] >= '0' && argv[a][0] <= '9')
-				off = (off_t)num(argv[a++]);
-			for (m = 0; m < MAX_MAPS && maps[m].addr; m++)
-				;
-			if (m == MAX_MAPS)
-				usage("too many mappings", NULL);
-			void *p = mmap(NULL, len, prot, shared ? MAP_SHARED : MAP_PRIVATE, fd, off);
-			if (p == MAP_FAILED) {
-				ret = -1;
-			} else {
-				maps[m].addr = p;
-				maps[m].len = len;
-				ret = m;
-			}
-		} else if (!strcmp(op, "mread") || !strcmp(op, "mwrite")) {
-			need(argc, a, 3, op);
-			int m = map_index(argv[a + 1]);
-			size_t off = (size_t)num(argv[a + 2]);
-			int w = op[1] == 'w';
-			const char *text = argv[a + 3];
-			size_t n = w ? strlen(text) : (size_t)num(argv[a + 3]);
-			a += 4;
-			if (m < 0 || off > maps[m].len || n > maps[m].len - off) {
-				ret = -1;
-				errno = EINVAL;
-			} else {
-				if (!w && !(buf = malloc(n ? n : 1)))
-					usage("out of memory", NULL);
-				if (guarded_copy(w ? maps[m].addr + off : (char *)buf,
-						 w ? (const void *)text : maps[m].addr + off, n) == 0) {
-					ret = (long long)n;
-					buflen = w ? 0 : n;
-				} else {
-					ret = -1;
-					errno = EFAULT;
-				}
-			}
-		} else if (!strcmp(op, "munmap")) {
-			need(argc, a, 1, op);
-			int m = map_index(argv[a + 1]);
-			a += 2;
-			if (m < 0) {
-				ret = -1;
-				errno = EINVAL;
-			} else {
-				ret = munmap(maps[m].addr, maps[m].len);
-				if (ret == 0)
-					maps[m].addr = NULL;
-			}
-		} else {
-			usage("unknown operation", op);
-		}
-		err = errno;
-		results[i] = ret;
-		head(i, op, ret, err);
-		if (buf)
-			print_hex(buf, buflen);
-		if (have_stat)
-			print_stat(&st);
-		if (fault_sig && (!strcmp(op, "mread") || !strcmp(op, "mwrite")))
-			printf(",\"signal\":\"%s\"", fault_sig == SIGBUS ? "SIGBUS" : "SIGSEGV");
-		printf("}\n");
-		fflush(stdout);
-		free(buf);
-	}
+	if (argc == 2 && !strcmp(argv[1], "-"))
+		return interactive();
+	for (int a = 1; a < argc; i++)
+		a = run_one(argc, argv, a, i);
 	return 0;
 }

@@ -140,14 +140,15 @@ export function buildWorld(s: Scenario): Built {
     const id = w.sbs.length;
     let sb: SuperBlock;
     if (f.type === 'plain') {
-      const files: Record<string, { kind: 'reg' | 'dir'; data: string; mtime: number; atime: number }> = {};
+      const files: Record<string, { kind: 'reg' | 'dir' | 'fifo'; data: string; mtime: number; atime: number }> = {};
       for (const [n, v] of Object.entries(f.files)) {
-        files[n] = typeof v === 'string' ? { kind: 'reg', data: v, mtime: 0, atime: 0 } : { kind: 'dir', data: '', mtime: 0, atime: 0 };
+        const kind = typeof v === 'string' ? 'reg' : 'dir' in v ? 'dir' : 'fifo';
+        files[n] = { kind, data: typeof v === 'string' ? v : '', mtime: 0, atime: 0 };
       }
       sb = { id, name: f.name, kind: 'plain', s_stack_depth: 0, mounted: true, readonly: f.readonly, files };
     } else if (f.type === 'overlay') {
       const layers = f.layers.map((n) => w.sbs.find((x) => x.name === n)!.id);
-      sb = { id, name: f.name, kind: 'overlay', s_stack_depth: 0, mounted: false, layers };
+      sb = { id, name: f.name, kind: 'overlay', s_stack_depth: 0, mounted: false, layers, dentries: {} };
       if (f.mount === 'setup') setupOps.push({ sys: 'mount_overlay_setup', args: { fs: f.name } });
     } else {
       sb = { id, name: f.name, kind: 'fuse', s_stack_depth: 0, mounted: false, conn: 0, inodes: {} };
@@ -159,7 +160,7 @@ export function buildWorld(s: Scenario): Built {
       // keyed by the connection pointer once mounted; until then by a placeholder
       w.servers[-(id + 1)] = {
         fs: f.name, conn: 0, proc: sp.name, lifecycle: LIFECYCLE_INITIAL, policy,
-        inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [],
+        inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], backingOpens: [], kernelInit: '',
       };
     }
     w.sbs.push(sb);

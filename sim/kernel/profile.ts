@@ -1,6 +1,7 @@
 // Kernel profiles are data: the differences between the v15 patch, 6.9 as merged and this
 // machine's 6.18 live in this one table, consulted by the model (no `if (version)` elsewhere).
-// Each row says how it was established; see docs/kernel-facts.md and oracle/PROBE-RESULTS.md.
+// Each row says how it was established; see docs/kernel-facts.md, oracle/PROBE-RESULTS.md and
+// docs/kernel-versions.md (which `fpsim oracle` scenario pins each row against the real kernel).
 export interface Profile {
   name: ProfileName;
   /** FUSE_KERNEL_MINOR_VERSION the kernel sends in INIT */
@@ -27,6 +28,11 @@ export interface Profile {
    * the bit went for the shared lock (and skipped the past-EOF test)
    */
   dioExclusiveInCacheIoMode: boolean;
+  /**
+   * fuse_dev_ioctl knows FUSE_DEV_IOC_SYNC_INIT (6.18, "fuse: allow synchronous FUSE_INIT"): on
+   * a device already attached to a connection it is EINVAL; a kernel without it says ENOTTY
+   */
+  syncInitIoctl: boolean;
 }
 
 export type ProfileName = 'v15' | '6.9' | '6.18';
@@ -43,6 +49,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     backingOpenAcceptsOPath: false,
     passthroughWriteExtendsSize: false,
     dioExclusiveInCacheIoMode: false,
+    syncInitIoctl: false,
   },
   '6.9': {
     name: '6.9',
@@ -56,6 +63,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     passthroughWriteExtendsSize: false,
     // the inverted FUSE_I_CACHE_IO_MODE test of 6.9 (fixed in 6.12, backported to 6.10.y only)
     dioExclusiveInCacheIoMode: false,
+    // an unknown command: ENOTTY
+    syncInitIoctl: false,
   },
   '6.18': {
     name: '6.18',
@@ -64,14 +73,18 @@ export const PROFILES: Record<ProfileName, Profile> = {
     // v6.11: passthrough and writeback cache do not work together
     initRefusesWritebackCache: true,
     backingOpenChecksPadding: true,
-    // v6.17: only regular files (EISDIR for a directory, EINVAL otherwise)
+    // v6.17: only regular files (EISDIR for a directory, EINVAL otherwise; oracle:
+    // backing-open-dir-6.18-eisdir, backing-open-fifo-6.18-einval)
     backingFileCheck: 'regular',
     // v6.12: fget_raw
     backingOpenAcceptsOPath: true,
-    // v6.12: fuse_write_update_attr on the passthrough write path
+    // v6.12: fuse_write_update_attr on the passthrough write path (oracle:
+    // passthrough-write-cached-size-6.18, statx(AT_STATX_DONT_SYNC) shows the extended size)
     passthroughWriteExtendsSize: true,
     // v6.12: 2f3d8ff45798 "use exclusive lock when FUSE_I_CACHE_IO_MODE is set"
     dioExclusiveInCacheIoMode: true,
+    // v6.18: dfb84c330794; found by fpsim oracle (scenario ioctl-sync-init-6.18-einval)
+    syncInitIoctl: true,
   },
 };
 

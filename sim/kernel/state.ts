@@ -165,7 +165,7 @@ export interface Answer {
 }
 
 export interface PlainInode {
-  kind: 'reg' | 'dir';
+  kind: 'reg' | 'dir' | 'fifo';
   data: string;
   mtime: number;
   atime: number;
@@ -194,6 +194,11 @@ export interface OverlaySb extends SbBase {
   kind: 'overlay';
   /** lower layers' sb ids, topmost first (read-only overlay: lowerdir only) */
   layers: number[];
+  /**
+   * the dcache: names ovl_lookup has found (it walked the layers, asking each FUSE layer above
+   * the one that has the name with a LOOKUP); a cached name is not looked up again
+   */
+  dentries: Record<string, true>;
 }
 
 export interface FuseSb extends SbBase {

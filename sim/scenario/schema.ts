@@ -27,7 +27,18 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('mmap'), fd: ref, shared: z.boolean().default(true), ...common }).strict(),
   z.object({ op: z.literal('munmap'), vma: ref, ...common }).strict(),
   z.object({ op: z.literal('close'), fd: ref, ...common }).strict(),
-  z.object({ op: z.literal('stat'), path: z.string(), ...common }).strict(),
+  z
+    .object({
+      op: z.literal('stat'),
+      path: z.string(),
+      /**
+       * statx(AT_STATX_DONT_SYNC): the size the kernel has cached, without asking the server
+       * (plain stat(2) sends GETATTR when the attributes are invalid)
+       */
+      cached: z.boolean().optional(),
+      ...common,
+    })
+    .strict(),
   z
     .object({
       op: z.literal('backing_open'),
@@ -66,7 +77,9 @@ export const OpSchema = z.discriminatedUnion('op', [
     .strict(),
 ]);
 
-const fileSpec = z.union([z.string(), z.object({ dir: z.literal(true) }).strict()]);
+// a regular file (its content), a directory, or a FIFO (for open and BACKING_OPEN only: the
+// model does not model pipe io, and a real open O_RDONLY of a FIFO waits for a writer)
+const fileSpec = z.union([z.string(), z.object({ dir: z.literal(true) }).strict(), z.object({ fifo: z.literal(true) }).strict()]);
 
 export const FilesystemSchema = z.discriminatedUnion('type', [
   z

@@ -28,6 +28,10 @@ export interface ServerState {
   /** fh -> nodeid and the per-open backing id / fd, if any */
   fhs: Record<number, { nodeid: number; backingId: number; fd: number }>;
   nextFh: number;
-  /** every request that reached the server, as "OPCODE name-or-nodeid" */
+  /** the opcode name of every request that reached the server, in order */
   seen: string[];
+  /** what the server's own BACKING_OPENs returned (ids, or -errno), in order */
+  backingOpens: number[];
+  /** what the kernel's INIT offered: "7.<minor>", plus " PASSTHROUGH" if it offered passthrough */
+  kernelInit: string;
 }

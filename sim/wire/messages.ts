@@ -31,6 +31,7 @@ import {
   FUSE_WRITE_OUT,
 } from './structs.ts';
 import type {
+  Wide,
   FuseAttrOut,
   FuseEntryOut,
   FuseFlushIn,
@@ -49,7 +50,8 @@ import type {
   ValueOf,
 } from './structs.ts';
 
-export { WireError } from './structs.ts';
+export { WireError, wide, wideEqual, formatWide } from './structs.ts';
+export type { Wide } from './structs.ts';
 
 const IN_HDR = FUSE_IN_HEADER.size;
 const OUT_HDR = FUSE_OUT_HEADER.size;
@@ -68,7 +70,8 @@ const INIT_IN_MIN_SIZE = 16;
 
 export interface RequestHeaderFields {
   opcode: number;
-  unique: number;
+  /** a number, or a bigint for values above 2^53 (a real kernel's resend bit) */
+  unique: Wide;
   nodeid: number;
   uid: number;
   gid: number;
@@ -208,7 +211,7 @@ function exact<L extends Layout>(layout: L, body: Uint8Array): ValueOf<L> {
 // Replies.
 
 /** Build a reply; header.len is computed. `error` is 0 or -errno (or a notify code with unique 0). */
-export function encodeReply(unique: number, error: number, body: Uint8Array | null): Uint8Array {
+export function encodeReply(unique: Wide, error: number, body: Uint8Array | null): Uint8Array {
   const bodyLen = body?.length ?? 0;
   const out = new Uint8Array(OUT_HDR + bodyLen);
   const header: FuseOutHeader = { len: out.length, error, unique };

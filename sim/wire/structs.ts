@@ -21,7 +21,32 @@ export class WireError extends Error {
   }
 }
 
-export type ScalarType = 'u8' | 'u16' | 'u32' | 'i32' | 'u64';
+/**
+ * 'u64w' is a u64 the kernel fills with full 64-bit values (request ids, whose bit 63 marks a
+ * resend; lock owners, which are kernel pointers): decoded as a number while it is a safe
+ * integer and as a bigint above Number.MAX_SAFE_INTEGER, encoded from either. Plain 'u64'
+ * fields (offsets, sizes, node ids and file handles the server chose) stay numbers and reject
+ * values they cannot represent exactly.
+ */
+export type ScalarType = 'u8' | 'u16' | 'u32' | 'i32' | 'u64' | 'u64w';
+
+/** The JS value of a 'u64w' field: a number when it is a safe integer, else a bigint. */
+export type Wide = number | bigint;
+
+/** A decoded 64-bit value in its canonical form: a number when safe, else a bigint. */
+export function wide(v: bigint): Wide {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+/** Whether two Wide values are the same 64-bit number (1 and 1n are). */
+export function wideEqual(a: Wide, b: Wide): boolean {
+  return BigInt(a) === BigInt(b);
+}
+
+/** A Wide value as text: decimal while safe, hex above (for traces and tables). */
+export function formatWide(v: Wide): string {
+  return typeof v === 'bigint' ? `0x${v.toString(16)}` : String(v);
+}
 
 export interface ScalarField {
   readonly name: string;
@@ -59,10 +84,12 @@ export interface Layout {
 export type ValueOf<L extends Layout> = {
   -readonly [F in L['fields'][number] as F extends ReservedField ? never : F['name']]: F extends StructField
     ? ValueOf<F['layout']>
-    : number;
+    : F extends { readonly type: 'u64w' }
+      ? Wide
+      : number;
 };
 
-const SCALAR_SIZE: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, i32: 4, u64: 8 };
+const SCALAR_SIZE: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, i32: 4, u64: 8, u64w: 8 };
 
 /** Byte size of a field. */
 export function fieldSize(f: Field): number {
@@ -113,7 +140,7 @@ export const FUSE_IN_HEADER = defineLayout({
   fields: [
     { name: 'len', type: 'u32', offset: 0 }, // whole message, header included
     { name: 'opcode', type: 'u32', offset: 4 },
-    { name: 'unique', type: 'u64', offset: 8 },
+    { name: 'unique', type: 'u64w', offset: 8 },
     { name: 'nodeid', type: 'u64', offset: 16 },
     { name: 'uid', type: 'u32', offset: 24 },
     { name: 'gid', type: 'u32', offset: 28 },
@@ -129,7 +156,7 @@ export const FUSE_OUT_HEADER = defineLayout({
   fields: [
     { name: 'len', type: 'u32', offset: 0 },
     { name: 'error', type: 'i32', offset: 4 }, // 0 or -errno; notification code when unique == 0
-    { name: 'unique', type: 'u64', offset: 8 },
+    { name: 'unique', type: 'u64w', offset: 8 },
   ],
 });
 
@@ -192,7 +219,7 @@ export const FUSE_RELEASE_IN = defineLayout({
     { name: 'fh', type: 'u64', offset: 0 },
     { name: 'flags', type: 'u32', offset: 8 },
     { name: 'release_flags', type: 'u32', offset: 12 },
-    { name: 'lock_owner', type: 'u64', offset: 16 },
+    { name: 'lock_owner', type: 'u64w', offset: 16 },
   ],
 });
 
@@ -203,7 +230,7 @@ export const FUSE_FLUSH_IN = defineLayout({
     { name: 'fh', type: 'u64', offset: 0 },
     { name: 'unused', type: 'u32', offset: 8 },
     { name: 'padding', type: 'u32', offset: 12 },
-    { name: 'lock_owner', type: 'u64', offset: 16 },
+    { name: 'lock_owner', type: 'u64w', offset: 16 },
   ],
 });
 
@@ -215,7 +242,7 @@ export const FUSE_READ_IN = defineLayout({
     { name: 'offset', type: 'u64', offset: 8 },
     { name: 'size', type: 'u32', offset: 16 },
     { name: 'read_flags', type: 'u32', offset: 20 },
-    { name: 'lock_owner', type: 'u64', offset: 24 },
+    { name: 'lock_owner', type: 'u64w', offset: 24 },
     { name: 'flags', type: 'u32', offset: 32 },
     { name: 'padding', type: 'u32', offset: 36 },
   ],
@@ -229,7 +256,7 @@ export const FUSE_WRITE_IN = defineLayout({
     { name: 'offset', type: 'u64', offset: 8 },
     { name: 'size', type: 'u32', offset: 16 }, // bytes of data following this struct
     { name: 'write_flags', type: 'u32', offset: 20 },
-    { name: 'lock_owner', type: 'u64', offset: 24 },
+    { name: 'lock_owner', type: 'u64w', offset: 24 },
     { name: 'flags', type: 'u32', offset: 32 },
     { name: 'padding', type: 'u32', offset: 36 },
   ],
@@ -313,6 +340,34 @@ export const FUSE_BACKING_MAP = defineLayout({
   ],
 });
 
+/** struct fuse_kstatfs */
+export const FUSE_KSTATFS = defineLayout({
+  name: 'fuse_kstatfs',
+  size: 80,
+  fields: [
+    { name: 'blocks', type: 'u64', offset: 0 },
+    { name: 'bfree', type: 'u64', offset: 8 },
+    { name: 'bavail', type: 'u64', offset: 16 },
+    { name: 'files', type: 'u64', offset: 24 },
+    { name: 'ffree', type: 'u64', offset: 32 },
+    { name: 'bsize', type: 'u32', offset: 40 },
+    { name: 'namelen', type: 'u32', offset: 44 },
+    { name: 'frsize', type: 'u32', offset: 48 },
+    { name: 'padding', type: 'u32', offset: 52 },
+    { name: 'spare', type: 'reserved', offset: 56, size: 24 }, // uint32_t spare[6]
+  ],
+});
+
+/**
+ * STATFS reply. Not in LAYOUTS (the model kernel never sends STATFS): the server core answers
+ * it for a real kernel, whose overlayfs statfs's every layer at mount time.
+ */
+export const FUSE_STATFS_OUT = defineLayout({
+  name: 'fuse_statfs_out',
+  size: 80,
+  fields: [{ name: 'st', type: 'struct', offset: 0, layout: FUSE_KSTATFS }],
+});
+
 export type FuseInHeader = ValueOf<typeof FUSE_IN_HEADER>;
 export type FuseOutHeader = ValueOf<typeof FUSE_OUT_HEADER>;
 export type FuseInitIn = ValueOf<typeof FUSE_INIT_IN>;
@@ -355,7 +410,7 @@ export const LAYOUTS: readonly Layout[] = [
 
 type Scalars = Record<string, unknown>;
 
-const RANGE: Record<Exclude<ScalarType, 'u64'>, readonly [number, number]> = {
+const RANGE: Record<Exclude<ScalarType, 'u64' | 'u64w'>, readonly [number, number]> = {
   u8: [0, 0xff],
   u16: [0, 0xffff],
   u32: [0, 0xffff_ffff],
@@ -405,6 +460,14 @@ function writeFields(
     }
     const path = prefix + f.name;
     const v = value[f.name];
+    if (f.type === 'u64w') {
+      const ok = typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v));
+      if (!ok || BigInt(v as Wide) < 0n || BigInt(v as Wide) > 0xffff_ffff_ffff_ffffn) {
+        throw new WireError(root, at - rootBase, `field ${path} (u64) = ${String(v)} is not an integer in 0..2^64-1`);
+      }
+      view.setBigUint64(at, BigInt(v as Wide), true);
+      continue;
+    }
     if (f.type === 'struct') {
       if (typeof v !== 'object' || v === null) {
         throw new WireError(root, at - rootBase, `field ${path} must be an object (struct ${f.layout.name})`);
@@ -498,6 +561,9 @@ function readFields(
       case 'i32':
         out[f.name] = view.getInt32(at, true);
         break;
+      case 'u64w':
+        out[f.name] = wide(view.getBigUint64(at, true));
+        break;
       case 'u64': {
         const big = view.getBigUint64(at, true);
         if (big > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -566,7 +632,7 @@ export function describe(layout: Layout, bytes: Uint8Array, offset = 0): string[
         continue;
       }
       const size = fieldSize(f);
-      const type = f.type === 'reserved' ? `reserved[${f.size}]` : f.type;
+      const type = f.type === 'reserved' ? `reserved[${f.size}]` : f.type === 'u64w' ? 'u64' : f.type;
       if (at + size > bytes.length) {
         rows.push([rel, name, type, '(missing)']);
         continue;
@@ -588,7 +654,8 @@ export function describe(layout: Layout, bytes: Uint8Array, offset = 0): string[
         case 'i32':
           shown = String(view.getInt32(at, true));
           break;
-        case 'u64': {
+        case 'u64':
+        case 'u64w': {
           const big = view.getBigUint64(at, true);
           shown = big > BigInt(Number.MAX_SAFE_INTEGER) ? `0x${big.toString(16)}` : String(big);
           break;
@@ -606,7 +673,7 @@ export function describe(layout: Layout, bytes: Uint8Array, offset = 0): string[
 export function formatLayout(layout: Layout): string {
   const lines = [`struct ${layout.name} /* ${layout.size} bytes */`];
   for (const f of layout.fields) {
-    const type = f.type === 'struct' ? `struct ${f.layout.name}` : f.type === 'reserved' ? 'reserved' : f.type;
+    const type = f.type === 'struct' ? `struct ${f.layout.name}` : f.type === 'reserved' ? 'reserved' : f.type === 'u64w' ? 'u64' : f.type;
     lines.push(`  ${String(f.offset).padStart(3)}  ${String(fieldSize(f)).padStart(3)}  ${type.padEnd(16)} ${f.name}`);
   }
   return lines.join('\n');

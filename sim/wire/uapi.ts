@@ -289,3 +289,8 @@ export const FUSE_DEV_IOC_CLONE = _IOR(FUSE_DEV_IOC_MAGIC, 0, SIZEOF_UINT32);
 export const FUSE_DEV_IOC_BACKING_OPEN = _IOW(FUSE_DEV_IOC_MAGIC, 1, SIZEOF_FUSE_BACKING_MAP);
 /** Drop a backing_id registration. */
 export const FUSE_DEV_IOC_BACKING_CLOSE = _IOW(FUSE_DEV_IOC_MAGIC, 2, SIZEOF_UINT32);
+/**
+ * Not in 6.9 (7.45, Linux 6.18): ask for a synchronous INIT, on a /dev/fuse fd before it is
+ * mounted. Whether a kernel knows it is the profile's business (syncInitIoctl).
+ */
+export const FUSE_DEV_IOC_SYNC_INIT = _IO(FUSE_DEV_IOC_MAGIC, 3);

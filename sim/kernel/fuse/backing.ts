@@ -133,7 +133,8 @@ function backingFileRefused(c: Ctx, file: Ptr): number {
 function fileKind(c: Ctx, file: Ptr): 'reg' | 'dir' | 'other' {
   const f = c.deref(file, 'file');
   if (f.devConn !== 0 || f.name === '') return 'other';
-  return fileInodeKind(c.w, f);
+  const kind = fileInodeKind(c.w, f);
+  return kind === 'fifo' ? 'other' : kind;
 }
 
 interface CloseL {

@@ -63,6 +63,8 @@ export function fuse_dev_read(c: Ctx, fc: FuseConnObj): Uint8Array | number {
 export function fuse_dev_write(c: Ctx, fc: FuseConnObj, bytes: Uint8Array): number {
   const reply = decodeReply(bytes);
   const unique = reply.header.unique;
+  // the model numbers its requests from 2 up: a 64-bit unique names none of them
+  if (typeof unique !== 'number') return neg('ENOENT');
   const i = fc.processing.findIndex((r) => r.unique === unique);
   if (i < 0) return neg('ENOENT'); // request_find failed: not (or no longer) being processed
   const req = fc.processing[i]!;

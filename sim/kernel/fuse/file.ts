@@ -232,6 +232,10 @@ kfunc<IoL>('fuse_file_read_iter', 'fs/fuse/file.c', {
     if (a.error) return ret(a.error);
     const r = decodeReplyArg(FUSE_OPCODE.READ, a.body);
     const data = r.op === 'READ' ? new TextDecoder().decode(r.data) : '';
+    // __fuse_direct_read and fuse_readpages_end: fuse_invalidate_atime
+    const f = c.deref(l.file, 'file');
+    const fi = c.deref(c.deref(f.fuseFile, 'fuse_file').inode, 'fuse_inode');
+    setField(c, fi, 'atimeValid', false);
     c.data = data;
     return ret(data.length);
   },

@@ -120,11 +120,15 @@ interface GetattrL {
   fc: Ptr;
 }
 
-/** fuse_update_attributes: cached attributes while valid, else GETATTR. */
+/**
+ * fuse_update_get_attr for stat(2): cached attributes while valid, else GETATTR. stat asks for
+ * STATX_BASIC_STATS, atime included, so an atime invalidated by a read (fuse_invalidate_atime:
+ * after a passthrough, direct or page-cache read) also sends GETATTR.
+ */
 kfunc<GetattrL>('fuse_getattr', 'fs/fuse/dir.c', {
   start(c, l) {
     const fi = c.deref(l.inode, 'fuse_inode');
-    if (fi.attrValid) return ret(fi.size);
+    if (fi.attrValid && fi.atimeValid) return ret(fi.size);
     const sb = c.w.sbs[fi.sb] as FuseSb;
     const fc = c.deref(sb.conn, 'fuse_conn');
     l.fc = fc.ptr;
@@ -143,6 +147,7 @@ kfunc<GetattrL>('fuse_getattr', 'fs/fuse/dir.c', {
     setField(c, fi, 'size', r.arg.attr.size);
     setField(c, fi, 'mtime', r.arg.attr.mtime);
     setField(c, fi, 'attrValid', true);
+    setField(c, fi, 'atimeValid', true);
     return ret(fi.size);
   },
 });

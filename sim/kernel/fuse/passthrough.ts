@@ -94,7 +94,7 @@ kfunc<BackingFileL>('backing_file_open', 'fs/backing-file.c', {
       write: l.write,
       opath: false,
       // a fresh open of the path: an fb made from an O_PATH fd (6.12+) still reads and writes
-      hasIter: fileInodeKind(c.w, real) === 'reg',
+      hasIter: fileInodeKind(c.w, real) !== 'dir',
       fuseFile: 0,
       backing: true,
       devConn: 0,

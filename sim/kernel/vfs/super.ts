@@ -42,10 +42,10 @@ export function realInode(w: World, sb: SuperBlock, name: string): { sb: SuperBl
  * The type of a file's inode (i_mode): a FUSE file in the model is always a regular file (the
  * scripted servers export no directories); plain and overlay files look at the real inode.
  */
-export function fileInodeKind(w: World, f: FileObj): 'reg' | 'dir' {
+export function fileInodeKind(w: World, f: FileObj): PlainInode['kind'] {
   const sb = fileSb(w, f);
   if (sb.kind === 'fuse') return 'reg';
-  return realInode(w, sb, f.name)?.inode.kind === 'dir' ? 'dir' : 'reg';
+  return realInode(w, sb, f.name)?.inode.kind ?? 'reg';
 }
 
 /**

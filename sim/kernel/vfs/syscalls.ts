@@ -2,14 +2,14 @@
 // return a result or -errno as the syscall would (fs/open.c, fs/read_write.c, mm/mmap.c,
 // fs/ioctl.c, fs/namespace.c).
 import type { Ctx } from '../ctx.ts';
-import { call, goto, kfunc, ret } from '../exec.ts';
-import type { FileObj, FuseSb, Ptr } from '../state.ts';
+import { call, goto, kfunc, ret, type Next } from '../exec.ts';
+import type { FileObj, FuseSb, OverlaySb, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { fuse_abort_conn, fuse_get_dev } from '../fuse/dev.ts';
 import { fuse_evict_inode, fuse_umount } from '../fuse/inode.ts';
-import { alloc_file, discard_file, fd_install, fput, get_file } from './file.ts';
+import { alloc_file, discard_file, fd_install, fget, fput, get_file } from './file.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH, overlayDepth, realInode, resolvePath } from './super.ts';
-import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../../wire/uapi.ts';
+import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_SYNC_INIT } from '../../wire/uapi.ts';
 import { setField } from '../lib/once.ts';
 
 /**
@@ -36,6 +36,78 @@ interface OpenL {
   err: number;
 }
 
+interface OvlLookupL {
+  sb: number;
+  name: string;
+  /** the layer being looked at */
+  i: number;
+  inode: Ptr;
+}
+
+/**
+ * ovl_lookup (fs/overlayfs/namei.c): walk the lower layers, topmost first, until one has the
+ * name. A FUSE layer is asked with a LOOKUP (a real request: its server sees it); a negative
+ * answer goes on to the next layer. The overlay dentry is cached once found. (A name found
+ * on a FUSE layer is noted but not followed: the model's overlay files are plain files.)
+ */
+kfunc<OvlLookupL>('ovl_lookup', 'fs/overlayfs/namei.c', {
+  start(c, l) {
+    const sb = c.w.sbs[l.sb] as OverlaySb;
+    if (sb.dentries[l.name]) return ret(0);
+    l.i = 0;
+    return goto('layer');
+  },
+  layer(c, l) {
+    const sb = c.w.sbs[l.sb] as OverlaySb;
+    const id = sb.layers[l.i];
+    if (id === undefined) return ret(neg('ENOENT'));
+    const lsb = c.w.sbs[id]!;
+    if (lsb.kind === 'fuse') return call('fuse_lookup', { sb: lsb.id, name: l.name }, 'fuse_done', 'inode');
+    if (realInode(c.w, lsb, l.name)) return goto('found');
+    l.i++;
+    return goto('layer');
+  },
+  fuse_done(c, l) {
+    if (l.inode === neg('ENOENT')) {
+      l.i++;
+      return goto('layer');
+    }
+    if (l.inode < 0) return ret(l.inode);
+    c.emit('note', `ovl_lookup: ${l.name} is on FUSE layer /${c.w.sbs[(c.w.sbs[l.sb] as OverlaySb).layers[l.i]!]!.name} (not followed by the model)`);
+    return goto('found');
+  },
+  found(c, l) {
+    (c.w.sbs[l.sb] as OverlaySb).dentries[l.name] = true;
+    return ret(0);
+  },
+});
+
+/** open(2) of a plain file, or of an overlay's (its layers were walked). */
+function openLocal(c: Ctx, l: OpenL): Next {
+  const r = resolvePath(c.w, l.path);
+  if (!r) return ret(neg('ENOENT'));
+  const { sb, name } = r;
+  const real = realInode(c.w, sb, name);
+  if (!real) return ret(neg('ENOENT'));
+  if (!l.opath && l.write) {
+    if (real.inode.kind === 'dir') return ret(neg('EISDIR'));
+    if (sb.kind === 'overlay' || real.sb.kind !== 'plain' || real.sb.readonly) return ret(neg('EROFS'));
+  }
+  const f = alloc_file(c, {
+    sb: sb.id,
+    name,
+    write: l.write && !l.opath,
+    opath: !!l.opath,
+    // a FIFO's f_op (pipefifo_fops) has read_iter and write_iter too
+    hasIter: real.inode.kind !== 'dir' && !l.opath,
+    fuseFile: 0,
+    backing: false,
+    devConn: 0,
+    realSb: real.sb.id,
+  });
+  return ret(fd_install(c, f.ptr));
+}
+
 /** open(2): O_RDONLY, O_RDWR (write) or O_PATH. */
 kfunc<OpenL>('sys_open', 'fs/open.c', {
   start(c, l) {
@@ -45,24 +117,12 @@ kfunc<OpenL>('sys_open', 'fs/open.c', {
     if (sb.kind === 'fuse') {
       return call('fuse_lookup', { sb: sb.id, name }, 'fuse_found', 'inode');
     }
-    const real = realInode(c.w, sb, name);
-    if (!real) return ret(neg('ENOENT'));
-    if (!l.opath && l.write) {
-      if (real.inode.kind === 'dir') return ret(neg('EISDIR'));
-      if (sb.kind === 'overlay' || real.sb.kind !== 'plain' || real.sb.readonly) return ret(neg('EROFS'));
-    }
-    const f = alloc_file(c, {
-      sb: sb.id,
-      name,
-      write: l.write && !l.opath,
-      opath: !!l.opath,
-      hasIter: real.inode.kind === 'reg' && !l.opath,
-      fuseFile: 0,
-      backing: false,
-      devConn: 0,
-      realSb: real.sb.id,
-    });
-    return ret(fd_install(c, f.ptr));
+    if (sb.kind === 'overlay') return call('ovl_lookup', { sb: sb.id, name }, 'ovl_found', 'err');
+    return openLocal(c, l);
+  },
+  ovl_found(c, l) {
+    if (l.err < 0) return ret(l.err);
+    return openLocal(c, l);
   },
   fuse_found(c, l) {
     if (l.inode < 0) return ret(l.inode);
@@ -93,11 +153,20 @@ kfunc<OpenL>('sys_open', 'fs/open.c', {
   },
 });
 
-function fileOf(c: Ctx, fd: number): FileObj | null {
-  const p = c.p.fds[fd];
-  if (p === undefined) return null;
-  const f = c.deref(p, 'file');
-  return f.opath ? null : f;
+/**
+ * fdget(): the fd's file with a reference held for the whole syscall, as the kernel does when
+ * the fd table is shared: a sibling thread's close(2) cannot free the file under a read that
+ * sleeps waiting for the server. NULL for a bad fd or an O_PATH file. Pair with fdput().
+ */
+function fdget(c: Ctx, fd: number): FileObj | null {
+  const p = fget(c, fd);
+  return p === 0 ? null : c.deref(p, 'file');
+}
+
+/** fdput(), then return v: the syscall's last reference may be the file's last (->release runs here). */
+function fdput(c: Ctx, file: Ptr, v: number) {
+  fput(c, file);
+  return ret(v);
 }
 
 interface IoL {
@@ -112,24 +181,27 @@ interface IoL {
 /** pread(2) */
 kfunc<IoL>('sys_read', 'fs/read_write.c', {
   start(c, l) {
-    const f = fileOf(c, l.fd);
+    const f = fdget(c, l.fd);
     if (!f) return ret(neg('EBADF'));
+    l.file = f.ptr;
     return call('vfs_read_iter', { file: f.ptr, offset: l.offset ?? 0, n: l.n ?? 4096 }, 'done', 'r');
   },
-  done(_c, l) {
-    return ret(l.r);
+  done(c, l) {
+    return fdput(c, l.file, l.r);
   },
 });
 
 /** pwrite(2) */
 kfunc<IoL>('sys_write', 'fs/read_write.c', {
   start(c, l) {
-    const f = fileOf(c, l.fd);
-    if (!f || !f.write) return ret(neg('EBADF'));
+    const f = fdget(c, l.fd);
+    if (!f) return ret(neg('EBADF'));
+    l.file = f.ptr;
+    if (!f.write) return fdput(c, l.file, neg('EBADF'));
     return call('vfs_write_iter', { file: f.ptr, offset: l.offset ?? 0, data: l.data ?? '' }, 'done', 'r');
   },
-  done(_c, l) {
-    return ret(l.r);
+  done(c, l) {
+    return fdput(c, l.file, l.r);
   },
 });
 
@@ -172,6 +244,7 @@ kfunc<IoL>('vfs_write_iter', 'fs/read_write.c', {
 
 interface MmapL {
   fd: number;
+  file: Ptr;
   shared: boolean;
   vmaFile: Ptr;
 }
@@ -179,20 +252,21 @@ interface MmapL {
 /** mmap(2): returns a mapping id; the vma holds a file reference until munmap. */
 kfunc<MmapL>('sys_mmap', 'mm/mmap.c', {
   start(c, l) {
-    const f = fileOf(c, l.fd);
+    const f = fdget(c, l.fd);
     if (!f) return ret(neg('EBADF'));
+    l.file = f.ptr;
     if (f.fuseFile) return call('fuse_file_mmap', { file: f.ptr, shared: !!l.shared }, 'mapped', 'vmaFile');
-    if (!f.hasIter) return ret(neg('ENODEV'));
+    if (!f.hasIter) return fdput(c, l.file, neg('ENODEV'));
     get_file(c, f.ptr);
     l.vmaFile = f.ptr;
     return goto('mapped');
   },
   mapped(c, l) {
-    if (l.vmaFile < 0) return ret(l.vmaFile);
+    if (l.vmaFile < 0) return fdput(c, l.file, l.vmaFile);
     const id = c.p.nextVma++;
     c.p.vmas.push({ id, file: l.vmaFile, shared: !!l.shared });
     c.emit('fd', `${c.t.name}: vma ${id} maps file#${l.vmaFile}`);
-    return ret(id);
+    return fdput(c, l.file, id);
   },
 });
 
@@ -239,22 +313,36 @@ kfunc<CloseL>('sys_close', 'fs/open.c', {
 
 interface StatL {
   path: string;
+  /** AT_STATX_DONT_SYNC: whatever the inode has, no GETATTR */
+  cached?: boolean;
   inode: Ptr;
   r: number;
 }
 
-/** stat(2): returns st_size. */
+/** stat(2) of a plain file, or of an overlay's (its layers were walked). */
+function statLocal(c: Ctx, l: StatL): Next {
+  const r = resolvePath(c.w, l.path);
+  const real = r && realInode(c.w, r.sb, r.name);
+  if (!real) return ret(neg('ENOENT'));
+  return ret(real.inode.data.length);
+}
+
+/** stat(2), or statx(AT_STATX_DONT_SYNC) when cached: returns st_size. */
 kfunc<StatL>('sys_stat', 'fs/stat.c', {
   start(c, l) {
     const r = resolvePath(c.w, l.path);
     if (!r || r.name === '') return ret(neg('ENOENT'));
     if (r.sb.kind === 'fuse') return call('fuse_lookup', { sb: r.sb.id, name: r.name }, 'found', 'inode');
-    const real = realInode(c.w, r.sb, r.name);
-    if (!real) return ret(neg('ENOENT'));
-    return ret(real.inode.data.length);
+    if (r.sb.kind === 'overlay') return call('ovl_lookup', { sb: r.sb.id, name: r.name }, 'ovl_found', 'r');
+    return statLocal(c, l);
+  },
+  ovl_found(c, l) {
+    if (l.r < 0) return ret(l.r);
+    return statLocal(c, l);
   },
   found(c, l) {
     if (l.inode < 0) return ret(l.inode);
+    if (l.cached) return ret(c.deref(l.inode, 'fuse_inode').size); // fuse_update_get_attr: sync = false
     pathGet(c, l.inode);
     return call('fuse_getattr', { inode: l.inode }, 'done', 'r');
   },
@@ -266,6 +354,8 @@ kfunc<StatL>('sys_stat', 'fs/stat.c', {
 
 interface IoctlL {
   cmd: number;
+  /** the /dev/fuse file, referenced for the syscall */
+  dev: Ptr;
   fd: number;
   flags: number;
   padding: number;
@@ -277,10 +367,16 @@ interface IoctlL {
 kfunc<IoctlL>('sys_fuse_ioctl', 'fs/fuse/dev.c', {
   start(c, l) {
     const devfd = c.p.vars['devfd'];
-    const dev = devfd === undefined ? undefined : c.p.fds[devfd];
-    if (dev === undefined) return ret(neg('EBADF'));
-    const fc = fuse_get_dev(c, dev);
-    if (!fc) return ret(neg('EPERM'));
+    const dev = devfd === undefined ? null : fdget(c, devfd);
+    if (!dev) return ret(neg('EBADF'));
+    l.dev = dev.ptr;
+    const fc = fuse_get_dev(c, dev.ptr);
+    if (l.cmd === FUSE_DEV_IOC_SYNC_INIT && c.profile.syncInitIoctl) {
+      // fuse_dev_ioctl_sync_init: only a device no mount has attached yet can be marked
+      return fdput(c, l.dev, fc ? neg('EINVAL') : 0);
+    }
+    if (l.cmd !== FUSE_DEV_IOC_BACKING_OPEN && l.cmd !== FUSE_DEV_IOC_BACKING_CLOSE) return fdput(c, l.dev, neg('ENOTTY'));
+    if (!fc) return fdput(c, l.dev, neg('EPERM'));
     if (l.cmd === FUSE_DEV_IOC_BACKING_OPEN) {
       return call('fuse_backing_open', { fc: fc.ptr, fd: l.fd, flags: l.flags ?? 0, padding: l.padding ?? 0 }, 'done', 'r');
     }
@@ -288,10 +384,10 @@ kfunc<IoctlL>('sys_fuse_ioctl', 'fs/fuse/dev.c', {
       // the argument is a u32 read into an int: 0xffffffff is -1
       return call('fuse_backing_close', { fc: fc.ptr, id: l.id | 0 }, 'done', 'r');
     }
-    return ret(neg('ENOTTY'));
+    return fdput(c, l.dev, neg('ENOTTY'));
   },
-  done(_c, l) {
-    return ret(l.r);
+  done(c, l) {
+    return fdput(c, l.dev, l.r);
   },
 });
 

@@ -1,0 +1,170 @@
+// Differential testing: each scenario runs on the model (runScenario under a kernel profile)
+// and on the real kernel (./real-run.ts), and what a user and a server can observe is
+// compared: every op's result or errno, the bytes read, the backing ids returned, the
+// requests that reached each server (unmodelled ones dropped, and listed), what stat shows
+// (stat's result is st_size) and what ended up in the plain files.
+import { runScenario } from '../sim/scenario/run-scenario.ts';
+import { describeOp } from '../sim/scenario/run-scenario.ts';
+import type { Scenario } from '../sim/scenario/schema.ts';
+import { availability } from './transport.ts';
+import { formatIgnored, normalizeRequests, normalizeResult, row, skippedRow, type Row } from './compare.ts';
+import { opKey, runReal, type RealRun } from './real-run.ts';
+
+/** Ops only the model can do; a scenario using one is skipped. */
+const MODEL_ONLY_OPS: Record<string, string> = {
+  drop_inode: 'drop_inode evicts one inode (the kernel has only the global drop_caches)',
+  umount: 'umount',
+  serve: 'a second session loop',
+};
+/** Ops not run on the real side and not compared: model-only checks and orderings. */
+const NOT_COMPARED = new Set(['assert', 'wait']);
+const USER_OPS = new Set(['open', 'read', 'write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount']);
+// a server thread's "ioctl" is issued on its /dev/fuse with a NULL argument
+const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount']);
+
+/** Why the real side cannot run this scenario, or null. */
+export function realSkipReason(s: Scenario): string | null {
+  if (Array.isArray(s.schedule)) return 'it uses a schedule list (the real side runs ops one at a time)';
+  if (s.schedule === 'round-robin') return 'it uses the round-robin schedule (the real side runs ops one at a time)';
+  if (s.mutants.length) return `it switches on mutants (${s.mutants.join(', ')})`;
+  if (s.kernel === 'v15') return 'it pins the v15 patch kernel (a uapi no released kernel has)';
+  for (const t of s.tasks) {
+    const server = t.proc?.startsWith('server:') ?? false;
+    for (const op of t.ops) {
+      if (NOT_COMPARED.has(op.op)) continue;
+      if (MODEL_ONLY_OPS[op.op]) return `op ${op.op}: ${MODEL_ONLY_OPS[op.op]} has no real counterpart`;
+      if (server ? !SERVER_OPS.has(op.op) : !USER_OPS.has(op.op)) return `op ${op.op} in a ${server ? 'server' : 'user'} thread`;
+      if ('fd' in op && typeof op.fd === 'number' && !server) return `op ${op.op} names fd ${op.fd} by number (fd numbers differ)`;
+    }
+  }
+  return null;
+}
+
+/** What the model shows: the same shape as a real run, plus the order its ops finished in. */
+export interface ModelRun extends RealRun {
+  order: [string, number][];
+}
+
+/** The model's run, stopped before teardown (as the real side is observed). */
+export function modelRun(s: Scenario, kernel: string): ModelRun {
+  const order: [string, number][] = [];
+  const r = runScenario({ ...s, teardown: false }, {
+    kernel,
+    record: false,
+    check: false,
+    onStep: (rec, phase) => {
+      if (phase === 'run' && rec.done && s.tasks.some((t) => t.name === rec.task)) order.push([rec.task, rec.done.op]);
+    },
+  });
+  const w = r.world;
+  const out: ModelRun = { order, results: {}, seen: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
+  for (const t of s.tasks) {
+    const task = w.tasks.find((x) => x.name === t.name);
+    for (const res of task?.results ?? []) out.results[opKey(t.name, res.op)] = { ret: res.ret, ...(res.data !== undefined ? { data: res.data } : {}) };
+    // ops that never finished still run on the real side, last
+    t.ops.forEach((_, i) => {
+      if (!order.some(([n, j]) => n === t.name && j === i)) order.push([t.name, i]);
+    });
+  }
+  for (const srv of Object.values(w.servers)) {
+    out.seen[srv.fs] = [...srv.seen];
+    out.backingOpens[srv.fs] = [...srv.backingOpens];
+    out.kernelInit[srv.fs] = srv.kernelInit;
+  }
+  for (const sb of w.sbs) {
+    if (sb.kind !== 'plain') continue;
+    for (const [n, ino] of Object.entries(sb.files)) if (ino.kind === 'reg') out.files[`/${sb.name}/${n}`] = ino.data;
+  }
+  for (const v of w.violations) out.errors.push(`model violation ${v.kind}: ${v.message}`);
+  return out;
+}
+
+/** The rows of one scenario: model and kernel side by side. */
+export function compareRuns(s: Scenario, model: ModelRun, real: RealRun): Row[] {
+  const rows: Row[] = [];
+  const fmt = (op: string, r: { ret: number | string; data?: string } | undefined) =>
+    r === undefined ? '(did not finish)' : typeof r.ret === 'string' && r.ret.startsWith('(') ? r.ret : normalizeResult(op, r.ret, r.data);
+  for (const t of s.tasks) {
+    t.ops.forEach((op, i) => {
+      if (NOT_COMPARED.has(op.op)) return;
+      const k = opKey(t.name, i);
+      rows.push(row(s.name, `${t.name}[${i}] ${describeOp(op)}`, fmt(op.op, model.results[k]), fmt(op.op, real.results[k])));
+    });
+  }
+  for (const f of s.filesystems) {
+    if (f.type !== 'fuse') continue;
+    rows.push(row(s.name, `INIT the kernel sent /${f.name}`, model.kernelInit[f.name] || '(none)', real.kernelInit[f.name] || '(none)'));
+    const m = normalizeRequests(model.seen[f.name] ?? []);
+    const k = normalizeRequests(real.seen[f.name] ?? []);
+    const ignored = [
+      Object.keys(m.ignored).length ? `model also: ${formatIgnored(m.ignored)}` : '',
+      Object.keys(k.ignored).length ? `kernel also: ${formatIgnored(k.ignored)}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    rows.push(row(s.name, `requests at /${f.name}`, m.kept.join(' '), k.kept.join(' '), ignored || undefined));
+    const mb = model.backingOpens[f.name] ?? [];
+    const kb = real.backingOpens[f.name] ?? [];
+    if (mb.length || kb.length) {
+      const show = (ids: number[]) => ids.map((id) => (id < 0 ? normalizeResult('backing_open', id) : String(id))).join(' ');
+      rows.push(row(s.name, `backing ids the server /${f.name} got`, show(mb), show(kb)));
+    }
+  }
+  for (const f of s.filesystems) {
+    if (f.type !== 'plain') continue;
+    for (const [n, v] of Object.entries(f.files)) {
+      if (typeof v !== 'string') continue;
+      const path = `/${f.name}/${n}`;
+      const m = model.files[path] ?? '(missing)';
+      const k = real.files[path] ?? '(missing)';
+      // unchanged files say nothing new: only a write (on either side) makes a row
+      if (m !== v || k !== v) rows.push(row(s.name, `content of ${path}`, JSON.stringify(m), JSON.stringify(k)));
+    }
+  }
+  for (const e of real.errors) rows.push({ scenario: s.name, observable: '(harness)', model: '', kernel: e, agree: false });
+  return rows;
+}
+
+export interface OracleOptions {
+  kernel: string;
+  log?: (line: string) => void;
+  /** told each scenario's rows as soon as it is done */
+  onScenario?: (name: string, rows: Row[]) => void;
+}
+
+/** Every scenario against the model and the real kernel. */
+export async function runOracle(scenarios: Scenario[], opts: OracleOptions): Promise<{ rows: Row[]; unavailable?: string }> {
+  const avail = availability();
+  const rows: Row[] = [];
+  const emit = (name: string, rs: Row[]) => {
+    rows.push(...rs);
+    opts.onScenario?.(name, rs);
+  };
+  if (!avail.ok) {
+    for (const s of scenarios) emit(s.name, [skippedRow(s.name, `no real kernel to compare with: ${avail.reason}`)]);
+    return { rows, unavailable: avail.reason };
+  }
+  for (const s of scenarios) {
+    const reason = realSkipReason(s);
+    if (reason) {
+      emit(s.name, [skippedRow(s.name, reason)]);
+      continue;
+    }
+    let model: ModelRun;
+    try {
+      model = modelRun(s, opts.kernel);
+    } catch (e) {
+      emit(s.name, [skippedRow(s.name, `the model cannot run it under ${opts.kernel}: ${(e as Error).message}`)]);
+      continue;
+    }
+    let real: RealRun;
+    try {
+      real = await runReal(s, { order: model.order, ...(opts.log ? { log: opts.log } : {}) });
+    } catch (e) {
+      emit(s.name, [{ scenario: s.name, observable: '(harness)', model: '', kernel: `error: ${(e as Error).message}`, agree: false }]);
+      continue;
+    }
+    emit(s.name, compareRuns(s, model, real));
+  }
+  return { rows };
+}

@@ -1,0 +1,473 @@
+// Running a scenario on the real kernel: plain filesystems become directories in a private
+// tmpfs area (read-only ones a read-only bind mount), overlays real overlay mounts (lowerdir
+// only) in that area, FUSE mounts RealFuseTransport mounts served by the shared server core.
+// Every mount lives under /tmp/fpsim-mounts and belongs to a native helper that removes it
+// when it ends, however the harness ends (PR_SET_PDEATHSIG; a later helper sweeps what a
+// SIGKILLed one left). User ops run in one fpsim-user child per scenario process, one op at a
+// time, in the order the model finished them; a server thread's ops go through the transport.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Scenario, ScenarioOp } from '../sim/scenario/schema.ts';
+import { ensureBuilt } from './native/build.ts';
+import { RealServer } from './real-server.ts';
+import { RealFuseTransport, TransportClosedError } from './transport.ts';
+import type { UserResult } from './user.ts';
+import { canonicalErrno, errnoNameOf } from './compare.ts';
+
+const O_RDONLY = 0;
+const O_RDWR = 2;
+const O_PATH = 0o10000000;
+const MS_RDONLY = 1;
+const MS_REMOUNT = 32;
+const MS_BIND = 4096;
+
+/** One op's outcome, as the model's task results carry it: a value >= 0, or the errno name. */
+export interface RealResult {
+  ret: number | string;
+  data?: string;
+}
+
+export interface RealRun {
+  /** "task#index" -> outcome */
+  results: Record<string, RealResult>;
+  /** each FUSE mount's requests (opcode names), in order, before teardown */
+  seen: Record<string, string[]>;
+  /** what each server's own BACKING_OPENs returned */
+  backingOpens: Record<string, number[]>;
+  /** what each mount's INIT offered ("7.45 PASSTHROUGH") */
+  kernelInit: Record<string, string>;
+  /** "/fs/name" -> content, for every regular file of a plain filesystem, after the ops */
+  files: Record<string, string>;
+  /** problems of the harness or the server (a timeout, a request it could not decode) */
+  errors: string[];
+}
+
+export const opKey = (task: string, index: number) => `${task}#${index}`;
+
+/** Everything still running, so a signal handler can end it all. */
+const live = new Set<{ stop(): Promise<void> }>();
+
+/** Ends every helper and user process of runs in progress (their mounts go with them). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((x) => x.stop().catch(() => {})));
+}
+
+/** An fpsim-user child in "-" mode: one op per line, one JSON result per line. */
+class UserProcess {
+  private readonly child: ChildProcess;
+  private buf = '';
+  private readonly waiting: ((r: UserResult | null) => void)[] = [];
+  private readonly lines: string[] = [];
+  private exited = false;
+  readonly stderr: string[] = [];
+
+  constructor() {
+    this.child = spawn(ensureBuilt('fpsim-user'), ['-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      this.buf += s;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        const w = this.waiting.shift();
+        if (w) w(JSON.parse(line) as UserResult);
+        else this.lines.push(line);
+      }
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => this.stderr.push(s));
+    this.child.stdin!.on('error', () => {});
+    this.child.once('close', () => {
+      this.exited = true;
+      for (const w of this.waiting.splice(0)) w(null);
+    });
+    live.add(this);
+  }
+
+  /** Runs one op; null when it did not answer within timeoutMs (the process is then killed). */
+  run(args: (string | number)[], timeoutMs: number): Promise<UserResult | null> {
+    if (this.exited) return Promise.resolve(null);
+    const queued = this.lines.shift();
+    if (queued) return Promise.resolve(JSON.parse(queued) as UserResult);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(done);
+        if (i >= 0) this.waiting.splice(i, 1);
+        this.child.kill('SIGKILL');
+        resolve(null);
+      }, timeoutMs);
+      const done = (r: UserResult | null) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+      this.waiting.push(done);
+      this.child.stdin!.write(`${args.join('\t')}\n`);
+    });
+  }
+
+  /** EOF on stdin: the process exits, closing its files and mappings (FLUSH, RELEASE). */
+  async stop(): Promise<void> {
+    live.delete(this);
+    if (this.exited) return;
+    this.child.stdin!.end();
+    const gone = new Promise<void>((r) => this.child.once('close', () => r()));
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3_000);
+    await gone;
+    clearTimeout(timer);
+  }
+}
+
+function helperHandle(t: RealFuseTransport) {
+  const h = { stop: () => t.stop() };
+  live.add(h);
+  return h;
+}
+
+export interface RealRunOptions {
+  /** the model's op order: [task, op index], each op once */
+  order: readonly [string, number][];
+  /** per-op timeout (ms) */
+  opTimeoutMs?: number;
+  /** told each thing worth telling (for --verbose) */
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs the scenario's ops on the real kernel in the given order. The scenario must have
+ * passed realSkipReason (no schedule list, no mutants, only ops the real side can do).
+ */
+export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRun> {
+  const log = opts.log ?? (() => {});
+  const opTimeout = opts.opTimeoutMs ?? 5_000;
+  const run: RealRun = { results: {}, seen: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
+  const handles: { stop(): Promise<void> }[] = [];
+  const users = new Map<string, UserProcess>();
+  const servers = new Map<string, { t: RealFuseTransport; srv: RealServer }>();
+  const roots = new Map<string, string>();
+  const vars = new Map<string, Record<string, number>>();
+  const varsOf = (proc: string) => {
+    let v = vars.get(proc);
+    if (!v) vars.set(proc, (v = {}));
+    return v;
+  };
+  let area: RealFuseTransport | undefined;
+  let areaHandle: { stop(): Promise<void> } | undefined;
+  try {
+    area = await RealFuseTransport.start({ keeper: true });
+    areaHandle = helperHandle(area);
+    const areaDir = area.mountpoint;
+    const mount = async (fstype: string, source: string, target: string, flags = 0, data = ''): Promise<number> =>
+      area!.mount(fstype, source, target, flags, data);
+
+    /** Where a plain filesystem's files really are (a read-only one's writable source). */
+    const plainDir = (name: string) => {
+      const f = s.filesystems.find((x) => x.name === name);
+      return f?.type === 'plain' && f.readonly ? join(areaDir, `.src-${name}`) : join(areaDir, name);
+    };
+    const fsOf = (name: string) => s.filesystems.find((x) => x.name === name);
+    const split = (path: string): [string, string] | null => {
+      const m = /^\/([^/]+)(?:\/(.*))?$/.exec(path);
+      return m ? [m[1]!, m[2] ?? ''] : null;
+    };
+    /** A scenario path on the real side (an unknown mount: a path that does not exist). */
+    const realPath = (path: string): string => {
+      const p = split(path);
+      const root = p && roots.get(p[0]);
+      if (!p || !root) return join(areaDir, '.nonexistent', path);
+      return p[1] ? join(root, p[1]) : root;
+    };
+    /**
+     * The plain file behind a path as the model's server sees it (realInode): a plain file,
+     * or the first plain layer of an overlay that has it; a FUSE file reads as empty. The
+     * server never reads through a FUSE mount here: that could wait on this very process.
+     */
+    const plainFile = (path: string): { file: string } | 'fuse' | null => {
+      const p = split(path);
+      if (!p || !roots.has(p[0]) || !p[1]) return null;
+      const f = fsOf(p[0]);
+      if (!f) return null;
+      if (f.type === 'fuse') return 'fuse';
+      const layers = f.type === 'overlay' ? f.layers : [f.name];
+      for (const l of layers) {
+        const lf = fsOf(l);
+        if (lf?.type !== 'plain') continue;
+        const file = join(plainDir(l), p[1]);
+        try {
+          statSync(file);
+          return { file };
+        } catch {
+          // not in this layer
+        }
+      }
+      return null;
+    };
+    const serverEnv = {
+      resolve: realPath,
+      backing: (path: string) => {
+        const r = plainFile(path);
+        if (r === 'fuse') return { data: '', mtime: 0 };
+        if (!r) return null;
+        const st = statSync(r.file);
+        // never read a FIFO: that would wait for a writer
+        if (!st.isFile()) return { data: '', mtime: Math.floor(st.mtimeMs / 1000) };
+        return { data: readFileSync(r.file, 'latin1'), mtime: Math.floor(st.mtimeMs / 1000) };
+      },
+      writeBacking: (path: string, offset: number, data: string) => {
+        const r = plainFile(path);
+        if (!r || r === 'fuse') return;
+        const fd = openSync(r.file, 'r+');
+        try {
+          writeSync(fd, Buffer.from(data, 'latin1'), 0, data.length, offset);
+        } finally {
+          closeSync(fd);
+        }
+      },
+    };
+
+    const mountOverlay = async (name: string): Promise<number> => {
+      const f = fsOf(name);
+      if (f?.type !== 'overlay') return -22;
+      const lowers = f.layers.map((l) => roots.get(l));
+      if (lowers.some((x) => x === undefined)) return -2;
+      // overlayfs wants two lower layers when there is no upper one: an empty bottom layer
+      // changes nothing else (its s_stack_depth is 0)
+      const empty = join(areaDir, `.empty-${name}`);
+      mkdirSync(empty, { recursive: true });
+      const lowerdir = [...(lowers as string[]), ...(lowers.length < 2 ? [empty] : [])].join(':');
+      const target = join(areaDir, name);
+      const r = await mount('overlay', 'overlay', target, 0, `lowerdir=${lowerdir}`);
+      if (r === 0) roots.set(name, target);
+      return r;
+    };
+
+    // ---- setup: the filesystems, in order
+    for (const f of s.filesystems) {
+      if (f.type === 'plain') {
+        const dir = plainDir(f.name);
+        mkdirSync(dir, { recursive: true });
+        for (const [n, v] of Object.entries(f.files)) {
+          if (typeof v === 'string') writeFileSync(join(dir, n), v);
+          else if ('dir' in v) mkdirSync(join(dir, n));
+          else mkfifo(join(dir, n));
+        }
+        const target = join(areaDir, f.name);
+        if (f.readonly) {
+          let r = await mount('', dir, target, MS_BIND);
+          if (r === 0) r = await mount('', '', target, MS_REMOUNT | MS_BIND | MS_RDONLY);
+          if (r !== 0) throw new Error(`read-only bind mount of /${f.name}: ${errnoNameOf(r)}`);
+        }
+        roots.set(f.name, target);
+      } else if (f.type === 'fuse') {
+        const t = await RealFuseTransport.start();
+        const h = helperHandle(t);
+        handles.push(h);
+        if (!f.server.cap_sys_admin) {
+          const r = await t.setCapSysAdmin(false);
+          if (r !== 0) throw new Error(`dropping CAP_SYS_ADMIN for /${f.name}: ${errnoNameOf(r)}`);
+        }
+        const srv = new RealServer(t, f.server, {
+          fs: f.name,
+          vars: varsOf(`server:${f.name}`),
+          env: serverEnv,
+          onNote: (n) => log(n),
+        });
+        servers.set(f.name, { t, srv });
+        roots.set(f.name, t.mountpoint);
+        let timer: NodeJS.Timeout | undefined;
+        const ok = await Promise.race([srv.init.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5_000)))]);
+        clearTimeout(timer);
+        if (!ok) throw new Error(`/${f.name}: the kernel sent no INIT within 5 s`);
+        log(`mounted /${f.name} at ${t.mountpoint}`);
+      } else if (f.mount === 'setup') {
+        const r = await mountOverlay(f.name);
+        if (r !== 0) throw new Error(`overlay mount of /${f.name}: ${errnoNameOf(r)}`);
+      }
+    }
+
+    /**
+     * Until every server has been quiet for a while. A close(2) or munmap(2) that drops the
+     * last reference queues RELEASE in the background (it is on its way when the syscall
+     * returns), so those wait longer than ops whose requests were answered before they returned.
+     */
+    const settle = async (quietMs = 15) => {
+      await Promise.all([...servers.values()].map((x) => x.srv.idle(quietMs)));
+    };
+    await settle();
+
+    // ---- the ops, in the model's order
+    const tasks = new Map(s.tasks.map((t) => [t.name, t]));
+    let fusectl: string | undefined;
+    for (const [taskName, index] of opts.order) {
+      const task = tasks.get(taskName)!;
+      const op = task.ops[index]!;
+      if (op.op === 'assert' || op.op === 'wait') continue;
+      const proc = task.proc ?? task.name;
+      const pv = varsOf(proc);
+      const arg = (v: number | string): number => (typeof v === 'number' ? v : (pv[v.slice(1)] ?? -1));
+      let res: RealResult;
+      const serverFs = proc.startsWith('server:') ? proc.slice(7) : null;
+      if (op.op === 'abort' || op.op === 'mount') {
+        if (op.op === 'mount') res = fromErr(await mountOverlay(op.fs));
+        else {
+          const t = servers.get(op.fs)?.t;
+          if (!t) res = { ret: 'ENOENT' };
+          else {
+            if (!fusectl) {
+              fusectl = join(areaDir, '.fusectl');
+              const r = await mount('fusectl', 'fusectl', fusectl);
+              if (r !== 0) throw new Error(`mounting fusectl: ${errnoNameOf(r)}`);
+            }
+            res = abortConnection(fusectl, t.mountpoint);
+          }
+        }
+      } else if (serverFs !== null) {
+        const t = servers.get(serverFs)!.t;
+        res = await serverOp(t, op, arg, realPath);
+      } else {
+        let u = users.get(proc);
+        if (!u) users.set(proc, (u = new UserProcess()));
+        res = await userOp(u, op, arg, realPath, opTimeout);
+      }
+      // the real value (an fd, a mapping, a backing id) is what later ops of this process use
+      if ('save' in op && op.save && typeof res.ret === 'number' && res.ret >= 0) pv[op.save] = res.ret;
+      run.results[opKey(taskName, index)] = { ret: res.ret, ...(res.data !== undefined ? { data: res.data } : {}) };
+      log(`${taskName}[${index}] ${op.op} -> ${res.ret}${res.data !== undefined ? ` ${JSON.stringify(res.data)}` : ''}`);
+      await settle(op.op === 'close' || op.op === 'munmap' ? 60 : 15);
+    }
+
+    // ---- what each side can observe now, before teardown
+    await settle(100);
+    for (const [name, { srv }] of servers) {
+      run.seen[name] = [...srv.state.seen];
+      run.backingOpens[name] = [...srv.state.backingOpens];
+      run.kernelInit[name] = srv.state.kernelInit;
+      for (const e of srv.errors) run.errors.push(`server /${name}: ${e}`);
+    }
+    for (const f of s.filesystems) {
+      if (f.type !== 'plain') continue;
+      for (const [n, v] of Object.entries(f.files)) {
+        if (typeof v !== 'string') continue;
+        try {
+          run.files[`/${f.name}/${n}`] = readFileSync(join(plainDir(f.name), n), 'latin1');
+        } catch (e) {
+          run.files[`/${f.name}/${n}`] = `(${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`;
+        }
+      }
+    }
+    for (const [proc, u] of users) if (u.stderr.length) run.errors.push(`${proc}: ${u.stderr.join('').trim()}`);
+    return run;
+  } finally {
+    // processes first (their files close while the servers still answer), then the FUSE
+    // mounts topmost first, then the area with the overlays and plain directories
+    await Promise.all([...users.values()].map((u) => u.stop()));
+    for (const h of handles.reverse()) {
+      await h.stop();
+      live.delete(h);
+    }
+    if (areaHandle) {
+      await areaHandle.stop();
+      live.delete(areaHandle);
+    }
+  }
+}
+
+/** mkfifo(1): Node has no mknod. */
+function mkfifo(path: string): void {
+  const r = spawnSync('mkfifo', ['-m', '0644', path], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`mkfifo ${path}: ${r.error?.message ?? r.stderr}`);
+}
+
+/** A result from 0 / -errno. */
+function fromErr(r: number): RealResult {
+  return r < 0 ? { ret: errnoNameOf(r) } : { ret: r };
+}
+
+/** echo 1 > /sys/fs/fuse/connections/<dev minor>/abort, the connection found by its mount. */
+function abortConnection(fusectl: string, mountpoint: string): RealResult {
+  const line = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[4] === mountpoint);
+  const dev = line?.split(' ')[2];
+  if (!dev) return { ret: 'ENOENT' };
+  try {
+    writeFileSync(join(fusectl, dev.split(':')[1]!, 'abort'), '1');
+    return { ret: 0 };
+  } catch (e) {
+    return { ret: canonicalErrno((e as NodeJS.ErrnoException).code ?? 'EIO') };
+  }
+}
+
+/** A server thread's op: through the helper that holds the mount's /dev/fuse. */
+async function serverOp(
+  t: RealFuseTransport,
+  op: ScenarioOp,
+  arg: (v: number | string) => number,
+  realPath: (p: string) => string,
+): Promise<RealResult> {
+  try {
+    switch (op.op) {
+      case 'open':
+        return fromErr(await t.openFile(realPath(op.path), op.mode === 'rw' ? O_RDWR : op.mode === 'path' ? O_PATH : O_RDONLY));
+      case 'backing_open':
+        return fromErr(await t.backingOpenFd(arg(op.fd), { flags: op.flags, padding: op.padding }));
+      case 'backing_close':
+        return fromErr(await t.backingClose(arg(op.id)));
+      case 'ioctl':
+        return fromErr(await t.ioctl(op.cmd));
+      case 'close':
+        return fromErr(await t.closeFile(arg(op.fd)));
+      default:
+        throw new Error(`a server thread cannot ${op.op} on the real side`);
+    }
+  } catch (e) {
+    if (e instanceof TransportClosedError) return { ret: '(helper gone)' };
+    throw e;
+  }
+}
+
+/** A user op: one line to the process's fpsim-user. */
+async function userOp(
+  u: UserProcess,
+  op: ScenarioOp,
+  arg: (v: number | string) => number,
+  realPath: (p: string) => string,
+  timeoutMs: number,
+): Promise<RealResult> {
+  let line: (string | number)[];
+  switch (op.op) {
+    case 'open':
+      line = ['open', realPath(op.path), op.mode === 'rw' ? 'rdwr' : op.mode === 'path' ? 'path' : 'rdonly'];
+      break;
+    case 'read':
+      line = ['pread', arg(op.fd), op.n, op.offset];
+      break;
+    case 'write':
+      line = ['pwrite', arg(op.fd), `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`, op.offset];
+      break;
+    case 'mmap':
+      line = ['mmap', arg(op.fd), 4096, 'r', op.shared ? 'shared' : 'private'];
+      break;
+    case 'munmap':
+      line = ['munmap', arg(op.vma)];
+      break;
+    case 'close':
+      line = ['close', arg(op.fd)];
+      break;
+    case 'stat':
+      line = [op.cached ? 'cstat' : 'stat', realPath(op.path)];
+      break;
+    default:
+      throw new Error(`a user process cannot ${op.op} on the real side`);
+  }
+  const r = await u.run(line, timeoutMs);
+  if (!r) return { ret: '(timed out)' };
+  if (r.ret < 0) return { ret: canonicalErrno(r.err ?? errnoNameOf(r.errno ?? 5)) };
+  switch (op.op) {
+    case 'read':
+      return { ret: r.ret, data: Buffer.from(r.hex ?? '', 'hex').toString('latin1') };
+    case 'stat':
+      return { ret: r.size ?? 0 };
+    default:
+      return { ret: r.ret };
+  }
+}

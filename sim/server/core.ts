@@ -1,0 +1,398 @@
+// The scripted server's decisions, as pure functions over plain data: the server's state and
+// a request's bytes in; encoded reply bytes and actions out ("open this backing path",
+// "BACKING_OPEN fd", "BACKING_CLOSE id", "close fd"). Two adapters drive it:
+//   - the model's (sim/server/server.ts): kfuncs that perform each action as a kernel call
+//     inside the world, one step per label, so the server interleaves with user tasks;
+//   - the real kernel's (oracle/real-server.ts): the same labels over RealFuseTransport.
+// Nothing here touches a world, a file or a transport: what the server needs to know about
+// its backing files comes through ServerEnv, so both adapters answer every request alike.
+import { ERRNO, neg } from '../kernel/lib/errno.ts';
+import { decodeRequest, decodeRequestArg, encodeReply, encodeShortInitOut, type Wide } from '../wire/messages.ts';
+import {
+  encode,
+  FUSE_ATTR_OUT,
+  FUSE_ENTRY_OUT,
+  FUSE_OPEN_OUT,
+  FUSE_STATFS_OUT,
+  FUSE_WRITE_OUT,
+  zeroValue,
+  type FuseInitOut,
+} from '../wire/structs.ts';
+import { FOPEN, FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, V15_UAPI, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
+import type { FopenName, OpenPolicy } from './policy.ts';
+import type { ServerInode, ServerState } from './state.ts';
+
+/** What the server learns about the world outside it: its backing files, its saved values. */
+export interface ServerEnv {
+  /** passthrough_hp stats (and reads) the backing file: its data and mtime, or null if missing */
+  backing(path: string): { data: string; mtime: number } | null;
+  /** the server writes its backing file (a userspace write, not a FUSE request) */
+  writeBacking(path: string, offset: number, data: string): void;
+  /** values the server process saved ("$id" in an open policy names one) */
+  vars: Readonly<Record<string, number>>;
+}
+
+/** A request as the server keeps it: plain data (the model keeps it in frame locals). */
+export interface ServerRequest {
+  unique: Wide;
+  opcode: number;
+  /** opcodeName(opcode) */
+  name: string;
+  nodeid: number;
+  /** the decoded argument, byte arrays turned into strings; null for opcodes the server ignores */
+  arg: Record<string, unknown> | null;
+}
+
+/** Opcodes the server decodes; everything else is answered ENOSYS (or not at all). */
+const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY']);
+
+/** Requests the kernel expects no reply to. */
+export const NO_REPLY = new Set<number>([FUSE_OPCODE.FORGET, FUSE_OPCODE.BATCH_FORGET]);
+
+/**
+ * How long the kernel may cache a LOOKUP's dentry and any attributes the server sends (s).
+ * The model caches them until the inode is dropped (its fuse_lookup and fuse_getattr only ask
+ * again after an invalidation); a real kernel asks again when this runs out, so the server
+ * says "a day" and both agree on which requests reach it.
+ */
+export const CACHE_SECONDS = 86_400;
+
+/** Reads one request from the device: decodes it and notes it in s.seen. */
+export function acceptRequest(s: ServerState, bytes: Uint8Array): ServerRequest {
+  const req = decodeRequest(bytes);
+  const name = opcodeName(req.header.opcode);
+  const arg = DECODED.has(name) ? plain(decodeRequestArg(req.header.opcode, req.body)) : null;
+  s.seen.push(name);
+  if (name === 'INIT' && arg) {
+    const a = arg as { major: number; minor: number; flags: number; flags2: number };
+    const offered = (a.flags & Number(FUSE_INIT_FLAG.INIT_EXT)) !== 0 ? joinInitFlags(a.flags, a.flags2) : BigInt(a.flags);
+    s.kernelInit = `${a.major}.${a.minor}${offered & FUSE_INIT_FLAG.PASSTHROUGH ? ' PASSTHROUGH' : ''}`;
+  }
+  return { unique: req.header.unique, opcode: req.header.opcode, name, nodeid: req.header.nodeid, arg };
+}
+
+/** Byte arrays become strings so a request stays plain data. */
+function plain(arg: { op: string; arg?: unknown; data?: Uint8Array; name?: string }): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...(arg.arg as object) };
+  if (arg.data) out['data'] = new TextDecoder().decode(arg.data);
+  if (arg.name !== undefined) out['name'] = arg.name;
+  return out;
+}
+
+/** OPEN and RELEASE may take several actions: they run as a job (see OPEN_STEPS, RELEASE_STEPS). */
+export function isJob(opcode: number): 'open' | 'release' | null {
+  if (opcode === FUSE_OPCODE.OPEN) return 'open';
+  if (opcode === FUSE_OPCODE.RELEASE) return 'release';
+  return null;
+}
+
+// ---------------------------------------------------------------------------
+// One-reply requests.
+
+/** The INIT reply, from the policy; failed: the policy makes INIT fail. */
+export function initReply(s: ServerState, unique: Wide): { bytes: Uint8Array; failed: boolean } {
+  const p = s.policy.init;
+  if (p.errno) return { bytes: encodeReply(unique, neg(p.errno), null), failed: true };
+  let flags = 0n;
+  for (const f of p.flags) flags |= FUSE_INIT_FLAG[f as keyof typeof FUSE_INIT_FLAG];
+  const out: FuseInitOut = {
+    ...zeroValue_initOut(),
+    major: p.major,
+    minor: p.minor,
+    ...splitInitFlags(flags),
+    max_stack_depth: p.max_stack_depth,
+    max_write: 131072,
+  };
+  return { bytes: encodeReply(unique, 0, encodeShortInitOut(out, p.size)), failed: false };
+}
+
+function zeroValue_initOut(): FuseInitOut {
+  return { major: 0, minor: 0, max_readahead: 0, flags: 0, max_background: 0, congestion_threshold: 0, max_write: 0, time_gran: 0, max_pages: 0, map_alignment: 0, flags2: 0, max_stack_depth: 0 };
+}
+
+/** What the server's file looks like: its backing file (passthrough_hp stats it), or inline data. */
+export function fileData(s: ServerState, env: ServerEnv, name: string): { data: string; mtime: number } | null {
+  const f = s.policy.files[name];
+  if (!f) return null;
+  if (f.backing) return env.backing(f.backing);
+  return { data: f.data ?? '', mtime: 0 };
+}
+
+function attrOut(nodeid: number, size: number, mtime: number) {
+  const a = zeroValue(FUSE_ATTR_OUT);
+  a.attr_valid = CACHE_SECONDS;
+  a.attr.ino = nodeid;
+  a.attr.size = size;
+  a.attr.mtime = mtime;
+  a.attr.mode = 0o100644;
+  a.attr.nlink = 1;
+  return a;
+}
+
+/** The root directory (the model never asks; a real kernel does, e.g. for stat of the mount). */
+function rootAttrOut() {
+  const a = zeroValue(FUSE_ATTR_OUT);
+  a.attr_valid = CACHE_SECONDS;
+  a.attr.ino = FUSE_ROOT_ID;
+  a.attr.mode = 0o40755;
+  a.attr.nlink = 2;
+  return a;
+}
+
+/**
+ * The reply to a request that needs no action, or null when the kernel expects none
+ * (FORGET). OPEN and RELEASE are jobs: see isJob.
+ */
+export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest): Uint8Array | null {
+  const u = req.unique;
+  switch (req.name) {
+    case 'LOOKUP': {
+      const name = (req.arg as { name: string }).name;
+      const d = req.nodeid === FUSE_ROOT_ID ? fileData(s, env, name) : null;
+      if (!d) return encodeReply(u, neg('ENOENT'), null);
+      let ino = Object.values(s.inodes).find((i) => i.name === name);
+      if (!ino) {
+        ino = { name, nodeid: s.nextNodeid++, backingId: 0, fd: -1, nopen: 0, opened: 0 };
+        s.inodes[ino.nodeid] = ino;
+      }
+      const e = zeroValue(FUSE_ENTRY_OUT);
+      e.nodeid = ino.nodeid;
+      e.entry_valid = CACHE_SECONDS;
+      e.attr_valid = CACHE_SECONDS;
+      e.attr = attrOut(ino.nodeid, d.data.length, d.mtime).attr;
+      return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, e));
+    }
+    case 'GETATTR': {
+      if (req.nodeid === FUSE_ROOT_ID) return encodeReply(u, 0, encode(FUSE_ATTR_OUT, rootAttrOut()));
+      const ino = s.inodes[req.nodeid];
+      const d = ino && fileData(s, env, ino.name);
+      if (!ino || !d) return encodeReply(u, neg('ENOENT'), null);
+      return encodeReply(u, 0, encode(FUSE_ATTR_OUT, attrOut(req.nodeid, d.data.length, d.mtime)));
+    }
+    case 'READ': {
+      const a = req.arg as { offset: number; size: number };
+      const ino = s.inodes[req.nodeid];
+      const d = ino && fileData(s, env, ino.name);
+      const data = (d?.data ?? '').slice(a.offset, a.offset + a.size);
+      return encodeReply(u, 0, new TextEncoder().encode(data));
+    }
+    case 'WRITE': {
+      const a = req.arg as { offset: number; data: string };
+      const ino = s.inodes[req.nodeid];
+      const f = ino && s.policy.files[ino.name];
+      if (f?.backing) env.writeBacking(f.backing, a.offset, a.data);
+      else if (f) f.data = splice(f.data ?? '', a.offset, a.data);
+      return encodeReply(u, 0, encode(FUSE_WRITE_OUT, { size: a.data.length, padding: 0 }));
+    }
+    case 'FLUSH':
+      return encodeReply(u, s.policy.flush === 'ENOSYS' ? neg('ENOSYS') : 0, null);
+    case 'DESTROY':
+      return encodeReply(u, 0, null);
+    case 'STATFS': {
+      // libfuse's default statfs: an empty filesystem with 255-byte names (overlayfs statfs's
+      // each layer when it mounts, and fails if that fails)
+      const st = zeroValue(FUSE_STATFS_OUT);
+      st.st.bsize = 512;
+      st.st.namelen = 255;
+      return encodeReply(u, 0, encode(FUSE_STATFS_OUT, st));
+    }
+    default:
+      if (NO_REPLY.has(req.opcode)) return null;
+      return encodeReply(u, neg('ENOSYS'), null);
+  }
+}
+
+/** `data` written at `offset` into `old` (holes read as NULs). */
+export function splice(old: string, offset: number, data: string): string {
+  return old.slice(0, offset).padEnd(offset, '\0') + data + old.slice(offset + data.length);
+}
+
+// ---------------------------------------------------------------------------
+// Jobs: OPEN and RELEASE, as labelled steps. Each step returns one output; an adapter performs
+// it and goes on at `next` (with an action's result stored in the job's `into` field).
+
+export type Action =
+  | { k: 'open'; path: string; write: boolean }
+  | { k: 'backing_open'; fd: number }
+  | { k: 'backing_close'; id: number }
+  | { k: 'close'; fd: number };
+
+export type Out =
+  /** write this reply; `next` is more work after it (the model makes that a preemption point) */
+  | { k: 'reply'; bytes: Uint8Array; next: string | null; note?: string }
+  /** perform the action, store its result (>= 0 or -errno) in job[into], go on at next */
+  | { k: 'act'; act: Action; into: 'fd' | 'id' | 'r'; next: string }
+  | { k: 'goto'; next: string; note?: string }
+  | { k: 'done' };
+
+export interface OpenJob {
+  unique: Wide;
+  nodeid: number;
+  write: boolean;
+  /** the server's fd on the backing file, -1 when none */
+  fd: number;
+  /** the backing id of this open, 0 when none (a negative errno right after a failed BACKING_OPEN) */
+  id: number;
+  r: number;
+}
+
+export interface ReleaseJob {
+  unique: Wide;
+  nodeid: number;
+  fh: number;
+  id: number;
+  fd: number;
+  r: number;
+}
+
+export function openJob(req: ServerRequest): OpenJob {
+  const flags = (req.arg as { flags: number }).flags;
+  return { unique: req.unique, nodeid: req.nodeid, write: (flags & 3) !== 0, fd: -1, id: 0, r: 0 };
+}
+
+export function releaseJob(req: ServerRequest): ReleaseJob {
+  return { unique: req.unique, nodeid: req.nodeid, fh: (req.arg as { fh: number }).fh, id: 0, fd: -1, r: 0 };
+}
+
+export function openPolicyFor(s: ServerState, nodeid: number): OpenPolicy {
+  const ino = s.inodes[nodeid];
+  return (ino && s.policy.files[ino.name]?.open) ?? s.policy.open;
+}
+
+/** The open-reply bits as the server's uapi spells them. */
+export function fopenBits(s: ServerState, names: readonly FopenName[]): number {
+  let bits = 0;
+  for (const n of names) {
+    if (n === 'PASSTHROUGH') bits |= s.policy.uapi === 'v15' ? V15_UAPI.FOPEN_PASSTHROUGH : FOPEN.PASSTHROUGH;
+    else bits |= FOPEN[n];
+  }
+  return bits;
+}
+
+type Step<J> = (s: ServerState, j: J, env: ServerEnv) => Out;
+
+/** passthrough_hp's sfs_open / do_passthrough_open, and the scripted alternatives. */
+export const OPEN_STEPS: Record<'start' | 'open_backing' | 'got_fd' | 'got_id' | 'reply_pt' | 'after_reply' | 'closed' | 'done', Step<OpenJob>> = {
+  start(s, j, env) {
+    const ino = s.inodes[j.nodeid];
+    if (!ino) return { k: 'reply', bytes: encodeReply(j.unique, neg('ENOENT'), null), next: null };
+    const p0 = openPolicyFor(s, j.nodeid);
+    ino.opened++;
+    const pol = p0.mode === 'sequence' ? p0.replies[Math.min(ino.opened, p0.replies.length) - 1]! : p0;
+    j.fd = -1;
+    j.id = 0;
+    switch (pol.mode) {
+      case 'error':
+        return { k: 'reply', bytes: encodeReply(j.unique, -ERRNO[pol.errno], null), next: null };
+      case 'reply': {
+        const id = typeof pol.backing_id === 'number' ? pol.backing_id : (env.vars[pol.backing_id.slice(1)] ?? -1);
+        return replyOpen(s, j, fopenBits(s, pol.flags), id);
+      }
+      case 'passthrough_hp':
+        if (ino.backingId) {
+          j.id = ino.backingId;
+          return { k: 'goto', next: 'reply_pt' };
+        }
+        return { k: 'goto', next: 'open_backing' };
+      case 'per_open':
+        return { k: 'goto', next: 'open_backing' };
+    }
+  },
+  open_backing(s, j) {
+    const ino = s.inodes[j.nodeid]!;
+    const path = s.policy.files[ino.name]?.backing;
+    if (!path) return replyOpen(s, j, 0, 0); // nothing to pass through to: a plain open
+    return { k: 'act', act: { k: 'open', path, write: j.write }, into: 'fd', next: 'got_fd' };
+  },
+  got_fd(_s, j) {
+    if (j.fd < 0) return { k: 'reply', bytes: encodeReply(j.unique, j.fd, null), next: null };
+    return { k: 'act', act: { k: 'backing_open', fd: j.fd }, into: 'id', next: 'got_id' };
+  },
+  got_id(s, j) {
+    s.backingOpens.push(j.id);
+    if (j.id < 0) {
+      // passthrough_hp: "fuse_passthrough_open failed ..., disabling rw passthrough"
+      const out = replyOpen(s, j, 0, 0);
+      if (out.k === 'reply') out.note = `server ${s.fs}: BACKING_OPEN failed (${j.id}); this open is not passthrough`;
+      return out;
+    }
+    const pol = openPolicyFor(s, j.nodeid);
+    if (pol.mode === 'passthrough_hp') {
+      const ino = s.inodes[j.nodeid]!;
+      ino.backingId = j.id;
+      ino.fd = j.fd;
+    }
+    return { k: 'goto', next: 'reply_pt' };
+  },
+  reply_pt(s, j) {
+    const pol = openPolicyFor(s, j.nodeid);
+    const extra = pol.mode === 'per_open' ? pol.flags.filter((f) => f !== 'PASSTHROUGH') : [];
+    return replyOpen(s, j, fopenBits(s, ['PASSTHROUGH', ...extra]), j.id);
+  },
+  after_reply(s, j) {
+    const pol = openPolicyFor(s, j.nodeid);
+    if (pol.mode === 'per_open' && pol.close_after_reply && j.id > 0) {
+      return { k: 'act', act: { k: 'backing_close', id: j.id }, into: 'r', next: 'closed' };
+    }
+    return { k: 'done' };
+  },
+  closed(_s, j) {
+    if (j.fd >= 0) return { k: 'act', act: { k: 'close', fd: j.fd }, into: 'r', next: 'done' };
+    return { k: 'done' };
+  },
+  done() {
+    return { k: 'done' };
+  },
+};
+
+function replyOpen(s: ServerState, j: OpenJob, openFlags: number, backingId: number): Out {
+  const fh = s.nextFh++;
+  s.fhs[fh] = { nodeid: j.nodeid, backingId, fd: j.fd };
+  const ino: ServerInode | undefined = s.inodes[j.nodeid];
+  if (ino) ino.nopen++;
+  const bytes = encodeReply(j.unique, 0, encode(FUSE_OPEN_OUT, { fh, open_flags: openFlags >>> 0, backing_id: backingId }));
+  const pol = openPolicyFor(s, j.nodeid);
+  // only a server that closes the id right after replying has more to do
+  const more = pol.mode === 'per_open' && pol.close_after_reply && backingId > 0;
+  return { k: 'reply', bytes, next: more ? 'after_reply' : null };
+}
+
+/** passthrough_hp's sfs_release: the last release of an inode closes its backing id. */
+export const RELEASE_STEPS: Record<'start' | 'close_id' | 'close_fd' | 'done', Step<ReleaseJob>> = {
+  start(s, j) {
+    const ino = s.inodes[j.nodeid];
+    const open = s.fhs[j.fh];
+    delete s.fhs[j.fh];
+    const bytes = encodeReply(j.unique, 0, null);
+    j.id = 0;
+    j.fd = -1;
+    if (!ino) return { k: 'reply', bytes, next: null };
+    ino.nopen--;
+    const pol = openPolicyFor(s, j.nodeid);
+    if (pol.mode === 'passthrough_hp' && ino.nopen === 0 && ino.backingId) {
+      j.id = ino.backingId;
+      j.fd = ino.fd;
+      ino.backingId = 0;
+      ino.fd = -1;
+    } else if (pol.mode === 'per_open' && !pol.close_after_reply && open && open.backingId > 0) {
+      j.id = open.backingId;
+      j.fd = open.fd;
+    }
+    return { k: 'reply', bytes, next: j.id > 0 ? 'close_id' : null };
+  },
+  close_id(_s, j) {
+    return { k: 'act', act: { k: 'backing_close', id: j.id }, into: 'r', next: 'close_fd' };
+  },
+  close_fd(_s, j) {
+    if (j.fd >= 0) return { k: 'act', act: { k: 'close', fd: j.fd }, into: 'r', next: 'done' };
+    return { k: 'done' };
+  },
+  done() {
+    return { k: 'done' };
+  },
+};
+
+/** A fresh server state for a mount (the model keys it by connection, the oracle by mount). */
+export function newServerState(fs: string, proc: string, policy: ServerState['policy'], lifecycle: string): ServerState {
+  return { fs, conn: 0, proc, lifecycle, policy, inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], backingOpens: [], kernelInit: '' };
+}

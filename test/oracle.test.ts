@@ -1,0 +1,305 @@
+// fpsim oracle: the comparison (normalizer, rows, table, summary) on canned runs, which needs
+// no kernel; then, where /dev/fuse, root and a passthrough kernel are there, the real thing:
+// three small built-in scenarios agree with the kernel, and a harness killed mid-run (SIGKILL,
+// SIGTERM) leaves no mount behind.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  canonicalErrno,
+  formatSummary,
+  formatTable,
+  IGNORED_REQUESTS,
+  normalizeRequests,
+  normalizeResult,
+  skippedRow,
+  summarize,
+  type Row,
+} from '../oracle/compare.ts';
+import { compareRuns, modelRun, realSkipReason, type ModelRun } from '../oracle/oracle.ts';
+import type { RealRun } from '../oracle/real-run.ts';
+import { MOUNT_PARENT, availability } from '../oracle/transport.ts';
+import { loadScenario, parseScenario } from '../sim/scenario/load.ts';
+import { withRealKernelLock } from './real-kernel-lock.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const scenario = (name: string) => loadScenario(join(ROOT, 'scenarios', `${name}.json`));
+
+describe('normalizing what each side observed', () => {
+  it('drops the requests the model does not model, and counts them', () => {
+    const n = normalizeRequests(['INIT', 'LOOKUP', 'GETXATTR', 'OPEN', 'GETXATTR', 'STATFS', 'FLUSH', 'RELEASE', 'FORGET', 'INTERRUPT', 'ACCESS', 'BATCH_FORGET', 'DESTROY']);
+    expect(n.kept).toEqual(['INIT', 'LOOKUP', 'OPEN', 'FLUSH', 'RELEASE']);
+    expect(n.ignored).toEqual({ GETXATTR: 2, STATFS: 1, FORGET: 1, INTERRUPT: 1, ACCESS: 1, BATCH_FORGET: 1, DESTROY: 1 });
+    // what the model does model stays, even when the kernel sends it unasked
+    for (const op of ['INIT', 'LOOKUP', 'GETATTR', 'OPEN', 'READ', 'WRITE', 'FLUSH', 'RELEASE', 'SETATTR']) expect(IGNORED_REQUESTS.has(op)).toBe(false);
+  });
+
+  it('compares fds and mappings by success only, reads by count and bytes, the rest by value', () => {
+    expect(normalizeResult('open', 3)).toBe('ok');
+    expect(normalizeResult('open', 7)).toBe('ok');
+    expect(normalizeResult('mmap', 0)).toBe('ok');
+    expect(normalizeResult('read', 5, 'hello')).toBe('5 "hello"');
+    expect(normalizeResult('read', 0, '')).toBe('0 ""');
+    expect(normalizeResult('backing_open', 2)).toBe('2');
+    expect(normalizeResult('stat', 19)).toBe('19');
+    expect(normalizeResult('open', 'EIO')).toBe('EIO');
+    expect(normalizeResult('backing_open', -95)).toBe('EOPNOTSUPP');
+  });
+
+  it('spells one errno one way on both sides', () => {
+    expect(canonicalErrno('ENOTSUP')).toBe('EOPNOTSUPP');
+    expect(canonicalErrno('EOPNOTSUPP')).toBe('EOPNOTSUPP');
+    expect(canonicalErrno('EWOULDBLOCK')).toBe('EAGAIN');
+    expect(canonicalErrno('ENOENT')).toBe('ENOENT');
+  });
+});
+
+describe('which scenarios the real side can run', () => {
+  it('runs sequential scenarios with user and server ops', () => {
+    expect(realSkipReason(scenario('passthrough-read'))).toBeNull();
+    expect(realSkipReason(scenario('abort-backing-ioctls-still-work'))).toBeNull();
+    expect(realSkipReason(scenario('stack-overlay-mount-over-fuse-depth-1-ok'))).toBeNull();
+  });
+
+  it('skips schedules, mutants, the v15 kernel and model-only ops, saying why', () => {
+    expect(realSkipReason(scenario('race-lookup-vs-backing-close'))).toMatch(/schedule list/);
+    expect(realSkipReason(scenario('race-lookup-vs-backing-close-get-without-not-zero'))).toMatch(/schedule list|mutants/);
+    expect(realSkipReason(scenario('open-reply-v15-server-on-v15-kernel'))).toMatch(/v15/);
+    expect(realSkipReason(scenario('inode-drop-sends-forget'))).toMatch(/drop_inode/);
+    const s = parseScenario(
+      JSON.stringify({
+        name: 'm',
+        mutants: ['no-flags-check'],
+        filesystems: [{ name: 'fuse', type: 'fuse', server: { files: {} } }],
+        tasks: [{ name: 'u', ops: [{ op: 'stat', path: '/fuse/f' }] }],
+      }),
+      'inline',
+    );
+    expect(realSkipReason(s)).toMatch(/mutants \(no-flags-check\)/);
+  });
+});
+
+describe('the model side', () => {
+  it('gives the op order it ran, the results, the requests and the backing ids, before teardown', () => {
+    const m = modelRun(scenario('passthrough-read'), '6.18');
+    expect(m.order.map(([t, i]) => `${t}#${i}`)).toEqual(['user#0', 'user#1', 'user#2', 'user#3', 'user#4', 'user#5']);
+    expect(m.results['user#3']).toEqual({ ret: 5, data: 'hello' });
+    expect(m.seen['fuse']).toEqual(['INIT', 'LOOKUP', 'OPEN', 'FLUSH', 'RELEASE']);
+    expect(m.backingOpens['fuse']).toEqual([1]);
+    expect(m.kernelInit['fuse']).toBe('7.45 PASSTHROUGH');
+    expect(modelRun(scenario('passthrough-read'), '6.9').kernelInit['fuse']).toBe('7.40 PASSTHROUGH');
+  });
+});
+
+/** A canned real run of passthrough-read: what the kernel showed, with one difference planted. */
+function cannedReal(model: ModelRun, change: Partial<RealRun> = {}): RealRun {
+  return {
+    results: { ...model.results, 'user#0': { ret: 4 } },
+    seen: { fuse: ['INIT', 'LOOKUP', 'OPEN', 'GETXATTR', 'FLUSH', 'RELEASE'] },
+    backingOpens: { fuse: [1] },
+    kernelInit: { fuse: '7.45 PASSTHROUGH' },
+    files: { ...model.files },
+    errors: [],
+    ...change,
+  };
+}
+
+describe('the conformance table', () => {
+  const s = scenario('passthrough-read');
+  const model = modelRun(s, '6.18');
+
+  it('agrees where only fd numbers and unmodelled requests differ, and lists the latter', () => {
+    const rows = compareRuns(s, model, cannedReal(model));
+    expect(rows.every((r) => r.agree)).toBe(true);
+    expect(rows.map((r) => r.observable)).toEqual([
+      'user[0] open path="/fuse/f" mode="r" -> $fd',
+      'user[3] read fd="$fd" n=5 offset=0',
+      'user[4] close fd="$fd"',
+      'INIT the kernel sent /fuse',
+      'requests at /fuse',
+      'backing ids the server /fuse got',
+    ]);
+    expect(rows.find((r) => r.observable === 'requests at /fuse')?.note).toBe('kernel also: GETXATTR');
+  });
+
+  it('shows a difference as a row that disagrees, and counts it', () => {
+    const real = cannedReal(model, {
+      results: { ...model.results, 'user#3': { ret: 5, data: 'HELLO' } },
+      seen: { fuse: ['INIT', 'LOOKUP', 'OPEN', 'READ', 'FLUSH', 'RELEASE'] },
+    });
+    const rows: Row[] = [...compareRuns(s, model, real), skippedRow('race-x', 'it uses a schedule list')];
+    const bad = rows.filter((r) => r.agree === false);
+    expect(bad.map((r) => [r.observable, r.model, r.kernel])).toEqual([
+      ['user[3] read fd="$fd" n=5 offset=0', '5 "hello"', '5 "HELLO"'],
+      ['requests at /fuse', 'INIT LOOKUP OPEN FLUSH RELEASE', 'INIT LOOKUP OPEN READ FLUSH RELEASE'],
+    ]);
+    const sum = summarize(rows);
+    expect(sum).toEqual({ scenarios: 2, run: 1, skipped: 1, observables: 6, agreements: 4, disagreements: 2, failing: ['passthrough-read'] });
+    expect(formatSummary(sum)).toBe('2 scenarios: 1 run, 1 skipped; 6 observables, 4 agree, 2 disagree (in passthrough-read)');
+
+    const table = formatTable(rows, { width: 0 });
+    expect(table[0]).toMatch(/^scenario\s+observable\s+model\s+kernel\s+agree\?\s+note$/);
+    expect(table.filter((l) => l.startsWith('passthrough-read'))).toHaveLength(1); // the name once per scenario
+    expect(table.some((l) => /user\[3\] read .*5 "hello"\s+5 "HELLO"\s+NO/.test(l))).toBe(true);
+    expect(table.some((l) => /^race-x .*skip\s+skipped: it uses a schedule list$/.test(l))).toBe(true);
+    const problems = formatTable(rows, { onlyProblems: true, width: 0 });
+    expect(problems).toHaveLength(2 + 3);
+  });
+
+  it('compares file contents only where a write changed them, and reports harness errors as disagreements', () => {
+    const w = scenario('passthrough-write-reaches-backing');
+    const m = modelRun(w, '6.18');
+    const rows = compareRuns(w, m, { ...cannedReal(m), results: m.results, seen: { fuse: m.seen['fuse']! }, files: { '/lower/data': 'hello, backing file' }, errors: ['user: timed out'] });
+    const content = rows.find((r) => r.observable === 'content of /lower/data')!;
+    expect([content.model, content.kernel, content.agree]).toEqual(['"HELLO, backing file"', '"hello, backing file"', false]);
+    expect(rows.at(-1)).toMatchObject({ observable: '(harness)', kernel: 'user: timed out', agree: false });
+  });
+});
+
+describe('fpsim oracle without a usable kernel', () => {
+  it('says so, marks every row skipped and exits 0', async () => {
+    const r = await cli(['oracle', 'passthrough-read', 'backing-ids-cyclic', '--json'], { FPSIM_ORACLE: '0' });
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as { unavailable: string; summary: ReturnType<typeof summarize>; rows: Row[] };
+    expect(j.unavailable).toMatch(/FPSIM_ORACLE=0/);
+    expect(j.summary).toMatchObject({ scenarios: 2, run: 0, skipped: 2, observables: 0, disagreements: 0 });
+    expect(j.rows.every((x) => x.agree === null && /no real kernel/.test(x.note ?? ''))).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The real kernel.
+
+const avail = availability();
+if (!avail.ok) console.warn(`fpsim oracle against the real kernel: skipped (${avail.reason})`);
+const realTitle = avail.ok ? 'fpsim oracle against the real kernel' : `fpsim oracle against the real kernel (skipped: ${avail.reason})`;
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'cli', 'main.ts'), ...args],
+      { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Mount points under MOUNT_PARENT whose helper (named "<pid>-XXXXXX") is one of pids. */
+function mountsOf(pids: ReadonlySet<number>): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((mp) => mp.startsWith(`${MOUNT_PARENT}/`) && pids.has(Number(mp.slice(MOUNT_PARENT.length + 1).split('-')[0])));
+}
+
+/** Mounts under MOUNT_PARENT whose helper is gone (dead or a zombie): left behind by someone. */
+function staleMounts(): string[] {
+  const alive = (pid: number) => {
+    try {
+      return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
+    } catch {
+      return false;
+    }
+  };
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((mp) => mp.startsWith(`${MOUNT_PARENT}/`) && !alive(Number(mp.slice(MOUNT_PARENT.length + 1).split('-')[0])));
+}
+
+function dirsOf(pids: ReadonlySet<number>): string[] {
+  if (!existsSync(MOUNT_PARENT)) return [];
+  return readdirSync(MOUNT_PARENT).filter((n) => pids.has(Number(n.split('-')[0])));
+}
+
+/** The helper processes (comm fpsim-fuse-help) whose parent is ppid. */
+function helpersOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppidOf = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppidOf === ppid && comm.startsWith('fpsim-fuse-help')) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+describe.skipIf(!avail.ok)(realTitle, () => {
+  it('agrees with the kernel on three small built-in scenarios', async () => {
+    const r = await withRealKernelLock(() => cli(['oracle', 'passthrough-read', 'backing-ids-cyclic', 'open-reply-keep-cache-eio', '--json']));
+    const j = JSON.parse(r.stdout) as { summary: ReturnType<typeof summarize>; rows: Row[] };
+    const bad = j.rows.filter((x) => x.agree === false);
+    expect(bad, JSON.stringify(bad, null, 2)).toEqual([]);
+    expect(j.summary).toMatchObject({ scenarios: 3, run: 3, skipped: 0, disagreements: 0 });
+    expect(j.summary.observables).toBeGreaterThan(15);
+    expect(r.code).toBe(0);
+    // every row of the three is a real comparison: the op results, the server's view
+    expect(j.rows.some((x) => x.observable === 'requests at /fuse' && x.kernel.startsWith('INIT LOOKUP OPEN'))).toBe(true);
+    expect(j.rows.some((x) => x.observable.startsWith('ctl[7] backing_open') && x.kernel === '4')).toBe(true);
+  });
+
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    it(`leaves no mount behind when the harness gets ${signal} mid-run`, async () => {
+      await withRealKernelLock(async () => {
+        // node itself (not an npx/tsx wrapper), so the signal reaches the harness
+        const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'main.ts'), 'oracle'], {
+          cwd: ROOT,
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { ...process.env, NO_COLOR: '1' },
+        });
+        children.push(child);
+        let stderr = '';
+        child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        // wait until it has mounts (it is mid-run), remembering every helper it started
+        const helpers = new Set<number>();
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline && child.exitCode === null) {
+          for (const h of helpersOf(child.pid!)) helpers.add(h);
+          if (helpers.size >= 3 && mountsOf(helpers).length > 0) break;
+          await sleep(20);
+        }
+        expect(child.exitCode, `the harness ended before it was killed: ${stderr}`).toBeNull();
+        expect(mountsOf(helpers).length).toBeGreaterThan(0);
+        await sleep(300);
+        for (const h of helpersOf(child.pid!)) helpers.add(h);
+        process.kill(child.pid!, signal);
+        await exited;
+        // a bounded wait: the helpers notice (PR_SET_PDEATHSIG, or the harness stops them)
+        const until = Date.now() + 10_000;
+        while ((mountsOf(helpers).length || dirsOf(helpers).length || staleMounts().length) && Date.now() < until) await sleep(50);
+        expect(mountsOf(helpers)).toEqual([]);
+        expect(dirsOf(helpers)).toEqual([]);
+        // nor any mount of a helper started after the last look: no mount's owner is gone
+        expect(staleMounts()).toEqual([]);
+        if (signal === 'SIGTERM') expect(child.exitCode).toBe(143);
+      });
+    });
+  }
+});
+
+if (!avail.ok) {
+  describe(realTitle, () => {
+    it.skip(`needs the real kernel: ${avail.reason}`, () => {});
+  });
+}
