@@ -2,6 +2,15 @@
 import { ScenarioSchema } from '../sim/scenario/schema.ts';
 import { runScenario } from '../sim/scenario/run-scenario.ts';
 import { longProgram } from './workload.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Scenario } from '../sim/scenario/schema.ts';
+import { loadScenario } from '../sim/scenario/load.ts';
+import { explore, type ExploreOptions } from '../sim/explore/explore.ts';
+import { exploreParallel } from '../sim/explore/parallel.ts';
 
 export interface StepRate {
   label: string;
@@ -35,4 +44,170 @@ export function stepRates(users: number, rounds: number, repeat: number): StepRa
     stepRate('invariants checked every step, no trace', users, rounds, true, false, repeat),
     stepRate('invariants checked every step, trace recorded', users, rounds, true, true, repeat),
   ];
+}
+
+// --- the explorer (fpsim explore) ---------------------------------------------------------
+
+const benchDir = fileURLToPath(new URL('.', import.meta.url));
+export const REFERENCE_DIR = join(benchDir, 'reference');
+export const SPIN_DIR = join(benchDir, 'spin');
+
+export interface ExploreRate {
+  label: string;
+  states: number;
+  transitions: number;
+  pruned: number;
+  maxDepth: number;
+  ms: number;
+  statesPerSec: number;
+  transitionsPerSec: number;
+  complete: boolean;
+  /** violation kinds found, with the length of the shortest trace to each */
+  findings: { kind: string; depth: number; schedule: string[] }[];
+}
+
+/** Explore a scenario (best of `repeat` runs; the counts are the same every time). */
+export function exploreRate(label: string, s: Scenario, opts: ExploreOptions, repeat: number): ExploreRate {
+  let best = Infinity;
+  let r = explore(s, opts);
+  best = r.ms;
+  for (let i = 1; i < repeat; i++) {
+    const again = explore(s, opts);
+    if (again.states !== r.states || again.transitions !== r.transitions) throw new Error(`${label}: the state counts changed between runs`);
+    if (again.ms < best) best = again.ms;
+    r = again;
+  }
+  return {
+    label,
+    states: r.states,
+    transitions: r.transitions,
+    pruned: r.pruned,
+    maxDepth: r.maxDepth,
+    ms: best,
+    statesPerSec: Math.round((r.states / best) * 1000),
+    transitionsPerSec: Math.round((r.transitions / best) * 1000),
+    complete: r.complete,
+    findings: r.findings.map((f) => ({ kind: f.kind, depth: f.depth, schedule: f.schedule })),
+  };
+}
+
+/** The three reference scenarios of bench/reference (sorted by file name). */
+export function referenceScenarios(): { file: string; scenario: Scenario }[] {
+  return readdirSync(REFERENCE_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => ({ file: `bench/reference/${f}`, scenario: loadScenario(join(REFERENCE_DIR, f)) }));
+}
+
+/**
+ * The growth family: reference (a) (a server control thread that opens, registers and
+ * closes a backing id) with n-1 users opening the passthrough file, n scenario tasks in
+ * all (the server's session loop and the rcu_gp kthread interleave too).
+ */
+export function growthScenario(n: number): Scenario {
+  const base = JSON.parse(readFileSync(join(REFERENCE_DIR, 'lookup-vs-backing-close.json'), 'utf8')) as Record<string, unknown> & { tasks: unknown[] };
+  const users = Array.from({ length: n - 1 }, (_, i) => ({ name: `user${i + 1}`, ops: [{ op: 'open', path: '/fuse/f' }] }));
+  const { schedule: _s, ...rest } = base;
+  return ScenarioSchema.parse({ ...rest, name: `growth-${n}-tasks`, tasks: [base.tasks[0], ...users] });
+}
+
+/** k worker threads on one scenario (wall time includes starting the workers). */
+export async function parallelRate(label: string, s: Scenario, workers: number): Promise<ExploreRate & { overlap: number }> {
+  const r = await exploreParallel(s, {}, workers);
+  return {
+    label,
+    states: r.states,
+    transitions: r.transitions,
+    pruned: r.pruned,
+    maxDepth: r.maxDepth,
+    ms: r.ms,
+    statesPerSec: r.statesPerSec,
+    transitionsPerSec: Math.round((r.transitions / r.ms) * 1000),
+    complete: r.complete,
+    findings: r.findings.map((f) => ({ kind: f.kind, depth: f.depth, schedule: f.schedule })),
+    overlap: r.overlap,
+  };
+}
+
+// --- SPIN ----------------------------------------------------------------------------------
+
+export interface SpinRun {
+  states: number;
+  transitions: number;
+  depth: number;
+  errors: number;
+  /** spin -a, gcc and the best ./pan run, in ms */
+  msSpin: number;
+  msGcc: number;
+  msPan: number;
+  /** the assertion SPIN reports violated, if any, and the depth of its trail */
+  violated: string | null;
+  violatedAt: number | null;
+}
+
+function has(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SPIN, installed from Debian when missing and we are root; else the reason it is not there. */
+export function ensureSpin(install: boolean): string | null {
+  if (has('spin') && has('gcc')) return null;
+  if (!has('gcc')) return 'gcc is missing: SPIN needs it to compile pan.c';
+  if (!install) return 'spin is not installed';
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'spin is not installed and we are not root (apt-get install -y spin)';
+  try {
+    execFileSync('apt-get', ['install', '-y', 'spin'], { stdio: 'ignore' });
+  } catch (e) {
+    return `apt-get install -y spin failed: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return has('spin') ? null : 'apt-get install -y spin did not provide spin';
+}
+
+const time = (f: () => void) => {
+  const t0 = performance.now();
+  f();
+  return performance.now() - t0;
+};
+
+/** SPIN in exhaustive mode on bench/spin/<model>: spin -a; gcc -O2 -DSAFETY pan.c; ./pan. */
+export function runSpin(model: string, defines: string[] = [], repeat = 3, panFlags: string[] = []): SpinRun {
+  const dir = mkdtempSync(join(tmpdir(), 'fpsim-spin-'));
+  try {
+    copyFileSync(join(SPIN_DIR, model), join(dir, model));
+    const msSpin = time(() => execFileSync('spin', [...defines.map((d) => `-D${d}`), '-a', model], { cwd: dir, stdio: 'pipe' }));
+    const msGcc = time(() => execFileSync('gcc', ['-O2', '-DSAFETY', '-o', 'pan', 'pan.c'], { cwd: dir, stdio: 'pipe' }));
+    let out = '';
+    let msPan = Infinity;
+    for (let i = 0; i < repeat; i++) {
+      let o = '';
+      const ms = time(() => {
+        try {
+          o = execFileSync('./pan', panFlags, { cwd: dir, encoding: 'utf8' });
+        } catch (e) {
+          o = String((e as { stdout?: string }).stdout ?? '');
+        }
+      });
+      msPan = Math.min(msPan, ms);
+      out = o;
+    }
+    const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
+    return {
+      states: num(/(\d+) states, stored/),
+      transitions: num(/(\d+) transitions \(= stored\+matched\)/),
+      depth: num(/depth reached (\d+)/),
+      errors: num(/errors: (\d+)/),
+      msSpin,
+      msGcc,
+      msPan,
+      violated: /assertion violated (.*?) \(at depth/.exec(out)?.[1] ?? null,
+      violatedAt: /assertion violated .*? \(at depth (\d+)\)/.exec(out) ? Number(/assertion violated .*? \(at depth (\d+)\)/.exec(out)![1]) : null,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

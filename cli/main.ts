@@ -12,6 +12,7 @@ import * as view from './commands/view.ts';
 import * as replay from './commands/replay.ts';
 import * as check from './commands/check.ts';
 import * as oracle from './commands/oracle.ts';
+import * as explore from './commands/explore.ts';
 
 // `fpsim run x | head` closes the pipe early: that is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -19,7 +20,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour, view, check, oracle];
+const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour, view, check, explore, oracle];
 
 const program = new Command('fpsim')
   .description('An executable, teachable model of Linux FUSE passthrough (v15, merged in 6.9)')

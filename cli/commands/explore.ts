@@ -1,0 +1,139 @@
+// fpsim explore <scenario>: every interleaving of the scenario's tasks, breadth-first, with
+// every invariant checked in every state; each violation kind found is written out as a
+// scenario whose schedule is a shortest interleaving to it (fpsim run re-executes it).
+import type { Command } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { InputError, loadScenario } from '../../sim/scenario/load.ts';
+import { PROFILE_NAMES } from '../../sim/kernel/profile.ts';
+import { checkOptions } from '../common.ts';
+import { bold, dim } from '../narrate.ts';
+import { explore, type ExploreOptions, type ExploreResult, type Progress } from '../../sim/explore/explore.ts';
+import { exploreParallel } from '../../sim/explore/parallel.ts';
+import { counterexample, counterexampleName, writeNew } from '../../sim/explore/counterexample.ts';
+
+interface Opts {
+  depth?: string;
+  json?: boolean;
+  shard?: string;
+  workers?: string;
+  out: string;
+  write: boolean;
+  kernel?: string;
+  mutant?: string[];
+  por: boolean;
+  frontier?: string;
+  maxStates?: string;
+  hashes?: string;
+  paranoid?: boolean;
+}
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new InputError(`${name}: expected an integer >= ${min}, got "${v}"`);
+  return Number(v);
+}
+
+function parseShard(v: string | undefined): { index: number; count: number } | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
+    throw new InputError(`--shard: expected i/n with 0 <= i < n (e.g. 0/4), got "${v}"`);
+  }
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+
+function progressLine(p: Progress, who = ''): string {
+  return `explore${who}: depth ${p.depth}, ${p.states} states, ${p.transitions} transitions, ${p.layer} in this layer, ${secs(p.ms)}`;
+}
+
+export function register(program: Command) {
+  program
+    .command('explore')
+    .description('explore every interleaving of a scenario\'s tasks; write a shortest trace to each violation kind found')
+    .argument('<scenario>', 'a scenario JSON file')
+    .option('--depth <n>', 'explore at most n steps after setup')
+    .option('--json', 'print the result as JSON')
+    .option('--shard <i/n>', 'explore shard i of n (states split by hash at the frontier depth)')
+    .option('--workers <k>', 'k shards in k worker threads, merged')
+    .option('--out <dir>', 'where to write the traces found (never over an existing file)', 'out/explore')
+    .option('--no-write', 'do not write trace files')
+    .option('--kernel <profile>', `kernel profile (${PROFILE_NAMES.join(', ')})`)
+    .option('--mutant <name...>', 'switch on seeded bugs')
+    .option('--no-por', 'no sleep-set reduction (every interleaving step by step)')
+    .option('--frontier <d>', 'the depth at which shards split (default: the first layer with 4 states per shard)')
+    .option('--max-states <n>', 'stop after this many distinct states', '5000000')
+    .option('--hashes <file>', 'write the visited states\' hashes, one a line (to check a union of shards)')
+    .option('--paranoid', 'check every incremental hash and every undo against a full recomputation (slow)')
+    .action(async (file: string, o: Opts) => {
+      checkOptions(o);
+      const depth = int('--depth', o.depth, 0);
+      const workers = int('--workers', o.workers, 1);
+      const frontier = int('--frontier', o.frontier, 0);
+      const maxStates = int('--max-states', o.maxStates, 1);
+      const shard = parseShard(o.shard);
+      if (shard && workers !== undefined && workers > 1) throw new InputError('--shard and --workers do not go together: --workers k runs shards 0/k .. k-1/k');
+      const s = loadScenario(file);
+      let raw: unknown = null;
+      try {
+        raw = JSON.parse(readFileSync(file, 'utf8'));
+      } catch {
+        raw = null;
+      }
+      const eo: ExploreOptions = { por: o.por, keepHashes: o.hashes !== undefined, progressMs: 2000 };
+      if (depth !== undefined) eo.depth = depth;
+      if (frontier !== undefined) eo.frontier = frontier;
+      if (maxStates !== undefined) eo.maxStates = maxStates;
+      if (o.kernel) eo.kernel = o.kernel;
+      if (o.mutant) eo.mutants = o.mutant;
+      if (o.paranoid) eo.paranoid = true;
+      let r: ExploreResult & { overlap?: number };
+      if (workers !== undefined && workers > 1) {
+        r = await exploreParallel(s, { ...eo, keepHashes: true, onProgress: (i, p) => console.error(progressLine(p, ` [worker ${i}]`)) }, workers);
+      } else {
+        if (shard) eo.shard = shard;
+        eo.onProgress = (p) => console.error(progressLine(p));
+        r = explore(s, eo);
+      }
+      if (o.hashes !== undefined) writeFileSync(o.hashes, (r.hashes ?? []).join('\n') + '\n');
+      const written: { kind: string; file: string | null; reproduced: boolean; kinds: string[] }[] = [];
+      for (const f of r.findings) {
+        const ce = counterexample(s, raw, f, { mutants: r.mutants, kernel: r.kernel });
+        const path = o.write ? writeNew(o.out, counterexampleName(s, r.mutants, f.kind), `${JSON.stringify(ce.scenario, null, 2)}\n`) : null;
+        written.push({ kind: f.kind, file: path, reproduced: ce.reproduced, kinds: ce.kinds });
+      }
+      if (o.json) {
+        const { hashes: _h, ...rest } = r;
+        const out = { ...rest, findings: r.findings.map((f, i) => ({ ...f, file: written[i]!.file, reproduced: written[i]!.reproduced })) };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      } else {
+        print(r, written);
+      }
+      process.exitCode = r.findings.length ? 1 : 0;
+    });
+}
+
+function print(r: ExploreResult & { overlap?: number }, written: { kind: string; file: string | null; reproduced: boolean }[]) {
+  console.log(bold(`explore ${r.scenario}`) + dim(` (kernel ${r.kernel}${r.mutants.length ? `, mutants: ${r.mutants.join(', ')}` : ''})`));
+  console.log(dim(`tasks: ${r.tasks.join(', ')}`));
+  const how = r.complete ? 'every interleaving explored' : 'BOUNDED: not every interleaving was explored (depth or state limit)';
+  console.log(
+    `${r.states} distinct states, ${r.transitions} transitions${r.por ? ` (${r.pruned} skipped by sleep sets)` : ''}, max depth ${r.maxDepth}, ${r.terminals} terminal state(s): ${how}`,
+  );
+  const sh = r.shard ? `, ${r.shard.count > 1 && r.overlap !== undefined ? `${r.shard.count} workers, overlap ${r.overlap.toFixed(2)}x` : `shard ${r.shard.index}/${r.shard.count}`}, frontier depth ${r.shard.frontier ?? 'none (too few states: the whole space)'}` : '';
+  console.log(`${secs(r.ms)}, ${r.statesPerSec} states/s${sh}`);
+  if (!r.findings.length) {
+    console.log(bold('no violations') + (r.complete ? ' in any interleaving' : ' within the bound'));
+    return;
+  }
+  console.log(bold(`${r.findings.length} violation kind(s):`));
+  r.findings.forEach((f, i) => {
+    const w = written[i]!;
+    const at = f.at === 'teardown' ? ', at teardown' : f.at === 'terminal' ? ', nothing can run' : f.at === 'setup' ? ', in setup' : '';
+    console.log(`  ${bold(f.kind)} after ${f.depth} steps${at} (${f.fn ? `${f.fn}, ` : ''}task ${f.task}; seen ${f.count} time(s))`);
+    console.log(`    ${f.message}`);
+    console.log(dim(`    schedule: ${f.schedule.join(' ') || '(none: right after setup)'}`));
+    if (w.file) console.log(`    written to ${w.file}${w.reproduced ? '' : ' (a run of it did NOT show this kind)'}: fpsim run ${w.file}`);
+  });
+}

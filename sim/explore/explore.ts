@@ -1,0 +1,407 @@
+// fpsim explore: every interleaving of a scenario's tasks, breadth-first.
+//
+// After the scenario's setup (run sequentially, exactly as runScenario does), every runnable
+// task (user tasks, server threads, the server's session loop, the rcu_gp kthread) is a
+// choice at every state. A state is a whole World (plain data); states are deduplicated by
+// a canonical hash, so the search ends on any finite model. Breadth-first, so the first
+// trace found to a violation kind is a shortest one. Sleep sets, with footprints recorded
+// by proxies (footprint.ts), skip interleavings that only reorder independent steps; see
+// docs/explorer.md for why this loses no state and no shortest trace.
+import type { Scenario } from '../scenario/schema.ts';
+import type { World } from '../kernel/state.ts';
+import type { Violation } from '../kernel/lib/violation.ts';
+import { buildWorld } from '../kernel/build.ts';
+import { stepTask, taskRunnable } from '../kernel/exec.ts';
+import { runPhase, sequential, teardown, type RunOptions } from '../run.ts';
+import { checkInvariants } from '../../properties/invariants.ts';
+import { InputError } from '../scenario/load.ts';
+import { buildFromComponents, canonicalJSON, sortedCopy, sameHash, componentValue, components, digestOf, fullKey, makeComp, stateKey, xorInto, Slots, type Comp, type Comps, type Digest, type WorldFrame } from './canon.ts';
+import { Recorder, independent, type Footprint } from './footprint.ts';
+
+export interface Shard {
+  /** 0-based */
+  index: number;
+  count: number;
+}
+
+export interface ExploreOptions {
+  /** explore at most this many steps after setup (default: until nothing new is found) */
+  depth?: number;
+  mutants?: string[];
+  kernel?: string;
+  /** sleep-set reduction (default on) */
+  por?: boolean;
+  /** explore one part: states at the frontier depth are split by hash */
+  shard?: Shard;
+  /** the frontier depth where shards split (default: the first layer with >= 4 states per shard) */
+  frontier?: number;
+  /** stop (incomplete) beyond this many distinct states */
+  maxStates?: number;
+  /** return every visited state's hash (for merging shards and tests) */
+  keepHashes?: boolean;
+  /** check every incremental hash and every undo against a full recomputation (slow) */
+  paranoid?: boolean;
+  /** called about every progressMs with the search's progress */
+  onProgress?: (p: Progress) => void;
+  progressMs?: number;
+}
+
+export interface Progress {
+  depth: number;
+  states: number;
+  transitions: number;
+  layer: number;
+  ms: number;
+}
+
+/** Where a violation was seen. */
+export type FindingAt = 'setup' | 'step' | 'state' | 'terminal' | 'teardown' | 'exception';
+
+export interface Finding {
+  kind: string;
+  message: string;
+  object?: string;
+  task: string;
+  fn: string;
+  at: FindingAt;
+  /** steps after setup in the shortest interleaving found */
+  depth: number;
+  /** the interleaving: the task of each step after setup */
+  schedule: string[];
+  /** how many transitions or states showed this kind */
+  count: number;
+}
+
+export interface ExploreResult {
+  scenario: string;
+  kernel: string;
+  mutants: string[];
+  /** the tasks that interleave, in the world's order */
+  tasks: string[];
+  states: number;
+  transitions: number;
+  /** transitions skipped because they were in the state's sleep set */
+  pruned: number;
+  /** transitions executed before the shard frontier (repeated by every shard) */
+  prefixTransitions: number;
+  maxDepth: number;
+  terminals: number;
+  /** true when every reachable state was explored (no depth or state limit hit) */
+  complete: boolean;
+  ms: number;
+  statesPerSec: number;
+  por: boolean;
+  shard?: Shard & { frontier: number | null };
+  /** one per violation kind: the first found, which is a shortest one */
+  findings: Finding[];
+  hashes?: string[];
+}
+
+/** A state waiting to be expanded. */
+interface Node {
+  comps: Comps;
+  digest: Digest;
+  key: string;
+  id: number;
+  depth: number;
+  /** w.clock: not part of the state's identity (it only counts), but the model reads it */
+  clock: number;
+  /** per task: how many objects it has allocated (its next pointer is base + this) */
+  allocs: number[];
+  /** violation kinds recorded by steps on the way here (part of the state: see docs) */
+  kinds: string;
+  /** sleep set: task index -> the footprint of that task's step in this state */
+  sleep: Map<number, Footprint> | null;
+}
+
+const noSleep = new Map<number, Footprint>();
+
+/** The world after setup, with the scenario's tasks added: what runScenario runs from. */
+export function initialWorld(s: Scenario, opts: { mutants?: string[]; kernel?: string } = {}): World {
+  const sc: Scenario = { ...s, mutants: opts.mutants ?? s.mutants, kernel: opts.kernel ?? s.kernel };
+  const { world: w, userTasks } = buildWorld(sc);
+  const ro: RunOptions = { record: false, check: (ww, rec) => checkInvariants(ww, rec.task, rec.where.at(-1) ?? '') };
+  const setup = runPhase(w, sequential, 'setup', ro);
+  const failed = w.tasks[0]!.results.find((r) => typeof r.ret === 'string');
+  if (setup.stuck.length || failed) {
+    throw new InputError(`${s.name}: setup failed: ${failed ? `${failed.name} of filesystem ${failed.op + 1} returned ${failed.ret}` : 'a mount did not complete'}`);
+  }
+  w.tasks.splice(1, 0, ...userTasks);
+  return w;
+}
+
+/** The tasks that count as stuck when nothing can run (as runPhase counts them). */
+function stuckTasks(w: World): string[] {
+  return w.tasks.filter((t) => (t.kind === 'user' || t.name === 'setup' || t.name.startsWith('teardown')) && !t.done).map((t) => t.name);
+}
+
+/** Which shard owns a state: a hash of its key. */
+export function shardOf(key: string, count: number): number {
+  let x = 0;
+  for (let i = 0; i < 8; i++) x = (Math.imul(x, 31) + key.charCodeAt(i)) >>> 0;
+  return x % count;
+}
+
+type Note = Pick<Violation, 'message' | 'task' | 'fn' | 'object'> & { kind: string };
+
+export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
+  const t0 = performance.now();
+  const por = opts.por ?? true;
+  const maxDepth = opts.depth ?? Infinity;
+  const maxStates = opts.maxStates ?? 5_000_000;
+  const paranoid = opts.paranoid ?? false;
+  const w0 = initialWorld(s, opts);
+  const taskNames = w0.tasks.map((t) => t.name);
+  const nTasks = taskNames.length;
+  const frame: WorldFrame = { profile: w0.profile, mutants: w0.mutants, ops: w0.tasks.map((t) => t.ops) };
+  // Allocation-order-independent numbering: task i allocates base*(i+1), base*(i+1)+1, ...
+  const base = Math.max(1000, 10 ** Math.ceil(Math.log10(w0.nextPtr + 1)));
+  const afterAll = base * (nTasks + 1);
+
+  const findings = new Map<string, Finding>();
+  const parent: number[] = [];
+  const via: number[] = [];
+  const visited = new Map<string, number>();
+  let transitions = 0;
+  let pruned = 0;
+  let prefixTransitions = 0;
+  let terminals = 0;
+  let maxSeen = 0;
+  let complete = true;
+
+  const scheduleOf = (id: number): string[] => {
+    const out: string[] = [];
+    for (let i = id; i > 0; i = parent[i]!) out.push(taskNames[via[i]!]!);
+    return out.reverse();
+  };
+  const note = (v: Note, at: FindingAt, depth: number, schedule: () => string[]) => {
+    const f = findings.get(v.kind);
+    if (f && f.depth <= depth) {
+      f.count++;
+      return;
+    }
+    const nf: Finding = { kind: v.kind, message: v.message, task: v.task, fn: v.fn, at, depth, schedule: schedule(), count: (f?.count ?? 0) + 1 };
+    if (v.object !== undefined) nf.object = v.object;
+    findings.set(v.kind, nf);
+  };
+
+  // setup's own violations (a mutant may break the mounts already)
+  for (const v of w0.violations) note(v, 'setup', 0, () => []);
+  w0.violations = [];
+  checkInvariants(w0);
+  for (const v of w0.violations) note(v, 'state', 0, () => []);
+  w0.violations = [];
+
+  const slots = new Slots();
+  const comps0 = components(w0, slots);
+  const digest0 = digestOf(comps0);
+  const key0 = stateKey(digest0, '');
+  visited.set(key0, 0);
+  parent.push(0);
+  via.push(-1);
+  const root: Node = { comps: comps0, digest: digest0, key: key0, id: 0, depth: 0, clock: w0.clock, allocs: new Array(nTasks).fill(0), kinds: '', sleep: por ? noSleep : null };
+  let layer = new Map<string, Node>([[key0, root]]);
+
+  let frontier: number | null = null;
+  const shard = opts.shard && opts.shard.count > 1 ? opts.shard : undefined;
+  let lastProgress = t0;
+  const progressMs = opts.progressMs ?? 1000;
+
+  const terminal = (node: Node, shared: World) => {
+    let w = shared;
+    terminals++;
+    const stuck = stuckTasks(w);
+    if (stuck.length) {
+      for (const t of stuck) {
+        note({ kind: 'deadlock', message: `task ${t} can never finish: it waits and nothing can wake it`, task: t, fn: '' }, 'terminal', node.depth, () => scheduleOf(node.id));
+      }
+      return;
+    }
+    // teardown runs on a private copy (the expansion's world shares the stored states' objects)
+    w = buildFromComponents(node.comps, slots, frame, node.clock, node.depth, true);
+    w.nextPtr = afterAll;
+    const ro: RunOptions = { record: false, check: (ww, rec) => checkInvariants(ww, rec.task, rec.where.at(-1) ?? '') };
+    try {
+      teardown(w, ro);
+    } catch (e) {
+      note({ kind: 'exception', message: `teardown: ${(e as Error).message}`, task: 'teardown', fn: '' }, 'exception', node.depth, () => scheduleOf(node.id));
+      return;
+    }
+    for (const v of w.violations) note(v, 'teardown', node.depth, () => scheduleOf(node.id));
+  };
+
+  const expand = (node: Node, next: Map<string, Node>, inPrefix: boolean) => {
+    const w = buildFromComponents(node.comps, slots, frame, node.clock, node.depth, false);
+    const enabled: number[] = [];
+    for (let i = 0; i < nTasks; i++) if (taskRunnable(w, w.tasks[i]!)) enabled.push(i);
+    if (enabled.length === 0) {
+      terminal(node, w);
+      return;
+    }
+    if (node.depth >= maxDepth) {
+      complete = false;
+      return;
+    }
+    const sleep = node.sleep;
+    const done: { i: number; fp: Footprint }[] = [];
+    for (const i of enabled) {
+      if (sleep && sleep.has(i)) {
+        pruned++;
+        continue;
+      }
+      const name = taskNames[i]!;
+      const myBase = base * (i + 1);
+      w.nextPtr = myBase + node.allocs[i]!;
+      transitions++;
+      if (inPrefix) prefixTransitions++;
+      const rec = new Recorder();
+      try {
+        const pw = rec.wrap(w);
+        taskRunnable(pw, pw.tasks[i]!); // what made it runnable is read too
+        stepTask(pw, name, false);
+        rec.finish();
+      } catch (e) {
+        rec.undo();
+        w.violations = [];
+        note({ kind: 'exception', message: (e as Error).message, task: name, fn: '' }, 'exception', node.depth + 1, () => [...scheduleOf(node.id), name]);
+        continue;
+      }
+      const allocated = w.nextPtr - myBase;
+      if (allocated >= base) throw new Error(`explore: task ${name} allocated ${allocated} objects, more than the numbering allows`);
+      let kinds = node.kinds;
+      if (w.violations.length) {
+        const ks = new Set(kinds ? kinds.split(',') : []);
+        for (const v of w.violations) {
+          note(v, 'step', node.depth + 1, () => [...scheduleOf(node.id), name]);
+          ks.add(v.kind);
+        }
+        kinds = [...ks].sort().join(',');
+        w.violations = [];
+      }
+      // the new state: only the components the step wrote can have changed
+      const digest: Digest = { ...node.digest };
+      const changes: [number, Comp | undefined, unknown][] = [];
+      let full = false;
+      for (const ck of rec.writtenComponents()) {
+        if (ck === 'clock') continue;
+        if (ck !== 'rcu' && !ck.includes('/')) {
+          full = true;
+          continue;
+        }
+        const sl = slots.slot(ck);
+        const old = node.comps[sl];
+        const v = componentValue(w, ck);
+        if (v === undefined) {
+          if (old) {
+            xorInto(digest, old);
+            changes.push([sl, undefined, undefined]);
+          }
+          continue;
+        }
+        const c = makeComp(ck, canonicalJSON(v));
+        if (old && sameHash(old, c)) continue; // written back as it was
+        if (old) xorInto(digest, old);
+        xorInto(digest, c);
+        changes.push([sl, c, v]);
+      }
+      let comps: Comps | null = null;
+      let key: string;
+      if (full) {
+        comps = components(w, slots);
+        const d = digestOf(comps);
+        Object.assign(digest, d);
+      }
+      key = stateKey(digest, kinds);
+      if (paranoid) {
+        const k2 = fullKey(w, kinds);
+        if (k2 !== key) throw new Error(`explore --paranoid: incremental hash differs after ${name} at depth ${node.depth}`);
+      }
+      let childSleep: Map<number, Footprint> | null = null;
+      if (sleep) {
+        const fp = rec.fp;
+        childSleep = new Map();
+        for (const [t, tfp] of sleep) if (independent(tfp, fp)) childSleep.set(t, tfp);
+        for (const d of done) if (independent(d.fp, fp)) childSleep.set(d.i, d.fp);
+        done.push({ i, fp });
+      }
+      const seen = visited.get(key);
+      if (seen !== undefined) {
+        // another arrival in the same layer: the state keeps only what both may skip
+        const other = next.get(key);
+        if (other && other.sleep && childSleep) {
+          for (const t of other.sleep.keys()) if (!childSleep.has(t)) other.sleep.delete(t);
+        }
+      } else {
+        const id = parent.length;
+        parent.push(node.id);
+        via.push(i);
+        visited.set(key, id);
+        const allocs = node.allocs.slice();
+        allocs[i] = allocated;
+        checkInvariants(w, name, '');
+        for (const v of w.violations) note(v, 'state', node.depth + 1, () => scheduleOf(id));
+        w.violations = [];
+        if (!comps) {
+          comps = node.comps.slice();
+          for (const [sl, c, v] of changes) {
+            if (c) c.obj = sortedCopy(v); // the world is about to be undone
+            comps[sl] = c;
+          }
+        }
+        next.set(key, { comps, digest, key, id, depth: node.depth + 1, clock: w.clock, allocs, kinds, sleep: childSleep });
+      }
+      rec.undo();
+      w.violations = [];
+      if (paranoid && fullKey(w, node.kinds) !== node.key) throw new Error(`explore --paranoid: undo of ${name} at depth ${node.depth} did not restore the state`);
+      if (visited.size >= maxStates) break;
+    }
+  };
+
+  for (let depth = 0; layer.size > 0; depth++) {
+    if (shard && frontier === null && (opts.frontier !== undefined ? depth >= opts.frontier : layer.size >= 4 * shard.count)) {
+      frontier = depth;
+      for (const k of [...layer.keys()]) if (shardOf(k, shard.count) !== shard.index) layer.delete(k);
+    }
+    maxSeen = Math.max(maxSeen, depth);
+    const next = new Map<string, Node>();
+    const inPrefix = shard !== undefined && frontier === null;
+    for (const node of layer.values()) {
+      expand(node, next, inPrefix);
+      if (opts.onProgress) {
+        const now = performance.now();
+        if (now - lastProgress >= progressMs) {
+          lastProgress = now;
+          opts.onProgress({ depth, states: visited.size, transitions, layer: layer.size, ms: now - t0 });
+        }
+      }
+      if (visited.size >= maxStates) break;
+    }
+    if (visited.size >= maxStates) {
+      complete = false;
+      break;
+    }
+    layer = next;
+  }
+
+  const ms = performance.now() - t0;
+  const result: ExploreResult = {
+    scenario: s.name,
+    kernel: w0.profile,
+    mutants: w0.mutants,
+    tasks: taskNames.filter((n) => n !== 'setup'),
+    states: visited.size,
+    transitions,
+    pruned,
+    prefixTransitions,
+    maxDepth: maxSeen,
+    terminals,
+    complete,
+    ms,
+    statesPerSec: Math.round((visited.size / ms) * 1000),
+    por,
+    findings: [...findings.values()].sort((a, b) => a.depth - b.depth || a.kind.localeCompare(b.kind)),
+  };
+  if (shard) result.shard = { ...shard, frontier };
+  if (opts.keepHashes) result.hashes = [...visited.keys()];
+  return result;
+}

@@ -1,0 +1,179 @@
+// fpsim explore on tiny inputs: the seeded races found with their shortest traces, the
+// reference scenarios clean, sleep sets losing no state, shards adding up to the whole,
+// the same counts every time, and the counterexample files re-running as they should.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadScenario } from '../sim/scenario/load.ts';
+import { runScenario } from '../sim/scenario/run-scenario.ts';
+import { ScenarioSchema } from '../sim/scenario/schema.ts';
+import { explore, initialWorld } from '../sim/explore/explore.ts';
+import { exploreParallel, merge } from '../sim/explore/parallel.ts';
+import { counterexample, writeNew } from '../sim/explore/counterexample.ts';
+import { components, digestOf, stateKey, Slots } from '../sim/explore/canon.ts';
+import { exploreRate, growthScenario } from '../bench/harness.ts';
+
+const REF = (f: string) => join(import.meta.dirname, '..', 'bench', 'reference', f);
+const lookupVsClose = loadScenario(REF('lookup-vs-backing-close.json'));
+const twoOpens = loadScenario(REF('two-opens-vs-release.json'));
+const abortVsOpen = loadScenario(REF('abort-vs-open.json'));
+
+/** the shortest interleaving to the race: the lookup finds the fb, the close drops it, the lookup goes on */
+const RACE = ['ctl', 'ctl', 'ctl', 'user', 'fuse-daemon:fuse', 'user', 'fuse-daemon:fuse', 'user', 'user', 'ctl', 'ctl', 'user'];
+
+describe('fpsim explore finds the seeded races with a shortest trace', () => {
+  it('free-without-grace-period: the lookup reads the freed fuse_backing (use-after-free, 12 steps)', () => {
+    const r = explore(lookupVsClose, { mutants: ['free-without-grace-period'] });
+    expect(r.complete).toBe(true);
+    const uaf = r.findings.find((f) => f.kind === 'use-after-free')!;
+    expect(uaf.depth).toBe(12);
+    expect(uaf.schedule).toEqual(RACE);
+    expect(uaf.fn).toBe('fuse_passthrough_open');
+    // the free itself is flagged as soon as the close drops the last reference
+    expect(r.findings.find((f) => f.kind === 'rcu-early-free')!.depth).toBe(5);
+  });
+
+  it('get-without-not-zero: the lookup resurrects the dying fuse_backing (inc-from-zero, 12 steps)', () => {
+    const r = explore(lookupVsClose, { mutants: ['get-without-not-zero'] });
+    const inc = r.findings.find((f) => f.kind === 'refcount-inc-from-zero')!;
+    expect(inc.depth).toBe(12);
+    expect(inc.schedule).toEqual(RACE);
+  });
+
+  it('writes a scenario that fpsim run re-executes to the same violation', () => {
+    const r = explore(lookupVsClose, { mutants: ['free-without-grace-period'] });
+    const f = r.findings.find((x) => x.kind === 'use-after-free')!;
+    const raw = JSON.parse(readFileSync(REF('lookup-vs-backing-close.json'), 'utf8'));
+    const ce = counterexample(lookupVsClose, raw, f, { mutants: r.mutants, kernel: r.kernel });
+    expect(ce.reproduced).toBe(true);
+    const s = ScenarioSchema.parse(ce.scenario);
+    expect(s.schedule).toEqual(RACE);
+    expect(s.mutants).toEqual(['free-without-grace-period']);
+    const run = runScenario(s, { record: false });
+    expect(run.passed).toBe(true); // its expected violations are the ones it shows
+    expect(run.violations.map((v) => v.kind)).toContain('use-after-free');
+  });
+});
+
+describe('fpsim explore proves the reference scenarios clean', () => {
+  for (const [name, s] of [
+    ['lookup vs BACKING_CLOSE', lookupVsClose],
+    ['two opens with different backing ids vs a release', twoOpens],
+    ['abort vs open', abortVsOpen],
+  ] as const) {
+    it(`${name}: every interleaving explored, no violation`, () => {
+      const r = explore(s);
+      expect(r.complete).toBe(true);
+      expect(r.findings).toEqual([]);
+      expect(r.terminals).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe('the reduction and the hashing lose nothing', () => {
+  it('sleep sets skip transitions but reach exactly the states of the full search', () => {
+    for (const [s, mutants] of [
+      [lookupVsClose, []],
+      [lookupVsClose, ['get-without-not-zero']],
+      [abortVsOpen, []],
+    ] as const) {
+      const full = explore(s, { por: false, keepHashes: true, mutants: [...mutants] });
+      const por = explore(s, { keepHashes: true, mutants: [...mutants] });
+      expect(por.pruned).toBeGreaterThan(0);
+      expect(por.transitions).toBeLessThan(full.transitions);
+      expect(new Set(por.hashes)).toEqual(new Set(full.hashes));
+      expect(por.findings.map((f) => [f.kind, f.depth])).toEqual(full.findings.map((f) => [f.kind, f.depth]));
+    }
+  });
+
+  it('incremental hashes and undo agree with a full recomputation (--paranoid)', () => {
+    const r = explore(lookupVsClose, { paranoid: true, mutants: ['free-without-grace-period'] });
+    expect(r.states).toBeGreaterThan(100);
+  });
+
+  it('the same scenario gives the same counts every time', () => {
+    const a = explore(twoOpens);
+    const b = explore(twoOpens);
+    expect([b.states, b.transitions, b.pruned, b.maxDepth, b.terminals]).toEqual([a.states, a.transitions, a.pruned, a.maxDepth, a.terminals]);
+  });
+
+  it('worlds that differ only in allocation order are one state', () => {
+    // two users each open a plain file (one step, one struct file each): in either order the
+    // explorer numbers each task's allocations on its own, so both orders end in one state
+    const s = ScenarioSchema.parse({
+      name: 'two-local-opens',
+      filesystems: [{ name: 'lower', type: 'plain', files: { a: 'x' } }],
+      tasks: [
+        { name: 'u1', ops: [{ op: 'open', path: '/lower/a' }] },
+        { name: 'u2', ops: [{ op: 'open', path: '/lower/a' }] },
+      ],
+    });
+    const r = explore(s, { por: false });
+    expect(r.states).toBe(4); // before, u1 done, u2 done, both done
+    expect(r.transitions).toBe(4);
+    expect(r.findings).toEqual([]);
+    // and the canonical form does not depend on key order either
+    const w = initialWorld(lookupVsClose);
+    expect(stateKey(digestOf(components(w, new Slots())), '')).toBe(stateKey(digestOf(components(structuredClone(w), new Slots())), ''));
+  });
+});
+
+describe('shards', () => {
+  it('the union of the shards\' states is exactly the unsharded run\'s', () => {
+    const all = explore(twoOpens, { keepHashes: true });
+    for (const count of [2, 3]) {
+      const parts = Array.from({ length: count }, (_, index) => explore(twoOpens, { keepHashes: true, shard: { index, count }, frontier: 6 }));
+      for (const p of parts) expect(p.shard!.frontier).toBe(6);
+      const union = new Set(parts.flatMap((p) => p.hashes!));
+      expect(union).toEqual(new Set(all.hashes));
+      // each shard alone sees less than the whole
+      for (const p of parts) expect(p.states).toBeLessThan(all.states);
+      const merged = merge(parts, 1);
+      expect(merged.states).toBe(all.states);
+      expect(merged.findings).toEqual([]);
+    }
+  });
+
+  it('a shard of a mutant run still finds the race, and the merge keeps the shortest', () => {
+    const parts = [0, 1].map((index) => explore(lookupVsClose, { keepHashes: true, shard: { index, count: 2 }, frontier: 3, mutants: ['free-without-grace-period'] }));
+    const merged = merge(parts, 1);
+    expect(merged.findings.find((f) => f.kind === 'use-after-free')!.depth).toBe(12);
+  });
+
+  it('--workers: worker threads, merged, give the whole state set', async () => {
+    const all = explore(lookupVsClose, { keepHashes: true });
+    const r = await exploreParallel(lookupVsClose, { frontier: 3 }, 2);
+    expect(new Set(r.hashes)).toEqual(new Set(all.hashes));
+    expect(r.shards).toHaveLength(2);
+  });
+});
+
+describe('counterexample files', () => {
+  it('never overwrite: a second file gets a suffix', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fpsim-explore-'));
+    const a = writeNew(dir, 'x', '1');
+    const b = writeNew(dir, 'x', '2');
+    expect(a).toMatch(/x\.json$/);
+    expect(b).toMatch(/x-2\.json$/);
+    expect(readdirSync(dir).sort()).toEqual(['x-2.json', 'x.json']);
+    expect(readFileSync(a, 'utf8')).toBe('1');
+  });
+});
+
+describe('bench harness: the explorer part', () => {
+  it('measures a tiny exploration', () => {
+    const r = exploreRate('abort vs open', abortVsOpen, {}, 2);
+    expect(r.states).toBe(explore(abortVsOpen).states);
+    expect(r.statesPerSec).toBeGreaterThan(0);
+    expect(r.complete).toBe(true);
+    expect(r.findings).toEqual([]);
+  });
+
+  it('builds the growth family', () => {
+    const s = growthScenario(3);
+    expect(s.tasks.map((t) => t.name)).toEqual(['ctl', 'user1', 'user2']);
+    const r = explore(growthScenario(2));
+    expect(r.states).toBe(explore(lookupVsClose).states);
+  });
+});
