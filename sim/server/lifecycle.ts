@@ -2,6 +2,7 @@
 // to see as a diagram. It is used as a pure function (transition), so the world keeps only
 // the state's name: plain data, like everything else in it.
 import { createMachine, transition } from 'xstate';
+import { memoized } from '../memo.ts';
 
 export type LifecycleEvent =
   | { type: 'INIT_REPLIED'; passthrough: boolean }
@@ -58,21 +59,14 @@ function stringToValue(s: string): string | Record<string, unknown> {
 
 export const LIFECYCLE_INITIAL = valueToString(initial.value);
 
-const memo = new Map<string, string | null>();
-
 /**
  * The next lifecycle state; null when the event is not allowed in this state. The machine is
  * a pure function of (state, event type), so each answer is computed once.
  */
-export function lifecycleNext(state: string, ev: LifecycleEvent): string | null {
-  const key = `${state}|${ev.type}`;
-  let r = memo.get(key);
-  if (r === undefined) {
-    r = lifecycleNextUncached(state, ev);
-    memo.set(key, r);
-  }
-  return r;
-}
+export const lifecycleNext: (state: string, ev: LifecycleEvent) => string | null = memoized(
+  (state, ev) => `${state}|${ev.type}`,
+  (state, ev) => lifecycleNextUncached(state, ev),
+);
 
 function lifecycleNextUncached(state: string, ev: LifecycleEvent): string | null {
   const snap = lifecycleMachine.resolveState({ value: stringToValue(state) as never });

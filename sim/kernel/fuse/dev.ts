@@ -1,6 +1,7 @@
 // fs/fuse/dev.c: the request queue between the kernel and the server, the /dev/fuse read
 // and write paths, the device ioctls and connection abort.
 import type { Ctx } from '../ctx.ts';
+import { block, ret, type Next } from '../exec.ts';
 import { name } from '../ctx.ts';
 import type { FuseConnObj, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
@@ -33,6 +34,25 @@ export function fuse_queue_request(
 
 function taskIndex(c: Ctx): number {
   return c.w.tasks.indexOf(c.t);
+}
+
+/**
+ * fuse_simple_request for a caller that waits: queue the request and sleep until it is
+ * answered, then continue at `next` (where fuse_take_answer(c, fc, l.unique) reads it). A
+ * request the connection refuses returns its -errno from the calling function at once.
+ */
+export function fuse_request_wait(
+  c: Ctx,
+  l: { unique: number },
+  fc: FuseConnObj,
+  opcode: number,
+  nodeid: number,
+  body: Uint8Array | null,
+  next: string,
+): Next {
+  l.unique = fuse_queue_request(c, fc, opcode, nodeid, body, true);
+  if (l.unique < 0) return ret(l.unique);
+  return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, next);
 }
 
 /** fuse_simple_request, second half: the answer, or -ECONNABORTED if the request was aborted. */

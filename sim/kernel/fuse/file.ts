@@ -9,7 +9,7 @@ import { setField } from '../lib/once.ts';
 import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_WRITE_IN } from '../../wire/structs.ts';
 import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
 import { FOPEN, FUSE_OPCODE } from '../../wire/uapi.ts';
-import { fuse_queue_request, fuse_take_answer } from './dev.ts';
+import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
 import { fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
 import { fuse_passthrough_release } from './passthrough.ts';
 import { get_file } from '../vfs/file.ts';
@@ -18,6 +18,14 @@ export function connOfInode(c: Ctx, fi: FuseInodeObj): FuseConnObj {
   const sb = c.w.sbs[fi.sb]!;
   if (sb.kind !== 'fuse') throw new Error('fuse inode on a non-fuse sb (model bug)');
   return c.deref(sb.conn, 'fuse_conn');
+}
+
+/** A FUSE struct file's fuse_file and inode (every dereference checked). */
+export function fuseFileOf(c: Ctx, file: Ptr): { f: FileObj; ff: FuseFileObj; fi: FuseInodeObj } {
+  const f = c.deref(file, 'file');
+  const ff = c.deref(f.fuseFile, 'fuse_file');
+  const fi = c.deref(ff.inode, 'fuse_inode');
+  return { f, ff, fi };
 }
 
 export function inodeOfFile(c: Ctx, f: FileObj): Ptr {
@@ -166,16 +174,12 @@ interface FlushL {
  */
 kfunc<FlushL>('fuse_flush', 'fs/fuse/file.c', {
   start(c, l) {
-    const f = c.deref(l.file, 'file');
-    const ff = c.deref(f.fuseFile, 'fuse_file');
-    const fi = c.deref(ff.inode, 'fuse_inode');
+    const { f, ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     if (ff.openFlags & FOPEN.NOFLUSH && !fc.writebackCache) return ret(0);
     l.fc = fc.ptr;
     const body = encode(FUSE_FLUSH_IN, { fh: ff.fh, unused: 0, padding: 0, lock_owner: 0 } as never);
-    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.FLUSH, fi.nodeid, body, true);
-    if (l.unique < 0) return ret(l.unique);
-    return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'done');
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.FLUSH, fi.nodeid, body, 'done');
   },
   done(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
@@ -216,15 +220,11 @@ kfunc<IoL>('fuse_file_read_iter', 'fs/fuse/file.c', {
   server(c, l) {
     // fuse_direct_read_iter / fuse_cache_read_iter: the model keeps no page cache, so a
     // cached read also reaches the server
-    const f = c.deref(l.file, 'file');
-    const ff = c.deref(f.fuseFile, 'fuse_file');
-    const fi = c.deref(ff.inode, 'fuse_inode');
+    const { f, ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
     const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: l.offset, size: l.n, read_flags: 0, lock_owner: 0, flags: 0, padding: 0 } as never);
-    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.READ, fi.nodeid, body, true);
-    if (l.unique < 0) return ret(l.unique);
-    return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'read_done');
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.READ, fi.nodeid, body, 'read_done');
   },
   read_done(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
@@ -264,9 +264,7 @@ kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
     // lock instead (no io mode) without FOPEN_PARALLEL_DIRECT_WRITES, past EOF, or, since
     // 6.12, when FUSE_I_CACHE_IO_MODE is set. The model has no inode lock: exclusive writers
     // simply take no uncached reference.
-    const f = c.deref(l.file, 'file');
-    const ff = c.deref(f.fuseFile, 'fuse_file');
-    const fi = c.deref(ff.inode, 'fuse_inode');
+    const { f, ff, fi } = fuseFileOf(c, l.file);
     const pastEof = l.offset + l.data.length > fi.size; // fuse_io_past_eof
     let exclusive: boolean;
     if (!(ff.openFlags & FOPEN.PARALLEL_DIRECT_WRITES)) exclusive = true;
@@ -283,9 +281,7 @@ kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
     return goto('server');
   },
   server(c, l) {
-    const f = c.deref(l.file, 'file');
-    const ff = c.deref(f.fuseFile, 'fuse_file');
-    const fi = c.deref(ff.inode, 'fuse_inode');
+    const { f, ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
     const data = new TextEncoder().encode(l.data);
@@ -345,9 +341,7 @@ interface MmapL {
  */
 kfunc<MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
   start(c, l) {
-    const f = c.deref(l.file, 'file');
-    const ff = c.deref(f.fuseFile, 'fuse_file');
-    const fi = c.deref(ff.inode, 'fuse_inode');
+    const { f, ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     if (ff.passthrough) {
       // fuse_passthrough_mmap -> backing_file_mmap: vma_set_file(vma, backing file)

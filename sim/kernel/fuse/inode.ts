@@ -10,7 +10,7 @@ import { decodeReplyArg, cstring } from '../../wire/messages.ts';
 import { encode, FUSE_GETATTR_IN, FUSE_INIT_IN } from '../../wire/structs.ts';
 import { FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, joinInitFlags, splitInitFlags } from '../../wire/uapi.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
-import { fuse_abort_conn, fuse_queue_request, fuse_take_answer } from './dev.ts';
+import { fuse_abort_conn, fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
 import { xchg } from '../lib/once.ts';
 
@@ -80,9 +80,7 @@ kfunc<LookupL>('fuse_lookup', 'fs/fuse/dir.c', {
     const fc = c.deref(sb.conn, 'fuse_conn');
     l.fc = fc.ptr;
     if (!fc.initialized) return block({ on: 'initialized', conn: fc.ptr }, 'start');
-    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.LOOKUP, FUSE_ROOT_ID, cstring(l.name), true);
-    if (l.unique < 0) return ret(l.unique);
-    return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'reply');
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.LOOKUP, FUSE_ROOT_ID, cstring(l.name), 'reply');
   },
   reply(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
@@ -133,9 +131,7 @@ kfunc<GetattrL>('fuse_getattr', 'fs/fuse/dir.c', {
     const fc = c.deref(sb.conn, 'fuse_conn');
     l.fc = fc.ptr;
     const body = encode(FUSE_GETATTR_IN, { getattr_flags: 0, dummy: 0, fh: 0 } as never);
-    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.GETATTR, fi.nodeid, body, true);
-    if (l.unique < 0) return ret(l.unique);
-    return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'reply');
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.GETATTR, fi.nodeid, body, 'reply');
   },
   reply(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');

@@ -2,6 +2,7 @@
 // change of the counter in iomode.ts is checked against it (a ghost check), and the docs'
 // diagram is generated from it.
 import { createMachine, transition } from 'xstate';
+import { memoized } from '../../memo.ts';
 
 export type IoModeEvent =
   | { type: 'CACHED_OPEN'; to: number }
@@ -41,21 +42,14 @@ export function ioModeOf(ctr: number): IoModeState {
   return ctr === 0 ? 'neutral' : ctr > 0 ? 'cached' : 'uncached';
 }
 
-const memo = new Map<string, IoModeState | null>();
-
 /**
  * The state after ev, or null when the machine does not allow ev from the counter's state.
  * The answer depends only on the state, the event and whether the counter reaches 0: memoized.
  */
-export function ioModeNext(ctr: number, ev: IoModeEvent): IoModeState | null {
-  const key = `${ioModeOf(ctr)}|${ev.type}|${ev.to === 0}`;
-  let r = memo.get(key);
-  if (r === undefined) {
-    r = ioModeNextUncached(ctr, ev);
-    memo.set(key, r);
-  }
-  return r;
-}
+export const ioModeNext: (ctr: number, ev: IoModeEvent) => IoModeState | null = memoized(
+  (ctr, ev) => `${ioModeOf(ctr)}|${ev.type}|${ev.to === 0}`,
+  (ctr, ev) => ioModeNextUncached(ctr, ev),
+);
 
 function ioModeNextUncached(ctr: number, ev: IoModeEvent): IoModeState | null {
   const snap = ioModeMachine.resolveState({ value: ioModeOf(ctr) });
