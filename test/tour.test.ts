@@ -31,3 +31,18 @@ describe('the tour', () => {
     expect(o.runs[1]!.violations.map((v) => v.kind)).toEqual(expect.arrayContaining(['use-after-free', 'rcu-early-free']));
   });
 });
+
+describe('fpsim tour --all (the CLI, non-interactive)', () => {
+  it('runs every lesson end to end and shows every answer', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync('npx', ['tsx', 'cli/main.ts', 'tour', '--all', '--answers'], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
+    for (const l of LESSONS) expect(out).toContain(l.title);
+    expect(out.match(/^Answer:/gm)?.length).toBe(LESSONS.length);
+    expect(out).not.toContain('NOT SHOWN');
+  }, 120_000);
+});
