@@ -77,15 +77,24 @@ export function exploreRate(label: string, s: Scenario, opts: ExploreOptions, re
     if (again.ms < best) best = again.ms;
     r = again;
   }
+  return toRate(label, r, best);
+}
+
+type ExploreCounts = Pick<ExploreRate, 'states' | 'transitions' | 'pruned' | 'maxDepth' | 'complete'> & {
+  findings: { kind: string; depth: number; schedule: string[] }[];
+};
+
+/** An exploration's counts and the wall time it took, as the results table reports them. */
+function toRate(label: string, r: ExploreCounts, ms: number): ExploreRate {
   return {
     label,
     states: r.states,
     transitions: r.transitions,
     pruned: r.pruned,
     maxDepth: r.maxDepth,
-    ms: best,
-    statesPerSec: Math.round((r.states / best) * 1000),
-    transitionsPerSec: Math.round((r.transitions / best) * 1000),
+    ms,
+    statesPerSec: Math.round((r.states / ms) * 1000),
+    transitionsPerSec: Math.round((r.transitions / ms) * 1000),
     complete: r.complete,
     findings: r.findings.map((f) => ({ kind: f.kind, depth: f.depth, schedule: f.schedule })),
   };
@@ -114,19 +123,7 @@ export function growthScenario(n: number): Scenario {
 /** k worker threads on one scenario (wall time includes starting the workers). */
 export async function parallelRate(label: string, s: Scenario, workers: number): Promise<ExploreRate & { overlap: number }> {
   const r = await exploreParallel(s, {}, workers);
-  return {
-    label,
-    states: r.states,
-    transitions: r.transitions,
-    pruned: r.pruned,
-    maxDepth: r.maxDepth,
-    ms: r.ms,
-    statesPerSec: r.statesPerSec,
-    transitionsPerSec: Math.round((r.transitions / r.ms) * 1000),
-    complete: r.complete,
-    findings: r.findings.map((f) => ({ kind: f.kind, depth: f.depth, schedule: f.schedule })),
-    overlap: r.overlap,
-  };
+  return { ...toRate(label, r, r.ms), overlap: r.overlap };
 }
 
 // --- SPIN ----------------------------------------------------------------------------------

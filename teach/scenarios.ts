@@ -3,6 +3,19 @@ import type { ScenarioInput } from '../sim/scenario/schema.ts';
 
 const lower = { name: 'lower', type: 'plain' as const, files: { data: 'hello, backing file' } };
 
+/** A server control thread that opens `path`, registers it with BACKING_OPEN, and closes its fd. */
+function registersBacking(fs: string, path: string, expect?: 'ELOOP') {
+  return {
+    name: 'ctl',
+    proc: `server:${fs}`,
+    ops: [
+      { op: 'open' as const, path, save: 'bfd' },
+      { op: 'backing_open' as const, fd: '$bfd', save: 'id', ...(expect ? { expect } : {}) },
+      { op: 'close' as const, fd: '$bfd' },
+    ],
+  };
+}
+
 /**
  * A passthrough open racing BACKING_CLOSE. The schedule lets the open's lookup find the
  * fb under rcu_read_lock, then lets the server's control thread remove the id and drop the
@@ -44,17 +57,7 @@ export function stackTooDeep(): ScenarioInput {
       { name: 'ovl', type: 'overlay', layers: ['inner', 'lower'] },
       { name: 'outer', type: 'fuse', server: { init: { flags: ['INIT_EXT', 'PASSTHROUGH'], max_stack_depth: 2 }, files: {} } },
     ],
-    tasks: [
-      {
-        name: 'ctl',
-        proc: 'server:outer',
-        ops: [
-          { op: 'open', path: '/ovl/data', save: 'ofd' },
-          { op: 'backing_open', fd: '$ofd', expect: 'ELOOP' },
-          { op: 'close', fd: '$ofd' },
-        ],
-      },
-    ],
+    tasks: [registersBacking('outer', '/ovl/data', 'ELOOP')],
   };
 }
 
@@ -64,17 +67,7 @@ export function initDepth(depth: number): ScenarioInput {
     name: `init-max-stack-depth-${depth}`,
     kernel: '6.9',
     filesystems: [lower, { name: 'fuse', type: 'fuse', server: { init: { flags: ['INIT_EXT', 'PASSTHROUGH'], max_stack_depth: depth }, files: {} } }],
-    tasks: [
-      {
-        name: 'ctl',
-        proc: 'server:fuse',
-        ops: [
-          { op: 'open', path: '/lower/data', save: 'bfd' },
-          { op: 'backing_open', fd: '$bfd', save: 'id' },
-          { op: 'close', fd: '$bfd' },
-        ],
-      },
-    ],
+    tasks: [registersBacking('fuse', '/lower/data')],
   };
 }
 
