@@ -22,6 +22,7 @@ function pathGet(c: Ctx, inode: Ptr) {
   setField(c, fi, 'icount', fi.icount + 1);
 }
 
+/** fs/namei.c: path_put at the end of the path walk: the walk's inode reference goes. */
 function pathPut(c: Ctx, inode: Ptr) {
   const fi = c.deref(inode, 'fuse_inode');
   setField(c, fi, 'icount', fi.icount - 1);
@@ -224,6 +225,7 @@ kfunc<IoL>('vfs_read_iter', 'fs/read_write.c', {
   },
 });
 
+/** ->write_iter of whatever filesystem the file is on (a passthrough write recurses here). */
 kfunc<IoL>('vfs_write_iter', 'fs/read_write.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
