@@ -444,6 +444,12 @@ async function userOp(
     case 'write':
       line = ['pwrite', arg(op.fd), `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`, op.offset];
       break;
+    case 'splice_read':
+      line = ['spliceread', arg(op.fd), op.n, op.offset];
+      break;
+    case 'splice_write':
+      line = ['splicewrite', arg(op.fd), `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`, op.offset];
+      break;
     case 'mmap':
       line = ['mmap', arg(op.fd), 4096, 'r', op.shared ? 'shared' : 'private'];
       break;
@@ -464,6 +470,7 @@ async function userOp(
   if (r.ret < 0) return { ret: canonicalErrno(r.err ?? errnoNameOf(r.errno ?? 5)) };
   switch (op.op) {
     case 'read':
+    case 'splice_read':
       return { ret: r.ret, data: Buffer.from(r.hex ?? '', 'hex').toString('latin1') };
     case 'stat':
       return { ret: r.size ?? 0 };

@@ -75,8 +75,8 @@ interface ServerSeed {
 
 type OpSeed =
   | { k: 'open'; path: number; rw: boolean }
-  | { k: 'read'; fd: number; off: number }
-  | { k: 'write'; fd: number; data: number }
+  | { k: 'read'; fd: number; off: number; splice: boolean }
+  | { k: 'write'; fd: number; data: number; splice: boolean }
   | { k: 'mmap'; fd: number; shared: boolean }
   | { k: 'munmap'; vma: number }
   | { k: 'close'; fd: number }
@@ -192,8 +192,8 @@ const fdRef = fc.oneof({ weight: 12, arbitrary: fc.nat({ max: 3 }) }, { weight: 
 const openOpArb = fc.record({ k: fc.constant('open' as const), path: fc.nat({ max: 11 }), rw: fc.boolean() });
 const userOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
   { weight: 20, arbitrary: openOpArb },
-  { weight: 10, arbitrary: fc.record({ k: fc.constant('read' as const), fd: fdRef, off: fc.constantFrom(0, 3) }) },
-  { weight: 8, arbitrary: fc.record({ k: fc.constant('write' as const), fd: fdRef, data: fc.nat({ max: 1 }) }) },
+  { weight: 10, arbitrary: fc.record({ k: fc.constant('read' as const), fd: fdRef, off: fc.constantFrom(0, 3), splice: likely(0.25) }) },
+  { weight: 8, arbitrary: fc.record({ k: fc.constant('write' as const), fd: fdRef, data: fc.nat({ max: 1 }), splice: likely(0.25) }) },
   { weight: 8, arbitrary: fc.record({ k: fc.constant('mmap' as const), fd: fdRef, shared: likely(0.8) }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('munmap' as const), vma: fdRef }) },
   { weight: 12, arbitrary: fc.record({ k: fc.constant('close' as const), fd: fdRef }) },
@@ -322,9 +322,9 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
           return { op: 'open', path: pick(userPaths, o.path), mode: o.rw ? 'rw' : 'r', save };
         }
         case 'read':
-          return { op: 'read', fd: fd(o.fd), n: 8, offset: o.off };
+          return { op: o.splice ? 'splice_read' : 'read', fd: fd(o.fd), n: 8, offset: o.off };
         case 'write':
-          return { op: 'write', fd: fd(o.fd), data: pick(WRITE_DATA, o.data) };
+          return { op: o.splice ? 'splice_write' : 'write', fd: fd(o.fd), data: pick(WRITE_DATA, o.data) };
         case 'mmap': {
           const save = `t${i}vm${nvma++}`;
           const op = { op: 'mmap', fd: fd(o.fd), shared: o.shared, save };

@@ -109,6 +109,7 @@ const SECTION_3: Record<string, string[]> = {
   'read/write/splice': [
     'passthrough-read',
     'race-read-vs-sibling-close',
+    'splice-passthrough-and-direct-io',
     'passthrough-write-reaches-backing',
     'passthrough-write-stat-getattr',
     'passthrough-write-stat-getattr-6.18',

@@ -9,6 +9,8 @@
  *   close FD               read FD N            pread FD N OFF
  *   write FD TEXT          pwrite FD TEXT OFF   fstat FD     stat PATH
  *   cstat PATH             statx(AT_STATX_DONT_SYNC): cached attributes only
+ *   spliceread FD N OFF    splice(2) from the file into a pipe, then read the pipe
+ *   splicewrite FD TEXT OFF  write TEXT into a pipe, then splice(2) it into the file
  *   fsync FD               sleep MS
  *   mmap FD LEN PROT shared|private [OFF]       PROT: r, w or rw; ret = map id
  *   mread MAP OFF N        mwrite MAP OFF TEXT  munmap MAP
@@ -225,6 +227,42 @@ static int run_one(int argc, char **argv, int a, int i)
 		ret = p ? pwrite((int)num(argv[a + 1]), text, len, (off_t)num(argv[a + 3]))
 			: write((int)num(argv[a + 1]), text, len);
 		a += 3 + p;
+	} else if (!strcmp(op, "spliceread")) {
+		/* the file's ->splice_read (fuse_splice_read), through a pipe we drain */
+		int pfd[2], e;
+		need(argc, a, 3, op);
+		buflen = (size_t)num(argv[a + 2]);
+		if (!(buf = malloc(buflen ? buflen : 1)))
+			usage("out of memory", NULL);
+		if (pipe(pfd) < 0) {
+			ret = -1;
+		} else {
+			loff_t off = (loff_t)num(argv[a + 3]);
+			ret = splice((int)num(argv[a + 1]), &off, pfd[1], NULL, buflen, 0);
+			e = errno;
+			buflen = ret > 0 ? (size_t)read(pfd[0], buf, (size_t)ret) : 0;
+			close(pfd[0]);
+			close(pfd[1]);
+			errno = e;
+		}
+		a += 4;
+	} else if (!strcmp(op, "splicewrite")) {
+		/* the file's ->splice_write (fuse_splice_write), fed from a pipe */
+		int pfd[2], e;
+		size_t len;
+		need(argc, a, 3, op);
+		const char *text = text_arg(argv[a + 2], &len);
+		if (pipe(pfd) < 0 || write(pfd[1], text, len) != (ssize_t)len) {
+			ret = -1;
+		} else {
+			loff_t off = (loff_t)num(argv[a + 3]);
+			close(pfd[1]);
+			ret = splice(pfd[0], NULL, (int)num(argv[a + 1]), &off, len, 0);
+			e = errno;
+			close(pfd[0]);
+			errno = e;
+		}
+		a += 4;
 	} else if (!strcmp(op, "fstat") || !strcmp(op, "stat")) {
 		need(argc, a, 1, op);
 		ret = op[0] == 'f' ? fstat((int)num(argv[a + 1]), &st) : stat(argv[a + 1], &st);

@@ -24,6 +24,8 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('open'), path: z.string(), mode: z.enum(['r', 'rw', 'path']).default('r'), ...common }).strict(),
   z.object({ op: z.literal('read'), fd: ref, n: z.number().int().min(0).default(4096), offset: z.number().int().min(0).default(0), ...common }).strict(),
   z.object({ op: z.literal('write'), fd: ref, data: z.string(), offset: z.number().int().min(0).default(0), ...common }).strict(),
+  z.object({ op: z.literal('splice_read'), fd: ref, n: z.number().int().min(0).default(4096), offset: z.number().int().min(0).default(0), ...common }).strict(),
+  z.object({ op: z.literal('splice_write'), fd: ref, data: z.string(), offset: z.number().int().min(0).default(0), ...common }).strict(),
   z.object({ op: z.literal('mmap'), fd: ref, shared: z.boolean().default(true), ...common }).strict(),
   z.object({ op: z.literal('munmap'), vma: ref, ...common }).strict(),
   z.object({ op: z.literal('close'), fd: ref, ...common }).strict(),

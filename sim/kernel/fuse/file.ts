@@ -314,6 +314,55 @@ kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
   },
 });
 
+/**
+ * fuse_splice_read: FOPEN_DIRECT_IO overrides passthrough here too. A passthrough file
+ * splices from its backing file (backing_file_splice_read, then fuse_file_accessed); any
+ * other goes through the page cache (filemap_splice_read), which the model does not keep:
+ * that is a READ to the server.
+ */
+kfunc<IoL>('fuse_splice_read', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { ff } = fuseFileOf(c, l.file);
+    if (!ff.passthrough || ff.openFlags & FOPEN.DIRECT_IO) {
+      c.emit('note', 'filemap_splice_read: through the page cache (none in the model: READ)');
+      return call('fuse_file_read_iter', { file: l.file, offset: l.offset, n: l.n }, 'done', 'r');
+    }
+    c.emit('note', `fuse_passthrough_splice_read: splice from the backing file file#${ff.passthrough} with cred#${ff.cred}`);
+    return call('vfs_read_iter', { file: ff.passthrough, offset: l.offset, n: l.n }, 'after_pt', 'r');
+  },
+  after_pt(c, l) {
+    const { fi } = fuseFileOf(c, l.file);
+    setField(c, fi, 'atimeValid', false); // fuse_file_accessed
+    return ret(l.r);
+  },
+  done(_c, l) {
+    return ret(l.r);
+  },
+});
+
+/**
+ * fuse_splice_write: a passthrough file (without FOPEN_DIRECT_IO) splices into its backing
+ * file (backing_file_splice_write, then fuse_write_update_attr); any other goes through
+ * iter_file_splice_write, i.e. ->write_iter.
+ */
+kfunc<IoL>('fuse_splice_write', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { ff } = fuseFileOf(c, l.file);
+    if (!ff.passthrough || ff.openFlags & FOPEN.DIRECT_IO) {
+      return call('fuse_file_write_iter', { file: l.file, offset: l.offset, data: l.data }, 'done', 'r');
+    }
+    c.emit('note', `fuse_passthrough_splice_write: splice into the backing file file#${ff.passthrough} with cred#${ff.cred}`);
+    return call('vfs_write_iter', { file: ff.passthrough, offset: l.offset, data: l.data }, 'after_pt', 'r');
+  },
+  after_pt(c, l) {
+    if (l.r >= 0) fuse_write_update_attr(c, l.file, l.offset + l.r);
+    return ret(l.r);
+  },
+  done(_c, l) {
+    return ret(l.r);
+  },
+});
+
 /** fuse_write_update_attr: grow i_size to the write's end and invalidate the attributes. */
 function fuse_write_update_attr(c: Ctx, file: Ptr, end: number) {
   const f = c.deref(file, 'file');

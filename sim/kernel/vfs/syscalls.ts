@@ -206,6 +206,38 @@ kfunc<IoL>('sys_write', 'fs/read_write.c', {
   },
 });
 
+/**
+ * splice(2) from the file into a pipe (the pipe's side is not modelled: the data is the
+ * result, as for read). FUSE files go through ->splice_read, others through read_iter.
+ */
+kfunc<IoL>('sys_splice_read', 'fs/splice.c', {
+  start(c, l) {
+    const f = fdget(c, l.fd);
+    if (!f) return ret(neg('EBADF'));
+    l.file = f.ptr;
+    const args = { file: f.ptr, offset: l.offset ?? 0, n: l.n ?? 4096 };
+    return call(f.fuseFile ? 'fuse_splice_read' : 'vfs_read_iter', args, 'done', 'r');
+  },
+  done(c, l) {
+    return fdput(c, l.file, l.r);
+  },
+});
+
+/** splice(2) from a pipe into the file: FUSE files go through ->splice_write. */
+kfunc<IoL>('sys_splice_write', 'fs/splice.c', {
+  start(c, l) {
+    const f = fdget(c, l.fd);
+    if (!f) return ret(neg('EBADF'));
+    l.file = f.ptr;
+    if (!f.write) return fdput(c, l.file, neg('EBADF'));
+    const args = { file: f.ptr, offset: l.offset ?? 0, data: l.data ?? '' };
+    return call(f.fuseFile ? 'fuse_splice_write' : 'vfs_write_iter', args, 'done', 'r');
+  },
+  done(c, l) {
+    return fdput(c, l.file, l.r);
+  },
+});
+
 /** ->read_iter of whatever filesystem the file is on (a passthrough read recurses here). */
 kfunc<IoL>('vfs_read_iter', 'fs/read_write.c', {
   start(c, l) {
