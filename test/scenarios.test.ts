@@ -121,6 +121,7 @@ const SECTION_3: Record<string, string[]> = {
   ],
   Release: [
     'release-last-passthrough-file-drops-fb',
+    'flush-enosys-remembered',
     'backing-close-while-files-open-last-release-frees',
     'iomode-second-open-same-id',
     'backing-close-while-file-open',

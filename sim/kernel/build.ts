@@ -51,7 +51,7 @@ kfunc<{ fs: string }>('sys_mount_fuse', 'fs/fuse/inode.c', {
     (c.w.heap[srv.cred] as CredObj).usage++;
     const fc = c.alloc<FuseConnObj>({
       type: 'fuse_conn', name: l.fs, sb: sb.id, count: 2, connected: true, initialized: false, connError: false,
-      passthrough: false, maxStackDepth: 0, writebackCache: false, directIoAllowMmap: false, noOpen: false, minor: 0,
+      passthrough: false, maxStackDepth: 0, writebackCache: false, directIoAllowMmap: false, noOpen: false, noFlush: false, minor: 0,
       idr: idr_init(), lock: { owner: null }, pending: [], processing: [], answered: [], nextUnique: 2, devFile: dev.ptr,
       idHighWater: 0,
     });

@@ -116,6 +116,8 @@ export interface FuseConnObj extends ObjBase {
   writebackCache: boolean;
   directIoAllowMmap: boolean;
   noOpen: boolean;
+  /** fc->no_flush: the server answered FLUSH with ENOSYS once; no FLUSH is sent again */
+  noFlush: boolean;
   minor: number;
   /** fc->backing_files_map: an IDR guarded by fc->lock */
   idr: Idr;

@@ -177,6 +177,7 @@ kfunc<FlushL>('fuse_flush', 'fs/fuse/file.c', {
     const { f, ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     if (ff.openFlags & FOPEN.NOFLUSH && !fc.writebackCache) return ret(0);
+    if (fc.noFlush) return ret(0);
     l.fc = fc.ptr;
     const body = encode(FUSE_FLUSH_IN, { fh: ff.fh, unused: 0, padding: 0, lock_owner: 0 } as never);
     return fuse_request_wait(c, l, fc, FUSE_OPCODE.FLUSH, fi.nodeid, body, 'done');
@@ -184,7 +185,11 @@ kfunc<FlushL>('fuse_flush', 'fs/fuse/file.c', {
   done(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
     const a = fuse_take_answer(c, fc, l.unique);
-    return ret(a.error === neg('ENOSYS') ? 0 : a.error);
+    if (a.error === neg('ENOSYS')) {
+      setField(c, fc, 'noFlush', true); // the server has no FLUSH: never ask again
+      return ret(0);
+    }
+    return ret(a.error);
   },
 });
 
