@@ -31,6 +31,7 @@ export function realSkipReason(s: Scenario): string | null {
   for (const t of s.tasks) {
     const server = t.proc?.startsWith('server:') ?? false;
     for (const op of t.ops) {
+      if (Object.values(op).includes('$devfd')) return `op ${op.op} names the server's /dev/fuse fd ($devfd), which the helper keeps to itself`;
       if (NOT_COMPARED.has(op.op)) continue;
       if (MODEL_ONLY_OPS[op.op]) return `op ${op.op}: ${MODEL_ONLY_OPS[op.op]} has no real counterpart`;
       if (server ? !SERVER_OPS.has(op.op) : !USER_OPS.has(op.op)) return `op ${op.op} in a ${server ? 'server' : 'user'} thread`;

@@ -2,6 +2,7 @@
 // if anything, went wrong. Every driver of the properties (the vitest suites, `fpsim check`,
 // `fpsim mutants`) comes through here, and through runScenario: the same step function and
 // the same invariants (checked after every atomic step) as `fpsim run`.
+import type { World } from '../sim/kernel/state.ts';
 import type { Scheduler } from '../sim/run.ts';
 import type { Scenario, ScenarioOp } from '../sim/scenario/schema.ts';
 import { runScenario, describeOp, type ScenarioResult } from '../sim/scenario/run-scenario.ts';
@@ -96,13 +97,44 @@ function countOps(r: ScenarioResult): number {
   return n;
 }
 
+/**
+ * The objects a known kernel weakness leaks, not a model bug: a server that registers its own
+ * /dev/fuse as a backing file (accepted by 6.9's read_iter/write_iter check) and never closes
+ * the id makes a cycle, fc -> backing_files_map -> fb -> /dev/fuse file -> fc, since only the
+ * device file's release drops the device's reference on fc, and only fc's last put frees the
+ * map (scenarios/backing-open-dev-fuse-6.9-cycle-leaks.json). Everything held by such a
+ * connection's map is stranded with it.
+ */
+export function devFuseCycle(w: World): Set<string> {
+  const out = new Set<string>();
+  const name = (p: number) => `${w.heap[p]!.type}#${p}`;
+  for (const o of Object.values(w.heap)) {
+    if (o.type !== 'fuse_backing' || o.life === 'freed') continue;
+    const f = w.heap[o.file];
+    if (!f || f.type !== 'file' || f.devConn === 0) continue;
+    const fc = w.heap[f.devConn];
+    if (!fc || fc.type !== 'fuse_conn' || !Object.values(fc.idr.entries).includes(o.ptr)) continue;
+    out.add(name(fc.ptr)).add(name(f.ptr)).add(name(f.cred));
+    for (const fb of Object.values(fc.idr.entries)) {
+      const b = w.heap[fb];
+      if (!b || b.type !== 'fuse_backing') continue;
+      out.add(name(fb)).add(name(b.cred)).add(name(b.file));
+      const bf = w.heap[b.file];
+      if (bf && bf.type === 'file') out.add(name(bf.cred));
+    }
+  }
+  return out;
+}
+
 /** What the property checks after a run (the invariants were checked after every step). */
 export function judgeRun(p: Program, r: ScenarioResult): Failure[] {
   const out: Failure[] = [];
+  const cycle = devFuseCycle(r.world);
   // violations: the invariants after every step, the checkers inside the kernel functions,
   // deadlocks of the run phase and the leak check after teardown
   for (const v of r.violations) {
     if (p.own && !r.unexpectedViolations.includes(v)) continue; // a hand-made program expected it
+    if (v.kind === 'leak' && v.object !== undefined && cycle.has(v.object)) continue; // the known 6.9 cycle
     out.push({ kind: v.kind, message: v.message, task: v.task, step: v.step });
   }
   // every task of the program must finish: the run phase reports stuck user tasks, but a

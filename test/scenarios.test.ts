@@ -36,6 +36,8 @@ const SECTION_3: Record<string, string[]> = {
   ],
   'BACKING_OPEN(map)': [
     'backing-open-eperm-no-passthrough',
+    'backing-open-dev-fuse-6.9-cycle-leaks',
+    'backing-open-dev-fuse-6.18-einval',
     'backing-open-eperm-no-cap-sys-admin',
     'backing-open-einval-flags',
     'backing-open-einval-flags-before-ebadf',

@@ -15,6 +15,8 @@ export const KERNEL_PROC = 'kernel';
 export const serverProc = (fs: string) => `server:${fs}`;
 export const serverTask = (fs: string) => `fuse-daemon:${fs}`;
 export const RCU_TASK = 'rcu_gp';
+/** the superblock of /dev/fuse */
+export const DEVTMPFS = 'devtmpfs';
 
 function newTask(name: string, proc: string, kind: Task['kind'], ops: Op[]): Task {
   return { name, kind, ops, next: 0, frames: [], blocked: null, done: ops.length === 0, proc, results: [], refs: [] };
@@ -44,9 +46,12 @@ kfunc<{ fs: string }>('sys_mount_fuse', 'fs/fuse/inode.c', {
     const sb = c.w.sbs.find((s) => s.name === l.fs);
     if (!sb || sb.kind !== 'fuse') throw new Error(`no fuse fs ${l.fs}`);
     const srv = c.w.procs[serverProc(l.fs)]!;
+    // /dev/fuse lives on devtmpfs (s_stack_depth 0), not on the mount it serves
+    const devtmpfs = c.w.sbs.length - 1; // buildWorld adds devtmpfs last
+    if (c.w.sbs[devtmpfs]!.name !== DEVTMPFS) throw new Error('devtmpfs is not the last superblock (model bug)');
     const dev = c.alloc<FileObj>({
-      type: 'file', count: 1, sb: sb.id, name: '', write: true, opath: false, hasIter: true,
-      fuseFile: 0, backing: false, devConn: 0, cred: srv.cred, realSb: sb.id,
+      type: 'file', count: 1, sb: devtmpfs, name: '', write: true, opath: false, hasIter: true,
+      fuseFile: 0, backing: false, devConn: 0, cred: srv.cred, realSb: devtmpfs,
     });
     (c.w.heap[srv.cred] as CredObj).usage++;
     const fc = c.alloc<FuseConnObj>({
@@ -165,6 +170,8 @@ export function buildWorld(s: Scenario): Built {
     }
     w.sbs.push(sb);
   }
+  // devtmpfs, where /dev/fuse is: not reachable by path in scenarios (never "mounted" there)
+  w.sbs.push({ id: w.sbs.length, name: DEVTMPFS, kind: 'plain', s_stack_depth: 0, mounted: false, readonly: false, files: {} });
   w.tasks.push(newTask('setup', KERNEL_PROC, 'kthread', setupOps));
   w.tasks.push(...servers);
   const rcu = newTask(RCU_TASK, KERNEL_PROC, 'kthread', [{ sys: 'rcu_gp_kthread', args: {} }]);
