@@ -63,6 +63,7 @@ const SECTION_3: Record<string, string[]> = {
     'abort-backing-ioctls-still-work',
   ],
   'BACKING_CLOSE(id)': [
+    'race-close-after-reply-vs-open',
     'backing-close-eperm',
     'backing-close-einval',
     'backing-close-enoent-unknown',
