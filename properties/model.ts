@@ -106,24 +106,53 @@ function countOps(r: ScenarioResult): number {
  * connection's map is stranded with it.
  */
 export function devFuseCycle(w: World): Set<string> {
-  const out = new Set<string>();
-  const name = (p: number) => `${w.heap[p]!.type}#${p}`;
+  const roots: number[] = [];
   for (const o of Object.values(w.heap)) {
     if (o.type !== 'fuse_backing' || o.life === 'freed') continue;
     const f = w.heap[o.file];
     if (!f || f.type !== 'file' || f.devConn === 0) continue;
     const fc = w.heap[f.devConn];
-    if (!fc || fc.type !== 'fuse_conn' || !Object.values(fc.idr.entries).includes(o.ptr)) continue;
-    out.add(name(fc.ptr)).add(name(f.ptr)).add(name(f.cred));
-    for (const fb of Object.values(fc.idr.entries)) {
-      const b = w.heap[fb];
-      if (!b || b.type !== 'fuse_backing') continue;
-      out.add(name(fb)).add(name(b.cred)).add(name(b.file));
-      const bf = w.heap[b.file];
-      if (bf && bf.type === 'file') out.add(name(bf.cred));
+    if (fc && fc.type === 'fuse_conn' && Object.values(fc.idr.entries).includes(o.ptr)) roots.push(fc.ptr);
+  }
+  return reachable(w, roots);
+}
+
+/** Everything reachable from `roots` through the objects' pointers (what they keep alive). */
+function reachable(w: World, roots: number[]): Set<string> {
+  const seen = new Set<number>();
+  const todo = [...roots];
+  const fuseConnOfSb = (sb: number) => {
+    const s = w.sbs[sb];
+    return s && s.kind === 'fuse' ? [s.conn, ...Object.values(s.inodes)] : [];
+  };
+  while (todo.length) {
+    const p = todo.pop()!;
+    if (p <= 0 || seen.has(p)) continue;
+    const o = w.heap[p];
+    if (!o) continue;
+    seen.add(p);
+    switch (o.type) {
+      case 'fuse_conn':
+        todo.push(...Object.values(o.idr.entries), o.devFile, ...fuseConnOfSb(o.sb));
+        break;
+      case 'fuse_backing':
+        todo.push(o.file, o.cred);
+        break;
+      case 'file':
+        // an open file pins its fuse_file and keeps its mount (and so its connection) busy
+        todo.push(o.cred, o.fuseFile, o.devConn, ...fuseConnOfSb(o.sb));
+        break;
+      case 'fuse_file':
+        todo.push(o.inode, o.passthrough, o.cred);
+        break;
+      case 'fuse_inode':
+        todo.push(o.fb);
+        break;
+      case 'cred':
+        break;
     }
   }
-  return out;
+  return new Set([...seen].map((p) => `${w.heap[p]!.type}#${p}`));
 }
 
 /** What the property checks after a run (the invariants were checked after every step). */
