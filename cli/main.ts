@@ -28,8 +28,12 @@ const program = new Command('fpsim')
   .exitOverride();
 for (const c of COMMANDS) c.register(program);
 
+// no command: check every built-in scenario (what `npm start` runs); an unknown word is an
+// unknown command, not an argument of the default
+const argv = process.argv.length > 2 ? process.argv : [...process.argv, 'check-scenarios'];
+
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
 } catch (e) {
   if (e instanceof CommanderError) {
     process.exitCode = e.exitCode === 0 ? 0 : 2;

@@ -7,7 +7,7 @@ import { builtinScenarios, checkOptions } from '../common.ts';
 
 export function register(program: Command) {
 program
-  .command('check-scenarios', { isDefault: true })
+  .command('check-scenarios')
   .description('run every built-in scenario and summarise (the default)')
   .option('--kernel <profile>', 'run them all under this kernel profile instead of their own')
   .action((o: { kernel?: string }) => {

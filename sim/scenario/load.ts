@@ -42,7 +42,9 @@ export function loadScenario(file: string): Scenario {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InputError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? (e as Error).message);
+    throw new InputError(`${file}: cannot read: ${why}`);
   }
   return parseScenario(text, file);
 }
