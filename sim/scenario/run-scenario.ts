@@ -115,8 +115,9 @@ export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): Scenari
   const outcomes: OpOutcome[] = [];
   sc.tasks.forEach((t) => {
     const task = w.tasks.find((x) => x.name === t.name)!;
+    const byOp = new Map(task.results.map((x) => [x.op, x])); // one pass: long programs have thousands of ops
     t.ops.forEach((op, i) => {
-      const r = task.results.find((x) => x.op === i);
+      const r = byOp.get(i);
       const actual = r === undefined ? '(did not finish)' : `${r.ret}${r.data !== undefined ? ` ${JSON.stringify(r.data)}` : ''}`;
       const j = judge(op.expect, r?.ret, r?.data);
       outcomes.push({ task: t.name, op: i, what: describeOp(op), expected: j.expected, actual, ok: r !== undefined && j.ok });
