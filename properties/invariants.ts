@@ -1,7 +1,7 @@
 // The spec's section 5 as code: one named predicate per invariant, each returning the
 // problems it sees in a world (plain data). Checked after every atomic step.
-import type { FuseBackingObj, FuseConnObj, FuseInodeObj, FuseFileObj, FileObj, World } from '../sim/kernel/state.ts';
-import type { Violation, ViolationKind } from '../sim/kernel/lib/violation.ts';
+import type { FuseBackingObj, FuseInodeObj, FuseFileObj, FileObj, World } from '../sim/kernel/state.ts';
+import type { ViolationKind } from '../sim/kernel/lib/violation.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH } from '../sim/kernel/vfs/super.ts';
 import { REFCOUNT_SATURATED } from '../sim/kernel/lib/refcount.ts';
 
@@ -240,5 +240,3 @@ export function leakCheck(w: World) {
     w.violations.push({ kind: 'leak', message: `kmemleak: ${n(o)}${extra} is ${what} after teardown`, object: n(o), step: w.step, task: 'teardown', fn: 'kmemleak' });
   }
 }
-
-export type { FuseConnObj };

@@ -85,7 +85,7 @@ function inputError(fn: () => unknown, file: string, what: RegExp) {
 group('round trip', () => {
   it.each(SCENARIOS.map((f) => [basename(f), f]))('%s: run with trace, write, read, replay: no divergence', (_n, file) => {
     const s = loadScenario(file);
-    const { trace, result } = recordTrace(s);
+    const { trace } = recordTrace(s);
     // the trace holds exactly what a plain run does, and a pick for every step
     const plain = runScenario(s);
     expect(trace.steps).toEqual(plain.steps.map((x) => traceStep(x.rec, x.phase)));

@@ -4,7 +4,7 @@ import type { Effect, EffectKind, StepRecord } from './effects.ts';
 import type { HeapObj, HeapType, OpResult, Proc, Ptr, Task, World } from './state.ts';
 import type { Violation, ViolationKind } from './lib/violation.ts';
 import { errnoName } from './lib/errno.ts';
-import { isMutantName, type MutantName } from './mutants.ts';
+import type { MutantName } from './mutants.ts';
 import { profileOf, type Profile } from './profile.ts';
 
 /** Objects that lookups find under rcu_read_lock without a reference: freed only via RCU. */
@@ -154,9 +154,4 @@ export function ptrName(w: World, p: Ptr): string {
   if (p < 0) return `ERR_PTR(-${errnoName(p)})`;
   const o = w.heap[p];
   return o ? name(o) : `?#${p}`;
-}
-
-export function checkMutants(names: string[]): string | null {
-  for (const n of names) if (!isMutantName(n)) return n;
-  return null;
 }

@@ -1,7 +1,7 @@
 // Running a scenario and judging it: every op's result against what the file expects, the
 // violations against the ones it expects, and what each server saw.
 import type { Scenario, ScenarioOp } from './schema.ts';
-import { buildWorld, serverTask } from '../kernel/build.ts';
+import { buildWorld } from '../kernel/build.ts';
 import { roundRobin, runPhase, scripted, sequential, teardown, type Phase, type RunOptions, type Scheduler } from '../run.ts';
 import type { StepRecord } from '../kernel/effects.ts';
 import type { World } from '../kernel/state.ts';
@@ -138,5 +138,3 @@ export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): Scenari
   const passed = outcomes.every((o) => o.ok) && missingViolations.length === 0 && unexpectedViolations.length === 0 && serverProblems.length === 0;
   return { name: s.name, world: w, steps, outcomes, violations: w.violations, missingViolations, unexpectedViolations, serverProblems, passed };
 }
-
-export { serverTask };

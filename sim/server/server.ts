@@ -6,7 +6,7 @@
 // real-kernel adapter over the same core is oracle/real-server.ts.
 import type { Ctx } from '../kernel/ctx.ts';
 import { block, call, goto, kfunc, preempt, ret, type Next } from '../kernel/exec.ts';
-import type { FuseConnObj, Ptr, World } from '../kernel/state.ts';
+import type { Ptr, World } from '../kernel/state.ts';
 import { neg } from '../kernel/lib/errno.ts';
 import { fuse_dev_read, fuse_dev_write } from '../kernel/fuse/dev.ts';
 import { realInode, resolvePath } from '../kernel/vfs/super.ts';
@@ -196,5 +196,3 @@ kfunc<{ conn: Ptr; r: number }>('sys_serve', 'libfuse lib/fuse_loop.c', {
     return ret(l.r);
   },
 });
-
-export type { FuseConnObj };

@@ -8,7 +8,7 @@ import { neg } from '../lib/errno.ts';
 import { refcount_dec_and_test, refcount_inc, refcount_inc_not_zero, refcount_set } from '../lib/refcount.ts';
 import { idr_alloc_cyclic, idr_alloc_lowest, idr_ids, idr_remove } from '../lib/idr.ts';
 import { spin_lock, spin_unlock } from '../lib/spinlock.ts';
-import { fget, fput, get_cred, prepare_creds, put_cred } from '../vfs/file.ts';
+import { fget, fput, prepare_creds, put_cred } from '../vfs/file.ts';
 import { fileInodeKind, fileSb } from '../vfs/super.ts';
 
 /**
@@ -65,7 +65,6 @@ function fuse_backing_id_remove(c: Ctx, fc: FuseConnObj, id: number): Ptr {
   return fb;
 }
 
-export const MAP_FLAGS_KNOWN = 0; // no flags are defined for fuse_backing_map
 
 interface OpenL {
   fc: Ptr;
@@ -183,4 +182,3 @@ export function fuse_backing_files_free(c: Ctx, fc: FuseConnObj) {
   }
 }
 
-export { get_cred };

@@ -125,12 +125,6 @@ export function fuse_inode_uncached_io_end(c: Ctx, fi: FuseInodeObj) {
   if (oldfb !== 0) fuse_backing_put(c, oldfb);
 }
 
-interface UncachedOpenL {
-  inode: Ptr;
-  ff: Ptr;
-  fb: Ptr;
-}
-
 /** fuse_file_uncached_io_open: take uncached mode for this file. */
 export function fuse_file_uncached_io_open(c: Ctx, fi: FuseInodeObj, ff: FuseFileObj, fb: Ptr): number {
   const err = fuse_inode_uncached_io_start(c, fi, fb);
@@ -236,5 +230,3 @@ export function fuse_file_io_release(c: Ctx, ff: FuseFileObj, fi: FuseInodeObj) 
       return;
   }
 }
-
-export type { UncachedOpenL };

@@ -34,16 +34,7 @@ export function errnoName(n: number): ErrnoName | `E#${number}` {
   return byNumber.get(Math.abs(n)) ?? `E#${Math.abs(n)}`;
 }
 
-export function isErrnoName(s: string): s is ErrnoName {
-  return Object.hasOwn(ERRNO, s);
-}
-
 /** -errno, as kernel functions return it. */
 export function neg(e: ErrnoName): number {
   return -ERRNO[e];
-}
-
-/** include/linux/err.h: IS_ERR for the model's pointers (negative = ERR_PTR, 0 = NULL). */
-export function IS_ERR(p: number): boolean {
-  return p < 0;
 }

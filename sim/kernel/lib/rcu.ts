@@ -31,10 +31,6 @@ export function rcu_read_unlock(c: Ctx) {
   }
 }
 
-export function inReadSection(w: World, task: string): boolean {
-  return (w.rcu.readers[task] ?? 0) > 0;
-}
-
 /** Is there grace-period work the RCU machinery can do now? */
 export function rcuCanAdvance(w: World): boolean {
   const rcu = w.rcu;

@@ -28,10 +28,6 @@ export function refcount_set(c: Ctx, o: Counted, v: number) {
   change(c, o, v, 'refcount_set');
 }
 
-export function refcount_read(o: Counted): number {
-  return o.count;
-}
-
 /** refcount_inc(): incrementing from 0 means someone resurrects a dying object. */
 export function refcount_inc(c: Ctx, o: Counted) {
   if (saturated(o)) return;

@@ -3,7 +3,7 @@
 // fs/ioctl.c, fs/namespace.c).
 import type { Ctx } from '../ctx.ts';
 import { call, goto, kfunc, ret, type Next } from '../exec.ts';
-import type { FileObj, FuseSb, OverlaySb, Ptr } from '../state.ts';
+import type { FileObj, OverlaySb, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { fuse_abort_conn, fuse_get_dev } from '../fuse/dev.ts';
 import { fuse_evict_inode, fuse_umount } from '../fuse/inode.ts';
@@ -502,5 +502,3 @@ kfunc<{ r: number }>('sys_exit', 'kernel/exit.c', {
     return call('sys_close', { fd: fds[0] }, 'next', 'r');
   },
 });
-
-export type { FuseSb };
