@@ -1,12 +1,11 @@
 // fs/fuse/file.c: open and release of FUSE files, read/write dispatch (direct io,
 // passthrough, cached) and mmap.
 import type { Ctx } from '../ctx.ts';
-import { name } from '../ctx.ts';
 import { block, call, goto, kfunc, preempt, ret } from '../exec.ts';
 import type { FileObj, FuseConnObj, FuseFileObj, FuseInodeObj, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
-import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_WRITE_IN } from '../../wire/structs.ts';
+import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN } from '../../wire/structs.ts';
 import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
 import { FOPEN, FUSE_OPCODE } from '../../wire/uapi.ts';
 import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
@@ -174,7 +173,7 @@ interface FlushL {
  */
 kfunc<FlushL>('fuse_flush', 'fs/fuse/file.c', {
   start(c, l) {
-    const { f, ff, fi } = fuseFileOf(c, l.file);
+    const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     if (ff.openFlags & FOPEN.NOFLUSH && !fc.writebackCache) return ret(0);
     if (fc.noFlush) return ret(0);
@@ -213,19 +212,15 @@ kfunc<IoL>('fuse_file_read_iter', 'fs/fuse/file.c', {
     const f = c.deref(l.file, 'file');
     const ff = c.deref(f.fuseFile, 'fuse_file');
     if (ff.openFlags & FOPEN.DIRECT_IO || !ff.passthrough) return goto('server');
-    c.emit('note', `fuse_passthrough_read_iter: read from the backing file ${`file#${ff.passthrough}`} with cred#${ff.cred}`);
-    return call('vfs_read_iter', { file: ff.passthrough, offset: l.offset, n: l.n }, 'after_pt', 'r');
+    return call('fuse_passthrough_io', { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_read_iter' }, 'pt_done', 'r');
   },
-  after_pt(c, l) {
-    const f = c.deref(l.file, 'file');
-    const fi = c.deref(c.deref(f.fuseFile, 'fuse_file').inode, 'fuse_inode');
-    setField(c, fi, 'atimeValid', false); // fuse_file_accessed: patch 9
+  pt_done(_c, l) {
     return ret(l.r);
   },
   server(c, l) {
     // fuse_direct_read_iter / fuse_cache_read_iter: the model keeps no page cache, so a
     // cached read also reaches the server
-    const { f, ff, fi } = fuseFileOf(c, l.file);
+    const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
     const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: l.offset, size: l.n, read_flags: 0, lock_owner: 0, flags: 0, padding: 0 } as never);
@@ -256,11 +251,9 @@ kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
     const ff = c.deref(f.fuseFile, 'fuse_file');
     if (ff.openFlags & FOPEN.DIRECT_IO) return goto('dio_lock');
     if (!ff.passthrough) return goto('server');
-    c.emit('note', `fuse_passthrough_write_iter: write to the backing file file#${ff.passthrough} with cred#${ff.cred}`);
-    return call('vfs_write_iter', { file: ff.passthrough, offset: l.offset, data: l.data }, 'after_pt', 'r');
+    return call('fuse_passthrough_io', { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_write_iter' }, 'pt_done', 'r');
   },
-  after_pt(c, l) {
-    if (l.r >= 0) fuse_write_update_attr(c, l.file, l.offset + l.r);
+  pt_done(_c, l) {
     return ret(l.r);
   },
   dio_lock(c, l) {
@@ -269,7 +262,7 @@ kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
     // lock instead (no io mode) without FOPEN_PARALLEL_DIRECT_WRITES, past EOF, or, since
     // 6.12, when FUSE_I_CACHE_IO_MODE is set. The model has no inode lock: exclusive writers
     // simply take no uncached reference.
-    const { f, ff, fi } = fuseFileOf(c, l.file);
+    const { ff, fi } = fuseFileOf(c, l.file);
     const pastEof = l.offset + l.data.length > fi.size; // fuse_io_past_eof
     let exclusive: boolean;
     if (!(ff.openFlags & FOPEN.PARALLEL_DIRECT_WRITES)) exclusive = true;
@@ -286,7 +279,7 @@ kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
     return goto('server');
   },
   server(c, l) {
-    const { f, ff, fi } = fuseFileOf(c, l.file);
+    const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
     const data = new TextEncoder().encode(l.data);
@@ -332,13 +325,7 @@ kfunc<IoL>('fuse_splice_read', 'fs/fuse/file.c', {
       c.emit('note', 'filemap_splice_read: through the page cache (none in the model: READ)');
       return call('fuse_file_read_iter', { file: l.file, offset: l.offset, n: l.n }, 'done', 'r');
     }
-    c.emit('note', `fuse_passthrough_splice_read: splice from the backing file file#${ff.passthrough} with cred#${ff.cred}`);
-    return call('vfs_read_iter', { file: ff.passthrough, offset: l.offset, n: l.n }, 'after_pt', 'r');
-  },
-  after_pt(c, l) {
-    const { fi } = fuseFileOf(c, l.file);
-    setField(c, fi, 'atimeValid', false); // fuse_file_accessed
-    return ret(l.r);
+    return call('fuse_passthrough_io', { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_splice_read' }, 'done', 'r');
   },
   done(_c, l) {
     return ret(l.r);
@@ -356,20 +343,15 @@ kfunc<IoL>('fuse_splice_write', 'fs/fuse/file.c', {
     if (!ff.passthrough || ff.openFlags & FOPEN.DIRECT_IO) {
       return call('fuse_file_write_iter', { file: l.file, offset: l.offset, data: l.data }, 'done', 'r');
     }
-    c.emit('note', `fuse_passthrough_splice_write: splice into the backing file file#${ff.passthrough} with cred#${ff.cred}`);
-    return call('vfs_write_iter', { file: ff.passthrough, offset: l.offset, data: l.data }, 'after_pt', 'r');
-  },
-  after_pt(c, l) {
-    if (l.r >= 0) fuse_write_update_attr(c, l.file, l.offset + l.r);
-    return ret(l.r);
+    return call('fuse_passthrough_io', { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_splice_write' }, 'done', 'r');
   },
   done(_c, l) {
     return ret(l.r);
   },
 });
 
-/** fuse_write_update_attr: grow i_size to the write's end and invalidate the attributes. */
-function fuse_write_update_attr(c: Ctx, file: Ptr, end: number) {
+/** fuse_write_update_attr (also ctx->end_write of passthrough writes): grow i_size to the write's end and invalidate the attributes. */
+export function fuse_write_update_attr(c: Ctx, file: Ptr, end: number) {
   const f = c.deref(file, 'file');
   const ff = c.deref(f.fuseFile, 'fuse_file');
   const fi = c.deref(ff.inode, 'fuse_inode');
@@ -395,7 +377,7 @@ interface MmapL {
  */
 kfunc<MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
   start(c, l) {
-    const { f, ff, fi } = fuseFileOf(c, l.file);
+    const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     if (ff.passthrough) {
       // fuse_passthrough_mmap -> backing_file_mmap: vma_set_file(vma, backing file)
@@ -419,5 +401,3 @@ kfunc<MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
     return ret(l.file);
   },
 });
-
-export { name };

@@ -7,7 +7,8 @@ import type { FileObj, FuseFileObj, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { rcu_read_lock, rcu_read_unlock } from '../lib/rcu.ts';
 import { idr_find } from '../lib/idr.ts';
-import { store } from '../lib/once.ts';
+import { setField, store } from '../lib/once.ts';
+import { fuse_write_update_attr } from './file.ts';
 import { fuse_backing_get, fuse_backing_put } from './backing.ts';
 import { discard_file, fput, get_cred, put_cred } from '../vfs/file.ts';
 import { fileInodeKind, fileSb } from '../vfs/super.ts';
@@ -124,3 +125,39 @@ export function fuse_passthrough_release(c: Ctx, ff: FuseFileObj) {
   put_cred(c, ff.cred);
   store(c, ff, 'cred', 0);
 }
+
+interface PtIoL {
+  file: Ptr;
+  offset: number;
+  n: number;
+  data: string;
+  write: boolean;
+  /** the fuse_passthrough_* function this io came through (read_iter, splice_write, ...) */
+  via: string;
+  r: number;
+}
+
+/**
+ * fuse_passthrough_{read,write}_iter and _splice_{read,write} all hand the io to the
+ * per-open backing file through fs/backing-file.c with the fb's creds and one io context:
+ * after a read ctx->accessed (fuse_file_accessed: atime invalidated), after a write
+ * ctx->end_write (fuse_passthrough_end_write: fuse_write_update_attr). No READ or WRITE
+ * reaches the server.
+ */
+kfunc<PtIoL>('fuse_passthrough_io', 'fs/fuse/passthrough.c', {
+  start(c, l) {
+    const ff = c.deref(c.deref(l.file, 'file').fuseFile, 'fuse_file');
+    c.emit('note', `${l.via}: ${l.write ? 'write to' : 'read from'} the backing file file#${ff.passthrough} with cred#${ff.cred}`);
+    if (l.write) return call('vfs_write_iter', { file: ff.passthrough, offset: l.offset, data: l.data }, 'end_write', 'r');
+    return call('vfs_read_iter', { file: ff.passthrough, offset: l.offset, n: l.n }, 'accessed', 'r');
+  },
+  accessed(c, l) {
+    const ff = c.deref(c.deref(l.file, 'file').fuseFile, 'fuse_file');
+    setField(c, c.deref(ff.inode, 'fuse_inode'), 'atimeValid', false);
+    return ret(l.r);
+  },
+  end_write(c, l) {
+    if (l.r >= 0) fuse_write_update_attr(c, l.file, l.offset + l.r);
+    return ret(l.r);
+  },
+});
