@@ -3,6 +3,11 @@ import type { ScenarioInput } from '../sim/scenario/schema.ts';
 
 const lower = { name: 'lower', type: 'plain' as const, files: { data: 'hello, backing file' } };
 
+/** A FUSE mount whose server answers every OPEN of f with PASSTHROUGH and the id a control thread saved as $id. */
+function fuseReplyingSavedId(data: string) {
+  return { name: 'fuse', type: 'fuse' as const, server: { files: { f: { data, open: { mode: 'reply' as const, flags: ['PASSTHROUGH' as const], backing_id: '$id' } } } } };
+}
+
 /** A server control thread that opens `path`, registers it with BACKING_OPEN, and closes its fd. */
 function registersBacking(fs: string, path: string, expect?: 'ELOOP') {
   return {
@@ -28,7 +33,7 @@ export function lookupVsClose(mutants: string[]): ScenarioInput {
     mutants,
     filesystems: [
       lower,
-      { name: 'fuse', type: 'fuse', server: { files: { f: { data: 'server copy', open: { mode: 'reply', flags: ['PASSTHROUGH'], backing_id: '$id' } } } } },
+      fuseReplyingSavedId('server copy'),
     ],
     tasks: [
       {
@@ -157,7 +162,7 @@ export function closeAndAbort(): ScenarioInput {
     kernel: '6.9',
     filesystems: [
       lower,
-      { name: 'fuse', type: 'fuse', server: { files: { f: { data: 'x', open: { mode: 'reply', flags: ['PASSTHROUGH'], backing_id: '$id' } } } } },
+      fuseReplyingSavedId('x'),
     ],
     tasks: [
       {
