@@ -7,6 +7,7 @@ import { runScenario } from '../sim/scenario/run-scenario.ts';
 import { describeOp } from '../sim/scenario/run-scenario.ts';
 import type { Scenario } from '../sim/scenario/schema.ts';
 import { availability } from './transport.ts';
+import { serverStates } from '../sim/server/state.ts';
 import { formatIgnored, normalizeRequests, normalizeResult, row, skippedRow, type Row } from './compare.ts';
 import { opKey, runReal, type RealRun } from './real-run.ts';
 
@@ -67,7 +68,7 @@ export function modelRun(s: Scenario, kernel: string): ModelRun {
       if (!order.some(([n, j]) => n === t.name && j === i)) order.push([t.name, i]);
     });
   }
-  for (const srv of Object.values(w.servers)) {
+  for (const srv of serverStates(w)) {
     out.seen[srv.fs] = [...srv.seen];
     out.backingOpens[srv.fs] = [...srv.backingOpens];
     out.kernelInit[srv.fs] = srv.kernelInit;

@@ -6,7 +6,7 @@
 import { MUTANT_NAMES, MUTANTS, type MutantName } from '../sim/kernel/mutants.ts';
 import { checkModel, modelArb } from './property.ts';
 import { countOps, formatFailure, writeCounterexample, COUNTEREXAMPLE_DIR, type FailureContext } from './report.ts';
-import type { RunInfo } from './model.ts';
+import type { RunInfo } from './run-program.ts';
 
 export interface MutantRunOptions {
   seed?: number;

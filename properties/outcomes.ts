@@ -12,7 +12,7 @@ import type { ScenarioResult } from '../sim/scenario/run-scenario.ts';
 import { describeOp } from '../sim/scenario/run-scenario.ts';
 import type { Profile } from '../sim/kernel/profile.ts';
 import type { OpenPolicy } from '../sim/server/policy.ts';
-import type { Failure } from './model.ts';
+import type { Failure } from './failure.ts';
 
 /** The errnos a failed FUSE open may carry whatever the server does. */
 export const OPEN_TRANSPORT_ERRNOS = ['EIO', 'ENOENT', 'ENOTCONN', 'ECONNABORTED', 'ECONNREFUSED'] as const;

@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { randomProgramArb, type Program } from './program.ts';
 import { TARGETED, libraryPrograms, targetedArb, type Targeted } from './targeted.ts';
-import { runProgram, type Failure, type RunInfo } from './model.ts';
+import { runProgram, type RunInfo } from './run-program.ts';
+import type { Failure } from './failure.ts';
 import { formatFailure, writeCounterexample, type FailureContext } from './report.ts';
 
 export interface PropertyOptions {

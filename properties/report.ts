@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScenarioSchema, type Scenario, type ScenarioOp } from '../sim/scenario/schema.ts';
 import { recordTrace, writeTrace } from '../sim/trace/write.ts';
-import { describePicks, describeProgram, runProgram, type Failure, type RunInfo } from './model.ts';
+import { describePicks, describeProgram, runProgram, type RunInfo } from './run-program.ts';
+import type { Failure } from './failure.ts';
 import type { Program } from './program.ts';
 
 export const COUNTEREXAMPLE_DIR = 'out/counterexamples';

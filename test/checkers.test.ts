@@ -4,7 +4,7 @@
 // primitives through a Ctx on one of its tasks, as a modelled kernel function would.
 import { describe as group, expect, it } from 'vitest';
 import { ScenarioSchema } from '../sim/scenario/schema.ts';
-import { buildWorld } from '../sim/kernel/build.ts';
+import { buildWorld } from '../sim/scenario/build.ts';
 import { Ctx } from '../sim/kernel/ctx.ts';
 import type { CredObj, FuseBackingObj, World } from '../sim/kernel/state.ts';
 import type { Violation } from '../sim/kernel/lib/violation.ts';
@@ -12,7 +12,7 @@ import { refcount_dec_and_test, refcount_inc, refcount_inc_not_zero, REFCOUNT_SA
 import { rcu_read_lock, rcu_read_unlock } from '../sim/kernel/lib/rcu.ts';
 import { fuse_free_inode } from '../sim/kernel/fuse/inode.ts';
 import { rcu_gp_step } from '../sim/kernel/lib/rcu.ts';
-import { leakCheck } from '../properties/invariants.ts';
+import { leakCheck } from '../sim/check/leak.ts';
 import { runScenario } from '../sim/scenario/run-scenario.ts';
 
 /** A world with one plain fs and one user task, and a Ctx on that task inside function `fn`. */
@@ -109,7 +109,7 @@ group('heap checker (the model\'s KASAN, sim/kernel/ctx.ts)', () => {
   });
 });
 
-group('leak checker (kmemleak at quiescence, properties/invariants.ts leakCheck)', () => {
+group('leak checker (kmemleak at quiescence, sim/check/leak.ts)', () => {
   it('an object never freed is a leak, named with its count', () => {
     const { w, c } = tiny('fuse_backing_open');
     const b = fb(c, 1);

@@ -5,6 +5,7 @@ import { runScenario, type ScenarioResult } from '../../sim/scenario/run-scenari
 import { formatState, formatStep, formatVerdict, bold, dim } from '../narrate.ts';
 import { PROFILE_NAMES } from '../../sim/kernel/profile.ts';
 import { checkOptions } from '../common.ts';
+import { serverStates } from '../../sim/server/state.ts';
 import { checkTraceTarget, recordTrace, writeTrace } from '../../sim/trace/write.ts';
 
 export function resultJson(r: ScenarioResult) {
@@ -18,7 +19,7 @@ export function resultJson(r: ScenarioResult) {
     violations: r.violations,
     missingViolations: r.missingViolations,
     serverProblems: r.serverProblems,
-    servers: Object.values(r.world.servers).map((s) => ({ fs: s.fs, lifecycle: s.lifecycle, seen: s.seen })),
+    servers: serverStates(r.world).map((s) => ({ fs: s.fs, lifecycle: s.lifecycle, seen: s.seen })),
   };
 }
 

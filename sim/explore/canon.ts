@@ -130,7 +130,7 @@ export function componentValue(w: World, key: string): unknown {
     case 'procs':
       return w.procs[k];
     case 'servers':
-      return w.servers[Number(k)];
+      return w.servers[k];
     case 'tasks': {
       const t = w.tasks[Number(k)];
       return t && taskView(t);
@@ -180,7 +180,7 @@ export function components(w: World, slots: Slots): Comps {
   add('rcu', w.rcu);
   w.sbs.forEach((sb, i) => add(`sbs/${i}`, sb));
   for (const k of Object.keys(w.procs)) add(`procs/${k}`, w.procs[k]);
-  for (const k of Object.keys(w.servers)) add(`servers/${k}`, w.servers[Number(k)]);
+  for (const k of Object.keys(w.servers)) add(`servers/${k}`, w.servers[k]);
   w.tasks.forEach((t, i) => add(`tasks/${i}`, taskView(t)));
   return m;
 }
@@ -221,7 +221,7 @@ export function buildFromComponents(comps: Comps, slots: Slots, frame: WorldFram
         sbs[Number(k)] = v;
         break;
       case 83: // servers
-        servers[k as unknown as number] = v;
+        servers[k] = v;
         break;
       case 112: // procs
         procs[k] = v;

@@ -10,11 +10,10 @@
 import type { Scenario } from '../scenario/schema.ts';
 import type { World } from '../kernel/state.ts';
 import type { Violation } from '../kernel/lib/violation.ts';
-import { buildWorld } from '../kernel/build.ts';
 import { stepTask, taskRunnable } from '../kernel/exec.ts';
-import { runPhase, sequential, teardown, type RunOptions } from '../run.ts';
-import { checkInvariants } from '../../properties/invariants.ts';
-import { InputError } from '../scenario/load.ts';
+import { startWorld, teardown, type RunOptions } from '../scenario/run.ts';
+import { checkInvariants, checkStep } from '../check/invariants.ts';
+import { deadlock, stuckTasks } from '../check/deadlock.ts';
 import { buildFromComponents, canonicalJSON, sortedCopy, sameHash, componentValue, components, digestOf, fullKey, makeComp, stateKey, xorInto, Slots, type Comp, type Comps, type Digest, type WorldFrame } from './canon.ts';
 import { Recorder, independent, type Footprint } from './footprint.ts';
 
@@ -116,23 +115,11 @@ interface Node {
 
 const noSleep = new Map<number, Footprint>();
 
+const checked: RunOptions = { record: false, check: checkStep };
+
 /** The world after setup, with the scenario's tasks added: what runScenario runs from. */
 export function initialWorld(s: Scenario, opts: { mutants?: string[]; kernel?: string } = {}): World {
-  const sc: Scenario = { ...s, mutants: opts.mutants ?? s.mutants, kernel: opts.kernel ?? s.kernel };
-  const { world: w, userTasks } = buildWorld(sc);
-  const ro: RunOptions = { record: false, check: (ww, rec) => checkInvariants(ww, rec.task, rec.where.at(-1) ?? '') };
-  const setup = runPhase(w, sequential, 'setup', ro);
-  const failed = w.tasks[0]!.results.find((r) => typeof r.ret === 'string');
-  if (setup.stuck.length || failed) {
-    throw new InputError(`${s.name}: setup failed: ${failed ? `${failed.name} of filesystem ${failed.op + 1} returned ${failed.ret}` : 'a mount did not complete'}`);
-  }
-  w.tasks.splice(1, 0, ...userTasks);
-  return w;
-}
-
-/** The tasks that count as stuck when nothing can run (as runPhase counts them). */
-function stuckTasks(w: World): string[] {
-  return w.tasks.filter((t) => (t.kind === 'user' || t.name === 'setup' || t.name.startsWith('teardown')) && !t.done).map((t) => t.name);
+  return startWorld({ ...s, mutants: opts.mutants ?? s.mutants, kernel: opts.kernel ?? s.kernel }, checked);
 }
 
 /** Which shard owns a state: a hash of its key. */
@@ -212,17 +199,14 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
     terminals++;
     const stuck = stuckTasks(w);
     if (stuck.length) {
-      for (const t of stuck) {
-        note({ kind: 'deadlock', message: `task ${t} can never finish: it waits and nothing can wake it`, task: t, fn: '' }, 'terminal', node.depth, () => scheduleOf(node.id));
-      }
+      for (const t of stuck) note(deadlock(w, t), 'terminal', node.depth, () => scheduleOf(node.id));
       return;
     }
     // teardown runs on a private copy (the expansion's world shares the stored states' objects)
     w = buildFromComponents(node.comps, slots, frame, node.clock, node.depth, true);
     w.nextPtr = afterAll;
-    const ro: RunOptions = { record: false, check: (ww, rec) => checkInvariants(ww, rec.task, rec.where.at(-1) ?? '') };
     try {
-      teardown(w, ro);
+      for (const t of teardown(w, checked).stuck) w.violations.push(deadlock(w, t));
     } catch (e) {
       note({ kind: 'exception', message: `teardown: ${(e as Error).message}`, task: 'teardown', fn: '' }, 'exception', node.depth, () => scheduleOf(node.id));
       return;

@@ -1,10 +1,15 @@
 // The step function: advances one task by one atomic step.
 //
 // A kernel function is a table of labelled steps. A step runs without preemption and says
-// where to go next: on at once (goto, call, ret: no preemption point), or at a preemption
-// point (yield: the scheduler may now run another task), or to sleep (block). Frames are
-// plain data, so a world between two steps can be cloned, hashed and resumed.
-import type { Frame, Task, WaitCond, World } from './state.ts';
+// where to go next: on at once (goto, call, tail, ret: no preemption point), or at a
+// preemption point (yield: the scheduler may now run another task), or to sleep (block).
+// Frames are plain data, so a world between two steps can be cloned, hashed and resumed.
+//
+// Kernel functions call each other through typed handles: `kfunc` returns a KFunc<A>, and
+// `call(fn, args, ...)` checks args against A, the function's arguments (its frame's
+// locals are A plus whatever it keeps across steps). A frame names its function by the
+// handle's name, so the world stays plain data.
+import type { Task, WaitCond, World } from './state.ts';
 import type { StepRecord } from './effects.ts';
 import { Ctx } from './ctx.ts';
 import { rcuCanAdvance } from './lib/rcu.ts';
@@ -12,30 +17,37 @@ import { rcuCanAdvance } from './lib/rcu.ts';
 export type Next =
   | { k: 'goto'; pc: string }
   | { k: 'yield'; pc: string }
-  | { k: 'call'; fn: string; args: Record<string, unknown>; ret: string; into: string | null }
+  | { k: 'call'; fn: string; args: object; ret: string; into: string | null }
+  | { k: 'tail'; fn: string; args: object }
   | { k: 'ret'; v: number }
   | { k: 'block'; on: WaitCond; pc: string };
 
 export type StepFn<L> = (c: Ctx, l: L) => Next;
 
-export interface KFunc {
-  name: string;
+/** A modelled function: its steps, and (as a type only) the arguments a call must give it. */
+export interface KFunc<A extends object = object> {
+  readonly name: string;
   /** the kernel (or libfuse) source it mirrors, e.g. "fs/fuse/backing.c" */
-  src: string;
-  steps: Record<string, StepFn<any>>;
+  readonly src: string;
+  readonly steps: Readonly<Record<string, StepFn<any>>>;
+  /** never set: carries A for call() */
+  readonly __args?: (a: A) => void;
 }
 
 const registry = new Map<string, KFunc>();
 
-/** Define a modelled function. `start` is its entry step. */
-export function kfunc<L extends object>(
+/**
+ * Define a modelled function. A is what callers pass; L (A plus the locals it keeps across
+ * steps) is its frame. `start` is its entry step.
+ */
+export function kfunc<A extends object, L extends A = A>(
   name: string,
   src: string,
   steps: { start: StepFn<L> } & Record<string, StepFn<L>>,
-): KFunc {
+): KFunc<A> {
   if (registry.has(name)) throw new Error(`kfunc ${name} defined twice`);
-  const f: KFunc = { name, src, steps };
-  registry.set(name, f);
+  const f: KFunc<A> = { name, src, steps };
+  registry.set(name, f as KFunc);
   return f;
 }
 
@@ -43,16 +55,39 @@ export function lookupKFunc(name: string): KFunc | undefined {
   return registry.get(name);
 }
 
+// --- entry points -----------------------------------------------------------------------
+
+/**
+ * The model's syscall table: what an op of a task's program starts. An op names its entry
+ * ("open", "ioctl", "abort", ...), and the entry is whichever kernel function serves it:
+ * the VFS's for syscalls, a filesystem's for its own control files (fuse's abort file), the
+ * harness's for mounting and model-only checks.
+ */
+const entries = new Map<string, KFunc>();
+
+export function entry<A extends object>(op: string, fn: KFunc<A>): KFunc<A> {
+  if (entries.has(op)) throw new Error(`entry ${op} defined twice`);
+  entries.set(op, fn as KFunc);
+  return fn;
+}
+
+export function entryOf(op: string): KFunc | undefined {
+  return entries.get(op);
+}
+
+// --- control transfers --------------------------------------------------------------------
+
 export const goto = (pc: string): Next => ({ k: 'goto', pc });
 /** A preemption point: the step ends here and the next one starts at pc. */
 export const preempt = (pc: string): Next => ({ k: 'yield', pc });
-export const call = (fn: string, args: Record<string, unknown>, ret: string, into: string | null = null): Next => ({
-  k: 'call',
-  fn,
-  args,
-  ret,
-  into,
-});
+/** Call fn; its return value goes into the local `into` and this function goes on at `ret`. */
+export function call<A extends object>(fn: KFunc<A>, args: NoInfer<A>, ret: string, into: string | null = null): Next {
+  return { k: 'call', fn: fn.name, args, ret, into };
+}
+/** A tail call: fn takes this function's place and returns straight to its caller. */
+export function tail<A extends object>(fn: KFunc<A>, args: NoInfer<A>): Next {
+  return { k: 'tail', fn: fn.name, args };
+}
 export const ret = (v: number): Next => ({ k: 'ret', v });
 export const block = (on: WaitCond, pc: string): Next => ({ k: 'block', on, pc });
 
@@ -136,12 +171,13 @@ export function stepTask(w: World, name: string, record: boolean): StepRecord {
         f.pc = n.pc;
         t.blocked = n.on;
         return c.finish();
-      case 'call': {
+      case 'call':
         f.pc = n.ret;
-        const callee: Frame = { fn: n.fn, pc: 'start', l: { ...n.args }, into: n.into, ret: n.ret };
-        t.frames.push(callee);
+        t.frames.push({ fn: n.fn, pc: 'start', l: { ...n.args }, into: n.into, ret: n.ret });
         continue;
-      }
+      case 'tail':
+        t.frames[t.frames.length - 1] = { fn: n.fn, pc: 'start', l: { ...n.args }, into: f.into, ret: f.ret };
+        continue;
       case 'ret': {
         t.frames.pop();
         const caller = t.frames[t.frames.length - 1];
@@ -159,9 +195,11 @@ export function stepTask(w: World, name: string, record: boolean): StepRecord {
 
 function startOp(c: Ctx, t: Task) {
   const op = t.ops[t.next] as Op;
+  const fn = entries.get(op.sys);
+  if (!fn) throw new Error(`no entry point for op ${op.sys} (model bug)`);
   const l: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(op.args)) l[k] = resolveArg(c, v);
-  t.frames.push({ fn: `sys_${op.sys}`, pc: 'start', l, into: null, ret: null });
+  t.frames.push({ fn: fn.name, pc: 'start', l, into: null, ret: null });
 }
 
 /** "$name" arguments name a value an earlier op saved in this process; -1 if never saved. */

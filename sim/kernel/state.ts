@@ -30,30 +30,35 @@ export interface CredObj extends ObjBase {
   capSysAdmin: boolean;
 }
 
+/** the type of an inode (S_IFMT of i_mode) */
+export type InodeKind = 'reg' | 'dir' | 'fifo' | 'chr' | 'sock' | 'lnk';
+
 /** include/linux/fs.h: struct file */
 export interface FileObj extends ObjBase {
   type: 'file';
   /** f_count (file_ref_t in newer kernels; a plain count here) */
   count: number;
+  /** file->f_op: the name of a registered table of file operations (sim/kernel/vfs/fs.ts) */
+  f_op: string;
   /** file_inode(file)->i_sb */
   sb: number;
   /** name of the inode within its sb ("" for the /dev/fuse device) */
   name: string;
+  /** the inode's type (file_inode(file)->i_mode) */
+  mode: InodeKind;
   /** O_ACCMODE of the open */
   write: boolean;
   /** O_PATH: a location only; fget() does not return it, fget_raw() does */
   opath: boolean;
-  /** file->f_op has read_iter/write_iter (a directory's does not) */
-  hasIter: boolean;
   /** private_data of a FUSE file: the fuse_file */
   fuseFile: Ptr;
   /** FMODE_BACKING: a per-open backing file made by backing_file_open() */
   backing: boolean;
-  /** /dev/fuse: the connection this device file is attached to */
+  /** private_data of /dev/fuse: the connection this device file is attached to */
   devConn: Ptr;
   /** f_cred */
   cred: Ptr;
-  /** for overlayfs files: the real (lower) file's location */
+  /** the sb of the real inode behind the file (an overlay file's lower layer; else sb) */
   realSb: number;
 }
 
@@ -167,7 +172,7 @@ export interface Answer {
 }
 
 export interface PlainInode {
-  kind: 'reg' | 'dir' | 'fifo';
+  kind: InodeKind;
   data: string;
   mtime: number;
   atime: number;
@@ -250,9 +255,17 @@ export interface Vma {
   shared: boolean;
 }
 
+/**
+ * What a task is to the harness: the program of a user process or of a server thread (each
+ * must finish), a daemon (an endless service loop: the FUSE session loop, rcu_gp; idle, not
+ * stuck, when it waits), or the harness's own kernel-side programs that mount (setup) and
+ * take everything down (teardown). sim/check/deadlock.ts holds the one rule built on it.
+ */
+export type TaskRole = 'user' | 'server' | 'daemon' | 'setup' | 'teardown';
+
 export interface Task {
   name: string;
-  kind: 'user' | 'server' | 'kthread';
+  role: TaskRole;
   /** the ops of this task's program and the index of the next one */
   ops: unknown[];
   next: number;
@@ -300,7 +313,11 @@ export interface World {
   sbs: SuperBlock[];
   procs: Record<string, Proc>;
   tasks: Task[];
-  /** per-connection userspace server state, keyed by connection pointer */
-  servers: Record<number, import('../server/state.ts').ServerState>;
+  /**
+   * userspace state of the FUSE servers (their memory), by the mount they serve: plain data
+   * the floors above the kernel keep in the world so that it is cloned, hashed and traced with
+   * it (sim/server/state.ts); the kernel never reads it
+   */
+  servers: Record<string, unknown>;
   violations: Violation[];
 }

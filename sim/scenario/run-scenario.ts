@@ -1,13 +1,13 @@
 // Running a scenario and judging it: every op's result against what the file expects, the
 // violations against the ones it expects, and what each server saw.
 import type { Scenario, ScenarioOp } from './schema.ts';
-import { buildWorld } from '../kernel/build.ts';
-import { roundRobin, runPhase, scripted, sequential, teardown, type Phase, type RunOptions, type Scheduler } from '../run.ts';
+import { roundRobin, runPhase, scripted, sequential, startWorld, teardown, type Phase, type RunOptions, type Scheduler } from './run.ts';
 import type { StepRecord } from '../kernel/effects.ts';
 import type { World } from '../kernel/state.ts';
 import type { Violation } from '../kernel/lib/violation.ts';
-import { checkInvariants } from '../../properties/invariants.ts';
-import { InputError } from './load.ts';
+import { checkStep } from '../check/invariants.ts';
+import { deadlock } from '../check/deadlock.ts';
+import { serverStates } from '../server/state.ts';
 
 export interface OpOutcome {
   task: string;
@@ -79,13 +79,12 @@ function schedulerOf(s: Scenario): Scheduler {
 
 export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): ScenarioResult {
   const sc: Scenario = { ...s, mutants: opts.mutants ?? s.mutants, kernel: opts.kernel ?? s.kernel };
-  const { world: w, userTasks } = buildWorld(sc);
   const steps: ScenarioResult['steps'] = [];
   const record = opts.record ?? true;
   const onStep = opts.onStep;
   const ro: RunOptions = {
     record,
-    check: opts.check === false ? undefined : (ww: World, rec: StepRecord) => checkInvariants(ww, rec.task, rec.where.at(-1) ?? ''),
+    check: opts.check === false ? undefined : checkStep,
     onStep:
       record || onStep
         ? (rec, phase) => {
@@ -96,21 +95,14 @@ export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): Scenari
     override: opts.override,
     onPick: opts.onPick,
   };
-  const setup = runPhase(w, sequential, 'setup', ro);
-  const setupTask = w.tasks[0]!;
-  const failed = setupTask.results.find((r) => typeof r.ret === 'string');
-  if (setup.stuck.length || failed) {
-    throw new InputError(`${s.name}: setup failed: ${failed ? `${failed.name} of filesystem ${failed.op + 1} returned ${failed.ret}` : 'a mount did not complete'}`);
-  }
-  // user tasks go first: under the sequential scheduler each runs until it blocks
-  w.tasks.splice(1, 0, ...userTasks);
+  const w = startWorld(sc, ro);
   const main = runPhase(w, opts.scheduler ?? schedulerOf(sc), 'run', ro);
-  for (const t of main.stuck) {
-    w.violations.push({ kind: 'deadlock', message: `task ${t} can never finish: it waits and nothing can wake it`, step: w.step, task: t, fn: '' });
-  }
+  for (const t of main.stuck) w.violations.push(deadlock(w, t));
   const seen: Record<string, string[]> = {};
-  for (const srv of Object.values(w.servers)) seen[srv.fs] = [...srv.seen];
-  if (sc.teardown && !main.stuck.length) teardown(w, ro);
+  for (const srv of serverStates(w)) seen[srv.fs] = [...srv.seen];
+  if (sc.teardown && !main.stuck.length) {
+    for (const t of teardown(w, ro).stuck) w.violations.push(deadlock(w, t));
+  }
 
   const outcomes: OpOutcome[] = [];
   sc.tasks.forEach((t) => {

@@ -169,7 +169,7 @@ export const ScenarioSchema = z
       });
     });
     if (Array.isArray(s.schedule)) {
-      // the kernel-side tasks a schedule may name too (sim/kernel/build.ts: serverTask, RCU_TASK)
+      // the kernel-side tasks a schedule may name too (sim/scenario/build.ts: serverTask, RCU_TASK)
       for (const f of s.filesystems) if (f.type === 'fuse') taskNames.add(`fuse-daemon:${f.name}`);
       taskNames.add('rcu_gp');
       s.schedule.forEach((n, i) => {

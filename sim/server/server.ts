@@ -5,11 +5,14 @@
 // the core's actions as kernel calls (open, the backing ioctls, close) inside the world. The
 // real-kernel adapter over the same core is oracle/real-server.ts.
 import type { Ctx } from '../kernel/ctx.ts';
-import { block, call, goto, kfunc, preempt, ret, type Next } from '../kernel/exec.ts';
-import type { Ptr, World } from '../kernel/state.ts';
+import { block, call, entry, goto, kfunc, preempt, ret, tail, type Next } from '../kernel/exec.ts';
+import type { Ptr } from '../kernel/state.ts';
 import { neg } from '../kernel/lib/errno.ts';
-import { fuse_dev_read, fuse_dev_write } from '../kernel/fuse/dev.ts';
-import { realInode, resolvePath } from '../kernel/vfs/super.ts';
+import { fuse_dev_read, fuse_dev_write, fuse_get_dev } from '../kernel/fuse/dev.ts';
+import { resolvePath } from '../kernel/vfs/namei.ts';
+import { s_type } from '../kernel/vfs/fs.ts';
+import { sys_open, sys_close } from '../kernel/vfs/open.ts';
+import { sys_ioctl } from '../kernel/vfs/ioctl.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
 import {
   acceptRequest,
@@ -19,21 +22,14 @@ import {
   releaseJob,
   RELEASE_STEPS,
   simpleReply,
-  splice,
   type OpenJob,
   type Out,
   type ReleaseJob,
   type ServerEnv,
   type ServerRequest,
 } from './core.ts';
-import type { ServerState } from './state.ts';
+import { serverOf, serverStates, type ServerState } from './state.ts';
 import { lifecycleNext, type LifecycleEvent } from './lifecycle.ts';
-
-export function serverOf(w: World, conn: Ptr): ServerState {
-  const s = w.servers[conn];
-  if (!s) throw new Error(`no server for fuse_conn#${conn}`);
-  return s;
-}
 
 function lifecycle(c: Ctx, s: ServerState, ev: LifecycleEvent) {
   const next = lifecycleNext(s.lifecycle, ev);
@@ -58,33 +54,31 @@ function env(c: Ctx): ServerEnv {
   return {
     backing(path) {
       const r = resolvePath(c.w, path);
-      const real = r && realInode(c.w, r.sb, r.name);
-      if (real) return { data: real.inode.data, mtime: real.inode.mtime };
-      if (r && r.sb.kind === 'fuse') return { data: '', mtime: 0 };
-      return null;
+      return r ? s_type(r.sb).peek(c.w, r.sb, r.name) : null;
     },
     writeBacking(path, offset, data) {
       // a userspace write, not modelled as a syscall
       const r = resolvePath(c.w, path);
-      const real = r && realInode(c.w, r.sb, r.name);
-      if (real) {
-        real.inode.data = splice(real.inode.data, offset, data);
-        real.inode.mtime = ++c.w.clock;
-      }
+      if (r) s_type(r.sb).poke?.(c.w, r.sb, r.name, offset, data);
     },
     vars: c.p.vars,
   };
 }
 
-interface LoopL {
+interface LoopA {
+  /** the mount served (the server's key in world.servers) */
+  fs: string;
   conn: Ptr;
+}
+
+interface LoopL extends LoopA {
   req: ServerRequest;
 }
 
 /** fuse_session_loop: read a request, handle it, repeat until the device says ENODEV. */
-kfunc<LoopL>('fuse_session_loop', 'libfuse lib/fuse_loop.c', {
+const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/fuse_loop.c', {
   start(c, l) {
-    const s = serverOf(c.w, l.conn);
+    const s = serverOf(c.w, l.fs);
     const fc = c.deref(l.conn, 'fuse_conn');
     if (fc.pending.length === 0) {
       if (fc.connected) return block({ on: 'request', conn: l.conn }, 'start');
@@ -98,7 +92,7 @@ kfunc<LoopL>('fuse_session_loop', 'libfuse lib/fuse_loop.c', {
     return goto(`op_${l.req.name}`);
   },
   op_INIT(c, l) {
-    const s = serverOf(c.w, l.conn);
+    const s = serverOf(c.w, l.fs);
     const r = initReply(s, l.req.unique);
     reply(c, s, r.bytes);
     const fc = c.deref(l.conn, 'fuse_conn');
@@ -110,17 +104,17 @@ kfunc<LoopL>('fuse_session_loop', 'libfuse lib/fuse_loop.c', {
     return again(c, l.conn);
   },
   op_OPEN(_c, l) {
-    return call('srv_open', { conn: l.conn, ...openJob(l.req) }, 'next');
+    return call(srv_open, { fs: l.fs, ...openJob(l.req) }, 'next');
   },
   op_RELEASE(_c, l) {
-    return call('srv_release', { conn: l.conn, ...releaseJob(l.req) }, 'next');
+    return call(srv_release, { fs: l.fs, ...releaseJob(l.req) }, 'next');
   },
   // every other request gets one reply (or none: FORGET)
   ...Object.fromEntries(
     ['LOOKUP', 'GETATTR', 'READ', 'WRITE', 'FLUSH', 'FORGET', 'DESTROY', 'GETXATTR', 'SETATTR', 'STATFS', 'OPENDIR', 'INTERRUPT'].map((n) => [
       `op_${n}`,
       (c: Ctx, l: LoopL) => {
-        const s = serverOf(c.w, l.conn);
+        const s = serverOf(c.w, l.fs);
         const bytes = simpleReply(s, env(c), l.req);
         if (bytes) reply(c, s, bytes);
         return again(c, l.conn);
@@ -134,6 +128,9 @@ function again(c: Ctx, conn: Ptr) {
   const fc = c.deref(conn, 'fuse_conn');
   return fc.pending.length > 0 || !fc.connected ? preempt('start') : block({ on: 'request', conn }, 'start');
 }
+
+/** The server's /dev/fuse fd, which its ioctls go to. */
+const devfd = (c: Ctx) => c.p.vars['devfd'] ?? -1;
 
 /**
  * One core output as the model's next move: a reply is written at once (more work after it
@@ -154,45 +151,52 @@ function perform(c: Ctx, s: ServerState, out: Out): Next {
       const a = out.act;
       switch (a.k) {
         case 'open':
-          return call('sys_open', { path: a.path, write: a.write, opath: false }, out.next, out.into);
+          return call(sys_open, { path: a.path, write: a.write, opath: false }, out.next, out.into);
         case 'backing_open':
-          return call('sys_fuse_ioctl', { cmd: FUSE_DEV_IOC_BACKING_OPEN, fd: a.fd, flags: 0, padding: 0 }, out.next, out.into);
+          return call(sys_ioctl, { dev: devfd(c), cmd: FUSE_DEV_IOC_BACKING_OPEN, fd: a.fd, flags: 0, padding: 0 }, out.next, out.into);
         case 'backing_close':
-          return call('sys_fuse_ioctl', { cmd: FUSE_DEV_IOC_BACKING_CLOSE, id: a.id }, out.next, out.into);
+          return call(sys_ioctl, { dev: devfd(c), cmd: FUSE_DEV_IOC_BACKING_CLOSE, id: a.id }, out.next, out.into);
         case 'close':
-          return call('sys_close', { fd: a.fd }, out.next, out.into);
+          return call(sys_close, { fd: a.fd }, out.next, out.into);
       }
     }
   }
 }
 
+type Job<J> = J & { fs: string };
+
 /** A kfunc whose labels are the core job's steps. */
 function jobSteps<J>(steps: Record<string, (s: ServerState, j: J, e: ServerEnv) => Out>) {
-  const out: Record<string, (c: Ctx, l: J & { conn: Ptr }) => Next> = {};
+  const out: Record<string, (c: Ctx, l: Job<J>) => Next> = {};
   for (const [label, step] of Object.entries(steps)) {
     out[label] = (c, l) => {
-      const s = serverOf(c.w, l.conn);
+      const s = serverOf(c.w, l.fs);
       return perform(c, s, step(s, l, env(c)));
     };
   }
-  return out as { start: (c: Ctx, l: J & { conn: Ptr }) => Next } & typeof out;
+  return out as { start: (c: Ctx, l: Job<J>) => Next } & typeof out;
 }
 
 /** passthrough_hp's sfs_open / do_passthrough_open, and the scripted alternatives. */
-kfunc<OpenJob & { conn: Ptr }>('srv_open', 'libfuse example/passthrough_hp.cc', jobSteps(OPEN_STEPS));
+const srv_open = kfunc<Job<OpenJob>>('srv_open', 'libfuse example/passthrough_hp.cc', jobSteps(OPEN_STEPS));
 
 /** passthrough_hp's sfs_release: the last release of an inode closes its backing id. */
-kfunc<ReleaseJob & { conn: Ptr }>('srv_release', 'libfuse example/passthrough_hp.cc', jobSteps(RELEASE_STEPS));
+const srv_release = kfunc<Job<ReleaseJob>>('srv_release', 'libfuse example/passthrough_hp.cc', jobSteps(RELEASE_STEPS));
 
-/** The server's program op "serve": run the session loop. */
-kfunc<{ conn: Ptr; r: number }>('sys_serve', 'libfuse lib/fuse_loop.c', {
-  start(c, l) {
-    const s = Object.values(c.w.servers).find((x) => x.proc === c.p.name);
-    if (!s) return ret(neg('EBADF'));
-    l.conn = s.conn;
-    return call('fuse_session_loop', { conn: s.conn }, 'done', 'r');
-  },
-  done(_c, l) {
-    return ret(l.r);
-  },
-});
+/**
+ * The server's program op "serve": find the connection behind its /dev/fuse fd (fuse_get_dev
+ * of the file the mount attached), then run the session loop.
+ */
+entry(
+  'serve',
+  kfunc<object>('sys_serve', 'libfuse lib/fuse_loop.c', {
+    start(c) {
+      const s = serverStates(c.w).find((x) => x.proc === c.p.name);
+      const dev = c.p.fds[devfd(c)];
+      const fc = s && dev !== undefined ? fuse_get_dev(c, dev) : null;
+      if (!s || !fc) return ret(neg('EBADF'));
+      s.conn = fc.ptr;
+      return tail(fuse_session_loop, { fs: s.fs, conn: fc.ptr });
+    },
+  }),
+);

@@ -1,5 +1,6 @@
 // The userspace side's state, plain data like the kernel's (a server is part of the world).
 import type { ServerPolicy } from './policy.ts';
+import type { World } from '../kernel/state.ts';
 
 export interface ServerInode {
   name: string;
@@ -15,8 +16,9 @@ export interface ServerInode {
 }
 
 export interface ServerState {
-  /** the mount this server serves */
+  /** the mount this server serves (its key in world.servers) */
   fs: string;
+  /** the connection, once its session loop has found it through its /dev/fuse fd (0 before) */
   conn: number;
   /** its process (fd table, creds, vars) */
   proc: string;
@@ -34,4 +36,16 @@ export interface ServerState {
   backingOpens: number[];
   /** what the kernel's INIT offered: "7.<minor>", plus " PASSTHROUGH" if it offered passthrough */
   kernelInit: string;
+}
+
+/** The servers of a world (the kernel keeps their state as opaque userspace memory). */
+export function serverStates(w: World): ServerState[] {
+  return Object.values(w.servers) as ServerState[];
+}
+
+/** The server of the mount `fs`. */
+export function serverOf(w: World, fs: string): ServerState {
+  const s = w.servers[fs] as ServerState | undefined;
+  if (!s) throw new Error(`no server for /${fs}`);
+  return s;
 }

@@ -17,7 +17,7 @@ import type { Violation, ViolationKind } from '../kernel/lib/violation.ts';
 import { ScenarioSchema } from '../scenario/schema.ts';
 import { MUTANT_NAMES } from '../kernel/mutants.ts';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
-import type { Phase } from '../run.ts';
+import type { Phase } from '../scenario/run.ts';
 
 /** The version this fpsim writes and reads. Bump it when a trace's meaning changes. */
 export const TRACE_VERSION = 1;

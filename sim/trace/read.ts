@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { InputError, jsonPath } from '../scenario/load.ts';
 import type { Scenario } from '../scenario/schema.ts';
-import { buildWorld } from '../kernel/build.ts';
-import { exitTaskName, umountTaskName } from '../run.ts';
+import { buildWorld } from '../scenario/build.ts';
+import { exitTaskName, umountTaskName } from '../scenario/run.ts';
 import { TRACE_VERSION, TraceSchema, type Trace } from './format.ts';
 
 export function parseTrace(text: string, file: string): Trace {

@@ -1,7 +1,7 @@
 // Replay: run a trace's scenario again, forcing the recorded schedule on every phase, and
 // check each step against the recorded one as it happens. The first difference is a
 // divergence and stops the replay: after it, the two runs have nothing to compare.
-import type { Scheduler } from '../run.ts';
+import type { Scheduler } from '../scenario/run.ts';
 import type { StepRecord } from '../kernel/effects.ts';
 import type { World } from '../kernel/state.ts';
 import type { Violation } from '../kernel/lib/violation.ts';

@@ -8,8 +8,10 @@ import { neg } from '../lib/errno.ts';
 import { refcount_dec_and_test, refcount_inc, refcount_inc_not_zero, refcount_set } from '../lib/refcount.ts';
 import { idr_alloc_cyclic, idr_alloc_lowest, idr_ids, idr_remove } from '../lib/idr.ts';
 import { spin_lock, spin_unlock } from '../lib/spinlock.ts';
-import { fget, fput, prepare_creds, put_cred } from '../vfs/file.ts';
-import { fileInodeKind, fileSb } from '../vfs/super.ts';
+import { fget } from '../vfs/file.ts';
+import { fput } from '../vfs/file_table.ts';
+import { f_op } from '../vfs/fs.ts';
+import { prepare_creds, put_cred } from '../cred.ts';
 
 /**
  * fuse_backing_get: take a reference only if the object is not already dying. A lookup
@@ -66,11 +68,14 @@ function fuse_backing_id_remove(c: Ctx, fc: FuseConnObj, id: number): Ptr {
 }
 
 
-interface OpenL {
+interface OpenA {
   fc: Ptr;
   fd: number;
   flags: number;
   padding: number;
+}
+
+interface OpenL extends OpenA {
   fb: Ptr;
 }
 
@@ -78,7 +83,7 @@ interface OpenL {
  * fuse_backing_open: FUSE_DEV_IOC_BACKING_OPEN. Checks in the kernel's order; the map's
  * reference is the initial count of 1.
  */
-kfunc<OpenL>('fuse_backing_open', 'fs/fuse/backing.c', {
+export const fuse_backing_open = kfunc<OpenA, OpenL>('fuse_backing_open', 'fs/fuse/backing.c', {
   start(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
     const cred = c.deref(c.p.cred, 'cred');
@@ -94,7 +99,7 @@ kfunc<OpenL>('fuse_backing_open', 'fs/fuse/backing.c', {
       return ret(bad);
     }
     // ELOOP: the backing file's fs must leave room for FUSE on top of it
-    const depth = fileSb(c.w, f).s_stack_depth;
+    const depth = c.w.sbs[f.sb]!.s_stack_depth;
     const tooDeep = c.mutant('stack-depth-gt') ? depth > fc.maxStackDepth : depth >= fc.maxStackDepth;
     if (tooDeep) {
       fput(c, file);
@@ -116,29 +121,28 @@ kfunc<OpenL>('fuse_backing_open', 'fs/fuse/backing.c', {
   },
 });
 
-/** What fuse_backing_open refuses as a backing file, by profile (6.9: needs read/write_iter). */
+/**
+ * What fuse_backing_open refuses as a backing file, by profile. 6.9: a file whose f_op lacks
+ * read_iter or write_iter (EOPNOTSUPP). 6.17+: S_ISREG / S_ISDIR of file_inode(file)->i_mode,
+ * the inode's type, not the file's f_op, so an O_PATH fd of a regular file (empty_fops) is
+ * still a regular file (6.18 accepts it; probe c): EISDIR for a directory, EINVAL otherwise.
+ */
 function backingFileRefused(c: Ctx, file: Ptr): number {
   const f = c.deref(file, 'file');
-  if (c.profile.backingFileCheck === 'iter') return f.hasIter ? 0 : neg('EOPNOTSUPP');
-  const kind = fileKind(c, file);
-  if (kind === 'reg') return 0;
-  return kind === 'dir' ? neg('EISDIR') : neg('EINVAL');
+  if (c.profile.backingFileCheck === 'iter') {
+    const ops = f_op(f);
+    return ops.read_iter && ops.write_iter ? 0 : neg('EOPNOTSUPP');
+  }
+  if (f.mode === 'reg') return 0;
+  return f.mode === 'dir' ? neg('EISDIR') : neg('EINVAL');
 }
 
-/**
- * S_ISREG / S_ISDIR of file_inode(file)->i_mode: the inode's type, not the file's f_op, so an
- * O_PATH fd of a regular file (no read_iter) is still a regular file (6.18 accepts it; probe c).
- */
-function fileKind(c: Ctx, file: Ptr): 'reg' | 'dir' | 'other' {
-  const f = c.deref(file, 'file');
-  if (f.devConn !== 0 || f.name === '') return 'other';
-  const kind = fileInodeKind(c.w, f);
-  return kind === 'fifo' ? 'other' : kind;
-}
-
-interface CloseL {
+interface CloseA {
   fc: Ptr;
   id: number;
+}
+
+interface CloseL extends CloseA {
   fb: Ptr;
 }
 
@@ -147,7 +151,7 @@ interface CloseL {
  * the map's reference is dropped afterwards, outside the lock: the window in which a
  * concurrent lookup may still hold the pointer it found.
  */
-kfunc<CloseL>('fuse_backing_close', 'fs/fuse/backing.c', {
+export const fuse_backing_close = kfunc<CloseA, CloseL>('fuse_backing_close', 'fs/fuse/backing.c', {
   start(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
     const cred = c.deref(c.p.cred, 'cred');

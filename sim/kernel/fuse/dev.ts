@@ -1,14 +1,18 @@
-// fs/fuse/dev.c: the request queue between the kernel and the server, the /dev/fuse read
-// and write paths, the device ioctls and connection abort.
+// fs/fuse/dev.c: the request queue between the kernel and the server, the /dev/fuse device
+// (its open, read and write paths, its ioctls, its release) and connection abort.
 import type { Ctx } from '../ctx.ts';
-import { block, ret, type Next } from '../exec.ts';
+import { block, kfunc, ret, tail, type Next } from '../exec.ts';
 import { name } from '../ctx.ts';
-import type { FuseConnObj, Ptr } from '../state.ts';
+import type { FileObj, FuseConnObj, Proc, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { decodeReply, encodeRequest } from '../../wire/messages.ts';
-import { FUSE_OPCODE, opcodeName } from '../../wire/uapi.ts';
+import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_SYNC_INIT, FUSE_OPCODE, opcodeName } from '../../wire/uapi.ts';
+import { alloc_file } from '../vfs/file_table.ts';
+import { register_file_operations, type IoctlA, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { DEVTMPFS } from '../vfs/super.ts';
 import { fromHex, toHex } from './hex.ts';
-import { process_init_reply } from './inode.ts';
+import { fuse_conn_put, process_init_reply } from './inode.ts';
+import { fuse_backing_close, fuse_backing_open } from './backing.ts';
 
 /**
  * fs/fuse/dev.c: fuse_simple_request, first half: queue a request. Returns its unique, or
@@ -119,3 +123,81 @@ export function fuse_get_dev(c: Ctx, devFile: Ptr): FuseConnObj | null {
   if (f.devConn === 0) return null;
   return c.deref(f.devConn, 'fuse_conn');
 }
+
+/**
+ * fuse_dev_open: open("/dev/fuse") in process `p` (the device lives on devtmpfs, not on the
+ * mount it will serve); private_data stays NULL until a mount attaches a connection.
+ * Returns the new fd.
+ */
+export function fuse_dev_open(c: Ctx, p: Proc): { fd: number; file: FileObj } {
+  const devtmpfs = c.w.sbs.findIndex((s) => s.name === DEVTMPFS);
+  if (devtmpfs < 0) throw new Error('no devtmpfs (model bug)');
+  const file = alloc_file(
+    c,
+    { f_op: FUSE_DEV_FOPS, sb: devtmpfs, name: '', mode: 'chr', write: true, opath: false, fuseFile: 0, backing: false, devConn: 0, realSb: devtmpfs },
+    p.cred,
+  );
+  const fd = p.nextFd++;
+  p.fds[fd] = file.ptr;
+  return { fd, file };
+}
+
+/** fuse_dev_release: the server closed /dev/fuse: abort, and drop the device's reference. */
+export function fuse_dev_release(c: Ctx, f: FileObj) {
+  if (!f.devConn) return; // never attached to a connection
+  const fc = c.deref(f.devConn, 'fuse_conn');
+  fuse_abort_conn(c, fc);
+  c.emit('note', `fuse_dev_release: ${name(fc)} loses its server`);
+  fuse_conn_put(c, fc);
+}
+
+/**
+ * fuse_dev_ioctl: the backing ioctls need a device attached to a connection (EPERM before
+ * that: fuse_get_dev is NULL); SYNC_INIT (6.18) is only for a device no mount has attached
+ * yet; anything else is ENOTTY.
+ */
+export const fuse_dev_ioctl = kfunc<IoctlA>('fuse_dev_ioctl', 'fs/fuse/dev.c', {
+  start(c, l) {
+    const fc = fuse_get_dev(c, l.file);
+    if (l.cmd === FUSE_DEV_IOC_SYNC_INIT && c.profile.syncInitIoctl) {
+      // fuse_dev_ioctl_sync_init: only a device no mount has attached yet can be marked
+      return ret(fc ? neg('EINVAL') : 0);
+    }
+    if (l.cmd !== FUSE_DEV_IOC_BACKING_OPEN && l.cmd !== FUSE_DEV_IOC_BACKING_CLOSE) return ret(neg('ENOTTY'));
+    if (!fc) return ret(neg('EPERM'));
+    if (l.cmd === FUSE_DEV_IOC_BACKING_OPEN) {
+      return tail(fuse_backing_open, { fc: fc.ptr, fd: l.fd ?? 0, flags: l.flags ?? 0, padding: l.padding ?? 0 });
+    }
+    // the argument is a u32 read into an int: 0xffffffff is -1
+    return tail(fuse_backing_close, { fc: fc.ptr, id: (l.id ?? 0) | 0 });
+  },
+});
+
+/**
+ * read(2) and write(2) of /dev/fuse: the model's servers read requests and write replies in
+ * their session loop (fuse_dev_read, fuse_dev_write), not through a program's op, so these
+ * only refuse. They are here because the device's f_op has them: 6.9's BACKING_OPEN accepts
+ * any file whose f_op has read_iter and write_iter, /dev/fuse included.
+ */
+const fuse_dev_read_iter = kfunc<ReadA>('fuse_dev_read_iter', 'fs/fuse/dev.c', {
+  start(c) {
+    c.emit('note', 'read(2) of /dev/fuse by a program is not modelled (servers read in their session loop)');
+    return ret(neg('EINVAL'));
+  },
+});
+const fuse_dev_write_iter = kfunc<WriteA>('fuse_dev_write_iter', 'fs/fuse/dev.c', {
+  start(c) {
+    c.emit('note', 'write(2) of /dev/fuse by a program is not modelled (servers reply in their session loop)');
+    return ret(neg('EINVAL'));
+  },
+});
+
+/** fuse_dev_operations */
+export const FUSE_DEV_FOPS = 'fuse_dev';
+register_file_operations(FUSE_DEV_FOPS, {
+  name: 'fuse_dev_operations',
+  read_iter: fuse_dev_read_iter,
+  write_iter: fuse_dev_write_iter,
+  unlocked_ioctl: fuse_dev_ioctl,
+  release: fuse_dev_release,
+});

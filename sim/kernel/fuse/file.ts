@@ -1,7 +1,7 @@
 // fs/fuse/file.c: open and release of FUSE files, read/write dispatch (direct io,
 // passthrough, cached) and mmap.
 import type { Ctx } from '../ctx.ts';
-import { block, call, goto, kfunc, preempt, ret } from '../exec.ts';
+import { block, call, goto, kfunc, preempt, ret, tail } from '../exec.ts';
 import type { FileObj, FuseConnObj, FuseFileObj, FuseInodeObj, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
@@ -9,9 +9,10 @@ import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN } fr
 import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
 import { FOPEN, FUSE_OPCODE } from '../../wire/uapi.ts';
 import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
-import { fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
-import { fuse_passthrough_release } from './passthrough.ts';
-import { get_file } from '../vfs/file.ts';
+import { fuse_file_cached_io_open, fuse_file_io_open, fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
+import { fuse_passthrough_io, fuse_passthrough_release } from './passthrough.ts';
+import { get_file } from '../vfs/file_table.ts';
+import { register_file_operations, type MmapA, type ReadA, type WriteA } from '../vfs/fs.ts';
 
 export function connOfInode(c: Ctx, fi: FuseInodeObj): FuseConnObj {
   const sb = c.w.sbs[fi.sb]!;
@@ -50,7 +51,7 @@ interface OpenL {
  * the fuse_file, then let the reply choose the inode's io mode (fuse_file_io_open). When
  * that fails, the server is told with a synchronous RELEASE (fuse_sync_release).
  */
-kfunc<OpenL>('fuse_open', 'fs/fuse/file.c', {
+export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
     l.inode = inodeOfFile(c, f);
@@ -104,7 +105,7 @@ kfunc<OpenL>('fuse_open', 'fs/fuse/file.c', {
   finish(c, l) {
     const f = c.deref(l.file, 'file');
     f.fuseFile = l.ff;
-    return call('fuse_file_io_open', { file: l.file, inode: l.inode, ff: l.ff, backingId: l.backingId }, 'finished', 'err');
+    return call(fuse_file_io_open, { file: l.file, inode: l.inode, ff: l.ff, backingId: l.backingId }, 'finished', 'err');
   },
   finished(c, l) {
     const f = c.deref(l.file, 'file');
@@ -171,14 +172,14 @@ interface FlushL {
  * not look at ff->args: a file of a server without OPEN is flushed too (fh 0). FLUSH is a
  * forced request, so after an abort it ends with -ENOTCONN, and close(2) returns that.
  */
-kfunc<FlushL>('fuse_flush', 'fs/fuse/file.c', {
+export const fuse_flush = kfunc<{ file: Ptr }, FlushL>('fuse_flush', 'fs/fuse/file.c', {
   start(c, l) {
     const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     if (ff.openFlags & FOPEN.NOFLUSH && !fc.writebackCache) return ret(0);
     if (fc.noFlush) return ret(0);
     l.fc = fc.ptr;
-    const body = encode(FUSE_FLUSH_IN, { fh: ff.fh, unused: 0, padding: 0, lock_owner: 0 } as never);
+    const body = encode(FUSE_FLUSH_IN, { fh: ff.fh, unused: 0, padding: 0, lock_owner: 0 });
     return fuse_request_wait(c, l, fc, FUSE_OPCODE.FLUSH, fi.nodeid, body, 'done');
   },
   done(c, l) {
@@ -192,11 +193,12 @@ kfunc<FlushL>('fuse_flush', 'fs/fuse/file.c', {
   },
 });
 
-interface IoL {
-  file: Ptr;
-  offset: number;
-  n: number;
-  data: string;
+interface ReadL extends ReadA {
+  unique: number;
+  fc: Ptr;
+}
+
+interface WriteL extends WriteA {
   unique: number;
   fc: Ptr;
   r: number;
@@ -207,15 +209,12 @@ interface IoL {
  * fuse_file_read_iter: FOPEN_DIRECT_IO overrides passthrough (the server reads); otherwise
  * a passthrough file reads its backing file with the server's creds and no READ is sent.
  */
-kfunc<IoL>('fuse_file_read_iter', 'fs/fuse/file.c', {
+export const fuse_file_read_iter = kfunc<ReadA, ReadL>('fuse_file_read_iter', 'fs/fuse/file.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
     const ff = c.deref(f.fuseFile, 'fuse_file');
     if (ff.openFlags & FOPEN.DIRECT_IO || !ff.passthrough) return goto('server');
-    return call('fuse_passthrough_io', { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_read_iter' }, 'pt_done', 'r');
-  },
-  pt_done(_c, l) {
-    return ret(l.r);
+    return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_read_iter' });
   },
   server(c, l) {
     // fuse_direct_read_iter / fuse_cache_read_iter: the model keeps no page cache, so a
@@ -223,7 +222,7 @@ kfunc<IoL>('fuse_file_read_iter', 'fs/fuse/file.c', {
     const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
-    const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: l.offset, size: l.n, read_flags: 0, lock_owner: 0, flags: 0, padding: 0 } as never);
+    const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: l.offset, size: l.n, read_flags: 0, lock_owner: 0, flags: 0, padding: 0 });
     return fuse_request_wait(c, l, fc, FUSE_OPCODE.READ, fi.nodeid, body, 'read_done');
   },
   read_done(c, l) {
@@ -245,16 +244,13 @@ kfunc<IoL>('fuse_file_read_iter', 'fs/fuse/file.c', {
  * fuse_file_write_iter: direct io (with the parallel-write lock dance), passthrough to the
  * backing file then fuse_write_update_attr, or a write-through to the server.
  */
-kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
+export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter', 'fs/fuse/file.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
     const ff = c.deref(f.fuseFile, 'fuse_file');
     if (ff.openFlags & FOPEN.DIRECT_IO) return goto('dio_lock');
     if (!ff.passthrough) return goto('server');
-    return call('fuse_passthrough_io', { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_write_iter' }, 'pt_done', 'r');
-  },
-  pt_done(_c, l) {
-    return ret(l.r);
+    return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_write_iter' });
   },
   dio_lock(c, l) {
     // fuse_dio_lock: a parallel direct write holds an uncached reference (fb = NULL) for its
@@ -283,7 +279,7 @@ kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
     const data = new TextEncoder().encode(l.data);
-    const body = encodeWriteBody({ fh: ff.fh, offset: l.offset, write_flags: 0, lock_owner: 0, flags: 0, padding: 0 } as never, data);
+    const body = encodeWriteBody({ fh: ff.fh, offset: l.offset, write_flags: 0, lock_owner: 0, flags: 0, padding: 0 }, data);
     l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.WRITE, fi.nodeid, body, true);
     if (l.unique < 0) {
       l.r = l.unique;
@@ -318,17 +314,14 @@ kfunc<IoL>('fuse_file_write_iter', 'fs/fuse/file.c', {
  * other goes through the page cache (filemap_splice_read), which the model does not keep:
  * that is a READ to the server.
  */
-kfunc<IoL>('fuse_splice_read', 'fs/fuse/file.c', {
+const fuse_splice_read = kfunc<ReadA>('fuse_splice_read', 'fs/fuse/file.c', {
   start(c, l) {
     const { ff } = fuseFileOf(c, l.file);
     if (!ff.passthrough || ff.openFlags & FOPEN.DIRECT_IO) {
       c.emit('note', 'filemap_splice_read: through the page cache (none in the model: READ)');
-      return call('fuse_file_read_iter', { file: l.file, offset: l.offset, n: l.n }, 'done', 'r');
+      return tail(fuse_file_read_iter, { file: l.file, offset: l.offset, n: l.n });
     }
-    return call('fuse_passthrough_io', { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_splice_read' }, 'done', 'r');
-  },
-  done(_c, l) {
-    return ret(l.r);
+    return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_splice_read' });
   },
 });
 
@@ -337,16 +330,13 @@ kfunc<IoL>('fuse_splice_read', 'fs/fuse/file.c', {
  * file (backing_file_splice_write, then fuse_write_update_attr); any other goes through
  * iter_file_splice_write, i.e. ->write_iter.
  */
-kfunc<IoL>('fuse_splice_write', 'fs/fuse/file.c', {
+const fuse_splice_write = kfunc<WriteA>('fuse_splice_write', 'fs/fuse/file.c', {
   start(c, l) {
     const { ff } = fuseFileOf(c, l.file);
     if (!ff.passthrough || ff.openFlags & FOPEN.DIRECT_IO) {
-      return call('fuse_file_write_iter', { file: l.file, offset: l.offset, data: l.data }, 'done', 'r');
+      return tail(fuse_file_write_iter, { file: l.file, offset: l.offset, data: l.data });
     }
-    return call('fuse_passthrough_io', { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_splice_write' }, 'done', 'r');
-  },
-  done(_c, l) {
-    return ret(l.r);
+    return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_splice_write' });
   },
 });
 
@@ -362,9 +352,7 @@ export function fuse_write_update_attr(c: Ctx, file: Ptr, end: number) {
   setField(c, fi, 'attrValid', false);
 }
 
-interface MmapL {
-  file: Ptr;
-  shared: boolean;
+interface MmapL extends MmapA {
   err: number;
   vmaFile: Ptr;
 }
@@ -375,7 +363,7 @@ interface MmapL {
  * mapping (ENODEV); the first shared mapping of a direct-io file enters cached mode.
  * Returns the file the vma will hold.
  */
-kfunc<MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
+const fuse_file_mmap = kfunc<MmapA, MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
   start(c, l) {
     const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
@@ -388,7 +376,7 @@ kfunc<MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
     if (fuse_inode_backing(c, fi) !== 0) return ret(neg('ENODEV'));
     if (ff.openFlags & FOPEN.DIRECT_IO) {
       if (l.shared && !fc.directIoAllowMmap) return ret(neg('ENODEV'));
-      if (l.shared) return call('fuse_file_cached_io_open', { inode: ff.inode, ff: ff.ptr }, 'cached', 'err');
+      if (l.shared) return call(fuse_file_cached_io_open, { inode: ff.inode, ff: ff.ptr }, 'cached', 'err');
     }
     return goto('map');
   },
@@ -400,4 +388,18 @@ kfunc<MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
     get_file(c, l.file);
     return ret(l.file);
   },
+});
+
+/** fuse_file_operations */
+export const FUSE_FOPS = 'fuse';
+register_file_operations(FUSE_FOPS, {
+  name: 'fuse_file_operations',
+  open: fuse_open,
+  read_iter: fuse_file_read_iter,
+  write_iter: fuse_file_write_iter,
+  splice_read: fuse_splice_read,
+  splice_write: fuse_splice_write,
+  mmap: fuse_file_mmap,
+  flush: fuse_flush,
+  release: fuse_release,
 });

@@ -1,18 +1,20 @@
-// fs/fuse/inode.c and fs/fuse/dir.c: INIT negotiation, inodes (lookup, attributes, eviction
-// and the RCU-deferred free), and the connection's end (device release, umount, last put).
+// fs/fuse/inode.c: mounting (fuse_fill_super), INIT negotiation, inode eviction and the
+// RCU-deferred free, the connection's end (umount, last put), and FUSE's file_system_type.
 import type { Ctx } from '../ctx.ts';
-import { name } from '../ctx.ts';
-import { block, kfunc, ret } from '../exec.ts';
-import type { FileObj, FuseConnObj, FuseInodeObj, FuseSb, Ptr } from '../state.ts';
+import { entry, kfunc, ret } from '../exec.ts';
+import type { FuseConnObj, FuseInodeObj, FuseSb, Ptr, SuperBlock } from '../state.ts';
 import { neg } from '../lib/errno.ts';
-import { setField } from '../lib/once.ts';
-import { decodeReplyArg, cstring } from '../../wire/messages.ts';
-import { encode, FUSE_GETATTR_IN, FUSE_INIT_IN } from '../../wire/structs.ts';
-import { FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, joinInitFlags, splitInitFlags } from '../../wire/uapi.ts';
+import { setField, xchg } from '../lib/once.ts';
+import { idr_init } from '../lib/idr.ts';
+import { decodeReplyArg } from '../../wire/messages.ts';
+import { encode, FUSE_INIT_IN } from '../../wire/structs.ts';
+import { FUSE_INIT_FLAG, FUSE_OPCODE, joinInitFlags, splitInitFlags } from '../../wire/uapi.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
-import { fuse_abort_conn, fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
+import { register_filesystem } from '../vfs/fs.ts';
+import { fuse_abort_conn, fuse_dev_open, fuse_queue_request } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
-import { xchg } from '../lib/once.ts';
+import { fuse_getattr, fuse_lookup, fuse_statfs } from './dir.ts';
+import { FUSE_FOPS } from './file.ts';
 
 /** The flags fuse_send_init offers (the ones the model knows about). */
 const KERNEL_INIT_FLAGS =
@@ -25,7 +27,7 @@ const KERNEL_INIT_FLAGS =
 /** fuse_send_init: INIT goes out asynchronously; its answer runs process_init_reply. */
 export function fuse_send_init(c: Ctx, fc: FuseConnObj) {
   const { flags, flags2 } = splitInitFlags(KERNEL_INIT_FLAGS);
-  const body = encode(FUSE_INIT_IN, { major: 7, minor: c.profile.minor, max_readahead: 131072, flags, flags2 } as never);
+  const body = encode(FUSE_INIT_IN, { major: 7, minor: c.profile.minor, max_readahead: 131072, flags, flags2 });
   fuse_queue_request(c, fc, FUSE_OPCODE.INIT, 0, body, false);
 }
 
@@ -64,90 +66,6 @@ export function process_init_reply(c: Ctx, fc: FuseConnObj, error: number, body:
   setField(c, fc, 'initialized', true); // fuse_set_initialized: wakes tasks waiting for INIT
 }
 
-interface LookupL {
-  sb: number;
-  name: string;
-  unique: number;
-  fc: Ptr;
-}
-
-/** fuse_lookup (fs/fuse/dir.c): a dcache hit, or LOOKUP to the server and fuse_iget. */
-kfunc<LookupL>('fuse_lookup', 'fs/fuse/dir.c', {
-  start(c, l) {
-    const sb = c.w.sbs[l.sb] as FuseSb;
-    const hit = sb.inodes[l.name];
-    if (hit !== undefined) return ret(hit);
-    const fc = c.deref(sb.conn, 'fuse_conn');
-    l.fc = fc.ptr;
-    if (!fc.initialized) return block({ on: 'initialized', conn: fc.ptr }, 'start');
-    return fuse_request_wait(c, l, fc, FUSE_OPCODE.LOOKUP, FUSE_ROOT_ID, cstring(l.name), 'reply');
-  },
-  reply(c, l) {
-    const fc = c.deref(l.fc, 'fuse_conn');
-    const a = fuse_take_answer(c, fc, l.unique);
-    if (a.error) return ret(a.error);
-    const r = decodeReplyArg(FUSE_OPCODE.LOOKUP, a.body);
-    if (r.op !== 'LOOKUP') throw new Error('decodeReplyArg(LOOKUP) (model bug)');
-    const sb = c.w.sbs[l.sb] as FuseSb;
-    const raced = sb.inodes[l.name];
-    if (raced !== undefined) return ret(raced); // fuse_iget found it: another lookup won
-    // fuse_iget -> fuse_alloc_inode: fi->fb starts NULL, iocachectr 0
-    const fi = c.alloc<FuseInodeObj>({
-      type: 'fuse_inode',
-      sb: l.sb,
-      name: l.name,
-      nodeid: r.arg.nodeid,
-      fb: 0,
-      iocachectr: 0,
-      cacheIoMode: false,
-      lock: { owner: null },
-      icount: 1,
-      size: r.arg.attr.size,
-      mtime: r.arg.attr.mtime,
-      attrValid: true,
-      atimeValid: true,
-    } as Omit<FuseInodeObj, 'ptr' | 'life'>);
-    sb.inodes[l.name] = fi.ptr;
-    return ret(fi.ptr);
-  },
-});
-
-interface GetattrL {
-  inode: Ptr;
-  unique: number;
-  fc: Ptr;
-}
-
-/**
- * fuse_update_get_attr for stat(2): cached attributes while valid, else GETATTR. stat asks for
- * STATX_BASIC_STATS, atime included, so an atime invalidated by a read (fuse_invalidate_atime:
- * after a passthrough, direct or page-cache read) also sends GETATTR.
- */
-kfunc<GetattrL>('fuse_getattr', 'fs/fuse/dir.c', {
-  start(c, l) {
-    const fi = c.deref(l.inode, 'fuse_inode');
-    if (fi.attrValid && fi.atimeValid) return ret(fi.size);
-    const sb = c.w.sbs[fi.sb] as FuseSb;
-    const fc = c.deref(sb.conn, 'fuse_conn');
-    l.fc = fc.ptr;
-    const body = encode(FUSE_GETATTR_IN, { getattr_flags: 0, dummy: 0, fh: 0 } as never);
-    return fuse_request_wait(c, l, fc, FUSE_OPCODE.GETATTR, fi.nodeid, body, 'reply');
-  },
-  reply(c, l) {
-    const fc = c.deref(l.fc, 'fuse_conn');
-    const a = fuse_take_answer(c, fc, l.unique);
-    if (a.error) return ret(a.error);
-    const r = decodeReplyArg(FUSE_OPCODE.GETATTR, a.body);
-    if (r.op !== 'GETATTR') throw new Error('decodeReplyArg(GETATTR) (model bug)');
-    const fi = c.deref(l.inode, 'fuse_inode');
-    setField(c, fi, 'size', r.arg.attr.size);
-    setField(c, fi, 'mtime', r.arg.attr.mtime);
-    setField(c, fi, 'attrValid', true);
-    setField(c, fi, 'atimeValid', true);
-    return ret(fi.size);
-  },
-});
-
 /**
  * Evict an unused inode (fuse_evict_inode + destroy_inode): FORGET to the server, then the
  * inode's memory goes through call_rcu; fuse_free_inode runs after the grace period.
@@ -180,14 +98,6 @@ export function fuse_conn_put(c: Ctx, fc: FuseConnObj) {
   c.kfreeRcu(fc.ptr); // call_rcu(&fc->rcu, delayed_release)
 }
 
-/** fuse_dev_release: the server closed /dev/fuse: abort, and drop the device's reference. */
-export function fuse_dev_release(c: Ctx, f: FileObj) {
-  const fc = c.deref(f.devConn, 'fuse_conn');
-  fuse_abort_conn(c, fc);
-  c.emit('note', `fuse_dev_release: ${name(fc)} loses its server`);
-  fuse_conn_put(c, fc);
-}
-
 /**
  * umount: fuse_kill_sb_anon -> fuse_conn_destroy (abort), evict every inode, then
  * fuse_mount_destroy drops the superblock's reference. A busy mount is refused (EBUSY).
@@ -204,4 +114,83 @@ export function fuse_umount(c: Ctx, sb: FuseSb): number {
   c.emit('note', `umount /${sb.name}`);
   fuse_conn_put(c, fc);
   return 0;
+}
+
+interface FillSuperA {
+  fs: string;
+  /** the server process, which opened /dev/fuse and passes its fd in the mount options */
+  server: string;
+}
+
+/**
+ * mount -t fuse -o fd=N: the server's open("/dev/fuse") (fuse_dev_open), then
+ * fuse_fill_super: a connection attached to that device (its count: the superblock's and the
+ * device's), the superblock mounted, and INIT on its way (answered asynchronously). The
+ * server program knows its device fd as $devfd.
+ */
+entry(
+  'mount_fuse',
+  kfunc<FillSuperA>('fuse_fill_super', 'fs/fuse/inode.c', {
+    start(c, l) {
+      const sb = c.w.sbs.find((s) => s.name === l.fs);
+      if (!sb || sb.kind !== 'fuse') throw new Error(`no fuse fs ${l.fs}`);
+      const srv = c.w.procs[l.server];
+      if (!srv) throw new Error(`no server process ${l.server} (model bug)`);
+      const { fd, file: dev } = fuse_dev_open(c, srv);
+      const fc = c.alloc<FuseConnObj>({
+        type: 'fuse_conn', name: l.fs, sb: sb.id, count: 2, connected: true, initialized: false, connError: false,
+        passthrough: false, maxStackDepth: 0, writebackCache: false, directIoAllowMmap: false, noOpen: false, noFlush: false, minor: 0,
+        idr: idr_init(), lock: { owner: null }, pending: [], processing: [], answered: [], nextUnique: 2, devFile: dev.ptr,
+        idHighWater: 0,
+      });
+      dev.devConn = fc.ptr; // fuse_fill_super attaches the fuse_dev to the opened /dev/fuse file
+      sb.conn = fc.ptr;
+      sb.mounted = true;
+      srv.vars['devfd'] = fd;
+      c.emit('note', `mount fuse /${l.fs}: fuse_conn#${fc.ptr}, server /dev/fuse is fd ${fd}`);
+      fuse_send_init(c, fc);
+      return ret(0);
+    },
+  }),
+);
+
+const fuseSb = (sb: SuperBlock) => sb as FuseSb;
+
+/**
+ * fuse_init (module_init): register fuse_fs_type, with fuse_dir_inode_operations' lookup and
+ * getattr and fuse_super_operations. Called once the kernel's modules are all loaded
+ * (sim/kernel/index.ts): it names functions of dir.c, which imports this file.
+ */
+export function fuse_init() {
+  register_filesystem({
+    name: 'fuse',
+    lookup: fuse_lookup,
+    // the model's servers export regular files only
+    inodeKind: () => 'reg',
+    fops: () => FUSE_FOPS,
+    readonly: () => false,
+    realSb: (_w, sb) => sb.id,
+    getattr: fuse_getattr,
+    pathGet(c, inode) {
+      const fi = c.deref(inode, 'fuse_inode');
+      setField(c, fi, 'icount', fi.icount + 1);
+    },
+    pathPut(c, inode) {
+      const fi = c.deref(inode, 'fuse_inode');
+      setField(c, fi, 'icount', fi.icount - 1);
+    },
+    statfs: fuse_statfs,
+    umount: (c, sb) => fuse_umount(c, fuseSb(sb)),
+    dropInode(c, sb, name) {
+      const p = fuseSb(sb).inodes[name];
+      if (p === undefined) return neg('ENOENT');
+      const fi = c.deref(p, 'fuse_inode');
+      if (fi.icount > 1) return neg('EBUSY');
+      fuse_evict_inode(c, fi, true);
+      return 0;
+    },
+    freeInode: fuse_free_inode,
+    // a server reading a backing file on a FUSE mount sees nothing the model keeps
+    peek: () => ({ data: '', mtime: 0 }),
+  });
 }

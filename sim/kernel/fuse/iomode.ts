@@ -9,7 +9,8 @@ import { spin_lock, spin_unlock } from '../lib/spinlock.ts';
 import { READ_ONCE, setField, store, xchg } from '../lib/once.ts';
 import { FOPEN } from '../../wire/uapi.ts';
 import { fuse_backing_put } from './backing.ts';
-import { fuse_passthrough_release } from './passthrough.ts';
+import { fuse_passthrough_open, fuse_passthrough_release } from './passthrough.ts';
+import { connOfInode } from './file.ts';
 import { ioModeNext, ioModeOf, type IoModeEvent } from './iomode-machine.ts';
 
 /** fuse_inode_backing: READ_ONCE(fi->fb) */
@@ -34,7 +35,7 @@ function ctr(c: Ctx, fi: FuseInodeObj, ev: IoModeEvent['type']) {
   setField(c, fi, 'iocachectr', to);
 }
 
-interface CachedOpenL {
+interface CachedOpenA {
   inode: Ptr;
   ff: Ptr;
 }
@@ -43,7 +44,7 @@ interface CachedOpenL {
  * fuse_file_cached_io_open (6.9: fuse_file_cached_io_start): enter caching io mode, after
  * waiting for parallel direct writes to drain; refused (ETXTBSY) once the inode has an fb.
  */
-kfunc<CachedOpenL>('fuse_file_cached_io_open', 'fs/fuse/iomode.c', {
+export const fuse_file_cached_io_open = kfunc<CachedOpenA>('fuse_file_cached_io_open', 'fs/fuse/iomode.c', {
   start(c, l) {
     const ff = c.deref(l.ff, 'fuse_file');
     if (!ff.hasArgs) return ret(0);
@@ -139,22 +140,25 @@ function passthroughMask(c: Ctx): number {
   return c.profile.FOPEN_PASSTHROUGH | FOPEN.DIRECT_IO | FOPEN.PARALLEL_DIRECT_WRITES | FOPEN.NOFLUSH;
 }
 
-interface PtOpenL {
+interface PtOpenA {
   file: Ptr;
   inode: Ptr;
   ff: Ptr;
   backingId: number;
+}
+
+interface PtOpenL extends PtOpenA {
   fb: Ptr;
 }
 
 /** fuse_file_passthrough_open: look up the backing id, then deny caching on the inode. */
-kfunc<PtOpenL>('fuse_file_passthrough_open', 'fs/fuse/iomode.c', {
+const fuse_file_passthrough_open = kfunc<PtOpenA, PtOpenL>('fuse_file_passthrough_open', 'fs/fuse/iomode.c', {
   start(c, l) {
     const ff = c.deref(l.ff, 'fuse_file');
     const fi = c.deref(l.inode, 'fuse_inode');
-    const fc = c.deref(c.w.sbs[fi.sb]!.kind === 'fuse' ? (c.w.sbs[fi.sb] as { conn: Ptr }).conn : 0, 'fuse_conn');
+    const fc = connOfInode(c, fi);
     if (!fc.passthrough || (ff.openFlags & ~passthroughMask(c)) !== 0) return ret(neg('EINVAL'));
-    return call('fuse_passthrough_open', { file: l.file, ff: l.ff, backingId: l.backingId }, 'io_open', 'fb');
+    return call(fuse_passthrough_open, { file: l.file, ff: l.ff, backingId: l.backingId }, 'io_open', 'fb');
   },
   io_open(c, l) {
     if (l.fb < 0) return ret(l.fb);
@@ -177,11 +181,7 @@ kfunc<PtOpenL>('fuse_file_passthrough_open', 'fs/fuse/iomode.c', {
   },
 });
 
-interface IoOpenL {
-  file: Ptr;
-  inode: Ptr;
-  ff: Ptr;
-  backingId: number;
+interface IoOpenL extends PtOpenA {
   err: number;
 }
 
@@ -189,7 +189,7 @@ interface IoOpenL {
  * fuse_file_io_open: the open reply decides the inode's io mode. A reply the inode cannot
  * honour is the server's mistake and fails open(2) with EIO.
  */
-kfunc<IoOpenL>('fuse_file_io_open', 'fs/fuse/iomode.c', {
+export const fuse_file_io_open = kfunc<PtOpenA, IoOpenL>('fuse_file_io_open', 'fs/fuse/iomode.c', {
   start(c, l) {
     const ff = c.deref(l.ff, 'fuse_file');
     const fi = c.deref(l.inode, 'fuse_inode');
@@ -203,9 +203,9 @@ kfunc<IoOpenL>('fuse_file_io_open', 'fs/fuse/iomode.c', {
     if (!(ff.openFlags & FOPEN.DIRECT_IO)) setField(c, ff, 'openFlags', ff.openFlags & ~FOPEN.PARALLEL_DIRECT_WRITES);
     if (ff.openFlags & FOPEN.DIRECT_IO && !(ff.openFlags & PT)) return ret(0);
     if (ff.openFlags & PT) {
-      return call('fuse_file_passthrough_open', { file: l.file, inode: l.inode, ff: l.ff, backingId: l.backingId }, 'check', 'err');
+      return call(fuse_file_passthrough_open, { file: l.file, inode: l.inode, ff: l.ff, backingId: l.backingId }, 'check', 'err');
     }
-    return call('fuse_file_cached_io_open', { inode: l.inode, ff: l.ff }, 'check', 'err');
+    return call(fuse_file_cached_io_open, { inode: l.inode, ff: l.ff }, 'check', 'err');
   },
   check(c, l) {
     return l.err ? goto('fail') : ret(0);

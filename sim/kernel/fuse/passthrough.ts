@@ -1,22 +1,27 @@
 // fs/fuse/passthrough.c: opening a per-open backing file from a backing id, and the io
 // that goes to it instead of the server.
 import type { Ctx } from '../ctx.ts';
-import { name } from '../ctx.ts';
 import { call, kfunc, preempt, ret } from '../exec.ts';
-import type { FileObj, FuseFileObj, Ptr } from '../state.ts';
+import type { FuseFileObj, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { rcu_read_lock, rcu_read_unlock } from '../lib/rcu.ts';
 import { idr_find } from '../lib/idr.ts';
 import { setField, store } from '../lib/once.ts';
 import { fuse_write_update_attr } from './file.ts';
 import { fuse_backing_get, fuse_backing_put } from './backing.ts';
-import { discard_file, fput, get_cred, put_cred } from '../vfs/file.ts';
-import { fileInodeKind, fileSb } from '../vfs/super.ts';
+import { get_cred, put_cred } from '../cred.ts';
+import { fput } from '../vfs/file_table.ts';
+import { backing_file_open } from '../vfs/backing-file.ts';
+import { vfs_read, vfs_write } from '../vfs/read_write.ts';
+import { connOfInode } from './file.ts';
 
-interface PtOpenL {
+interface PtOpenA {
   file: Ptr;
   ff: Ptr;
   backingId: number;
+}
+
+interface PtOpenL extends PtOpenA {
   fb: Ptr;
   bf: Ptr;
 }
@@ -26,14 +31,12 @@ interface PtOpenL {
  * reference with refcount_inc_not_zero, leave the read section, then open a per-open
  * backing file with the fb's creds. Returns the fb (with the lookup's reference) or -errno.
  */
-kfunc<PtOpenL>('fuse_passthrough_open', 'fs/fuse/passthrough.c', {
+export const fuse_passthrough_open = kfunc<PtOpenA, PtOpenL>('fuse_passthrough_open', 'fs/fuse/passthrough.c', {
   start(c, l) {
     if (l.backingId <= 0) return ret(neg('EINVAL'));
     rcu_read_lock(c);
     const ff = c.deref(l.ff, 'fuse_file');
-    const fi = c.deref(ff.inode, 'fuse_inode');
-    const sb = c.w.sbs[fi.sb]!;
-    const fc = c.deref(sb.kind === 'fuse' ? sb.conn : 0, 'fuse_conn');
+    const fc = connOfInode(c, c.deref(ff.inode, 'fuse_inode'));
     l.fb = idr_find(fc.idr, l.backingId);
     c.emit('idr', `idr_find(${l.backingId}) = ${l.fb ? `fuse_backing#${l.fb}` : 'NULL'} (no reference yet)`);
     return preempt('get');
@@ -51,7 +54,7 @@ kfunc<PtOpenL>('fuse_passthrough_open', 'fs/fuse/passthrough.c', {
   open_backing(c, l) {
     const fb = c.deref(l.fb, 'fuse_backing');
     const user = c.deref(l.file, 'file');
-    return call('backing_file_open', { write: user.write, real: fb.file, cred: fb.cred }, 'opened', 'bf');
+    return call(backing_file_open, { write: user.write, real: fb.file, cred: fb.cred }, 'opened', 'bf');
   },
   opened(c, l) {
     if (l.bf < 0) {
@@ -69,53 +72,6 @@ kfunc<PtOpenL>('fuse_passthrough_open', 'fs/fuse/passthrough.c', {
   },
 });
 
-interface BackingFileL {
-  write: boolean;
-  real: Ptr;
-  cred: Ptr;
-  f: Ptr;
-  err: number;
-}
-
-/**
- * fs/backing-file.c: backing_file_open: a new struct file (FMODE_BACKING) on the backing
- * file's path, opened with the server's creds and the user's open flags. Its open runs the
- * backing filesystem's ->open: for a FUSE backing file, a full FUSE open on the lower mount.
- */
-kfunc<BackingFileL>('backing_file_open', 'fs/backing-file.c', {
-  start(c, l) {
-    const real = c.deref(l.real, 'file');
-    const sb = fileSb(c.w, real);
-    if (l.write && sb.kind === 'plain' && sb.readonly) return ret(neg('EROFS'));
-    const f = c.alloc<FileObj>({
-      type: 'file',
-      count: 1,
-      sb: real.sb,
-      name: real.name,
-      write: l.write,
-      opath: false,
-      // a fresh open of the path: an fb made from an O_PATH fd (6.12+) still reads and writes
-      hasIter: fileInodeKind(c.w, real) !== 'dir',
-      fuseFile: 0,
-      backing: true,
-      devConn: 0,
-      cred: get_cred(c, l.cred),
-      realSb: real.realSb,
-    });
-    l.f = f.ptr;
-    c.emit('note', `backing_file_open: ${name(f)} on /${sb.name}/${real.name} with cred#${l.cred}`);
-    if (sb.kind === 'fuse') return call('fuse_open', { file: l.f }, 'opened', 'err');
-    return ret(l.f);
-  },
-  opened(c, l) {
-    if (l.err < 0) {
-      discard_file(c, l.f);
-      return ret(l.err);
-    }
-    return ret(l.f);
-  },
-});
-
 /** fuse_passthrough_release: drop the per-open backing file and its creds. */
 export function fuse_passthrough_release(c: Ctx, ff: FuseFileObj) {
   if (!ff.passthrough) return;
@@ -126,14 +82,19 @@ export function fuse_passthrough_release(c: Ctx, ff: FuseFileObj) {
   store(c, ff, 'cred', 0);
 }
 
-interface PtIoL {
+interface PtIoA {
   file: Ptr;
   offset: number;
-  n: number;
-  data: string;
+  /** bytes to read (a read) */
+  n?: number;
+  /** what to write (a write) */
+  data?: string;
   write: boolean;
   /** the fuse_passthrough_* function this io came through (read_iter, splice_write, ...) */
   via: string;
+}
+
+interface PtIoL extends PtIoA {
   r: number;
 }
 
@@ -144,12 +105,12 @@ interface PtIoL {
  * ctx->end_write (fuse_passthrough_end_write: fuse_write_update_attr). No READ or WRITE
  * reaches the server.
  */
-kfunc<PtIoL>('fuse_passthrough_io', 'fs/fuse/passthrough.c', {
+export const fuse_passthrough_io = kfunc<PtIoA, PtIoL>('fuse_passthrough_io', 'fs/fuse/passthrough.c', {
   start(c, l) {
     const ff = c.deref(c.deref(l.file, 'file').fuseFile, 'fuse_file');
     c.emit('note', `${l.via}: ${l.write ? 'write to' : 'read from'} the backing file file#${ff.passthrough} with cred#${ff.cred}`);
-    if (l.write) return call('vfs_write_iter', { file: ff.passthrough, offset: l.offset, data: l.data }, 'end_write', 'r');
-    return call('vfs_read_iter', { file: ff.passthrough, offset: l.offset, n: l.n }, 'accessed', 'r');
+    if (l.write) return call(vfs_write, { file: ff.passthrough, offset: l.offset, data: l.data ?? '' }, 'end_write', 'r');
+    return call(vfs_read, { file: ff.passthrough, offset: l.offset, n: l.n ?? 0 }, 'accessed', 'r');
   },
   accessed(c, l) {
     const ff = c.deref(c.deref(l.file, 'file').fuseFile, 'fuse_file');

@@ -1,9 +1,8 @@
-// fs/file_table.c, fs/file.c, kernel/cred.c: struct file references and credentials.
+// fs/file.c: the fd table: fd_install, fget/fget_raw, and fdget/fdput around a syscall.
 import type { Ctx } from '../ctx.ts';
-import { name } from '../ctx.ts';
-import type { CredObj, FileObj, Ptr } from '../state.ts';
-import { fuse_release } from '../fuse/file.ts';
-import { fuse_dev_release } from '../fuse/inode.ts';
+import { ret, type Next } from '../exec.ts';
+import type { FileObj, Ptr } from '../state.ts';
+import { fput, get_file } from './file_table.ts';
 
 /** fget(fd) (fget_raw with raw): the task's file with a new reference, or NULL for a bad fd. */
 export function fget(c: Ctx, fd: number, raw = false): Ptr {
@@ -14,74 +13,20 @@ export function fget(c: Ctx, fd: number, raw = false): Ptr {
   return p;
 }
 
-/** get_file() */
-export function get_file(c: Ctx, p: Ptr) {
-  const f = c.deref(p, 'file');
-  if (f.count <= 0) c.violate('refcount-inc-from-zero', `get_file on ${name(f)} with f_count ${f.count}`, name(f));
-  f.count++;
-  c.emit('refcount', `${name(f)}.f_count ${f.count - 1} -> ${f.count} (get_file)`);
-}
-
 /**
- * fput(): drop a reference; the last one runs __fput, which calls the filesystem's release.
- * (The kernel defers __fput to task_work, run before returning to userspace; the model runs
- * it at once, which is the same for everything the model observes.)
+ * fdget(): the fd's file with a reference held for the whole syscall, as the kernel does when
+ * the fd table is shared: a sibling thread's close(2) cannot free the file under a read that
+ * sleeps waiting for the server. NULL for a bad fd or an O_PATH file. Pair with fdput().
  */
-export function fput(c: Ctx, p: Ptr) {
-  const f = c.deref(p, 'file');
-  if (f.count <= 0) {
-    c.violate('refcount-underflow', `fput on ${name(f)} with f_count ${f.count}`, name(f));
-    return;
-  }
-  f.count--;
-  c.emit('refcount', `${name(f)}.f_count ${f.count + 1} -> ${f.count} (fput)`);
-  if (f.count === 0) __fput(c, f);
+export function fdget(c: Ctx, fd: number): FileObj | null {
+  const p = fget(c, fd);
+  return p === 0 ? null : c.deref(p, 'file');
 }
 
-/** __fput(): ->release, then the file's creds and memory. */
-function __fput(c: Ctx, f: FileObj) {
-  if (f.fuseFile) fuse_release(c, f);
-  if (f.devConn) fuse_dev_release(c, f);
-  put_cred(c, f.cred);
-  c.kfree(f.ptr);
-}
-
-/** A file whose ->open failed is discarded without ->release (fs/open.c: do_dentry_open). */
-export function discard_file(c: Ctx, p: Ptr) {
-  const f = c.deref(p, 'file');
-  put_cred(c, f.cred);
-  c.kfree(f.ptr);
-}
-
-/** prepare_creds(): a copy of the current task's credentials, usage 1. */
-export function prepare_creds(c: Ctx): Ptr {
-  const cur = c.deref(c.p.cred, 'cred');
-  const n = c.alloc<CredObj>({ type: 'cred', usage: 1, uid: cur.uid, capSysAdmin: cur.capSysAdmin });
-  return n.ptr;
-}
-
-/** get_cred() */
-export function get_cred(c: Ctx, p: Ptr): Ptr {
-  const cr = c.deref(p, 'cred');
-  cr.usage++;
-  return p;
-}
-
-/** put_cred(): the last put frees the creds after a grace period (__put_cred uses call_rcu). */
-export function put_cred(c: Ctx, p: Ptr) {
-  if (p === 0) return;
-  const cr = c.deref(p, 'cred');
-  if (cr.usage <= 0) {
-    c.violate('refcount-underflow', `put_cred on ${name(cr)} with usage ${cr.usage}`, name(cr));
-    return;
-  }
-  cr.usage--;
-  if (cr.usage === 0) c.kfreeRcu(p);
-}
-
-/** Allocate a struct file for an open (do_dentry_open's alloc_empty_file). */
-export function alloc_file(c: Ctx, init: Omit<FileObj, 'ptr' | 'life' | 'type' | 'count' | 'cred'>): FileObj {
-  return c.alloc<FileObj>({ type: 'file', count: 1, cred: get_cred(c, c.p.cred), ...init });
+/** fdput(), then return v: the syscall's last reference may be the file's last (->release runs here). */
+export function fdput(c: Ctx, file: Ptr, v: number): Next {
+  fput(c, file);
+  return ret(v);
 }
 
 /** fd_install(): the fd table takes the open's reference. */

@@ -1,4 +1,4 @@
-// Each invariant of properties/invariants.ts against a state broken by hand: start from a real
+// Each invariant of sim/check/invariants.ts against a state broken by hand: start from a real
 // world (a small scenario run without teardown: a passthrough file and a cached file open),
 // corrupt one field, and check that the invariant reports it, and that the unbroken state
 // reports nothing.
@@ -6,7 +6,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ScenarioSchema, type ScenarioInput } from '../sim/scenario/schema.ts';
 import { runScenario } from '../sim/scenario/run-scenario.ts';
 import type { FileObj, FuseBackingObj, FuseConnObj, FuseFileObj, FuseInodeObj, FuseSb, HeapObj, World } from '../sim/kernel/state.ts';
-import { INVARIANTS, checkInvariants, idsUnique, ioModes, leakCheck, noDanglingPointers, refcountOwners, stackDepth, type Invariant } from './invariants.ts';
+import { INVARIANTS, checkInvariants, idsUnique, ioModes, noDanglingPointers, refcountOwners, stackDepth, type Invariant } from '../sim/check/invariants.ts';
+import { leakCheck } from '../sim/check/leak.ts';
 
 const SCENARIO: ScenarioInput = {
   name: 'invariants-fixture',

@@ -1,11 +1,15 @@
 // Running a world: one step function, a scheduler that picks the task, and the phases a
 // scenario goes through (setup, its tasks, teardown, the final leak check). `fpsim run`,
-// the properties, the explorer and replay all come through here with their own scheduler.
-import { stepTask, taskRunnable, type Op } from './kernel/exec.ts';
-import type { StepRecord } from './kernel/effects.ts';
-import type { Task, World } from './kernel/state.ts';
-import { KERNEL_PROC, RCU_TASK, serverProc } from './kernel/build.ts';
-import { leakCheck } from '../properties/invariants.ts';
+// the properties, the explorer and replay all come through here with their own scheduler,
+// and all start from the same world (startWorld) and end the same way (teardown).
+import { stepTask, taskRunnable, type Op } from '../kernel/exec.ts';
+import type { StepRecord } from '../kernel/effects.ts';
+import type { Task, World } from '../kernel/state.ts';
+import { buildWorld, KERNEL_PROC, newTask, RCU_TASK, serverProc } from './build.ts';
+import type { Scenario } from './schema.ts';
+import { InputError } from './load.ts';
+import { leakCheck } from '../check/leak.ts';
+import { stuckTasks } from '../check/deadlock.ts';
 
 /** Picks the next task among the runnable ones (never empty). */
 export type Scheduler = (w: World, runnable: Task[]) => string;
@@ -71,17 +75,29 @@ export function runPhase(w: World, sched: Scheduler, phase: Phase, opts: RunOpti
     opts.check?.(w, rec);
     opts.onStep?.(rec, phase);
   }
-  const stuck = w.tasks.filter((t) => (t.kind === 'user' || t.name === 'setup' || t.name.startsWith('teardown')) && !t.done).map((t) => t.name);
-  return { steps: n, stuck };
+  return { steps: n, stuck: stuckTasks(w) };
+}
+
+/**
+ * The world a scenario's run starts from, for every driver: built, its setup phase run (the
+ * mounts, each FUSE INIT answered), and its tasks added. A setup that fails is the
+ * scenario's mistake (a stack too deep for the kernel, a mount that cannot complete).
+ */
+export function startWorld(s: Scenario, opts: RunOptions): World {
+  const { world: w, userTasks } = buildWorld(s);
+  const setup = runPhase(w, sequential, 'setup', opts);
+  const failed = w.tasks[0]!.results.find((r) => typeof r.ret === 'string');
+  if (setup.stuck.length || failed) {
+    throw new InputError(`${s.name}: setup failed: ${failed ? `${failed.name} of filesystem ${failed.op + 1} returned ${failed.ret}` : 'a mount did not complete'}`);
+  }
+  // user tasks go first: under the sequential scheduler each runs until it blocks
+  w.tasks.splice(1, 0, ...userTasks);
+  return w;
 }
 
 /** The teardown's task names (replay checks a trace's schedule against them). */
 export const exitTaskName = (proc: string) => `teardown:exit:${proc}`;
 export const umountTaskName = (fs: string) => `teardown:umount:${fs}`;
-
-function task(name: string, proc: string, ops: Op[]): Task {
-  return { name, kind: 'kthread', ops, next: 0, frames: [], blocked: null, done: false, proc, results: [], refs: [] };
-}
 
 /**
  * Tear everything down, one piece after the other: each process exits (unmapping and closing
@@ -92,8 +108,13 @@ function task(name: string, proc: string, ops: Op[]): Task {
 export function teardown(w: World, opts: RunOptions): PhaseResult {
   const userProcs = Object.keys(w.procs).filter((p) => p !== KERNEL_PROC && !p.startsWith('server:'));
   const stages: Task[] = [];
-  for (const p of userProcs) stages.push(task(exitTaskName(p), p, [{ sys: 'exit', args: {} }, { sys: 'exit_creds', args: {} }]));
-  const serverExit = (fs: string) => task(exitTaskName(serverProc(fs)), serverProc(fs), [{ sys: 'exit', args: {} }, { sys: 'exit_creds', args: {} }]);
+  const exit: Op[] = [
+    { sys: 'exit', args: {} },
+    { sys: 'exit_creds', args: {} },
+  ];
+  const task = (name: string, proc: string, ops: Op[]) => newTask(name, proc, 'teardown', ops);
+  for (const p of userProcs) stages.push(task(exitTaskName(p), p, exit));
+  const serverExit = (fs: string) => task(exitTaskName(serverProc(fs)), serverProc(fs), exit);
   // Topmost first, and each FUSE server exits right after its mount goes: a server of a
   // stacked mount holds files on the mount below it (its backing fds), which stays busy
   // (umount: EBUSY) until that server has closed them.

@@ -1,9 +1,10 @@
 // The spec's section 5 as code: one named predicate per invariant, each returning the
 // problems it sees in a world (plain data). Checked after every atomic step.
-import type { FuseBackingObj, FuseInodeObj, FuseFileObj, FileObj, World } from '../sim/kernel/state.ts';
-import type { ViolationKind } from '../sim/kernel/lib/violation.ts';
-import { FILESYSTEM_MAX_STACK_DEPTH } from '../sim/kernel/vfs/super.ts';
-import { REFCOUNT_SATURATED } from '../sim/kernel/lib/refcount.ts';
+import type { FuseBackingObj, FuseInodeObj, FuseFileObj, FileObj, World } from '../kernel/state.ts';
+import type { StepRecord } from '../kernel/effects.ts';
+import type { ViolationKind } from '../kernel/lib/violation.ts';
+import { FILESYSTEM_MAX_STACK_DEPTH } from '../kernel/vfs/super.ts';
+import { REFCOUNT_SATURATED } from '../kernel/lib/refcount.ts';
 
 export interface Problem {
   object: string;
@@ -231,12 +232,7 @@ export function checkInvariants(w: World, task = '', fn = '') {
   }
 }
 
-/** kmemleak at quiescence: once everything is torn down, nothing may be left allocated. */
-export function leakCheck(w: World) {
-  for (const o of Object.values(w.heap)) {
-    if (o.life === 'freed') continue;
-    const what = o.life === 'rcu-pending' ? 'still waiting for its RCU callback' : 'never freed';
-    const extra = o.type === 'fuse_backing' ? ` (count ${(o as FuseBackingObj).count})` : o.type === 'file' ? ` (f_count ${(o as FileObj).count})` : '';
-    w.violations.push({ kind: 'leak', message: `kmemleak: ${n(o)}${extra} is ${what} after teardown`, object: n(o), step: w.step, task: 'teardown', fn: 'kmemleak' });
-  }
+/** The check every driver runs after each atomic step: every invariant, named after the step. */
+export function checkStep(w: World, rec: StepRecord) {
+  checkInvariants(w, rec.task, rec.where.at(-1) ?? '');
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { assertModel, envInt, modelArb } from './property.ts';
-import { runProgram } from './model.ts';
+import { runProgram } from './run-program.ts';
 import { loadScenario } from '../sim/scenario/load.ts';
 import { runScenario } from '../sim/scenario/run-scenario.ts';
 import { readTrace } from '../sim/trace/read.ts';

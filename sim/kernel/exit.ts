@@ -1,0 +1,37 @@
+// kernel/exit.c: a process's end: its mappings go, then every fd is closed as close(2)
+// would (filp_close: ->flush too), then its creds (exit_creds, kernel/cred.c).
+import { call, entry, goto, kfunc, ret } from './exec.ts';
+import { fput } from './vfs/file_table.ts';
+import { sys_close } from './vfs/open.ts';
+import { put_cred } from './cred.ts';
+
+export const sys_exit = entry(
+  'exit',
+  kfunc<object, { r: number }>('sys_exit', 'kernel/exit.c', {
+    start(c) {
+      for (const v of c.p.vmas.splice(0)) {
+        c.emit('fd', `${c.t.name}: vma ${v.id} unmapped at exit`);
+        fput(c, v.file);
+      }
+      return goto('next');
+    },
+    next(c) {
+      const fds = Object.keys(c.p.fds).map(Number).sort((a, b) => a - b);
+      if (fds.length === 0) return ret(0);
+      return call(sys_close, { fd: fds[0]! }, 'next', 'r');
+    },
+  }),
+);
+
+/** exit_creds: the process's own credentials go. */
+export const sys_exit_creds = entry(
+  'exit_creds',
+  kfunc<object>('sys_exit_creds', 'kernel/cred.c', {
+    start(c) {
+      const cred = c.p.cred;
+      c.p.cred = 0;
+      put_cred(c, cred);
+      return ret(0);
+    },
+  }),
+);

@@ -1,0 +1,109 @@
+// The scenarios' "plain" filesystem: tmpfs (mm/shmem.c), standing for any local filesystem
+// (ext4, tmpfs) a FUSE server keeps its backing files on. Its inodes are records in the
+// superblock (name -> type and data), not heap objects: nothing in the model points at them.
+// devtmpfs, where /dev/fuse lives, is one too.
+import { kfunc, ret } from '../exec.ts';
+import type { Ctx } from '../ctx.ts';
+import type { FileObj, PlainInode, PlainSb, SuperBlock, World } from '../state.ts';
+import { neg } from '../lib/errno.ts';
+import { register_file_operations, register_filesystem, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { copy_splice_read, iter_file_splice_write } from '../vfs/splice.ts';
+import { generic_file_mmap, generic_read_dir, simple_statfs } from '../vfs/libfs.ts';
+
+const plain = (sb: SuperBlock) => sb as PlainSb;
+
+function inodeOf(c: Ctx, f: FileObj): PlainInode | undefined {
+  return plain(c.w.sbs[f.sb]!).files[f.name];
+}
+
+/** Read n bytes at offset of a tmpfs inode (the read's data goes to c.data); atime moves. */
+export function shmem_read(c: Ctx, inode: PlainInode, offset: number, n: number): number {
+  const data = inode.data.slice(offset, offset + n);
+  inode.atime = ++c.w.clock;
+  c.data = data;
+  return data.length;
+}
+
+/** shmem_file_read_iter */
+const shmem_file_read_iter = kfunc<ReadA>('shmem_file_read_iter', 'mm/shmem.c', {
+  start(c, l) {
+    const inode = inodeOf(c, c.deref(l.file, 'file'));
+    if (!inode) return ret(neg('ENOENT'));
+    return ret(shmem_read(c, inode, l.offset, l.n));
+  },
+});
+
+/** Write data at offset of a tmpfs inode; holes read back as NULs; mtime moves. */
+export function shmem_write(w: World, inode: PlainInode, offset: number, data: string) {
+  const old = inode.data;
+  inode.data = old.slice(0, offset).padEnd(offset, '\0') + data + old.slice(offset + data.length);
+  inode.mtime = ++w.clock;
+}
+
+/** shmem_file_write_iter (generic_perform_write) */
+const shmem_file_write_iter = kfunc<WriteA>('shmem_file_write_iter', 'mm/shmem.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const sb = plain(c.w.sbs[f.sb]!);
+    const inode = sb.files[f.name];
+    if (!inode || sb.readonly) return ret(neg('EROFS'));
+    shmem_write(c.w, inode, l.offset, l.data);
+    c.emit('field', `/${sb.name}/${f.name}: ${l.data.length} bytes written at ${l.offset}, size ${inode.data.length}`);
+    return ret(l.data.length);
+  },
+});
+
+register_file_operations('shmem', {
+  name: 'shmem_file_operations',
+  read_iter: shmem_file_read_iter,
+  write_iter: shmem_file_write_iter,
+  splice_read: copy_splice_read,
+  splice_write: iter_file_splice_write,
+  mmap: generic_file_mmap,
+});
+register_file_operations('shmem_dir', { name: 'simple_dir_operations', read: generic_read_dir });
+// A FIFO's f_op (pipefifo_fops) has read_iter and write_iter (what 6.9's BACKING_OPEN check
+// asks for) but no mmap. Pipe io itself is not modelled: a FIFO reads like an empty file.
+register_file_operations('pipefifo', {
+  name: 'pipefifo_fops',
+  read_iter: shmem_file_read_iter,
+  write_iter: shmem_file_write_iter,
+  splice_write: iter_file_splice_write,
+});
+
+/** simple_lookup: tmpfs keeps every name in the dcache. */
+const simple_lookup = kfunc<{ sb: number; name: string }>('simple_lookup', 'fs/libfs.c', {
+  start(c, l) {
+    return ret(plain(c.w.sbs[l.sb]!).files[l.name] ? 0 : neg('ENOENT'));
+  },
+});
+
+/** shmem_getattr: st_size. */
+const shmem_getattr = kfunc<{ sb: number; name: string }>('shmem_getattr', 'mm/shmem.c', {
+  start(c, l) {
+    const inode = plain(c.w.sbs[l.sb]!).files[l.name];
+    return ret(inode ? inode.data.length : neg('ENOENT'));
+  },
+});
+
+/** init_tmpfs (mm/shmem.c): register the tmpfs filesystem type. */
+export function shmem_init() {
+  register_filesystem({
+    name: 'plain',
+    lookup: simple_lookup,
+    inodeKind: (_w, sb, name) => plain(sb).files[name]?.kind ?? 'reg',
+    fops: (kind) => (kind === 'dir' ? 'shmem_dir' : kind === 'fifo' ? 'pipefifo' : 'shmem'),
+    readonly: (sb) => plain(sb).readonly,
+    realSb: (_w, sb) => sb.id,
+    getattr: shmem_getattr,
+    statfs: simple_statfs,
+    peek: (_w, sb, name) => {
+      const inode = plain(sb).files[name];
+      return inode ? { data: inode.data, mtime: inode.mtime } : null;
+    },
+    poke: (w, sb, name, offset, data) => {
+      const inode = plain(sb).files[name];
+      if (inode) shmem_write(w, inode, offset, data);
+    },
+  });
+}

@@ -1,0 +1,50 @@
+// fs/file_table.c: struct file, its references, and its end (__fput: the filesystem's
+// ->release through f_op, then the creds and the memory).
+import type { Ctx } from '../ctx.ts';
+import { name } from '../ctx.ts';
+import type { FileObj, Ptr } from '../state.ts';
+import { get_cred, put_cred } from '../cred.ts';
+import { f_op } from './fs.ts';
+
+/** get_file() */
+export function get_file(c: Ctx, p: Ptr) {
+  const f = c.deref(p, 'file');
+  if (f.count <= 0) c.violate('refcount-inc-from-zero', `get_file on ${name(f)} with f_count ${f.count}`, name(f));
+  f.count++;
+  c.emit('refcount', `${name(f)}.f_count ${f.count - 1} -> ${f.count} (get_file)`);
+}
+
+/**
+ * fput(): drop a reference; the last one runs __fput, which calls the filesystem's release.
+ * (The kernel defers __fput to task_work, run before returning to userspace; the model runs
+ * it at once, which is the same for everything the model observes.)
+ */
+export function fput(c: Ctx, p: Ptr) {
+  const f = c.deref(p, 'file');
+  if (f.count <= 0) {
+    c.violate('refcount-underflow', `fput on ${name(f)} with f_count ${f.count}`, name(f));
+    return;
+  }
+  f.count--;
+  c.emit('refcount', `${name(f)}.f_count ${f.count + 1} -> ${f.count} (fput)`);
+  if (f.count === 0) __fput(c, f);
+}
+
+/** __fput(): ->release, then the file's creds and memory. */
+function __fput(c: Ctx, f: FileObj) {
+  f_op(f).release?.(c, f);
+  put_cred(c, f.cred);
+  c.kfree(f.ptr);
+}
+
+/** A file whose ->open failed is discarded without ->release (fs/open.c: do_dentry_open). */
+export function discard_file(c: Ctx, p: Ptr) {
+  const f = c.deref(p, 'file');
+  put_cred(c, f.cred);
+  c.kfree(f.ptr);
+}
+
+/** alloc_empty_file(): a new struct file with one reference, with the given creds (default: the task's). */
+export function alloc_file(c: Ctx, init: Omit<FileObj, 'ptr' | 'life' | 'type' | 'count' | 'cred'>, cred: Ptr = c.p.cred): FileObj {
+  return c.alloc<FileObj>({ type: 'file', count: 1, cred: get_cred(c, cred), ...init });
+}

@@ -1,0 +1,132 @@
+// include/linux/fs.h: what a filesystem gives the VFS. Each filesystem's model file
+// registers its file_system_type (with the inode and super operations the model needs) and
+// its tables of file operations; a struct file names its table in f_op, a superblock its
+// type in kind. Generic code (sim/kernel/vfs/, mm/, kernel/) goes through these and never
+// names a filesystem.
+import type { Ctx } from '../ctx.ts';
+import type { KFunc } from '../exec.ts';
+import type { FileObj, InodeKind, Ptr, SuperBlock, World } from '../state.ts';
+
+/** ->read_iter, ->splice_read, ->read: read n bytes at offset (the data goes to c.data). */
+export interface ReadA {
+  file: Ptr;
+  offset: number;
+  n: number;
+}
+
+/** ->write_iter, ->splice_write: write data at offset. */
+export interface WriteA {
+  file: Ptr;
+  offset: number;
+  data: string;
+}
+
+/** ->mmap: returns the struct file the vma will hold (with a reference), or -errno. */
+export interface MmapA {
+  file: Ptr;
+  shared: boolean;
+}
+
+/** ->unlocked_ioctl: the command and its argument as copied from userspace. */
+export interface IoctlA {
+  file: Ptr;
+  cmd: number;
+  /** struct fuse_backing_map: fd, flags, padding; BACKING_CLOSE: the id */
+  fd: number;
+  flags: number;
+  padding: number;
+  id: number;
+}
+
+/** struct file_operations: the members the model uses. */
+export interface FileOperations {
+  /** the kernel's name for the table, e.g. fuse_file_operations */
+  name: string;
+  open?: KFunc<{ file: Ptr }>;
+  /** ->read (generic_read_dir: EISDIR); a table without read and read_iter cannot be read */
+  read?: KFunc<ReadA>;
+  read_iter?: KFunc<ReadA>;
+  write_iter?: KFunc<WriteA>;
+  splice_read?: KFunc<ReadA>;
+  splice_write?: KFunc<WriteA>;
+  mmap?: KFunc<MmapA>;
+  flush?: KFunc<{ file: Ptr }>;
+  unlocked_ioctl?: KFunc<IoctlA>;
+  /** ->release, from __fput when the last reference goes */
+  release?: (c: Ctx, f: FileObj) => void;
+}
+
+const fileOps = new Map<string, FileOperations>();
+
+export function register_file_operations(key: string, ops: FileOperations) {
+  if (fileOps.has(key)) throw new Error(`file operations ${key} registered twice`);
+  fileOps.set(key, ops);
+}
+
+/** file->f_op */
+export function f_op(f: FileObj): FileOperations {
+  const ops = fileOps.get(f.f_op);
+  if (!ops) throw new Error(`file#${f.ptr} has unknown file operations ${f.f_op} (model bug)`);
+  return ops;
+}
+
+/** O_PATH files get empty_fops: no ->open, no read or write, no mmap, no ioctl. */
+export const EMPTY_FOPS = 'empty';
+register_file_operations(EMPTY_FOPS, { name: 'empty_fops' });
+
+/**
+ * struct file_system_type, with the inode_operations and super_operations of its inodes and
+ * superblocks that the model needs. `sb` arguments are superblock ids (w.sbs index).
+ */
+export interface FileSystemType {
+  name: SuperBlock['kind'];
+  /** i_op->lookup through the dcache: >= 0 if the name exists (a FUSE inode's pointer, else 0), or -errno */
+  lookup: KFunc<{ sb: number; name: string }>;
+  /** S_IFMT of a name already looked up */
+  inodeKind(w: World, sb: SuperBlock, name: string): InodeKind;
+  /** inode->i_fop for an inode of this type: a registered file operations key */
+  fops(kind: InodeKind): string;
+  /** sb_rdonly() or a read-only mount: opening for writing is EROFS */
+  readonly(sb: SuperBlock): boolean;
+  /** the sb of the real inode behind a name (an overlay's lower layer; else sb itself) */
+  realSb(w: World, sb: SuperBlock, name: string): number;
+  /** ->getattr for stat(2): returns st_size; cached is AT_STATX_DONT_SYNC */
+  getattr: KFunc<{ sb: number; name: string; inode: Ptr; cached: boolean }>;
+  /** the path walk's reference on an inode (dget/dput; a FUSE inode's i_count) */
+  pathGet?(c: Ctx, inode: Ptr): void;
+  pathPut?(c: Ctx, inode: Ptr): void;
+  /** ->statfs (vfs_statfs): 0 or -errno */
+  statfs: KFunc<{ sb: number }>;
+  /** mount(2) of a superblock declared unmounted: 0 or -errno */
+  mount?: KFunc<{ sb: number }>;
+  /** umount(2) (kill_sb): 0 or -errno; the default refuses while any file is open on it */
+  umount?(c: Ctx, sb: SuperBlock): number;
+  /** evict an unused inode, as drop_caches does: 0 or -errno (EBUSY while it is used) */
+  dropInode?(c: Ctx, sb: SuperBlock, name: string): number;
+  /** ->free_inode: the RCU callback of an inode freed with call_rcu */
+  freeInode?(c: Ctx, inode: Ptr): void;
+  /** the superblocks this one is stacked on (overlayfs' layers) */
+  lowers?(sb: SuperBlock): number[];
+  /** what the inode holds, as a userspace read of its path would see it (a server's backing file) */
+  peek(w: World, sb: SuperBlock, name: string): { data: string; mtime: number } | null;
+  /**
+   * a userspace write the model does not step through (a server writing its backing file
+   * while it answers WRITE): data at offset, the mtime moved
+   */
+  poke?(w: World, sb: SuperBlock, name: string, offset: number, data: string): void;
+}
+
+const fsTypes = new Map<string, FileSystemType>();
+
+/** register_filesystem() */
+export function register_filesystem(t: FileSystemType) {
+  if (fsTypes.has(t.name)) throw new Error(`filesystem ${t.name} registered twice`);
+  fsTypes.set(t.name, t);
+}
+
+/** sb->s_type */
+export function s_type(sb: SuperBlock): FileSystemType {
+  const t = fsTypes.get(sb.kind);
+  if (!t) throw new Error(`no filesystem type ${sb.kind} (model bug)`);
+  return t;
+}

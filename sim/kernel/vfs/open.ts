@@ -1,0 +1,114 @@
+// fs/open.c and fs/namei.c's path_openat: open(2) and close(2).
+import { call, entry, goto, kfunc, ret } from '../exec.ts';
+import type { Ptr } from '../state.ts';
+import { neg } from '../lib/errno.ts';
+import { EMPTY_FOPS, f_op, s_type } from './fs.ts';
+import { resolvePath } from './namei.ts';
+import { alloc_file, discard_file, fput } from './file_table.ts';
+import { fd_install } from './file.ts';
+
+interface OpenA {
+  path: string;
+  /** O_RDWR (else O_RDONLY) */
+  write: boolean;
+  /** O_PATH */
+  opath: boolean;
+}
+
+interface OpenL extends OpenA {
+  sb: number;
+  name: string;
+  inode: Ptr;
+  file: Ptr;
+  err: number;
+}
+
+/**
+ * open(2): the path walk (the filesystem's lookup), may_open (a directory cannot be opened
+ * for writing: EISDIR; nor a file on a read-only filesystem: EROFS), then do_dentry_open:
+ * a struct file with the inode's file operations, and their ->open. O_PATH gets empty_fops
+ * and no ->open (no FUSE OPEN request). The walk holds the inode from the lookup until open
+ * returns, so it cannot be evicted while ->open waits for a server.
+ */
+export const sys_open = entry(
+  'open',
+  kfunc<OpenA, OpenL>('sys_open', 'fs/open.c', {
+    start(c, l) {
+      const r = resolvePath(c.w, l.path);
+      if (!r || r.name === '') return ret(neg('ENOENT'));
+      l.sb = r.sb.id;
+      l.name = r.name;
+      return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+    },
+    found(c, l) {
+      if (l.inode < 0) return ret(l.inode);
+      const sb = c.w.sbs[l.sb]!;
+      const type = s_type(sb);
+      const kind = type.inodeKind(c.w, sb, l.name);
+      const write = !!l.write && !l.opath;
+      if (write) {
+        if (kind === 'dir') return ret(neg('EISDIR'));
+        if (type.readonly(sb)) return ret(neg('EROFS'));
+      }
+      const f = alloc_file(c, {
+        f_op: l.opath ? EMPTY_FOPS : type.fops(kind),
+        sb: sb.id,
+        name: l.name,
+        mode: kind,
+        write,
+        opath: !!l.opath,
+        fuseFile: 0,
+        backing: false,
+        devConn: 0,
+        realSb: type.realSb(c.w, sb, l.name),
+      });
+      l.file = f.ptr;
+      const open = f_op(f).open;
+      if (!open) return ret(fd_install(c, f.ptr));
+      type.pathGet?.(c, l.inode);
+      return call(open, { file: l.file }, 'opened', 'err');
+    },
+    opened(c, l) {
+      s_type(c.w.sbs[l.sb]!).pathPut?.(c, l.inode);
+      if (l.err < 0) {
+        discard_file(c, l.file);
+        return ret(l.err);
+      }
+      return ret(fd_install(c, l.file));
+    },
+  }),
+);
+
+interface CloseA {
+  fd: number;
+}
+
+interface CloseL extends CloseA {
+  file: Ptr;
+  r: number;
+}
+
+/**
+ * close(2): filp_flush runs ->flush (FUSE: FLUSH), then the fd's reference is dropped; close
+ * returns what ->flush returned (the fd is gone either way).
+ */
+export const sys_close = entry(
+  'close',
+  kfunc<CloseA, CloseL>('sys_close', 'fs/open.c', {
+    start(c, l) {
+      const p = c.p.fds[l.fd];
+      if (p === undefined) return ret(neg('EBADF'));
+      delete c.p.fds[l.fd];
+      c.emit('fd', `${c.t.name}: fd ${l.fd} closed`);
+      l.file = p;
+      l.r = 0;
+      const flush = f_op(c.deref(p, 'file')).flush;
+      if (flush) return call(flush, { file: p }, 'put', 'r');
+      return goto('put');
+    },
+    put(c, l) {
+      fput(c, l.file);
+      return ret(l.r);
+    },
+  }),
+);

@@ -1,0 +1,117 @@
+// Building a world from a scenario: filesystems, processes, the servers' and the kernel's
+// tasks, and each op of a task's program as the step machine runs it.
+import '../kernel/index.ts';
+import '../server/server.ts';
+import './ops.ts';
+import { entryOf, type Op } from '../kernel/exec.ts';
+import type { PlainInode, Proc, SuperBlock, Task, TaskRole, World } from '../kernel/state.ts';
+import type { Scenario, ScenarioOp } from './schema.ts';
+import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
+import { DEVTMPFS } from '../kernel/vfs/super.ts';
+import { LIFECYCLE_INITIAL } from '../server/lifecycle.ts';
+import { ServerPolicySchema } from '../server/policy.ts';
+import { newServerState } from '../server/core.ts';
+
+export const KERNEL_PROC = 'kernel';
+export const serverProc = (fs: string) => `server:${fs}`;
+export const serverTask = (fs: string) => `fuse-daemon:${fs}`;
+export const RCU_TASK = 'rcu_gp';
+export const SETUP_TASK = 'setup';
+
+export function newTask(name: string, proc: string, role: TaskRole, ops: Op[]): Task {
+  return { name, role, ops, next: 0, frames: [], blocked: null, done: ops.length === 0, proc, results: [], refs: [] };
+}
+
+/** A scenario op as the step machine runs it: the entry point it names and its arguments. */
+export function toOp(o: ScenarioOp): Op {
+  const { op, expect: _e, save, note: _n, ...rest } = o as ScenarioOp & Record<string, unknown>;
+  const base = (sys: string, args: Record<string, unknown>): Op => (save ? { sys, args, save } : { sys, args });
+  switch (op) {
+    case 'open':
+      return base('open', { path: rest['path'], write: rest['mode'] === 'rw', opath: rest['mode'] === 'path' });
+    // the server's own ioctls go to its /dev/fuse fd
+    case 'backing_open':
+      return base('ioctl', { dev: '$devfd', cmd: FUSE_DEV_IOC_BACKING_OPEN, fd: rest['fd'], flags: rest['flags'], padding: rest['padding'] });
+    case 'backing_close':
+      return base('ioctl', { dev: '$devfd', cmd: FUSE_DEV_IOC_BACKING_CLOSE, id: rest['id'] });
+    case 'ioctl':
+      return base('ioctl', { dev: '$devfd', cmd: rest['cmd'] });
+    default:
+      return base(op, rest);
+  }
+}
+
+export interface Built {
+  world: World;
+  /** user tasks, added to the world once setup is done */
+  userTasks: Task[];
+}
+
+export function buildWorld(s: Scenario): Built {
+  const w: World = {
+    profile: s.kernel,
+    mutants: [...s.mutants],
+    step: 0,
+    clock: 0,
+    heap: {},
+    nextPtr: 1,
+    rcu: { completed: 0, current: null, readers: {}, callbacks: [] },
+    sbs: [],
+    procs: {},
+    tasks: [],
+    servers: {},
+    violations: [],
+  };
+  const cred = (capSysAdmin: boolean, uid: number) => {
+    const p = w.nextPtr++;
+    w.heap[p] = { type: 'cred', ptr: p, life: 'live', usage: 1, uid, capSysAdmin };
+    return p;
+  };
+  const proc = (name: string, c: number): Proc => {
+    const p: Proc = { name, cred: c, fds: {}, nextFd: 3, vmas: [], nextVma: 1, vars: {} };
+    w.procs[name] = p;
+    return p;
+  };
+  proc(KERNEL_PROC, cred(true, 0));
+  const setupOps: Op[] = [];
+  const servers: Task[] = [];
+  for (const f of s.filesystems) {
+    const id = w.sbs.length;
+    let sb: SuperBlock;
+    if (f.type === 'plain') {
+      const files: Record<string, PlainInode> = {};
+      for (const [n, v] of Object.entries(f.files)) {
+        const kind = typeof v === 'string' ? 'reg' : 'dir' in v ? 'dir' : 'fifo';
+        files[n] = { kind, data: typeof v === 'string' ? v : '', mtime: 0, atime: 0 };
+      }
+      sb = { id, name: f.name, kind: 'plain', s_stack_depth: 0, mounted: true, readonly: f.readonly, files };
+    } else if (f.type === 'overlay') {
+      const layers = f.layers.map((n) => w.sbs.find((x) => x.name === n)!.id);
+      sb = { id, name: f.name, kind: 'overlay', s_stack_depth: 0, mounted: false, layers, dentries: {} };
+      if (f.mount === 'setup') setupOps.push({ sys: 'mount_overlay_setup', args: { fs: f.name } });
+    } else {
+      sb = { id, name: f.name, kind: 'fuse', s_stack_depth: 0, mounted: false, conn: 0, inodes: {} };
+      // the policy is copied: a server writes to its inline files
+      const policy = ServerPolicySchema.parse(structuredClone(f.server));
+      const sp = proc(serverProc(f.name), cred(policy.cap_sys_admin, 0));
+      setupOps.push({ sys: 'mount_fuse', args: { fs: f.name, server: sp.name } });
+      servers.push(newTask(serverTask(f.name), sp.name, 'daemon', [{ sys: 'serve', args: {} }]));
+      w.servers[f.name] = newServerState(f.name, sp.name, policy, LIFECYCLE_INITIAL);
+    }
+    w.sbs.push(sb);
+  }
+  // devtmpfs, where /dev/fuse is: not reachable by path in scenarios (never "mounted" there)
+  w.sbs.push({ id: w.sbs.length, name: DEVTMPFS, kind: 'plain', s_stack_depth: 0, mounted: false, readonly: false, files: {} });
+  w.tasks.push(newTask(SETUP_TASK, KERNEL_PROC, 'setup', setupOps));
+  w.tasks.push(...servers);
+  const rcu = newTask(RCU_TASK, KERNEL_PROC, 'daemon', [{ sys: 'rcu_gp_kthread', args: {} }]);
+  rcu.frames.push({ fn: entryOf('rcu_gp_kthread')!.name, pc: 'start', l: {}, into: null, ret: null });
+  rcu.blocked = { on: 'rcu' }; // asleep until there is grace-period work
+  w.tasks.push(rcu);
+  const userTasks = s.tasks.map((t) => {
+    const pname = t.proc ?? t.name;
+    if (!w.procs[pname]) proc(pname, cred(false, 1000));
+    return newTask(t.name, pname, t.proc?.startsWith('server:') ? 'server' : 'user', t.ops.map(toOp));
+  });
+  return { world: w, userTasks };
+}
