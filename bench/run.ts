@@ -39,7 +39,7 @@ const lines = [
   'Target (issue 5): 1 000 000 steps/s without checks; not reached. The interpreter clones',
   'nothing per step; the xstate machines are memoized. What remains: every step filters the',
   'runnable tasks, encodes/decodes real FUSE messages as hex, and, with checks on, the',
-  'invariants index the heap once per step (properties/invariants.ts: indexWorld), but that',
+  'invariants index the heap once per step (sim/check/invariants.ts: indexWorld), but that',
   'index is still built from the whole heap, and freed objects stay in it for use-after-free',
   'detection, so checked runs slow down as a long program allocates. Keeping a live-object',
   'list in the world, updated by alloc and free, is the next step.',

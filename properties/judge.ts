@@ -6,6 +6,7 @@ import { profileOf } from '../sim/kernel/profile.ts';
 import type { Program } from './program.ts';
 import type { Failure } from './failure.ts';
 import { outcomeProblems } from './outcomes.ts';
+import { FUSE_DEV_FOPS } from '../sim/kernel/fuse/dev.ts';
 
 /**
  * The objects a known kernel weakness leaks, not a model bug: a server that registers its own
@@ -20,8 +21,8 @@ export function devFuseCycle(w: World): Set<string> {
   for (const o of Object.values(w.heap)) {
     if (o.type !== 'fuse_backing' || o.life === 'freed') continue;
     const f = w.heap[o.file];
-    if (!f || f.type !== 'file' || f.devConn === 0) continue;
-    const fc = w.heap[f.devConn];
+    if (!f || f.type !== 'file' || f.f_op !== FUSE_DEV_FOPS || f.private_data === 0) continue;
+    const fc = w.heap[f.private_data];
     if (fc && fc.type === 'fuse_conn' && Object.values(fc.idr.entries).includes(o.ptr)) roots.push(fc.ptr);
   }
   return reachable(w, roots);
@@ -50,7 +51,7 @@ function reachable(w: World, roots: number[]): Set<string> {
         break;
       case 'file':
         // an open file pins its fuse_file and keeps its mount (and so its connection) busy
-        todo.push(o.cred, o.fuseFile, o.devConn, ...fuseConnOfSb(o.sb));
+        todo.push(o.cred, o.private_data, ...fuseConnOfSb(o.sb));
         break;
       case 'fuse_file':
         todo.push(o.inode, o.passthrough, o.cred);

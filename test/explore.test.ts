@@ -71,6 +71,35 @@ describe('fpsim explore proves the reference scenarios clean', () => {
   }
 });
 
+/**
+ * The explorer's counts on bench/reference, pinned: a change to the model or the explorer that
+ * adds or loses a state, a transition or a finding's depth shows here (issue 9 kept them
+ * through the f_op restructuring; issue 13 keeps them through the compact world).
+ */
+describe('the explorer counts on bench/reference are pinned', () => {
+  const PINNED: [string, string[], boolean, { states: number; transitions: number; pruned: number; maxDepth: number; terminals: number; findings: string[] }][] = [
+    ['abort-vs-open.json', [], true, { states: 48, transitions: 47, pruned: 18, maxDepth: 13, terminals: 6, findings: [] }],
+    ['abort-vs-open.json', [], false, { states: 48, transitions: 65, pruned: 0, maxDepth: 13, terminals: 6, findings: [] }],
+    ['abort-vs-open.json', ['free-without-grace-period'], true, { states: 48, transitions: 47, pruned: 18, maxDepth: 13, terminals: 6, findings: ['rcu-early-free@8'] }],
+    ['lookup-vs-backing-close.json', [], true, { states: 119, transitions: 147, pruned: 57, maxDepth: 16, terminals: 2, findings: [] }],
+    ['lookup-vs-backing-close.json', [], false, { states: 119, transitions: 204, pruned: 0, maxDepth: 16, terminals: 2, findings: [] }],
+    ['lookup-vs-backing-close.json', ['free-without-grace-period'], true, { states: 133, transitions: 163, pruned: 61, maxDepth: 17, terminals: 3, findings: ['rcu-early-free@5', 'use-after-free@12'] }],
+    ['lookup-vs-backing-close.json', ['get-without-not-zero'], true, { states: 135, transitions: 165, pruned: 60, maxDepth: 17, terminals: 4, findings: ['refcount-inc-from-zero@12', 'use-after-free@16', 'double-free@17'] }],
+    ['two-opens-vs-release.json', [], true, { states: 1533, transitions: 2023, pruned: 723, maxDepth: 36, terminals: 32, findings: [] }],
+    ['two-opens-vs-release.json', [], false, { states: 1533, transitions: 2746, pruned: 0, maxDepth: 36, terminals: 32, findings: [] }],
+  ];
+  for (const [file, mutants, por, want] of PINNED) {
+    it(`${file}${mutants.length ? ` --mutant ${mutants.join(',')}` : ''}${por ? '' : ' --no-por'}`, () => {
+      const r = explore(loadScenario(REF(file)), { mutants, por });
+      expect({ states: r.states, transitions: r.transitions, pruned: r.pruned, maxDepth: r.maxDepth, terminals: r.terminals, findings: r.findings.map((f) => `${f.kind}@${f.depth}`) }).toEqual(want);
+    });
+  }
+  it('the growth family at 3 tasks', () => {
+    const r = explore(growthScenario(3));
+    expect([r.states, r.transitions, r.pruned, r.findings.length]).toEqual([6926, 11827, 4852, 0]);
+  });
+});
+
 describe('the reduction and the hashing lose nothing', () => {
   it('sleep sets skip transitions but reach exactly the states of the full search', () => {
     for (const [s, mutants] of [

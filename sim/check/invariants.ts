@@ -120,7 +120,7 @@ function dioWriters(w: World, fi: FuseInodeObj): number {
     for (const f of t.frames) {
       if (f.fn !== 'fuse_file_write_iter' || f.l['shared'] !== true) continue;
       const file = w.heap[f.l['file'] as number] as FileObj | undefined;
-      const ff = file && (w.heap[file.fuseFile] as FuseFileObj | undefined);
+      const ff = file && (w.heap[file.private_data] as FuseFileObj | undefined);
       if (ff && ff.inode === fi.ptr && f.pc !== 'start' && f.pc !== 'dio_lock') k++;
     }
   }

@@ -50,12 +50,13 @@ export interface FileObj extends ObjBase {
   write: boolean;
   /** O_PATH: a location only; fget() does not return it, fget_raw() does */
   opath: boolean;
-  /** private_data of a FUSE file: the fuse_file */
-  fuseFile: Ptr;
+  /**
+   * file->private_data, the filesystem's own (NULL until its ->open sets it): a FUSE file's
+   * fuse_file; /dev/fuse's connection (the kernel's fuse_dev, which points to it)
+   */
+  private_data: Ptr;
   /** FMODE_BACKING: a per-open backing file made by backing_file_open() */
   backing: boolean;
-  /** private_data of /dev/fuse: the connection this device file is attached to */
-  devConn: Ptr;
   /** f_cred */
   cred: Ptr;
   /** the sb of the real inode behind the file (an overlay file's lower layer; else sb) */

@@ -7,7 +7,7 @@ import { entryOf, type Op } from '../kernel/exec.ts';
 import type { PlainInode, Proc, SuperBlock, Task, TaskRole, World } from '../kernel/state.ts';
 import type { Scenario, ScenarioOp } from './schema.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
-import { DEVTMPFS } from '../kernel/vfs/super.ts';
+import { DEVTMPFS } from '../kernel/mm/shmem.ts';
 import { LIFECYCLE_INITIAL } from '../server/lifecycle.ts';
 import { ServerPolicySchema } from '../server/policy.ts';
 import { newServerState } from '../server/core.ts';

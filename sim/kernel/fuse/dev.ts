@@ -9,7 +9,7 @@ import { decodeReply, encodeRequest } from '../../wire/messages.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_SYNC_INIT, FUSE_OPCODE, opcodeName } from '../../wire/uapi.ts';
 import { alloc_file } from '../vfs/file_table.ts';
 import { register_file_operations, type IoctlA, type ReadA, type WriteA } from '../vfs/fs.ts';
-import { DEVTMPFS } from '../vfs/super.ts';
+import { DEVTMPFS } from '../mm/shmem.ts';
 import { fromHex, toHex } from './hex.ts';
 import { fuse_conn_put, process_init_reply } from './inode.ts';
 import { fuse_backing_close, fuse_backing_open } from './backing.ts';
@@ -120,8 +120,8 @@ export function fuse_abort_conn(c: Ctx, fc: FuseConnObj) {
 /** fs/fuse/dev.c: fuse_get_dev: the connection a /dev/fuse file is attached to, or NULL. */
 export function fuse_get_dev(c: Ctx, devFile: Ptr): FuseConnObj | null {
   const f = c.deref(devFile, 'file');
-  if (f.devConn === 0) return null;
-  return c.deref(f.devConn, 'fuse_conn');
+  if (f.private_data === 0) return null;
+  return c.deref(f.private_data, 'fuse_conn');
 }
 
 /**
@@ -134,7 +134,7 @@ export function fuse_dev_open(c: Ctx, p: Proc): { fd: number; file: FileObj } {
   if (devtmpfs < 0) throw new Error('no devtmpfs (model bug)');
   const file = alloc_file(
     c,
-    { f_op: FUSE_DEV_FOPS, sb: devtmpfs, name: '', mode: 'chr', write: true, opath: false, fuseFile: 0, backing: false, devConn: 0, realSb: devtmpfs },
+    { f_op: FUSE_DEV_FOPS, sb: devtmpfs, name: '', mode: 'chr', write: true, opath: false, private_data: 0, backing: false, realSb: devtmpfs },
     p.cred,
   );
   const fd = p.nextFd++;
@@ -144,8 +144,8 @@ export function fuse_dev_open(c: Ctx, p: Proc): { fd: number; file: FileObj } {
 
 /** fuse_dev_release: the server closed /dev/fuse: abort, and drop the device's reference. */
 export function fuse_dev_release(c: Ctx, f: FileObj) {
-  if (!f.devConn) return; // never attached to a connection
-  const fc = c.deref(f.devConn, 'fuse_conn');
+  if (!f.private_data) return; // never attached to a connection
+  const fc = c.deref(f.private_data, 'fuse_conn');
   fuse_abort_conn(c, fc);
   c.emit('note', `fuse_dev_release: ${name(fc)} loses its server`);
   fuse_conn_put(c, fc);

@@ -23,7 +23,7 @@ export function connOfInode(c: Ctx, fi: FuseInodeObj): FuseConnObj {
 /** A FUSE struct file's fuse_file and inode (every dereference checked). */
 export function fuseFileOf(c: Ctx, file: Ptr): { f: FileObj; ff: FuseFileObj; fi: FuseInodeObj } {
   const f = c.deref(file, 'file');
-  const ff = c.deref(f.fuseFile, 'fuse_file');
+  const ff = c.deref(f.private_data, 'fuse_file');
   const fi = c.deref(ff.inode, 'fuse_inode');
   return { f, ff, fi };
 }
@@ -104,7 +104,7 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
   },
   finish(c, l) {
     const f = c.deref(l.file, 'file');
-    f.fuseFile = l.ff;
+    f.private_data = l.ff;
     return call(fuse_file_io_open, { file: l.file, inode: l.inode, ff: l.ff, backingId: l.backingId }, 'finished', 'err');
   },
   finished(c, l) {
@@ -114,7 +114,7 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
       setField(c, fi, 'icount', fi.icount + 1);
       return ret(0);
     }
-    f.fuseFile = 0;
+    f.private_data = 0;
     const ff = c.deref(l.ff, 'fuse_file');
     if (!ff.hasArgs) {
       c.kfree(l.ff);
@@ -147,7 +147,7 @@ function releaseBody(ff: FuseFileObj, f: FileObj): Uint8Array {
  * hands the inode's fb back), then an asynchronous RELEASE tells the server.
  */
 export function fuse_release(c: Ctx, f: FileObj) {
-  const ff = c.deref(f.fuseFile, 'fuse_file');
+  const ff = c.deref(f.private_data, 'fuse_file');
   const fi = c.deref(ff.inode, 'fuse_inode');
   fuse_passthrough_release(c, ff);
   ff.count--;
@@ -212,7 +212,7 @@ interface WriteL extends WriteA {
 export const fuse_file_read_iter = kfunc<ReadA, ReadL>('fuse_file_read_iter', 'fs/fuse/file.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
-    const ff = c.deref(f.fuseFile, 'fuse_file');
+    const ff = c.deref(f.private_data, 'fuse_file');
     if (ff.openFlags & FOPEN.DIRECT_IO || !ff.passthrough) return goto('server');
     return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_read_iter' });
   },
@@ -233,7 +233,7 @@ export const fuse_file_read_iter = kfunc<ReadA, ReadL>('fuse_file_read_iter', 'f
     const data = r.op === 'READ' ? new TextDecoder().decode(r.data) : '';
     // __fuse_direct_read and fuse_readpages_end: fuse_invalidate_atime
     const f = c.deref(l.file, 'file');
-    const fi = c.deref(c.deref(f.fuseFile, 'fuse_file').inode, 'fuse_inode');
+    const fi = c.deref(c.deref(f.private_data, 'fuse_file').inode, 'fuse_inode');
     setField(c, fi, 'atimeValid', false);
     c.data = data;
     return ret(data.length);
@@ -247,7 +247,7 @@ export const fuse_file_read_iter = kfunc<ReadA, ReadL>('fuse_file_read_iter', 'f
 export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter', 'fs/fuse/file.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
-    const ff = c.deref(f.fuseFile, 'fuse_file');
+    const ff = c.deref(f.private_data, 'fuse_file');
     if (ff.openFlags & FOPEN.DIRECT_IO) return goto('dio_lock');
     if (!ff.passthrough) return goto('server');
     return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_write_iter' });
@@ -301,7 +301,7 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
   dio_unlock(c, l) {
     if (l.shared && !c.mutant('dio-write-no-uncached-end')) {
       const f = c.deref(l.file, 'file');
-      const fi = c.deref(c.deref(f.fuseFile, 'fuse_file').inode, 'fuse_inode');
+      const fi = c.deref(c.deref(f.private_data, 'fuse_file').inode, 'fuse_inode');
       fuse_inode_uncached_io_end(c, fi);
     }
     return ret(l.r);
@@ -343,7 +343,7 @@ const fuse_splice_write = kfunc<WriteA>('fuse_splice_write', 'fs/fuse/file.c', {
 /** fuse_write_update_attr (also ctx->end_write of passthrough writes): grow i_size to the write's end and invalidate the attributes. */
 export function fuse_write_update_attr(c: Ctx, file: Ptr, end: number) {
   const f = c.deref(file, 'file');
-  const ff = c.deref(f.fuseFile, 'fuse_file');
+  const ff = c.deref(f.private_data, 'fuse_file');
   const fi = c.deref(ff.inode, 'fuse_inode');
   // 6.9's passthrough path only invalidates; the server-write path and 6.12+ also extend.
   if (!ff.passthrough || c.profile.passthroughWriteExtendsSize) {

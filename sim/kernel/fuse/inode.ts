@@ -143,7 +143,7 @@ entry(
         idr: idr_init(), lock: { owner: null }, pending: [], processing: [], answered: [], nextUnique: 2, devFile: dev.ptr,
         idHighWater: 0,
       });
-      dev.devConn = fc.ptr; // fuse_fill_super attaches the fuse_dev to the opened /dev/fuse file
+      dev.private_data = fc.ptr; // fuse_fill_super attaches the fuse_dev to the opened /dev/fuse file
       sb.conn = fc.ptr;
       sb.mounted = true;
       srv.vars['devfd'] = fd;

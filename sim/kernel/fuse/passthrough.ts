@@ -107,13 +107,13 @@ interface PtIoL extends PtIoA {
  */
 export const fuse_passthrough_io = kfunc<PtIoA, PtIoL>('fuse_passthrough_io', 'fs/fuse/passthrough.c', {
   start(c, l) {
-    const ff = c.deref(c.deref(l.file, 'file').fuseFile, 'fuse_file');
+    const ff = c.deref(c.deref(l.file, 'file').private_data, 'fuse_file');
     c.emit('note', `${l.via}: ${l.write ? 'write to' : 'read from'} the backing file file#${ff.passthrough} with cred#${ff.cred}`);
     if (l.write) return call(vfs_write, { file: ff.passthrough, offset: l.offset, data: l.data ?? '' }, 'end_write', 'r');
     return call(vfs_read, { file: ff.passthrough, offset: l.offset, n: l.n ?? 0 }, 'accessed', 'r');
   },
   accessed(c, l) {
-    const ff = c.deref(c.deref(l.file, 'file').fuseFile, 'fuse_file');
+    const ff = c.deref(c.deref(l.file, 'file').private_data, 'fuse_file');
     setField(c, c.deref(ff.inode, 'fuse_inode'), 'atimeValid', false);
     return ret(l.r);
   },

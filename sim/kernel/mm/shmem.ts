@@ -12,6 +12,9 @@ import { generic_file_mmap, generic_read_dir, simple_statfs } from '../vfs/libfs
 
 const plain = (sb: SuperBlock) => sb as PlainSb;
 
+/** devtmpfs (drivers/base/devtmpfs.c), a tmpfs: the superblock /dev, and so /dev/fuse, lives on */
+export const DEVTMPFS = 'devtmpfs';
+
 function inodeOf(c: Ctx, f: FileObj): PlainInode | undefined {
   return plain(c.w.sbs[f.sb]!).files[f.name];
 }

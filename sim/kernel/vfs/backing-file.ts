@@ -35,7 +35,7 @@ export const backing_file_open = kfunc<BackingFileA, BackingFileL>('backing_file
     if (l.write && type.readonly(sb)) return ret(neg('EROFS'));
     const f = alloc_file(
       c,
-      { f_op: type.fops(real.mode), sb: real.sb, name: real.name, mode: real.mode, write: l.write, opath: false, fuseFile: 0, backing: true, devConn: 0, realSb: real.realSb },
+      { f_op: type.fops(real.mode), sb: real.sb, name: real.name, mode: real.mode, write: l.write, opath: false, private_data: 0, backing: true, realSb: real.realSb },
       l.cred,
     );
     l.f = f.ptr;

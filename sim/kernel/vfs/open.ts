@@ -57,9 +57,8 @@ export const sys_open = entry(
         mode: kind,
         write,
         opath: !!l.opath,
-        fuseFile: 0,
+        private_data: 0,
         backing: false,
-        devConn: 0,
         realSb: type.realSb(c.w, sb, l.name),
       });
       l.file = f.ptr;

@@ -2,6 +2,3 @@
 
 /** include/linux/fs.h: FILESYSTEM_MAX_STACK_DEPTH */
 export const FILESYSTEM_MAX_STACK_DEPTH = 2;
-
-/** the superblock /dev (and so /dev/fuse) lives on */
-export const DEVTMPFS = 'devtmpfs';
