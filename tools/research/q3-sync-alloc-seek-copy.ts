@@ -1,7 +1,7 @@
 // Q3: FSYNC/fdatasync, FALLOCATE, LSEEK, COPY_FILE_RANGE(_64), sendfile on cached, direct_io and
 // passthrough files; with the server implementing them and with ENOSYS.
 import { closeSync, openSync, readSync, writeSync, statSync, ftruncateSync } from 'node:fs';
-import { E, experiment, type Handler, type Lab, type OpenKind } from './lab.ts';
+import { experiment, type Handler, type Lab, type OpenKind } from './lab.ts';
 
 const script = String.raw`
 libc = _libc
