@@ -1,6 +1,6 @@
 // Q4: STATFS (also through an overlay), flock/POSIX locks with and without the INIT lock flags,
 // FORGET/BATCH_FORGET (drop_caches, unlink, umount; nlookup counts).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { RealFuseTransport } from '../../oracle/transport.ts';
 import { E, INIT, experiment } from './lab.ts';
 
@@ -49,6 +49,7 @@ mark('end')
     await lab.idle(200);
   } finally {
     await keeper.stop();
+    rmSync(`${lab.backingDir}-empty`, { recursive: true, force: true });
   }
 }));
 
