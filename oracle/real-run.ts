@@ -9,15 +9,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scenario, ScenarioOp } from '../sim/scenario/schema.ts';
+import { openFlags } from '../sim/scenario/build.ts';
 import { ensureBuilt } from './native/build.ts';
 import { RealServer } from './real-server.ts';
 import { RealFuseTransport, TransportClosedError } from './transport.ts';
 import type { UserResult } from './user.ts';
 import { canonicalErrno, errnoNameOf } from './compare.ts';
 
-const O_RDONLY = 0;
-const O_RDWR = 2;
-const O_PATH = 0o10000000;
 const MS_RDONLY = 1;
 const MS_REMOUNT = 32;
 const MS_BIND = 4096;
@@ -407,7 +405,7 @@ async function serverOp(
   try {
     switch (op.op) {
       case 'open':
-        return fromErr(await t.openFile(realPath(op.path), op.mode === 'rw' ? O_RDWR : op.mode === 'path' ? O_PATH : O_RDONLY));
+        return fromErr(await t.openFile(realPath(op.path), openFlags(op.mode, op.flags)));
       case 'backing_open':
         return fromErr(await t.backingOpenFd(arg(op.fd), { flags: op.flags, padding: op.padding }));
       case 'backing_close':
@@ -436,7 +434,7 @@ async function userOp(
   let line: (string | number)[];
   switch (op.op) {
     case 'open':
-      line = ['open', realPath(op.path), op.mode === 'rw' ? 'rdwr' : op.mode === 'path' ? 'path' : 'rdonly'];
+      line = ['open', realPath(op.path), openFlags(op.mode, op.flags)];
       break;
     case 'read':
       line = ['pread', arg(op.fd), op.n, op.offset];

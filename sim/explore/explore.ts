@@ -268,7 +268,7 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
       let full = false;
       for (const ck of rec.writtenComponents()) {
         if (ck === 'clock') continue;
-        if (ck !== 'rcu' && !ck.includes('/')) {
+        if (ck !== 'rcu' && ck !== 'jiffies' && !ck.includes('/')) {
           full = true;
           continue;
         }

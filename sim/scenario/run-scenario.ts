@@ -49,6 +49,7 @@ export interface ScenarioRunOptions {
 export function describeOp(o: ScenarioOp): string {
   const { op, expect: _e, save, note: _n, ...rest } = o as ScenarioOp & Record<string, unknown>;
   const args = Object.entries(rest)
+    .filter(([, v]) => !(Array.isArray(v) && v.length === 0))
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(' ');
   return `${op}${args ? ` ${args}` : ''}${save ? ` -> $${save}` : ''}`;

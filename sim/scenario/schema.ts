@@ -5,8 +5,11 @@ import { ERRNO } from '../kernel/lib/errno.ts';
 import { MUTANT_NAMES } from '../kernel/mutants.ts';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
 import { ServerPolicySchema } from '../server/policy.ts';
+import type { OpenFlagName } from '../kernel/vfs/fcntl.ts';
 
 const errnoName = z.enum(Object.keys(ERRNO) as [string, ...string[]]);
+/** the open(2) flags a scenario may add to an open's mode */
+export const SCENARIO_OPEN_FLAGS = ['O_APPEND', 'O_DIRECT', 'O_NOATIME'] as const satisfies readonly OpenFlagName[];
 const ref = z.union([z.number().int(), z.string().regex(/^\$\w+$/, 'a saved value: "$name"')]);
 const varName = z.string().regex(/^\w+$/, 'a name of letters, digits and _');
 
@@ -21,7 +24,17 @@ export const ExpectSchema = z.union([
 const common = { expect: ExpectSchema.optional(), save: varName.optional(), note: z.string().optional() };
 
 export const OpSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('open'), path: z.string(), mode: z.enum(['r', 'rw', 'path']).default('r'), ...common }).strict(),
+  z
+    .object({
+      op: z.literal('open'),
+      path: z.string(),
+      /** O_RDONLY, O_RDWR, O_WRONLY or O_PATH */
+      mode: z.enum(['r', 'rw', 'w', 'path']).default('r'),
+      /** more open(2) flags */
+      flags: z.array(z.enum(SCENARIO_OPEN_FLAGS)).default([]),
+      ...common,
+    })
+    .strict(),
   z.object({ op: z.literal('read'), fd: ref, n: z.number().int().min(0).default(4096), offset: z.number().int().min(0).default(0), ...common }).strict(),
   z.object({ op: z.literal('write'), fd: ref, data: z.string(), offset: z.number().int().min(0).default(0), ...common }).strict(),
   z.object({ op: z.literal('splice_read'), fd: ref, n: z.number().int().min(0).default(4096), offset: z.number().int().min(0).default(0), ...common }).strict(),

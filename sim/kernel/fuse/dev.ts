@@ -10,6 +10,7 @@ import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_SYN
 import { alloc_file } from '../vfs/file_table.ts';
 import { register_file_operations, type IoctlA, type ReadA, type WriteA } from '../vfs/fs.ts';
 import { DEVTMPFS } from '../mm/shmem.ts';
+import { O_RDWR } from '../vfs/fcntl.ts';
 import { fromHex, toHex } from './hex.ts';
 import { fuse_conn_put, process_init_reply } from './inode.ts';
 import { fuse_backing_close, fuse_backing_open } from './backing.ts';
@@ -134,7 +135,7 @@ export function fuse_dev_open(c: Ctx, p: Proc): { fd: number; file: FileObj } {
   if (devtmpfs < 0) throw new Error('no devtmpfs (model bug)');
   const file = alloc_file(
     c,
-    { f_op: FUSE_DEV_FOPS, sb: devtmpfs, name: '', mode: 'chr', write: true, opath: false, private_data: 0, backing: false, realSb: devtmpfs },
+    { f_op: FUSE_DEV_FOPS, sb: devtmpfs, name: '', mode: 'chr', flags: O_RDWR, read: true, write: true, opath: false, private_data: 0, backing: false, realSb: devtmpfs },
     p.cred,
   );
   const fd = p.nextFd++;

@@ -54,7 +54,7 @@ export const fuse_passthrough_open = kfunc<PtOpenA, PtOpenL>('fuse_passthrough_o
   open_backing(c, l) {
     const fb = c.deref(l.fb, 'fuse_backing');
     const user = c.deref(l.file, 'file');
-    return call(backing_file_open, { write: user.write, real: fb.file, cred: fb.cred }, 'opened', 'bf');
+    return call(backing_file_open, { flags: user.flags, real: fb.file, cred: fb.cred }, 'opened', 'bf');
   },
   opened(c, l) {
     if (l.bf < 0) {

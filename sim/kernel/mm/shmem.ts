@@ -6,6 +6,7 @@ import { kfunc, ret } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
 import type { FileObj, PlainInode, PlainSb, SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
+import { O_APPEND } from '../vfs/fcntl.ts';
 import { register_file_operations, register_filesystem, type ReadA, type WriteA } from '../vfs/fs.ts';
 import { copy_splice_read, iter_file_splice_write } from '../vfs/splice.ts';
 import { generic_file_mmap, generic_read_dir, simple_statfs } from '../vfs/libfs.ts';
@@ -50,8 +51,9 @@ const shmem_file_write_iter = kfunc<WriteA>('shmem_file_write_iter', 'mm/shmem.c
     const sb = plain(c.w.sbs[f.sb]!);
     const inode = sb.files[f.name];
     if (!inode || sb.readonly) return ret(neg('EROFS'));
-    shmem_write(c.w, inode, l.offset, l.data);
-    c.emit('field', `/${sb.name}/${f.name}: ${l.data.length} bytes written at ${l.offset}, size ${inode.data.length}`);
+    const pos = f.flags & O_APPEND ? inode.data.length : l.offset; // generic_write_checks
+    shmem_write(c.w, inode, pos, l.data);
+    c.emit('field', `/${sb.name}/${f.name}: ${l.data.length} bytes written at ${pos}, size ${inode.data.length}`);
     return ret(l.data.length);
   },
 });

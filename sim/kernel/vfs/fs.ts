@@ -5,7 +5,7 @@
 // names a filesystem.
 import type { Ctx } from '../ctx.ts';
 import type { KFunc } from '../exec.ts';
-import type { FileObj, InodeKind, Ptr, SuperBlock, World } from '../state.ts';
+import type { FileObj, InodeKind, Pages, Ptr, SuperBlock, World } from '../state.ts';
 
 /** ->read_iter, ->splice_read, ->read: read n bytes at offset (the data goes to c.data). */
 export interface ReadA {
@@ -54,6 +54,13 @@ export interface FileOperations {
   unlocked_ioctl?: KFunc<IoctlA>;
   /** ->release, from __fput when the last reference goes */
   release?: (c: Ctx, f: FileObj) => void;
+  /**
+   * i_mapping->a_ops->read_folio: bring page `index` of the file's inode into its page cache
+   * (0 or -errno). With `mapping` below, filemap_read (mm/filemap.ts) serves reads from it.
+   */
+  read_folio?: KFunc<{ file: Ptr; index: number }>;
+  /** the page cache and i_size of the file's inode (file->f_mapping and i_size_read) */
+  mapping?(c: Ctx, f: FileObj): { pages: Pages; size: number };
 }
 
 const fileOps = new Map<string, FileOperations>();

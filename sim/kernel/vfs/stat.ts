@@ -24,7 +24,7 @@ export const sys_stat = entry(
   kfunc<StatA, StatL>('sys_stat', 'fs/stat.c', {
     start(c, l) {
       const r = resolvePath(c.w, l.path);
-      if (!r || r.name === '') return ret(neg('ENOENT'));
+      if (!r) return ret(neg('ENOENT'));
       l.sb = r.sb.id;
       l.name = r.name;
       return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
