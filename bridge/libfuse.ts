@@ -27,7 +27,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const LIBFUSE_TARBALL_NAME = 'libfuse-3.19.0-rc0.tar.gz';
@@ -144,9 +144,22 @@ function buildOnce(target: string, done: () => boolean, build: () => void, timeo
     sleepSync(250);
   }
   try {
-    if (!done()) build();
+    if (!done()) {
+      removeDeadBuilders(target);
+      build();
+    }
   } finally {
     rmSync(lock, { force: true });
+  }
+}
+
+/** Temporary build directories (`<target>.tmp-<pid>-<time>`) left by builders that died. */
+function removeDeadBuilders(target: string): void {
+  const prefix = `${basename(target)}.tmp-`;
+  for (const name of readdirSync(dirname(target))) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (pid > 0 && pid !== process.pid && !pidAlive(pid)) rmSync(join(dirname(target), name), { recursive: true, force: true });
   }
 }
 
