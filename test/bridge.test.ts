@@ -17,7 +17,7 @@ import { buildPassthroughHpVariant, ensurePassthroughHp, passthroughHpUnavailabl
 import { gccAvailable } from '../bridge/native/build.ts';
 import { ServerProcess, type BridgeEvent } from '../bridge/server-process.ts';
 import { VARIANTS, backingPerOpen, closeAfterOpen, neverClose } from '../bridge/variants.ts';
-import { cstring, decodeReply, decodeReplyArg, encodeRequest, type DecodedReply } from '../sim/wire/messages.ts';
+import { cstring, decodeReply, decodeReplyArg, encodeRequest, encodeWriteBody, type DecodedReply } from '../sim/wire/messages.ts';
 import {
   decode,
   encode,
@@ -220,6 +220,7 @@ describe.skipIf(skipReason !== undefined)('fpsim-bridge with libfuse passthrough
     writeFileSync(join(src, 'file'), CONTENT);
     writeFileSync(join(src, 'a'), 'aaaa');
     writeFileSync(join(src, 'b'), 'bbbbbbbb');
+    writeFileSync(join(src, 'big'), '');
   }, 600_000);
 
   afterEach(async () => {
@@ -342,7 +343,7 @@ describe.skipIf(skipReason !== undefined)('fpsim-bridge with libfuse passthrough
     expect(procState(sp.bridgePid)).toBeUndefined(); // reaped by Node, not a zombie
   });
 
-  it('--nopassthrough: plain opens, no ioctls, data through READ', async () => {
+  it('--nopassthrough: plain opens, no ioctls, data through READ and WRITE (4 MiB messages)', async () => {
     const sp = await start(['--single', '--nopassthrough']);
     const peer = new Peer(sp);
     const init = await peer.init();
@@ -365,6 +366,23 @@ describe.skipIf(skipReason !== undefined)('fpsim-bridge with libfuse passthrough
     expect(Buffer.from(read.reply.body).toString()).toBe(CONTENT);
     const rel = await peer.reply(peer.send(FUSE_OPCODE.RELEASE, nodeid, peer.releaseBody(oo.fh, O_RDONLY)));
     expect(rel.ioctls).toEqual([]);
+
+    // A WRITE of max_write bytes: bigger than libfuse's pre-INIT read buffer,
+    // so it only arrives whole because the shim's read() says EINVAL (as
+    // /dev/fuse does) and libfuse grows its buffer to max_write.
+    const big = await peer.lookup('big');
+    const bo = openOut((await peer.reply(peer.send(FUSE_OPCODE.OPEN, big.nodeid, peer.openBody(O_RDWR)))).reply);
+    const data = Buffer.alloc(init.max_write, 0x5a);
+    const w = await peer.reply(
+      peer.send(FUSE_OPCODE.WRITE, big.nodeid, encodeWriteBody({ fh: bo.fh, offset: 0, write_flags: 0, lock_owner: 0, flags: O_RDWR, padding: 0 }, data)),
+    );
+    expect(w.reply.header.error).toBe(0);
+    expect(decodeReplyArg(FUSE_OPCODE.WRITE, w.reply.body)).toMatchObject({ arg: { size: data.length } });
+    const r = await peer.reply(
+      peer.send(FUSE_OPCODE.READ, big.nodeid, encode(FUSE_READ_IN, { fh: bo.fh, offset: 0, size: data.length, read_flags: 0, lock_owner: 0, flags: O_RDWR, padding: 0 })),
+    );
+    expect(Buffer.from(r.reply.body).equals(data)).toBe(true);
+    expect(statSync(join(src, 'big')).size).toBe(data.length);
     expect(peer.events.filter((e) => e.t === 'ioctl')).toEqual([]);
   });
 

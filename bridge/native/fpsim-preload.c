@@ -17,6 +17,14 @@
  *     value or -errno, plus bytes to copy back for _IOC_READ ioctls. A
  *     channel per thread means concurrent ioctls from several worker threads
  *     never see each other's answers.
+ *   read(2) on a device socket: a socket would silently cut a message that
+ *     does not fit the buffer; /dev/fuse refuses with EINVAL and consumes
+ *     nothing, and libfuse relies on that to grow its buffer after INIT
+ *     raised max_write (4 MiB for passthrough_hp). So the shim peeks at the
+ *     next message's size first and, if it does not fit, fails with EINVAL.
+ *     (The kernel compares the buffer with the negotiated max_write rather
+ *     than with the message; the model enforces max_write on its side.) A
+ *     hangup reads as ENODEV, the kernel's "connection gone".
  *   open("/dev/fuse") (and open64, openat...): returns a new socket whose
  *     other end the bridge polls as another device, so libfuse's clone_fd
  *     (open /dev/fuse, then ioctl CLONE with the session fd) works; Node
@@ -68,15 +76,25 @@ static pthread_mutex_t devs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct devent devs[MAX_DEVS];
 static int ndevs;
 
+/* fd numbers that have ever been device sockets: only those are fstat()ed
+ * on read/ioctl, so regular files pay nothing. Higher fds are always checked. */
+#define MAYBE_FDS 65536
+static uint8_t maybe_dev[MAYBE_FDS / 8];
+/* Serialises the peek-then-take of reads, so two threads reading one device
+ * never take each other's message. */
+static pthread_mutex_t read_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static __thread int chan_fd = -1;
 static pthread_key_t chan_key;
 
 typedef int (*ioctl_fn)(int, unsigned long, ...);
+typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef int (*open_fn)(const char *, int, ...);
 typedef int (*openat_fn)(int, const char *, int, ...);
 typedef int (*open2_fn)(const char *, int);
 typedef int (*openat2_fn)(int, const char *, int);
 static ioctl_fn real_ioctl;
+static read_fn real_read;
 static open_fn real_open, real_open64;
 static openat_fn real_openat, real_openat64;
 static open2_fn real___open_2, real___open64_2;
@@ -96,6 +114,7 @@ static void resolve(void)
 {
 	if (real_ioctl)
 		return;
+	real_read = (read_fn)next_sym("read");
 	real_open = (open_fn)next_sym("open");
 	real_open64 = (open_fn)next_sym("open64");
 	real_openat = (openat_fn)next_sym("openat");
@@ -113,6 +132,8 @@ static void add_devent(int fd, int id)
 	if (fstat(fd, &st) != 0)
 		return;
 	struct devent e = { .sdev = st.st_dev, .ino = st.st_ino, .id = id };
+	if (fd < MAYBE_FDS)
+		__atomic_or_fetch(&maybe_dev[fd / 8], (uint8_t)(1u << (fd % 8)), __ATOMIC_RELEASE);
 	pthread_mutex_lock(&devs_lock);
 	if (ndevs < MAX_DEVS)
 		devs[ndevs++] = e;
@@ -123,7 +144,11 @@ static void add_devent(int fd, int id)
 static int dev_of(int fd)
 {
 	struct stat st;
-	if (!active || fd < 0 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+	if (!active || fd < 0)
+		return -1;
+	if (fd < MAYBE_FDS && !(__atomic_load_n(&maybe_dev[fd / 8], __ATOMIC_ACQUIRE) & (1u << (fd % 8))))
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
 		return -1;
 	int id = -1;
 	pthread_mutex_lock(&devs_lock);
@@ -296,6 +321,55 @@ EXPORT int ioctl(int fd, unsigned long cmd, ...)
 	if (dev < 0)
 		return real_ioctl(fd, cmd, arg);
 	return bridge_ioctl(fd, dev, cmd, arg);
+}
+
+/* read(2) on a device: one whole message, or EINVAL if it does not fit. */
+static ssize_t dev_read(int fd, void *buf, size_t n)
+{
+	int nonblock = fcntl(fd, F_GETFL) & O_NONBLOCK;
+	for (;;) {
+		/* Wait for a message without taking it (EINTR and EAGAIN go back
+		 * to the caller, as from /dev/fuse). */
+		ssize_t len = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | (nonblock ? MSG_DONTWAIT : 0));
+		if (len < 0)
+			return -1;
+		if (len == 0) {
+			errno = ENODEV; /* the bridge hung up: the connection is gone */
+			return -1;
+		}
+		pthread_mutex_lock(&read_lock);
+		/* Another thread may have taken it meanwhile: look again. */
+		len = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+		if (len < 0 && errno == EAGAIN) {
+			pthread_mutex_unlock(&read_lock);
+			if (nonblock)
+				return -1;
+			continue;
+		}
+		if (len > 0 && (size_t)len > n) {
+			pthread_mutex_unlock(&read_lock);
+			errno = EINVAL;
+			return -1;
+		}
+		ssize_t r = len <= 0 ? len : recv(fd, buf, n, MSG_DONTWAIT);
+		int e = errno;
+		pthread_mutex_unlock(&read_lock);
+		if (r == 0) {
+			errno = ENODEV;
+			return -1;
+		}
+		errno = e;
+		return r;
+	}
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	if (!__atomic_load_n(&real_ioctl, __ATOMIC_ACQUIRE))
+		resolve();
+	if (dev_of(fd) < 0)
+		return real_read(fd, buf, n);
+	return dev_read(fd, buf, n);
 }
 
 /* open("/dev/fuse"): a fresh device socket, registered with the bridge. */
