@@ -280,7 +280,7 @@ export class ServerProcess {
     this.devFd = hello.devFd;
     this.bridgeExited = new Promise((resolve) => child.once('close', () => resolve()));
     child.stdout!.on('data', (d: Buffer) => this.onData(d));
-    child.stdout!.on('end', () => this.onBridgeGone());
+    // 'close': the bridge has exited and its stdout is drained.
     child.once('close', () => this.onBridgeGone());
     live.add(this);
     installHooks();
@@ -447,13 +447,15 @@ export class ServerProcess {
     if (live.size === 0) uninstallHooks();
     if (this.exitEvent === undefined) {
       // The bridge died before the server's exit was reported (it was
-      // killed, or crashed): the server went with it (PR_SET_PDEATHSIG).
+      // killed, or crashed): the server went with it (PR_SET_PDEATHSIG), how
+      // exactly nobody saw.
+      const how = this.child.signalCode ?? `exit ${this.child.exitCode}`;
       const ev: BridgeEvent = {
         t: 'exit',
         code: null,
-        signal: this.child.signalCode ?? null,
-        stderrTail: `fpsim-bridge ended without reporting the server's exit${
-          this.bridgeLog !== '' ? `; its log:\n${this.bridgeLog}` : ''
+        signal: null,
+        stderrTail: `fpsim-bridge ended (${how}) without reporting the server's exit; the server is killed with it${
+          this.bridgeLog !== '' ? `; bridge log:\n${this.bridgeLog}` : ''
         }`,
       };
       this.exitEvent = ev;

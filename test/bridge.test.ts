@@ -473,6 +473,21 @@ describe.skipIf(skipReason !== undefined)('fpsim-bridge with libfuse passthrough
     expect(await waitGone([sp.bridgePid, sp.serverPid], 3000)).toEqual([]);
   });
 
+  it('a bridge that gets SIGTERM kills the server first; one that gets SIGKILL takes it down too', async () => {
+    const a = await start(['--single']);
+    process.kill(a.bridgePid, 'SIGTERM');
+    expect(await a.next(5000)).toMatchObject({ t: 'exit', code: null, signal: 'SIGKILL' });
+    expect(await waitGone([a.bridgePid, a.serverPid], 3000)).toEqual([]);
+
+    const b = await start(['--single']);
+    process.kill(b.bridgePid, 'SIGKILL');
+    const ev = await b.next(5000);
+    expect(ev).toMatchObject({ t: 'exit', code: null, signal: null });
+    expect((ev as { stderrTail: string }).stderrTail).toMatch(/fpsim-bridge ended \(SIGKILL\)/);
+    // The server's PR_SET_PDEATHSIG.
+    expect(await waitGone([b.serverPid], 3000)).toEqual([]);
+  });
+
   it('a SIGKILLed Node process leaves no bridge and no server behind', async () => {
     const marker = join(work, 'orphan-src');
     mkdirSync(marker);
