@@ -341,9 +341,18 @@ group('uapi constants', () => {
     expect(FUSE_INIT_EXT).toBe(0x4000_0000n);
     expect(FUSE_INIT_FLAG.DIRECT_IO_ALLOW_MMAP).toBe(1n << 36n);
     expect(FUSE_PASSTHROUGH).toBe(0x20_0000_0000n);
-    // bits 0..39 are all assigned, each exactly once
+    // bits 0..42 are all assigned (7.45 adds none after REQUEST_TIMEOUT), each exactly once
     const all = Object.values(FUSE_INIT_FLAG).reduce((a, b) => a | b, 0n);
-    expect(all).toBe((1n << 40n) - 1n);
+    expect(all).toBe((1n << 43n) - 1n);
+    expect(new Set(Object.values(FUSE_INIT_FLAG)).size).toBe(43);
+    expect(FUSE_INIT_FLAG.ALLOW_IDMAP).toBe(1n << 40n);
+    expect(FUSE_INIT_FLAG.OVER_IO_URING).toBe(1n << 41n);
+    expect(FUSE_INIT_FLAG.REQUEST_TIMEOUT).toBe(1n << 42n);
+    // what 6.18.44 offered in its INIT request (docs/request-streams.md section 10)
+    expect(initFlagNames(joinInitFlags(0x73fffffb, 0x5fd)).slice(-9)).toEqual([
+      'SECURITY_CTX', 'CREATE_SUPP_GROUP', 'HAS_EXPIRE_ONLY', 'DIRECT_IO_ALLOW_MMAP', 'PASSTHROUGH',
+      'NO_EXPORT_SUPPORT', 'HAS_RESEND', 'ALLOW_IDMAP', 'REQUEST_TIMEOUT',
+    ]);
     expect(initFlagNames(FUSE_INIT_EXT | FUSE_PASSTHROUGH)).toEqual(['INIT_EXT', 'PASSTHROUGH']);
   });
 
