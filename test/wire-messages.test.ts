@@ -35,6 +35,8 @@ import {
   RENAME_WHITEOUT,
   SEEK_DATA,
   SEEK_HOLE,
+  STATX,
+  STATX_BASIC_STATS,
   V15_UAPI,
   bitNames,
   fattrNames,
@@ -63,6 +65,8 @@ import {
   FUSE_RELEASE_IN,
   FUSE_SETATTR_IN,
   FUSE_ACCESS_IN,
+  FUSE_STATX,
+  FUSE_STATX_IN,
   WireError,
   encode,
   zeroValue,
@@ -179,11 +183,12 @@ const REQUESTS: RequestArg[] = [
   { op: 'LSEEK', arg: { fh: 4, offset: 8, whence: SEEK_DATA, padding: 0 } },
   { op: 'COPY_FILE_RANGE', arg: { fh_in: 4, off_in: 0, nodeid_out: 6, fh_out: 9, off_out: 8, len: 8, flags: 0 } },
   { op: 'TMPFILE', arg: { flags: O_RDWR | O_LARGEFILE, mode: 0o100600, umask: 0o22, open_flags: 0 }, ...nm('tmp') },
-  { op: 'COPY_FILE_RANGE_64', arg: { fh_in: 4, off_in: 0, nodeid_out: 6, fh_out: 9, off_out: 8, len: 1 << 40, flags: 0 } },
+  { op: 'COPY_FILE_RANGE_64', arg: { fh_in: 4, off_in: 0, nodeid_out: 6, fh_out: 9, off_out: 8, len: 2 ** 40, flags: 0 } },
+  { op: 'STATX', arg: { getattr_flags: 0, reserved: 0, fh: 0, sx_flags: 0, sx_mask: STATX_BASIC_STATS | STATX.BTIME } },
 ];
 
 /** Opcodes a 6.18 kernel never sends to a /dev/fuse server, or that fpsim leaves alone. */
-const NOT_DECODED = ['BMAP', 'IOCTL', 'POLL', 'NOTIFY_REPLY', 'SETUPMAPPING', 'REMOVEMAPPING', 'SYNCFS', 'STATX', 'CUSE_INIT', 'CUSE_INIT_BSWAP_RESERVED', 'FUSE_INIT_BSWAP_RESERVED'];
+const NOT_DECODED = ['BMAP', 'IOCTL', 'POLL', 'NOTIFY_REPLY', 'SETUPMAPPING', 'REMOVEMAPPING', 'SYNCFS', 'CUSE_INIT', 'CUSE_INIT_BSWAP_RESERVED', 'FUSE_INIT_BSWAP_RESERVED'];
 
 const roundTripRequest = (a: RequestArg, ext = false): RequestArg => {
   const opcode = FUSE_OPCODE[a.op];
@@ -225,6 +230,7 @@ group('requests: every opcode round-trips through encodeRequestArg / encodeReque
     ['READDIRPLUS', FUSE_READ_IN],
     ['ACCESS', FUSE_ACCESS_IN],
     ['INTERRUPT', FUSE_INTERRUPT_IN],
+    ['STATX', FUSE_STATX_IN],
     ['LISTXATTR', FUSE_GETXATTR_IN],
     ['OPENDIR', FUSE_OPEN_IN],
     ['RELEASEDIR', FUSE_RELEASE_IN],
@@ -343,6 +349,7 @@ group('request rejections: what the kernel never sends and a fuzzer will', () =>
     ['READDIRPLUS', 40, 'fuse_read_in'],
     ['ACCESS', 8, 'fuse_access_in'],
     ['INTERRUPT', 8, 'fuse_interrupt_in'],
+    ['STATX', 24, 'fuse_statx_in'],
   ] as const)('%s: a body of %i bytes exactly (%s)', (op, size, struct) => {
     for (const n of [0, size - 1, size + 1, size + 8]) {
       const e = thrown(() => decodeRequestArg(FUSE_OPCODE[op], new Uint8Array(n)));
@@ -447,6 +454,7 @@ const REPLIES: [ReplyArg, number | undefined][] = [
   [{ op: 'READDIR', entries: [], ignored: 0 }, 4096],
   [{ op: 'READDIRPLUS', entries: [{ entry, dirent: { ino: 5, off: 1, type: DT.REG, ...nm('abcdefgh') } }, { entry: { ...entry, nodeid: 0 }, dirent: { ino: 6, off: 2, type: DT.LNK, ...nm('l') } }], ignored: 0 }, 4096],
   [{ op: 'READLINK', target: '../t', targetBytes: te.encode('../t') }, undefined],
+  [{ op: 'STATX', arg: { attr_valid: 1, attr_valid_nsec: 0, flags: 0, stat: { ...zeroValue(FUSE_STATX), mask: STATX_BASIC_STATS | STATX.BTIME, mode: 0o100644, btime: { tv_sec: 1_700_000_000, tv_nsec: 5 } } } }, undefined],
   ...EMPTY_REPLY_OPS.map((op): [ReplyArg, undefined] => [{ op }, undefined]),
 ];
 
@@ -505,6 +513,7 @@ group('reply sizes: fixed-size replies exactly, variable ones up to the requeste
     ['COPY_FILE_RANGE_64', 8],
     ['STATFS', 80],
     ['GETLK', 24],
+    ['STATX', 288],
   ] as const)('%s reply: exactly %i bytes', (op, size) => {
     expect(() => decodeReplyArg(FUSE_OPCODE[op], new Uint8Array(size))).not.toThrow();
     for (const n of [0, size - 1, size + 1]) expect(() => decodeReplyArg(FUSE_OPCODE[op], new Uint8Array(n))).toThrow(WireError);
@@ -672,6 +681,7 @@ group('formatRequest / formatReply', () => {
     expect(f('FSYNC')).toBe('FSYNC fh=4 fsync_flags=FDATASYNC');
     expect(f('INTERRUPT')).toBe('INTERRUPT unique=0x8000000000000010');
     expect(f('STATFS')).toBe('STATFS');
+    expect(f('STATX')).toBe('STATX getattr_flags=0 fh=0 sx_flags=0 sx_mask=TYPE|MODE|NLINK|UID|GID|ATIME|MTIME|CTIME|INO|SIZE|BLOCKS|BTIME');
     expect(f('INIT')).toMatch(/^INIT major=7 minor=45 max_readahead=131072 flags=ASYNC_READ\|POSIX_LOCKS\|.*\|INIT_EXT flags2=SECURITY_CTX\|.*\|HAS_RESEND\|ALLOW_IDMAP\|REQUEST_TIMEOUT$/);
   });
 

@@ -64,6 +64,10 @@ import {
   FUSE_INTERRUPT_IN,
   FUSE_DIRENT,
   FUSE_DIRENTPLUS,
+  FUSE_SX_TIME,
+  FUSE_STATX,
+  FUSE_STATX_IN,
+  FUSE_STATX_OUT,
   FUSE_NAME_OFFSET,
   FUSE_NAME_OFFSET_DIRENTPLUS,
   direntAlign,
@@ -186,14 +190,18 @@ group('struct sizes and offsets (x86_64 ABI)', () => {
     [FUSE_INTERRUPT_IN, 8],
     [FUSE_DIRENT, 24],
     [FUSE_DIRENTPLUS, 152],
+    [FUSE_SX_TIME, 16],
+    [FUSE_STATX, 256],
+    [FUSE_STATX_IN, 24],
+    [FUSE_STATX_OUT, 288],
   ] as const).map(([l, n]) => [l.name, n, l] as const))('%s is %i bytes', (_name, size, layout) => {
     expect(layout.size).toBe(size);
     expect(encode(layout, zeroValue(layout) as never).length).toBe(size);
   });
 
   it('lists every layout once', () => {
-    expect(LAYOUTS.length).toBe(44);
-    expect(new Set(LAYOUTS.map((l) => l.name)).size).toBe(44);
+    expect(LAYOUTS.length).toBe(48);
+    expect(new Set(LAYOUTS.map((l) => l.name)).size).toBe(48);
   });
 
   it('fuse_init_out: max_stack_depth u32 at 36, flags2 at 32, 7.43 request_timeout u16 at 40, reserved tail 42..64', () => {
@@ -252,6 +260,10 @@ group('struct sizes and offsets (x86_64 ABI)', () => {
     [FUSE_ACCESS_IN, { mask: 0, padding: 4 }],
     [FUSE_DIRENT, { ino: 0, off: 8, namelen: 16, type: 20 }],
     [FUSE_DIRENTPLUS, { entry_out: 0, dirent: 128 }],
+    [FUSE_SX_TIME, { tv_sec: 0, tv_nsec: 8, __reserved: 12 }],
+    [FUSE_STATX, { blksize: 4, attributes: 8, nlink: 16, uid: 20, gid: 24, mode: 28, __spare0: 30, ino: 32, size: 40, blocks: 48, attributes_mask: 56, atime: 64, btime: 80, ctime: 96, mtime: 112, rdev_major: 128, rdev_minor: 132, dev_major: 136, dev_minor: 140, __spare2: 144 }],
+    [FUSE_STATX_IN, { getattr_flags: 0, reserved: 4, fh: 8, sx_flags: 16, sx_mask: 20 }],
+    [FUSE_STATX_OUT, { attr_valid: 0, attr_valid_nsec: 8, flags: 12, spare: 16, stat: 32 }],
   ] as const).map(([l, o]) => [l.name, l, o] as const))('%s field offsets', (_name, layout, offsets) => {
     for (const [name, off] of Object.entries(offsets)) expect([name, offsetOf(layout, name)]).toEqual([name, off]);
   });

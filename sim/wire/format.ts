@@ -29,6 +29,7 @@ import {
   F_LOCK_TYPE,
   RENAME,
   SEEK,
+  STATX,
   XATTR,
   bitNames,
   enumName,
@@ -70,6 +71,8 @@ import {
   FUSE_SETATTR_IN,
   FUSE_SETXATTR_IN,
   FUSE_STATFS_OUT,
+  FUSE_STATX_IN,
+  FUSE_STATX_OUT,
   FUSE_WRITE_IN,
   FUSE_WRITE_OUT,
   formatWide,
@@ -135,6 +138,9 @@ const BY_STRUCT_FIELD: Record<string, Fmt> = {
   'fuse_dirent.type': enumOf(DT),
   'fuse_lseek_in.whence': enumOf(SEEK, 'SEEK_'),
   'fuse_access_in.mask': accessMask,
+  'fuse_statx_in.sx_mask': named(STATX),
+  'fuse_statx_in.sx_flags': hex,
+  'fuse_statx.mask': named(STATX),
 };
 const BY_FIELD: Record<string, Fmt> = {
   valid: named(FATTR),
@@ -221,6 +227,7 @@ const REQUEST_LAYOUT: Partial<Record<RequestOp, Layout>> = {
   RENAME2: FUSE_RENAME2_IN,
   ACCESS: FUSE_ACCESS_IN,
   INTERRUPT: FUSE_INTERRUPT_IN,
+  STATX: FUSE_STATX_IN,
 };
 
 function requestParts(a: RequestArg): string[] {
@@ -317,6 +324,8 @@ function replyParts(r: ReplyArg, body: Uint8Array): string[] {
       return formatFields(FUSE_STATFS_OUT, r.arg);
     case 'GETLK':
       return formatFields(FUSE_LK_OUT, r.arg);
+    case 'STATX':
+      return formatFields(FUSE_STATX_OUT, r.arg);
     case 'READDIR':
       return [
         `count=${r.entries.length}`,

@@ -71,6 +71,8 @@ import {
   FUSE_SETATTR_IN,
   FUSE_SETXATTR_IN,
   FUSE_STATFS_OUT,
+  FUSE_STATX_IN,
+  FUSE_STATX_OUT,
   FUSE_WRITE_IN,
   FUSE_WRITE_OUT,
 } from './structs.ts';
@@ -112,6 +114,8 @@ import type {
   FuseSetattrIn,
   FuseSetxattrIn,
   FuseStatfsOut,
+  FuseStatxIn,
+  FuseStatxOut,
   FuseWriteIn,
   FuseWriteOut,
   Layout,
@@ -251,7 +255,8 @@ export type RequestArg =
   | ({ op: 'RENAME2'; arg: FuseRename2In } & RenameNames)
   | { op: 'READDIR' | 'READDIRPLUS'; arg: FuseReadIn }
   | { op: 'ACCESS'; arg: FuseAccessIn }
-  | { op: 'INTERRUPT'; arg: FuseInterruptIn };
+  | { op: 'INTERRUPT'; arg: FuseInterruptIn }
+  | { op: 'STATX'; arg: FuseStatxIn };
 
 /** RENAME/RENAME2: the old name (in the header's nodeid) and the new one (in newdir). */
 export interface RenameNames {
@@ -395,6 +400,8 @@ export function decodeRequestArg(opcode: number, body: Uint8Array, opts: Request
       return { op: 'ACCESS', arg: exact(FUSE_ACCESS_IN, body) };
     case FUSE_OPCODE.INTERRUPT:
       return { op: 'INTERRUPT', arg: exact(FUSE_INTERRUPT_IN, body) };
+    case FUSE_OPCODE.STATX:
+      return { op: 'STATX', arg: exact(FUSE_STATX_IN, body) };
     default:
       throw new WireError('request', 4, `no argument decoder for opcode ${opcode} (${opcodeName(opcode)})`);
   }
@@ -582,6 +589,7 @@ export type ReplyArg =
   | { op: 'COPY_FILE_RANGE_64'; arg: FuseCopyFileRangeOut }
   | { op: 'STATFS'; arg: FuseStatfsOut }
   | { op: 'GETLK'; arg: FuseLkOut }
+  | { op: 'STATX'; arg: FuseStatxOut }
   /** ignored: bytes after the last whole record (only with lenientDirents; else always 0) */
   | { op: 'READDIR'; entries: Dirent[]; ignored: number }
   | { op: 'READDIRPLUS'; entries: Direntplus[]; ignored: number }
@@ -696,6 +704,8 @@ export function decodeReplyArg(opcode: number, body: Uint8Array, opts: ReplyDeco
       return { op: 'STATFS', arg: exact(FUSE_STATFS_OUT, body) };
     case FUSE_OPCODE.GETLK:
       return { op: 'GETLK', arg: exact(FUSE_LK_OUT, body) };
+    case FUSE_OPCODE.STATX:
+      return { op: 'STATX', arg: exact(FUSE_STATX_OUT, body) };
     case FUSE_OPCODE.READDIR: {
       atMost('READDIR buffer', body, needSize('READDIR', opts));
       const { entries, ignored } = decodeDirents(body, opts);
@@ -988,6 +998,8 @@ export function encodeRequestArg(a: RequestArg): Uint8Array {
       return encode(FUSE_ACCESS_IN, a.arg);
     case 'INTERRUPT':
       return encode(FUSE_INTERRUPT_IN, a.arg);
+    case 'STATX':
+      return encode(FUSE_STATX_IN, a.arg);
   }
 }
 
@@ -1068,6 +1080,8 @@ export function encodeReplyArg(r: ReplyArg): Uint8Array {
       return encode(FUSE_STATFS_OUT, r.arg);
     case 'GETLK':
       return encode(FUSE_LK_OUT, r.arg);
+    case 'STATX':
+      return encode(FUSE_STATX_OUT, r.arg);
     case 'READDIR':
       return encodeDirents(r.entries);
     case 'READDIRPLUS':

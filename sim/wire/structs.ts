@@ -705,6 +705,75 @@ export const FUSE_DIRENTPLUS = defineLayout({
 /** offsetof(struct fuse_direntplus, dirent.name) */
 export const FUSE_NAME_OFFSET_DIRENTPLUS = FUSE_DIRENTPLUS.size;
 
+/** A statx timestamp. tv_sec is signed in the header (int64_t); here the raw 64 bits, as u64w. */
+export const FUSE_SX_TIME = defineLayout({
+  name: 'fuse_sx_time',
+  size: 16,
+  fields: [
+    { name: 'tv_sec', type: 'u64w', offset: 0 },
+    { name: 'tv_nsec', type: 'u32', offset: 8 },
+    { name: '__reserved', type: 'reserved', offset: 12, size: 4 },
+  ],
+});
+
+/** struct fuse_statx: bit-for-bit statx(2)'s struct statx, first 256 bytes (7.39). */
+export const FUSE_STATX = defineLayout({
+  name: 'fuse_statx',
+  size: 256,
+  fields: [
+    { name: 'mask', type: 'u32', offset: 0 }, // STATX_* the server filled in
+    { name: 'blksize', type: 'u32', offset: 4 },
+    { name: 'attributes', type: 'u64', offset: 8 },
+    { name: 'nlink', type: 'u32', offset: 16 },
+    { name: 'uid', type: 'u32', offset: 20 },
+    { name: 'gid', type: 'u32', offset: 24 },
+    { name: 'mode', type: 'u16', offset: 28 },
+    { name: '__spare0', type: 'reserved', offset: 30, size: 2 },
+    { name: 'ino', type: 'u64', offset: 32 },
+    { name: 'size', type: 'u64', offset: 40 },
+    { name: 'blocks', type: 'u64', offset: 48 },
+    { name: 'attributes_mask', type: 'u64', offset: 56 },
+    { name: 'atime', type: 'struct', offset: 64, layout: FUSE_SX_TIME },
+    { name: 'btime', type: 'struct', offset: 80, layout: FUSE_SX_TIME },
+    { name: 'ctime', type: 'struct', offset: 96, layout: FUSE_SX_TIME },
+    { name: 'mtime', type: 'struct', offset: 112, layout: FUSE_SX_TIME },
+    { name: 'rdev_major', type: 'u32', offset: 128 },
+    { name: 'rdev_minor', type: 'u32', offset: 132 },
+    { name: 'dev_major', type: 'u32', offset: 136 },
+    { name: 'dev_minor', type: 'u32', offset: 140 },
+    { name: '__spare2', type: 'reserved', offset: 144, size: 112 }, // uint64_t __spare2[14]
+  ],
+});
+
+/**
+ * STATX request (7.39): sent by a statx(2) that asks for more than STATX_BASIC_STATS (e.g.
+ * STATX_BTIME), or forces a sync, unless the server answered ENOSYS before (fc->no_statx).
+ */
+export const FUSE_STATX_IN = defineLayout({
+  name: 'fuse_statx_in',
+  size: 24,
+  fields: [
+    { name: 'getattr_flags', type: 'u32', offset: 0 }, // FUSE_GETATTR_FH: fh is valid
+    { name: 'reserved', type: 'u32', offset: 4 },
+    { name: 'fh', type: 'u64', offset: 8 },
+    { name: 'sx_flags', type: 'u32', offset: 16 }, // AT_STATX_* sync flags
+    { name: 'sx_mask', type: 'u32', offset: 20 }, // STATX_* wanted
+  ],
+});
+
+/** STATX reply. */
+export const FUSE_STATX_OUT = defineLayout({
+  name: 'fuse_statx_out',
+  size: 288,
+  fields: [
+    { name: 'attr_valid', type: 'u64', offset: 0 },
+    { name: 'attr_valid_nsec', type: 'u32', offset: 8 },
+    { name: 'flags', type: 'u32', offset: 12 },
+    { name: 'spare', type: 'reserved', offset: 16, size: 16 }, // uint64_t spare[2]
+    { name: 'stat', type: 'struct', offset: 32, layout: FUSE_STATX },
+  ],
+});
+
 /** Round a record length up to 8 bytes (FUSE_REC_ALIGN / FUSE_DIRENT_ALIGN). */
 export function direntAlign(n: number): number {
   return Math.ceil(n / 8) * 8;
@@ -754,6 +823,10 @@ export type FuseAccessIn = ValueOf<typeof FUSE_ACCESS_IN>;
 export type FuseInterruptIn = ValueOf<typeof FUSE_INTERRUPT_IN>;
 export type FuseDirentHead = ValueOf<typeof FUSE_DIRENT>;
 export type FuseDirentplusHead = ValueOf<typeof FUSE_DIRENTPLUS>;
+export type FuseSxTime = ValueOf<typeof FUSE_SX_TIME>;
+export type FuseStatx = ValueOf<typeof FUSE_STATX>;
+export type FuseStatxIn = ValueOf<typeof FUSE_STATX_IN>;
+export type FuseStatxOut = ValueOf<typeof FUSE_STATX_OUT>;
 
 /** Every layout, by C name, for printing and for tests. */
 export const LAYOUTS: readonly Layout[] = [
@@ -801,6 +874,10 @@ export const LAYOUTS: readonly Layout[] = [
   FUSE_INTERRUPT_IN,
   FUSE_DIRENT,
   FUSE_DIRENTPLUS,
+  FUSE_SX_TIME,
+  FUSE_STATX,
+  FUSE_STATX_IN,
+  FUSE_STATX_OUT,
 ];
 
 // ---------------------------------------------------------------------------

@@ -511,6 +511,28 @@ export const OFFSET_MAX = 0x7fff_ffff_ffff_ffffn;
 /** access(2) mask in fuse_access_in.mask (F_OK is 0). */
 export const ACCESS_MASK = { X_OK: 1, W_OK: 2, R_OK: 4 } as const;
 
+/** statx(2) mask bits (linux/stat.h) in fuse_statx_in.sx_mask and fuse_statx.mask. */
+export const STATX = {
+  TYPE: 0x1,
+  MODE: 0x2,
+  NLINK: 0x4,
+  UID: 0x8,
+  GID: 0x10,
+  ATIME: 0x20,
+  MTIME: 0x40,
+  CTIME: 0x80,
+  INO: 0x100,
+  SIZE: 0x200,
+  BLOCKS: 0x400,
+  BTIME: 0x800,
+  MNT_ID: 0x1000,
+  DIOALIGN: 0x2000,
+} as const;
+/** What stat(2) needs; the kernel sends STATX only for a mask beyond these. */
+export const STATX_BASIC_STATS = 0x7ff;
+/** statx(2) sync flags in fuse_statx_in.sx_flags (linux/fcntl.h). */
+export const AT_STATX = { FORCE_SYNC: 0x2000, DONT_SYNC: 0x4000 } as const;
+
 /** fuse_dirent.type: the DT_* values, i.e. (mode >> 12) & 15. */
 export const DT = { UNKNOWN: 0, FIFO: 1, CHR: 2, DIR: 4, BLK: 6, REG: 8, LNK: 10, SOCK: 12, WHT: 14 } as const;
 
