@@ -749,7 +749,7 @@ function xattrList(value: Uint8Array): string[] {
   let at = 0;
   while (at < value.length) {
     const nul = value.indexOf(0, at);
-    if (nul < 0) throw new ReplyContentError('LISTXATTR list', at, `name at ${at} has no NUL (getxattr gets EIO)`);
+    if (nul < 0) throw new ReplyContentError('LISTXATTR list', at, `name at ${at} has no NUL (listxattr gets EIO)`);
     if (nul === at) throw new ReplyContentError('LISTXATTR list', at, `empty name at ${at} (listxattr gets EIO)`);
     names.push(utf8(value.subarray(at, nul)));
     at = nul + 1;
