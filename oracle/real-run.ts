@@ -31,6 +31,8 @@ export interface RealRun {
   results: Record<string, RealResult>;
   /** each FUSE mount's requests (opcode names), in order, before teardown */
   seen: Record<string, string[]>;
+  /** each FUSE mount's requests with their fields (ServerState.log), in order */
+  log: Record<string, string[]>;
   /** what each server's own BACKING_OPENs returned */
   backingOpens: Record<string, number[]>;
   /** what each mount's INIT offered ("7.45 PASSTHROUGH") */
@@ -137,7 +139,7 @@ export interface RealRunOptions {
 export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRun> {
   const log = opts.log ?? (() => {});
   const opTimeout = opts.opTimeoutMs ?? 5_000;
-  const run: RealRun = { results: {}, seen: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
+  const run: RealRun = { results: {}, seen: {}, log: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
   const handles: { stop(): Promise<void> }[] = [];
   const users = new Map<string, UserProcess>();
   const servers = new Map<string, { t: RealFuseTransport; srv: RealServer }>();
@@ -337,6 +339,7 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
     await settle(100);
     for (const [name, { srv }] of servers) {
       run.seen[name] = [...srv.state.seen];
+      run.log[name] = [...srv.state.log];
       run.backingOpens[name] = [...srv.state.backingOpens];
       run.kernelInit[name] = srv.state.kernelInit;
       for (const e of srv.errors) run.errors.push(`server /${name}: ${e}`);

@@ -98,6 +98,7 @@ function cannedReal(model: ModelRun, change: Partial<RealRun> = {}): RealRun {
   return {
     results: { ...model.results, 'user#0': { ret: 4 } },
     seen: { fuse: ['INIT', 'LOOKUP', 'OPEN', 'GETXATTR', 'FLUSH', 'RELEASE'] },
+    log: { fuse: [...(model.log['fuse'] ?? [])] },
     backingOpens: { fuse: [1] },
     kernelInit: { fuse: '7.45 PASSTHROUGH' },
     files: { ...model.files },
@@ -119,9 +120,23 @@ describe('the conformance table', () => {
       'user[4] close fd="$fd"',
       'INIT the kernel sent /fuse',
       'requests at /fuse',
+      'request 1 at /fuse',
+      'request 2 at /fuse',
+      'request 3 at /fuse',
+      'request 4 at /fuse',
+      'request 5 at /fuse',
       'backing ids the server /fuse got',
     ]);
     expect(rows.find((r) => r.observable === 'requests at /fuse')?.note).toBe('kernel also: GETXATTR');
+  });
+
+  it("compares each request's fields, less what only the kernel picks", () => {
+    const log = [...(model.log['fuse'] ?? [])];
+    expect(log[2]).toMatch(/^n2 OPEN flags=O_RDONLY\|O_LARGEFILE open_flags=0$/);
+    expect(log[3]).toMatch(/^n2 FLUSH fh=1 lock_owner=o1$/);
+    const real = cannedReal(model, { log: { fuse: log.map((l, i) => (i === 2 ? l.replace('O_RDONLY', 'O_RDWR') : l)) } });
+    const bad = compareRuns(s, model, real).filter((r) => r.agree === false);
+    expect(bad.map((r) => r.observable)).toEqual(['request 3 at /fuse']);
   });
 
   it('shows a difference as a row that disagrees, and counts it', () => {

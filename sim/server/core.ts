@@ -8,6 +8,7 @@
 // its backing files comes through ServerEnv, so both adapters answer every request alike.
 import { ERRNO, neg } from '../kernel/lib/errno.ts';
 import { decodeRequest, decodeRequestArg, encodeReply, encodeShortInitOut, type Wide } from '../wire/messages.ts';
+import { formatRequest } from '../wire/format.ts';
 import {
   encode,
   FUSE_ATTR_OUT,
@@ -63,12 +64,31 @@ export function acceptRequest(s: ServerState, bytes: Uint8Array): ServerRequest 
   const name = opcodeName(req.header.opcode);
   const arg = DECODED.has(name) ? plain(decodeRequestArg(req.header.opcode, req.body)) : null;
   s.seen.push(name);
+  s.log.push(requestLine(s, req.header.nodeid, req.header.opcode, req.body));
   if (name === 'INIT' && arg) {
     const a = arg as { major: number; minor: number; flags: number; flags2: number };
     const offered = (a.flags & Number(FUSE_INIT_FLAG.INIT_EXT)) !== 0 ? joinInitFlags(a.flags, a.flags2) : BigInt(a.flags);
     s.kernelInit = `${a.major}.${a.minor}${offered & FUSE_INIT_FLAG.PASSTHROUGH ? ' PASSTHROUGH' : ''}`;
   }
   return { unique: req.header.unique, opcode: req.header.opcode, name, nodeid: req.header.nodeid, arg };
+}
+
+/**
+ * A request as the oracle compares it: "n<nodeid> <formatRequest>", with what the kernel picks
+ * for itself and no server can predict made comparable: a lock owner (a scrambled kernel
+ * pointer) becomes o1, o2... in the order this server first saw each; a pid, and a time the
+ * kernel stamps, becomes "set" (or stays 0).
+ */
+export function requestLine(s: ServerState, nodeid: number, opcode: number, body: Uint8Array): string {
+  const line = `n${nodeid} ${formatRequest(opcode, body)}`;
+  return line
+    .replace(/\b(lock_owner|owner)=(0x[0-9a-f]+|\d+)/g, (_m, k: string, v: string) => {
+      if (v === '0') return `${k}=0`;
+      let i = s.owners.indexOf(v);
+      if (i < 0) i = s.owners.push(v) - 1;
+      return `${k}=o${i + 1}`;
+    })
+    .replace(/\b(pid|[acm]time|[acm]timensec)=(0x[0-9a-f]+|\d+)/g, (_m, k: string, v: string) => `${k}=${v === '0' ? '0' : 'set'}`);
 }
 
 /** Byte arrays become strings so a request stays plain data. */
@@ -394,5 +414,5 @@ export const RELEASE_STEPS: Record<'start' | 'close_id' | 'close_fd' | 'done', S
 
 /** A fresh server state for a mount (the model keys it by connection, the oracle by mount). */
 export function newServerState(fs: string, proc: string, policy: ServerState['policy'], lifecycle: string): ServerState {
-  return { fs, conn: 0, proc, lifecycle, policy, inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], backingOpens: [], kernelInit: '' };
+  return { fs, conn: 0, proc, lifecycle, policy, inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], log: [], owners: [], backingOpens: [], kernelInit: '' };
 }

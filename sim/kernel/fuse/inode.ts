@@ -17,17 +17,9 @@ import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
 import { fuse_getattr, fuse_lookup, fuse_statfs } from './dir.ts';
 import { FUSE_DIR_FOPS, FUSE_FOPS } from './file.ts';
 
-/** The flags fuse_send_init offers (the ones the model knows about). */
-const KERNEL_INIT_FLAGS =
-  FUSE_INIT_FLAG.ASYNC_READ |
-  FUSE_INIT_FLAG.WRITEBACK_CACHE |
-  FUSE_INIT_FLAG.INIT_EXT |
-  FUSE_INIT_FLAG.DIRECT_IO_ALLOW_MMAP |
-  FUSE_INIT_FLAG.PASSTHROUGH;
-
-/** fuse_send_init: INIT goes out asynchronously; its answer runs process_init_reply. */
+/** fuse_send_init: INIT goes out asynchronously, offering the profile's flags; its answer runs process_init_reply. */
 export function fuse_send_init(c: Ctx, fc: FuseConnObj) {
-  const { flags, flags2 } = splitInitFlags(KERNEL_INIT_FLAGS);
+  const { flags, flags2 } = splitInitFlags(c.profile.initFlags);
   const body = encode(FUSE_INIT_IN, { major: 7, minor: c.profile.minor, max_readahead: 131072, flags, flags2 });
   fuse_queue_request(c, fc, FUSE_OPCODE.INIT, 0, body, false);
 }
