@@ -11,9 +11,7 @@ import { ERRNO } from '../sim/kernel/lib/errno.ts';
  * compared request lists, and listed next to them.
  */
 export const IGNORED_REQUESTS: ReadonlySet<string> = new Set([
-  'GETXATTR',
   'LISTXATTR',
-  'STATFS',
   'STATX',
   'INTERRUPT',
   'ACCESS',

@@ -460,6 +460,18 @@ async function userOp(
     case 'close':
       line = ['close', arg(op.fd)];
       break;
+    case 'ftruncate':
+      line = ['ftruncate', arg(op.fd), op.size];
+      break;
+    case 'truncate':
+      line = ['truncate', realPath(op.path), op.size];
+      break;
+    case 'chmod':
+      line = ['chmod', realPath(op.path), op.mode];
+      break;
+    case 'statfs':
+      line = ['statfs', realPath(op.path)];
+      break;
     case 'stat':
       line = [op.cached ? 'cstat' : 'stat', realPath(op.path)];
       break;

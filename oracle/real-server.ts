@@ -4,7 +4,7 @@
 // helper: "open this backing path" is openFile, "BACKING_OPEN fd" is backingOpenFd,
 // "BACKING_CLOSE id" is backingClose, "close fd" is closeFile. Requests are handled one at a
 // time, in order, like the model's single session loop.
-import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
 import {
   acceptRequest,
   initReply,
@@ -227,6 +227,7 @@ function realEnv(e: RealServerEnv, resolve: (p: string) => string, vars: Record<
           return null;
         }
       }),
+    truncateBacking: (path, size) => truncateSync(resolve(path), size),
     writeBacking:
       e.writeBacking ??
       ((path, offset, data) => {

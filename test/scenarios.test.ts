@@ -140,7 +140,13 @@ const SECTION_3: Record<string, string[]> = {
  * each one (every area needs one the oracle runs on the real kernel: see below).
  */
 const REQUEST_STREAM: Record<string, string[]> = {
-  '2. open modes and syscalls users make': ['open-modes-wronly-append'],
+  '1. requests around passthrough io': [
+    'getxattr-before-writes-enosys-remembered',
+    'getxattr-enodata-asked-every-write',
+    'setattr-truncate-passthrough',
+    'statfs-and-chmod',
+  ],
+  '2. open modes and syscalls users make': ['open-modes-wronly-append', 'open-trunc-setattr', 'setattr-truncate-passthrough'],
   '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr'],
 };
 

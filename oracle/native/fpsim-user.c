@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -284,6 +285,26 @@ static int run_one(int argc, char **argv, int a, int i)
 			st.st_blocks = (blkcnt_t)stx.stx_blocks;
 			have_stat = 1;
 		}
+		a += 2;
+	} else if (!strcmp(op, "ftruncate")) {
+		need(argc, a, 2, op);
+		ret = ftruncate((int)num(argv[a + 1]), (off_t)num(argv[a + 2]));
+		a += 3;
+	} else if (!strcmp(op, "truncate")) {
+		need(argc, a, 2, op);
+		ret = truncate(argv[a + 1], (off_t)num(argv[a + 2]));
+		a += 3;
+	} else if (!strcmp(op, "chmod")) {
+		need(argc, a, 2, op);
+		ret = chmod(argv[a + 1], (mode_t)num(argv[a + 2]));
+		a += 3;
+	} else if (!strcmp(op, "statfs")) {
+		/* the result is f_namelen, as the model's statfs returns it */
+		struct statfs sfs;
+		need(argc, a, 1, op);
+		ret = statfs(argv[a + 1], &sfs);
+		if (ret == 0)
+			ret = (long long)sfs.f_namelen;
 		a += 2;
 	} else if (!strcmp(op, "sleep")) {
 		need(argc, a, 1, op);

@@ -147,6 +147,8 @@ export interface FuseConnObj extends ObjBase {
   noOpen: boolean;
   /** fc->no_flush: the server answered FLUSH with ENOSYS once; no FLUSH is sent again */
   noFlush: boolean;
+  /** fc->no_getxattr: the server answered GETXATTR with ENOSYS once; never asked again */
+  noGetxattr: boolean;
   minor: number;
   /** fc->backing_files_map: an IDR guarded by fc->lock */
   idr: Idr;

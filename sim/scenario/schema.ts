@@ -9,7 +9,7 @@ import type { OpenFlagName } from '../kernel/vfs/fcntl.ts';
 
 const errnoName = z.enum(Object.keys(ERRNO) as [string, ...string[]]);
 /** the open(2) flags a scenario may add to an open's mode */
-export const SCENARIO_OPEN_FLAGS = ['O_APPEND', 'O_DIRECT', 'O_NOATIME'] as const satisfies readonly OpenFlagName[];
+export const SCENARIO_OPEN_FLAGS = ['O_APPEND', 'O_DIRECT', 'O_NOATIME', 'O_TRUNC'] as const satisfies readonly OpenFlagName[];
 const ref = z.union([z.number().int(), z.string().regex(/^\$\w+$/, 'a saved value: "$name"')]);
 const varName = z.string().regex(/^\w+$/, 'a name of letters, digits and _');
 
@@ -42,6 +42,14 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('mmap'), fd: ref, shared: z.boolean().default(true), ...common }).strict(),
   z.object({ op: z.literal('munmap'), vma: ref, ...common }).strict(),
   z.object({ op: z.literal('close'), fd: ref, ...common }).strict(),
+  /** ftruncate(2) */
+  z.object({ op: z.literal('ftruncate'), fd: ref, size: z.number().int().min(0).max(1 << 24), ...common }).strict(),
+  /** truncate(2) of a path */
+  z.object({ op: z.literal('truncate'), path: z.string(), size: z.number().int().min(0).max(1 << 24), ...common }).strict(),
+  /** chmod(2): the permission bits (octal in JSON as a number, e.g. 384 for 0600) */
+  z.object({ op: z.literal('chmod'), path: z.string(), mode: z.number().int().min(0).max(0o7777), ...common }).strict(),
+  /** statfs(2): returns f_namelen */
+  z.object({ op: z.literal('statfs'), path: z.string(), ...common }).strict(),
   z
     .object({
       op: z.literal('stat'),

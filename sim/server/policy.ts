@@ -73,6 +73,15 @@ export const ServerPolicySchema = z
     ),
     open: OpenPolicySchema.default({ mode: 'passthrough_hp' }),
     flush: z.enum(['ok', 'ENOSYS']).default('ok'),
+    /** GETXATTR: no file has extended attributes (ENODATA), or the server has no xattr support (ENOSYS) */
+    getxattr: z.enum(['ENOSYS', 'ENODATA']).default('ENOSYS'),
+    /** SETATTR: applied (a size truncates the file, its backing file included), or refused */
+    setattr: z.union([z.literal('ok'), errnoName]).default('ok'),
+    /** STATFS: libfuse's default answer, or refused */
+    statfs: z.union([z.literal('ok'), errnoName]).default('ok'),
+    /** seconds the kernel may keep a LOOKUP's dentry and any attributes the server sends */
+    entry_valid: z.number().int().min(0).max(0xffffffff).default(86_400),
+    attr_valid: z.number().int().min(0).max(0xffffffff).default(86_400),
   })
   .strict();
 

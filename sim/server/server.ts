@@ -62,6 +62,11 @@ function env(c: Ctx): ServerEnv {
       const r = resolvePath(c.w, path);
       if (r) s_type(r.sb).poke?.(c.w, r.sb, r.name, offset, data);
     },
+    truncateBacking(path, size) {
+      // a userspace truncate, not modelled as a syscall
+      const r = resolvePath(c.w, path);
+      if (r) s_type(r.sb).pokeSize?.(c.w, r.sb, r.name, size);
+    },
     vars: c.p.vars,
   };
 }

@@ -13,6 +13,8 @@ export interface ServerInode {
   nopen: number;
   /** OPEN requests answered so far (the "sequence" policy's position) */
   opened: number;
+  /** the mode the server reports (a SETATTR's MODE changes it) */
+  mode: number;
 }
 
 export interface ServerState {

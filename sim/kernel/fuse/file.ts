@@ -13,6 +13,7 @@ import { O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOCTTY, O_TRUNC } from '../vfs/f
 import { filemap_read, invalidatePages, PAGE_SIZE, writeToPages } from '../mm/filemap.ts';
 import { generic_read_dir } from '../vfs/libfs.ts';
 import { fuse_getattr } from './dir.ts';
+import { file_remove_privs } from '../vfs/attr.ts';
 import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
 import { fuse_file_cached_io_open, fuse_file_io_open, fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
 import { fuse_passthrough_io, fuse_passthrough_release } from './passthrough.ts';
@@ -350,9 +351,11 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
       return goto('dio_lock');
     }
     if (!ff.passthrough) {
-      // fuse_cache_write_iter: O_DIRECT goes straight to the server (generic_file_direct_write)
+      // fuse_cache_write_iter: the privilege question first (file_remove_privs), then O_DIRECT
+      // goes straight to the server (generic_file_direct_write), anything else through the
+      // page cache
       l.direct = (f.flags & O_DIRECT) !== 0;
-      return goto('server');
+      return call(file_remove_privs, { sb: fi.sb, name: fi.name, inode: fi.ptr }, 'server', 'r');
     }
     return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_write_iter' });
   },

@@ -14,7 +14,8 @@ import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { register_filesystem } from '../vfs/fs.ts';
 import { fuse_abort_conn, fuse_dev_open, fuse_queue_request } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
-import { fuse_getattr, fuse_lookup, fuse_statfs } from './dir.ts';
+import { fuse_getattr, fuse_lookup, fuse_setattr, fuse_statfs } from './dir.ts';
+import { fuse_getxattr } from './xattr.ts';
 import { FUSE_DIR_FOPS, FUSE_FOPS } from './file.ts';
 
 /** fuse_send_init: INIT goes out asynchronously, offering the profile's flags; its answer runs process_init_reply. */
@@ -215,7 +216,7 @@ entry(
       const { fd, file: dev } = fuse_dev_open(c, srv);
       const fc = c.alloc<FuseConnObj>({
         type: 'fuse_conn', name: l.fs, sb: sb.id, count: 2, connected: true, initialized: false, connError: false,
-        passthrough: false, maxStackDepth: 0, writebackCache: false, directIoAllowMmap: false, atomicOTrunc: false, noOpen: false, noFlush: false, minor: 0,
+        passthrough: false, maxStackDepth: 0, writebackCache: false, directIoAllowMmap: false, atomicOTrunc: false, noOpen: false, noFlush: false, noGetxattr: false, minor: 0,
         idr: idr_init(), lock: { owner: null }, pending: [], processing: [], answered: [], nextUnique: 2, devFile: dev.ptr,
         idHighWater: 0,
       });
@@ -254,6 +255,7 @@ export function fuse_init() {
     readonly: () => false,
     realSb: (_w, sb) => sb.id,
     getattr: fuse_getattr,
+    inodeOf: (_w, sb, name) => fuseSb(sb).inodes[name] ?? 0,
     pathGet(c, inode) {
       const fi = c.deref(inode, 'fuse_inode');
       setField(c, fi, 'icount', fi.icount + 1);
@@ -263,6 +265,8 @@ export function fuse_init() {
       setField(c, fi, 'icount', fi.icount - 1);
     },
     statfs: fuse_statfs,
+    setattr: fuse_setattr,
+    getxattr: fuse_getxattr,
     umount: (c, sb) => fuse_umount(c, fuseSb(sb)),
     dropInode(c, sb, name) {
       const p = fuseSb(sb).inodes[name];

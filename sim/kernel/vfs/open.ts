@@ -7,6 +7,7 @@ import { EMPTY_FOPS, f_op, s_type } from './fs.ts';
 import { resolvePath } from './namei.ts';
 import { alloc_file, discard_file, fput } from './file_table.ts';
 import { fd_install } from './file.ts';
+import { handle_truncate } from './attr.ts';
 
 interface OpenA {
   path: string;
@@ -74,6 +75,16 @@ export const sys_open = entry(
       s_type(c.w.sbs[l.sb]!).pathPut?.(c, l.inode);
       if (l.err < 0) {
         discard_file(c, l.file);
+        return ret(l.err);
+      }
+      const f = c.deref(l.file, 'file');
+      // do_open: an O_TRUNC open of an existing regular file truncates it now (handle_truncate)
+      if (f.flags & O_TRUNC && f.mode === 'reg') return call(handle_truncate, { file: l.file }, 'truncated', 'err');
+      return ret(fd_install(c, opened(f)));
+    },
+    truncated(c, l) {
+      if (l.err < 0) {
+        fput(c, l.file);
         return ret(l.err);
       }
       return ret(fd_install(c, opened(c.deref(l.file, 'file'))));
