@@ -2,6 +2,9 @@
 // was expected; nothing runs on bad input.
 import { readFileSync } from 'node:fs';
 import { ScenarioSchema, type Scenario } from './schema.ts';
+import { formatIssues, jsonPath } from './issues.ts';
+
+export { jsonPath };
 
 export class InputError extends Error {
   constructor(message: string) {
@@ -31,7 +34,8 @@ export function parseScenario(text: string, file: string): Scenario {
   }
   const r = ScenarioSchema.safeParse(json);
   if (!r.success) {
-    const lines = r.error.issues.slice(0, 8).map((i) => `  at ${jsonPath([...at, ...i.path])}: ${i.message}`);
+    // paths are where the file has it (a trace holds its scenario at $.scenario)
+    const lines = formatIssues(r.error.issues, at.length ? { scenario: json } : json, at);
     throw new InputError(`${file}: not a valid fpsim scenario:\n${lines.join('\n')}`);
   }
   return r.data;
@@ -47,10 +51,4 @@ export function loadScenario(file: string): Scenario {
     throw new InputError(`${file}: cannot read: ${why}`);
   }
   return parseScenario(text, file);
-}
-
-export function jsonPath(path: readonly PropertyKey[]): string {
-  let s = '$';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
-  return s;
 }

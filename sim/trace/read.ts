@@ -2,7 +2,8 @@
 // wrong and where: bad JSON, a missing or newer version, a schema error (JSON path and what
 // was expected), a task in the schedule the scenario does not have, a step range outside it.
 import { readFileSync } from 'node:fs';
-import { InputError, jsonPath } from '../scenario/load.ts';
+import { InputError } from '../scenario/load.ts';
+import { formatIssues } from '../scenario/issues.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { buildWorld } from '../kernel/build.ts';
 import { exitTaskName, umountTaskName } from '../run.ts';
@@ -31,9 +32,7 @@ export function parseTrace(text: string, file: string): Trace {
   }
   const r = TraceSchema.safeParse(json);
   if (!r.success) {
-    const lines = r.error.issues.slice(0, 8).map((i) => `  at ${jsonPath(i.path)}: ${i.message}`);
-    const more = r.error.issues.length > 8 ? `\n  ... and ${r.error.issues.length - 8} more` : '';
-    throw new InputError(`${file}: not a valid fpsim trace:\n${lines.join('\n')}${more}`);
+    throw new InputError(`${file}: not a valid fpsim trace:\n${formatIssues(r.error.issues, json).join('\n')}`);
   }
   const t = r.data;
   const known = knownTaskNames(t.scenario);
