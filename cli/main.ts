@@ -3,6 +3,9 @@
 // Each command lives in cli/commands/<name>.ts and registers itself in cli/app.ts; this file
 // runs it for the process.
 import { main } from './app.ts';
+import { installProcessGuards } from './lifecycle.ts';
+
+installProcessGuards();
 
 // `fpsim run x | head` closes the pipe early: that is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
