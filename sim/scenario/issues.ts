@@ -161,3 +161,48 @@ function editDistance(a: string, b: string, cap: number): number {
   }
   return prev[b.length]!;
 }
+
+/** Where the JSON breaks (line and column), and whether the file simply stops early. */
+export function jsonProblem(text: string, message: string): string {
+  if (text.trim() === '') return ': the file is empty';
+  const m = /position (\d+)/.exec(message);
+  const pos = m ? Number(m[1]) : /end of (json )?input/i.test(message) ? text.length : errorPosition(text);
+  if (pos < 0) return `: ${message}`;
+  const before = text.slice(0, pos).split('\n');
+  const where = `line ${before.length}, column ${before.at(-1)!.length + 1}`;
+  const cut = pos >= text.trimEnd().length ? ' (the file is cut short: was it written completely?)' : '';
+  return ` at ${where}${cut}: ${message.replace(/ in JSON at position \d+.*$/s, '')}`;
+}
+
+/**
+ * Where JSON.parse fails when its message does not say (V8: "Unexpected token 'x', ...context...
+ * is not valid JSON"): the shortest prefix that fails for a reason other than ending early
+ * (every longer prefix fails too), found by bisection. -1 if none.
+ */
+function errorPosition(text: string): number {
+  const failsInside = (k: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, k));
+      return false;
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/end of (json )?input/i.test(msg)) return false;
+      const p = /position (\d+)/.exec(msg);
+      return p ? Number(p[1]) < k : true;
+    }
+  };
+  if (!failsInside(text.length)) return -1;
+  let lo = 0;
+  let hi = text.length; // failsInside(hi)
+  while (lo + 1 < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (failsInside(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi - 1;
+}
+
+/** JSON.parse, less a leading byte-order mark (editors write one; JSON.parse refuses it). */
+export function parseJsonText(text: string): unknown {
+  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+}

@@ -2,7 +2,7 @@
 // was expected; nothing runs on bad input.
 import { readFileSync } from 'node:fs';
 import { ScenarioSchema, type Scenario } from './schema.ts';
-import { formatIssues, jsonPath } from './issues.ts';
+import { formatIssues, jsonPath, jsonProblem, parseJsonText } from './issues.ts';
 
 export { jsonPath };
 
@@ -16,9 +16,9 @@ export class InputError extends Error {
 export function parseScenario(text: string, file: string): Scenario {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonText(text);
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON: ${(e as Error).message}`);
+    throw new InputError(`${file}: not valid JSON${jsonProblem(text, (e as Error).message)}`);
   }
   // a trace file (fpsimTrace) holds its scenario: run that, on the trace's kernel and mutants
   let at: PropertyKey[] = [];
@@ -42,6 +42,7 @@ export function parseScenario(text: string, file: string): Scenario {
 }
 
 export function loadScenario(file: string): Scenario {
+  if (file.trim() === '') throw new InputError(`expected a scenario file, got an empty argument ""`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -5,7 +5,8 @@ import { block, ret, type Next } from '../exec.ts';
 import { name } from '../ctx.ts';
 import type { FuseConnObj, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
-import { decodeReply, encodeRequest } from '../../wire/messages.ts';
+import { decodeReplyArg, encodeRequest, WireError } from '../../wire/messages.ts';
+import { decode, FUSE_ATTR_OUT, FUSE_ENTRY_OUT, FUSE_INIT_OUT, FUSE_OPEN_OUT, FUSE_OUT_HEADER, FUSE_WRITE_OUT } from '../../wire/structs.ts';
 import { FUSE_OPCODE, opcodeName } from '../../wire/uapi.ts';
 import { fromHex, toHex } from './hex.ts';
 import { process_init_reply } from './inode.ts';
@@ -77,22 +78,71 @@ export function fuse_dev_read(c: Ctx, fc: FuseConnObj): Uint8Array | number {
 }
 
 /**
- * fs/fuse/dev.c: fuse_dev_do_write. Finds the request by unique, ends it (running INIT's end
- * callback, process_init_reply, in the writer's context) and wakes its waiter.
+ * The out args of a request (fuse_args.out_args): the reply body's size, exact, or at most
+ * (out_argvar: INIT, READ). Opcodes the model sends and not listed have no out args.
+ */
+function outArgSize(opcode: number): { size: number; argvar: boolean } {
+  switch (opcode) {
+    case FUSE_OPCODE.INIT:
+      return { size: FUSE_INIT_OUT.size, argvar: true };
+    case FUSE_OPCODE.OPEN:
+    case FUSE_OPCODE.OPENDIR:
+      return { size: FUSE_OPEN_OUT.size, argvar: false };
+    case FUSE_OPCODE.READ:
+      return { size: Infinity, argvar: true }; // the caller checks against the size it asked for
+    case FUSE_OPCODE.WRITE:
+      return { size: FUSE_WRITE_OUT.size, argvar: false };
+    case FUSE_OPCODE.GETATTR:
+      return { size: FUSE_ATTR_OUT.size, argvar: false };
+    case FUSE_OPCODE.LOOKUP:
+      return { size: FUSE_ENTRY_OUT.size, argvar: false };
+    default:
+      return { size: 0, argvar: false };
+  }
+}
+
+/**
+ * fs/fuse/dev.c: fuse_dev_do_write. Checks the header (a short message, a len that is not the
+ * write's size, an error outside -511..0: EINVAL, the request untouched), finds the request by
+ * unique (ENOENT), checks the body against the request's out args (copy_out_args: EINVAL for
+ * the writer, and the request ends with EIO), then ends it (running INIT's end callback,
+ * process_init_reply, in the writer's context) and wakes its waiter. A message with unique 0
+ * is a notification; the model handles none, and fuse_notify says EINVAL to an unknown code.
  */
 export function fuse_dev_write(c: Ctx, fc: FuseConnObj, bytes: Uint8Array): number {
-  const reply = decodeReply(bytes);
-  const unique = reply.header.unique;
+  if (bytes.length < FUSE_OUT_HEADER.size) return neg('EINVAL');
+  const oh = decode(FUSE_OUT_HEADER, bytes);
+  if (oh.len !== bytes.length) return neg('EINVAL');
+  if (oh.unique === 0) return neg('EINVAL');
+  if (oh.error > 0 || oh.error <= -512) return neg('EINVAL');
+  const unique = oh.unique;
   // the model numbers its requests from 2 up: a 64-bit unique names none of them
   if (typeof unique !== 'number') return neg('ENOENT');
   const i = fc.processing.findIndex((r) => r.unique === unique);
   if (i < 0) return neg('ENOENT'); // request_find failed: not (or no longer) being processed
   const req = fc.processing[i]!;
   fc.processing.splice(i, 1);
-  c.emit('wire', `${name(fc)}: server replies to ${opcodeName(req.opcode)} unique=${unique} error=${reply.header.error}`);
-  if (req.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, reply.header.error, reply.body);
-  if (req.waiter !== null) fc.answered.push({ unique, error: reply.header.error, body: toHex(reply.body) });
-  return bytes.length;
+  const body = bytes.subarray(FUSE_OUT_HEADER.size);
+  const out = outArgSize(req.opcode);
+  // an error reply carries no body; a success reply fits the out args (copy_out_args)
+  let bad = oh.error !== 0 ? body.length !== 0 : body.length > out.size || (!out.argvar && body.length < out.size);
+  let why = `${body.length} body bytes do not fit`;
+  if (!bad && oh.error === 0 && out.size > 0) {
+    // a model limit, not the kernel's: a u64 field above 2^53 (a file handle, a size) does not
+    // fit the model's numbers; the kernel would take it, the model ends the request instead
+    try {
+      decodeReplyArg(req.opcode, body);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      bad = true;
+      why = `the model cannot hold it (${e.message})`;
+    }
+  }
+  const error = bad ? neg('EIO') : oh.error;
+  c.emit('wire', `${name(fc)}: server replies to ${opcodeName(req.opcode)} unique=${unique} error=${oh.error}${bad ? ` (${why}: the request ends with EIO, the write gets EINVAL)` : ''}`);
+  if (req.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, error, bad ? new Uint8Array(0) : body);
+  if (req.waiter !== null) fc.answered.push({ unique, error, body: toHex(bad ? new Uint8Array(0) : body) });
+  return bad ? neg('EINVAL') : bytes.length;
 }
 
 /**
