@@ -12,7 +12,7 @@ import { MUTANT_NAMES } from '../kernel/mutants.ts';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
 import { ServerPolicySchema, savedRefsOfPolicy } from '../server/policy.ts';
 import { FUSE_OPCODE } from '../wire/uapi.ts';
-import { MAX_FILE_BYTES, MAX_OPS_PER_TASK, MAX_TASKS, RESERVED_FS_NAMES, RESERVED_PROC_NAMES, RESERVED_TASK_NAMES, RESERVED_TASK_PREFIXES, VIOLATION_KINDS, reservedTaskName } from './kinds.ts';
+import { MAX_FILE_BYTES, MAX_OPS_PER_TASK, MAX_TASKS, MAX_TOTAL_OPS, RESERVED_FS_NAMES, RESERVED_PROC_NAMES, RESERVED_TASK_NAMES, RESERVED_TASK_PREFIXES, VIOLATION_KINDS, reservedTaskName } from './kinds.ts';
 
 const errnoName = z.enum(Object.keys(ERRNO) as [string, ...string[]]);
 const savedRef = z.string().regex(/^\$\w+$/, 'a saved value: "$name"');
@@ -150,7 +150,7 @@ export const ScenarioSchema = z
     kernel: z.enum(PROFILE_NAMES as [string, ...string[]]).default('6.9'),
     mutants: z.array(z.enum(MUTANT_NAMES as [string, ...string[]])).default([]),
     filesystems: z.array(FilesystemSchema).min(1).max(64),
-    tasks: z.array(TaskSchema).min(1).max(MAX_TASKS),
+    tasks: z.array(TaskSchema).min(1).max(MAX_TASKS, `at most ${MAX_TASKS} tasks (the model is built for small programs)`),
     /**
      * "sequential": the first runnable task runs; or a list of task names, one atomic step each
      * (a name not runnable at its turn is skipped); besides the scenario's tasks, a FUSE
@@ -219,6 +219,8 @@ export const ScenarioSchema = z
         for (const r of savedRefsOfPolicy(f.server)) checkRef(r.ref, `server:${f.name}`, ['filesystems', i, 'server', ...r.path]);
       }
     });
+    const totalOps = s.tasks.reduce((a, t) => a + t.ops.length, 0);
+    if (totalOps > MAX_TOTAL_OPS) ctx.addIssue({ code: 'custom', path: ['tasks'], message: `${totalOps} ops in all, at most ${MAX_TOTAL_OPS} (the model is built for small programs)` });
     const taskNames = new Set<string>();
     s.tasks.forEach((t, i) => {
       if (taskNames.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'name'], message: `duplicate task name "${t.name}"` });
