@@ -56,3 +56,13 @@ export const MAX_FILE_BYTES = 1 << 24;
 export const MAX_TASKS = 256;
 export const MAX_OPS_PER_TASK = 10_000;
 export const MAX_TOTAL_OPS = 50_000;
+
+/**
+ * Names every JavaScript object already has ("constructor", "__proto__", "toString"...): the
+ * model keeps processes, files, saved values and servers in plain objects keyed by name, where
+ * such a name would find the object's own property instead of nothing. Refused wherever a
+ * scenario names something.
+ */
+export function objectBuiltinName(n: string): boolean {
+  return n in Object.prototype || n === '__proto__';
+}

@@ -12,7 +12,7 @@ import { MUTANT_NAMES } from '../kernel/mutants.ts';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
 import { ServerPolicySchema, savedRefsOfPolicy } from '../server/policy.ts';
 import { FUSE_OPCODE } from '../wire/uapi.ts';
-import { MAX_FILE_BYTES, MAX_OPS_PER_TASK, MAX_TASKS, MAX_TOTAL_OPS, RESERVED_FS_NAMES, RESERVED_PROC_NAMES, RESERVED_TASK_NAMES, RESERVED_TASK_PREFIXES, VIOLATION_KINDS, reservedTaskName } from './kinds.ts';
+import { MAX_FILE_BYTES, MAX_OPS_PER_TASK, MAX_TASKS, MAX_TOTAL_OPS, RESERVED_FS_NAMES, RESERVED_PROC_NAMES, RESERVED_TASK_NAMES, RESERVED_TASK_PREFIXES, VIOLATION_KINDS, objectBuiltinName, reservedTaskName } from './kinds.ts';
 
 const errnoName = z.enum(Object.keys(ERRNO) as [string, ...string[]]);
 const savedRef = z.string().regex(/^\$\w+$/, 'a saved value: "$name"');
@@ -173,6 +173,24 @@ export const ScenarioSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
+    // names JavaScript objects already have, anywhere a scenario names something
+    const builtin = (n: string | undefined, at: (string | number)[]) => {
+      if (n !== undefined && objectBuiltinName(n)) ctx.addIssue({ code: 'custom', path: at, message: `"${n}" is a name every JavaScript object already has (the model keeps names in objects): choose another` });
+    };
+    s.filesystems.forEach((f, i) => {
+      builtin(f.name, ['filesystems', i, 'name']);
+      if (f.type === 'plain') for (const k of Object.keys(f.files)) builtin(k, ['filesystems', i, 'files', k]);
+      if (f.type === 'fuse') for (const k of Object.keys(f.server.files)) builtin(k, ['filesystems', i, 'server', 'files', k]);
+    });
+    s.tasks.forEach((t, i) => {
+      builtin(t.name, ['tasks', i, 'name']);
+      builtin(t.proc, ['tasks', i, 'proc']);
+      t.ops.forEach((op, j) => {
+        builtin(op.save, ['tasks', i, 'ops', j, 'save']);
+        const p = 'path' in op ? op.path : op.op === 'assert' ? op.inode : undefined;
+        if (p !== undefined) for (const part of p.split('/').filter(Boolean)) builtin(part, ['tasks', i, 'ops', j, 'path' in op ? 'path' : 'inode']);
+      });
+    });
     const fsNames = new Set<string>();
     const fuseNames = new Set<string>();
     s.filesystems.forEach((f, i) => {
