@@ -86,7 +86,8 @@ export class Fuzzer {
     if (STACK.test(err) || STACK.test(out)) return { cls, kind: 'crash', exit, located: false, ms, detail: `a stack trace was printed:\n${err.slice(0, 3000)}${out.slice(0, 1000)}` };
     if (exit === 2) {
       // a file rejection: where in the file; a command line's: the flag or argument at fault
-      const ok = located.test(err) || (cls === 'cli' && argv.some((a) => a.length >= 3 && err.includes(a)));
+      // and what was expected: never zod's bare "Invalid input"
+      const ok = !/Invalid input/.test(err) && (located.test(err) || (cls === 'cli' && argv.some((a) => a.length >= 3 && err.includes(a))));
       return { cls, kind: 'rejected', exit, located: ok, ms, ...(ok ? {} : { detail: `${err.slice(0, 1500)}\nargv: ${JSON.stringify(argv)}` }) };
     }
     return { cls, kind: exit === 0 ? 'ok' : 'failed', exit, located: true, ms };

@@ -103,7 +103,7 @@ function report(t: Tally, secs: number): string {
     '',
     'Each input ends in one class: **ok** (exit 0), **failed** (exit 1: it ran and something broke, e.g. an expectation of a',
     'mutated scenario), **rejected** (exit 2 with a message that says where: a JSON path, a line and column, the flag or the',
-    'argument), **rejected-unlocated** (exit 2 without that), **crash** (anything thrown that is not a rejection, an exit code',
+    'argument, and what was expected: zod\'s bare "Invalid input" counts as unlocated), **rejected-unlocated** (exit 2 without that), **crash** (anything thrown that is not a rejection, an exit code',
     `other than 0/1/2, or a stack trace printed), **hang** (no end within ${HANG_MS / 1000} s: the watchdog replaces the worker).`,
     'Scenarios and traces are mutations of the built-in scenarios and of four recorded traces (wrong types, missing and extra',
     'keys, out-of-range numbers, bad references, reserved names, huge strings, deep nesting, broken bytes), run through',
