@@ -116,7 +116,11 @@ export class Fuzzer {
 
   async cliVector(inp: CliInput): Promise<Outcome> {
     const made: string[] = [];
-    const argv = inp.argv.map((a) => {
+    // a relative output path would land in the working directory (the repository): outputs
+    // go to the fuzzer's directory whatever the vector says
+    const OUTPUT_FLAGS = new Set(['-o', '--out', '--trace', '--hashes']);
+    const argv = inp.argv.map((a, i) => {
+      if (i > 0 && OUTPUT_FLAGS.has(inp.argv[i - 1]!) && !a.startsWith('/') && !a.startsWith('@') && !a.startsWith('-')) return join(this.dir, 'rel', a);
       if (a === '@SCENARIO') return join(this.dir, 'valid-scenario.json');
       if (a === '@TRACE') return join(this.dir, 'valid-trace.json');
       if (a === '@TMPDIR') return this.dir;
