@@ -47,7 +47,7 @@ export class Fuzzer {
   constructor(dir: string) {
     this.dir = dir;
     rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(join(dir, 'rel'), { recursive: true });
     const files = builtinScenarios();
     this.scenarios = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Json);
     // real traces: a passthrough run, a race with a violation under a mutant, a stacked mount
