@@ -128,11 +128,22 @@ function describe(i: Issue, input: unknown, base: Path): { path: Path; text: str
   }
 }
 
+/** Inside a task's op: which task and op it is, by name (" (task \"user\", op read)"). */
+function opName(input: unknown, path: Path): string {
+  const k = path.indexOf('tasks');
+  if (k < 0 || typeof path[k + 1] !== 'number' || path[k + 2] !== 'ops' || typeof path[k + 3] !== 'number') return '';
+  const task = at(input, path.slice(0, k + 2)) as { name?: unknown } | undefined;
+  const op = at(input, path.slice(0, k + 4)) as { op?: unknown } | undefined;
+  const tn = typeof task?.name === 'string' ? `task "${task.name.slice(0, 40)}"` : `task ${String(path[k + 1])}`;
+  const on = typeof op?.op === 'string' ? `, op ${JSON.stringify(op.op.slice(0, 20))}` : '';
+  return ` (${tn}${on})`;
+}
+
 /** The issues as lines "  at $.path: expected ..., got ..." (at most `max`, then a count). */
 export function formatIssues(issues: readonly Issue[], input: unknown, base: Path = [], max = 8): string[] {
   const lines = issues.slice(0, max).map((i) => {
     const d = describe(i, input, base);
-    return `  at ${jsonPath(d.path)}: ${d.text}`;
+    return `  at ${jsonPath(d.path)}${opName(input, d.path)}: ${d.text}`;
   });
   if (issues.length > max) lines.push(`  ... and ${issues.length - max} more`);
   return lines;
