@@ -34,10 +34,10 @@ const t0 = Date.now();
 for (let i = 0; i < n; i++) {
   for (const target of targets) {
     // one trial in three at a moment from the launcher's start (npm, tsx, loading the model:
-    // 0.5 to 5 s), two in three at a moment after the run's first helper appeared (0 to 3 s
+    // 0.5 to 5 s), two in three at a moment after the run's first helper appeared (0 to 1.5 s
     // later: mounts, servers and user processes running)
     const early = i % 3 === 0;
-    const ms = Math.round(early ? 500 + rand() * 4500 : rand() * 3000);
+    const ms = Math.round(early ? 500 + rand() * 4500 : rand() * 1500);
     const r = await withRealKernelLock(() => killTrial(target, ms, KILL_SCENARIOS, 'SIGKILL', trials.length, early ? {} : { afterHelpers: ms }));
     trials.push(r);
     console.log(
@@ -62,7 +62,7 @@ const md = [
   `\`npx tsx bench/kill.ts ${n} ${seed}\`: ${trials.length} trials, ${secs} s, ${new Date().toISOString().slice(0, 10)}, Linux ${readKernel()}.`,
   '',
   `Each trial starts \`npx --no-install fpsim oracle\` on ${KILL_SCENARIOS.length} short built-in scenarios (${KILL_SCENARIOS.join(', ')}),`,
-  'sends SIGKILL at a random moment (seeded: one trial in three 0.5 to 5 s after the start, two in three 0 to 3 s after',
+  'sends SIGKILL at a random moment (seeded: one trial in three 0.5 to 5 s after the start, two in three 0 to 1.5 s after',
   'the run\'s first helper appeared) to the target, and then checks, for',
   'everything of that run (recognised by a marker in the environment every child inherits):',
   'no process left, no process in a mount namespace the run made (so no mount in it), no fpsim mount',
