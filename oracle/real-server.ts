@@ -37,6 +37,8 @@ export interface RealServerEnv {
   backing?: (path: string) => { data: string; mtime: number } | null;
   /** write the backing file (default: pwrite the resolved path) */
   writeBacking?: (path: string, offset: number, data: string) => void;
+  /** truncate the backing file (default: truncate the resolved path) */
+  truncateBacking?: (path: string, size: number) => void;
 }
 
 export interface RealServerOptions {
@@ -227,7 +229,7 @@ function realEnv(e: RealServerEnv, resolve: (p: string) => string, vars: Record<
           return null;
         }
       }),
-    truncateBacking: (path, size) => truncateSync(resolve(path), size),
+    truncateBacking: e.truncateBacking ?? ((path, size) => truncateSync(resolve(path), size)),
     writeBacking:
       e.writeBacking ??
       ((path, offset, data) => {

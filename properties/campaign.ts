@@ -13,12 +13,18 @@ export interface CampaignOptions {
   mutants?: string[];
   /** shrinking budget on failure (ms) */
   shrinkMs?: number;
+  /** stop starting new runs after this long (ms); the runs done are the result */
+  timeLimitMs?: number;
   /** told after each run */
   onProgress?: (done: number, total: number, elapsedMs: number) => void;
 }
 
 export interface CampaignResult {
   runs: number;
+  /** the runs asked for (runs < requested: stopped by the time limit) */
+  requested: number;
+  /** the time limit ended the campaign before `requested` runs */
+  timedOut: boolean;
   seed: number;
   ms: number;
   runsPerSec: number;
@@ -44,6 +50,7 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
     mutants: o.mutants,
     requireBaselinePass: !!o.mutants?.length,
     shrinkMs: o.shrinkMs ?? 10_000,
+    ...(o.timeLimitMs !== undefined ? { timeLimitMs: o.timeLimitMs } : {}),
     record: true,
     arb: modelArb(),
     onRun(p, info, elapsed) {
@@ -57,6 +64,8 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
   const searchMs = r.msToFailure ?? r.ms;
   return {
     runs: r.runs,
+    requested: o.runs,
+    timedOut: !r.failed && r.runs < o.runs,
     seed: o.seed,
     ms: r.ms,
     runsPerSec: r.runs / (searchMs / 1000 || 1e-9),

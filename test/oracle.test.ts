@@ -1,12 +1,11 @@
 // fpsim oracle: the comparison (normalizer, rows, table, summary) on canned runs, which needs
 // no kernel; then, where /dev/fuse, root and a passthrough kernel are there, the real thing:
 // three small built-in scenarios agree with the kernel, and a harness killed mid-run (SIGKILL,
-// SIGTERM) leaves no mount behind.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+// SIGTERM) leaves no process, mount namespace, mount or directory behind.
+import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   canonicalErrno,
   formatSummary,
@@ -20,7 +19,8 @@ import {
 } from '../oracle/compare.ts';
 import { compareRuns, modelRun, realSkipReason, type ModelRun } from '../oracle/oracle.ts';
 import type { RealRun } from '../oracle/real-run.ts';
-import { MOUNT_PARENT, availability } from '../oracle/transport.ts';
+import { availability } from '../oracle/transport.ts';
+import { KILL_SCENARIOS, killTrial } from '../oracle/killtest.ts';
 import { loadScenario, parseScenario } from '../sim/scenario/load.ts';
 import { withRealKernelLock } from './real-kernel-lock.ts';
 
@@ -208,56 +208,6 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliResul
   });
 }
 
-/** Mount points under MOUNT_PARENT whose helper (named "<pid>-XXXXXX") is one of pids. */
-function mountsOf(pids: ReadonlySet<number>): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((mp) => mp.startsWith(`${MOUNT_PARENT}/`) && pids.has(Number(mp.slice(MOUNT_PARENT.length + 1).split('-')[0])));
-}
-
-/** Mounts under MOUNT_PARENT whose helper is gone (dead or a zombie): left behind by someone. */
-function staleMounts(): string[] {
-  const alive = (pid: number) => {
-    try {
-      return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
-    } catch {
-      return false;
-    }
-  };
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((mp) => mp.startsWith(`${MOUNT_PARENT}/`) && !alive(Number(mp.slice(MOUNT_PARENT.length + 1).split('-')[0])));
-}
-
-function dirsOf(pids: ReadonlySet<number>): string[] {
-  if (!existsSync(MOUNT_PARENT)) return [];
-  return readdirSync(MOUNT_PARENT).filter((n) => pids.has(Number(n.split('-')[0])));
-}
-
-/** The helper processes (comm fpsim-fuse-help) whose parent is ppid. */
-function helpersOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppidOf = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppidOf === ppid && comm.startsWith('fpsim-fuse-help')) out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
 
 describe.skipIf(!avail.ok)(realTitle, () => {
   it('agrees with the kernel on three small built-in scenarios', async () => {
@@ -273,41 +223,19 @@ describe.skipIf(!avail.ok)(realTitle, () => {
     expect(j.rows.some((x) => x.observable.startsWith('ctl[7] backing_open') && x.kernel === '4')).toBe(true);
   });
 
+  // every mount of a run is in the keeper's private mount namespace: nothing of it reaches the
+  // host, and it all goes with the namespace however the run ends (oracle/killtest.ts checks
+  // processes, namespaces, host mounts and directories of the run)
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
-    it(`leaves no mount behind when the harness gets ${signal} mid-run`, async () => {
+    it(`leaves nothing behind when the node process gets ${signal} mid-run`, async () => {
       await withRealKernelLock(async () => {
-        // node itself (not an npx/tsx wrapper), so the signal reaches the harness
-        const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'main.ts'), 'oracle'], {
-          cwd: ROOT,
-          stdio: ['ignore', 'ignore', 'pipe'],
-          env: { ...process.env, NO_COLOR: '1' },
-        });
-        children.push(child);
-        let stderr = '';
-        child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
-        // wait until it has mounts (it is mid-run), remembering every helper it started
-        const helpers = new Set<number>();
-        const deadline = Date.now() + 60_000;
-        while (Date.now() < deadline && child.exitCode === null) {
-          for (const h of helpersOf(child.pid!)) helpers.add(h);
-          if (helpers.size >= 3 && mountsOf(helpers).length > 0) break;
-          await sleep(20);
-        }
-        expect(child.exitCode, `the harness ended before it was killed: ${stderr}`).toBeNull();
-        expect(mountsOf(helpers).length).toBeGreaterThan(0);
-        await sleep(300);
-        for (const h of helpersOf(child.pid!)) helpers.add(h);
-        process.kill(child.pid!, signal);
-        await exited;
-        // a bounded wait: the helpers notice (PR_SET_PDEATHSIG, or the harness stops them)
-        const until = Date.now() + 10_000;
-        while ((mountsOf(helpers).length || dirsOf(helpers).length || staleMounts().length) && Date.now() < until) await sleep(50);
-        expect(mountsOf(helpers)).toEqual([]);
-        expect(dirsOf(helpers)).toEqual([]);
-        // nor any mount of a helper started after the last look: no mount's owner is gone
-        expect(staleMounts()).toEqual([]);
-        if (signal === 'SIGTERM') expect(child.exitCode).toBe(143);
+        const r = await killTrial('node', 0, KILL_SCENARIOS, signal, 0, { afterHelpers: 300 });
+        expect(r.finishedFirst, 'the oracle ended before it was killed').toBe(false);
+        expect(r.helpersAtKill).toBeGreaterThan(0);
+        expect(r.leftovers).toEqual({ processes: [], namespaces: [], mounts: [], dirs: [] });
+        // SIGTERM is a clean stop: helpers ended, then exit 128 + 15 (which npm in front
+        // passes on as its own SIGTERM)
+        if (signal === 'SIGTERM') expect(['code 143', 'SIGTERM']).toContain(r.exit);
       });
     });
   }
