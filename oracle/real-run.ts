@@ -421,7 +421,7 @@ async function serverOp(
       case 'open':
         return fromErr(await t.openFile(realPath(op.path), openFlags(op.mode, op.flags)));
       case 'backing_open':
-        return fromErr(await t.backingOpenFd(arg(op.fd), { flags: op.flags, padding: op.padding }));
+        return fromErr(await t.backingOpenFd(arg(op.fd), { flags: op.flags, padding: BigInt(op.padding) }));
       case 'backing_close':
         return fromErr(await t.backingClose(arg(op.id)));
       case 'ioctl':

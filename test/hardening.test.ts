@@ -153,6 +153,24 @@ describe('checks that could not fail and inputs silently accepted', () => {
     rejected(await cli('explore', join(ROOT, 'scenarios', 'passthrough-read.json'), '--shard', '5/2'), '--shard');
     rejected(await cli('replay', join(ROOT, 'scenarios', 'passthrough-read.json'), '--from', '0'), '--from');
   });
+  it('wide wire fields: a u64 as a string up to 2^64-1, an FOPEN bit by number up to 31, INIT flags by name', async () => {
+    const pad = (v: unknown) => variant('wire-backing-open-padding-u64', (s) => (s['tasks'][0].ops[1].padding = v));
+    rejected(await cli('run', pad('18446744073709551616')), '$.tasks[0].ops[1].padding', 'at most 2^64-1');
+    rejected(await cli('run', pad('-1')), '$.tasks[0].ops[1].padding', /a decimal or 0x hex string/);
+    rejected(await cli('run', pad(2 ** 53)), '$.tasks[0].ops[1].padding', /9007199254740991|2\^53/);
+    rejected(
+      await cli('run', variant('wire-open-reply-unknown-bits', (s) => (s['filesystems'][1].server.files.u.open.flags = ['bit32']))),
+      '$.filesystems[1].server.files.u.open.flags[0]',
+      /"bit0" .. "bit31"/,
+    );
+    rejected(
+      await cli('run', variant('wire-init-request', (s) => (s['expect'].kernel_init.fuse.offers = ['PASSTHRU']))),
+      '$.expect.kernel_init.fuse.offers[0]',
+      /PASSTHROUGH/,
+    );
+    // the largest u64 as hex is accepted, and BACKING_OPEN refuses it (the op expects EINVAL)
+    expect((await cli('run', pad('0xffffffffffffffff'), '-q')).code).toBe(0);
+  });
   it('no rejection says only "Invalid input": unions say what each alternative is', async () => {
     const cases: [(s: J) => void, string, RegExp][] = [
       [(s) => (s['tasks'][0].ops[3].fd = true), '$.tasks[0].ops[3].fd', /an integer .* or a saved value/],

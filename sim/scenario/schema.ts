@@ -11,7 +11,7 @@ import { ERRNO } from '../kernel/lib/errno.ts';
 import { MUTANT_NAMES } from '../kernel/mutants.ts';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
 import { ServerPolicySchema, savedRefsOfPolicy } from '../server/policy.ts';
-import { FUSE_OPCODE } from '../wire/uapi.ts';
+import { FUSE_INIT_FLAG, FUSE_OPCODE } from '../wire/uapi.ts';
 import type { OpenFlagName } from '../kernel/vfs/fcntl.ts';
 import { MAX_FILE_BYTES, MAX_OPS_PER_TASK, MAX_TASKS, MAX_TOTAL_OPS, RESERVED_FS_NAMES, RESERVED_PROC_NAMES, RESERVED_TASK_NAMES, RESERVED_TASK_PREFIXES, VIOLATION_KINDS, objectBuiltinName, reservedTaskName } from './kinds.ts';
 
@@ -24,6 +24,20 @@ const s32 = z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1);
 /** a 32-bit ioctl argument the kernel reads as u32 or int: either spelling of the same bits */
 const any32 = z.number().int().min(-(2 ** 31)).max(2 ** 32 - 1);
 const u32 = z.number().int().min(0).max(2 ** 32 - 1);
+/**
+ * a u64 wire field: a safe integer, or any value up to 2^64-1 as a string ("18446744073709551615",
+ * "0xffffffffffffffff"), since JSON numbers above 2^53 are not exact
+ */
+const u64 = z.union(
+  [
+    z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    z
+      .string()
+      .regex(/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/, 'a decimal or 0x hex string')
+      .refine((v) => BigInt(v) <= 0xffff_ffff_ffff_ffffn, 'at most 2^64-1'),
+  ],
+  { error: 'a u64: an integer up to 2^53-1, or a decimal or 0x string up to 2^64-1' },
+);
 const ref = z.union([s32, savedRef], { error: 'an integer from -2^31 to 2^31-1, or a saved value "$name"' });
 const ref32 = z.union([any32, savedRef], { error: 'a 32-bit integer (-2^31 to 2^32-1), or a saved value "$name"' });
 const varName = z.string().regex(/^\w+$/, 'a name of letters, digits and _');
@@ -33,6 +47,7 @@ const pathRe = /^\/[^/]+(\/.*)?$/;
 const path = z.string().regex(pathRe, 'a path "/<filesystem>/<name>"');
 const fsName = z.string().regex(/^[\w.-]+$/, 'a name of letters, digits, _, . and -');
 const OPCODE_NAMES = Object.keys(FUSE_OPCODE) as [string, ...string[]];
+const INIT_FLAG_NAMES = Object.keys(FUSE_INIT_FLAG) as [string, ...string[]];
 
 /** What an op should return: a number, an errno name, or "ok" (any success). */
 const retSchema = z.union([z.number().int(), errnoName, z.literal('ok')], { error: 'a return value: an integer, an errno name (e.g. "EBADF") or "ok"' });
@@ -91,9 +106,9 @@ export const OpSchema = z.discriminatedUnion('op', [
     .object({
       op: z.literal('backing_open'),
       fd: ref,
-      /** struct fuse_backing_map: u32 flags, u64 padding (as a safe integer here) */
+      /** struct fuse_backing_map: u32 flags, u64 padding (a safe integer, or any u64 as a decimal or 0x string) */
       flags: u32.default(0),
-      padding: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+      padding: u64.default(0),
       ...common,
     })
     .strict(),
@@ -188,6 +203,19 @@ export const ScenarioSchema = z
         /** the opcodes each server must have seen, in order (exactly), or must never see */
         server_seen: z.record(z.string(), z.array(z.enum(OPCODE_NAMES))).optional(),
         server_never: z.record(z.string(), z.array(z.enum(OPCODE_NAMES))).optional(),
+        /** the INIT request the kernel sends each FUSE mount: its minor, flags it offers, flags it does not */
+        kernel_init: z
+          .record(
+            z.string(),
+            z
+              .object({
+                minor: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+                offers: z.array(z.enum(INIT_FLAG_NAMES)).default([]),
+                withholds: z.array(z.enum(INIT_FLAG_NAMES)).default([]),
+              })
+              .strict(),
+          )
+          .optional(),
       })
       .strict()
       .default({ violations: [] }),
@@ -289,7 +317,7 @@ export const ScenarioSchema = z
         for (const k of ['fd', 'vma', 'id'] as const) if (k in op) checkRef((op as Record<string, unknown>)[k], proc, at(k));
       });
     });
-    for (const key of ['server_seen', 'server_never'] as const) {
+    for (const key of ['server_seen', 'server_never', 'kernel_init'] as const) {
       for (const fs of Object.keys(s.expect[key] ?? {})) {
         if (!fuseNames.has(fs)) ctx.addIssue({ code: 'custom', path: ['expect', key, fs], message: `no FUSE filesystem "${fs}" (FUSE filesystems: ${[...fuseNames].join(', ') || 'none'})` });
       }

@@ -19,7 +19,7 @@ import {
   zeroValue,
   type FuseInitOut,
 } from '../wire/structs.ts';
-import { FATTR, FOPEN, FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, V15_UAPI, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
+import { FATTR, FOPEN, FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, V15_UAPI, initFlagNames, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
 import type { FopenName, OpenPolicy } from './policy.ts';
 import type { ServerInode, ServerState } from './state.ts';
 
@@ -71,6 +71,7 @@ export function acceptRequest(s: ServerState, bytes: Uint8Array): ServerRequest 
     const a = arg as { major: number; minor: number; flags: number; flags2: number };
     const offered = (a.flags & Number(FUSE_INIT_FLAG.INIT_EXT)) !== 0 ? joinInitFlags(a.flags, a.flags2) : BigInt(a.flags);
     s.kernelInit = `${a.major}.${a.minor}${offered & FUSE_INIT_FLAG.PASSTHROUGH ? ' PASSTHROUGH' : ''}`;
+    s.kernelInitRequest = { minor: a.minor, offered: initFlagNames(offered) };
   }
   return { unique: req.header.unique, opcode: req.header.opcode, name, nodeid: req.header.nodeid, arg };
 }
@@ -308,9 +309,10 @@ export function fopenBits(s: ServerState, names: readonly FopenName[]): number {
   let bits = 0;
   for (const n of names) {
     if (n === 'PASSTHROUGH') bits |= s.policy.uapi === 'v15' ? V15_UAPI.FOPEN_PASSTHROUGH : FOPEN.PASSTHROUGH;
-    else bits |= FOPEN[n];
+    else if (n.startsWith('bit')) bits |= 2 ** Number(n.slice(3));
+    else bits |= FOPEN[n as keyof typeof FOPEN];
   }
-  return bits;
+  return bits >>> 0;
 }
 
 type Step<J> = (s: ServerState, j: J, env: ServerEnv) => Out;
@@ -438,5 +440,5 @@ export const RELEASE_STEPS: Record<'start' | 'close_id' | 'close_fd' | 'done', S
 
 /** A fresh server state for a mount (the model keys it by connection, the oracle by mount). */
 export function newServerState(fs: string, proc: string, policy: ServerState['policy'], lifecycle: string): ServerState {
-  return { fs, conn: 0, proc, lifecycle, policy, inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], log: [], owners: [], backingOpens: [], kernelInit: '' };
+  return { fs, conn: 0, proc, lifecycle, policy, inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], log: [], owners: [], backingOpens: [], kernelInit: '', kernelInitRequest: null };
 }

@@ -16,7 +16,10 @@ export const FOPEN_NAMES = [
   'PARALLEL_DIRECT_WRITES',
   'PASSTHROUGH',
 ] as const;
-const fopenFlag = z.enum(FOPEN_NAMES);
+/** a named FOPEN bit, or any bit of the u32 by number ("bit20"): a server may set what it likes */
+const fopenFlag = z.string().refine((v) => (FOPEN_NAMES as readonly string[]).includes(v) || /^bit([0-9]|[12][0-9]|3[01])$/.test(v), {
+  message: `an FOPEN flag: one of ${FOPEN_NAMES.map((n) => `"${n}"`).join(', ')}, or "bit0" .. "bit31"`,
+});
 
 // reply exactly this (backing_id may name a saved variable: "$id")
 const ReplyOpenSchema = z
@@ -93,7 +96,8 @@ export const ServerPolicySchema = z
 
 export type ServerPolicy = z.infer<typeof ServerPolicySchema>;
 export type OpenPolicy = z.infer<typeof OpenPolicySchema>;
-export type FopenName = (typeof FOPEN_NAMES)[number];
+/** a named FOPEN bit, or "bitN" */
+export type FopenName = (typeof FOPEN_NAMES)[number] | (string & {});
 
 /** Every "$name" an open policy names (backing_id), with its JSON path inside the server policy. */
 export function savedRefsOfPolicy(p: ServerPolicy): { ref: string; path: (string | number)[] }[] {

@@ -46,6 +46,8 @@ export interface ServerState {
   backingOpens: number[];
   /** what the kernel's INIT offered: "7.<minor>", plus " PASSTHROUGH" if it offered passthrough */
   kernelInit: string;
+  /** the kernel's INIT request: its minor and the flags it offered, by name (null before it came) */
+  kernelInitRequest: { minor: number; offered: string[] } | null;
 }
 
 /** The servers of a world (the kernel keeps their state as opaque userspace memory). */

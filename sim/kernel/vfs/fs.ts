@@ -68,7 +68,8 @@ export interface IoctlA {
   /** struct fuse_backing_map: fd, flags, padding; BACKING_CLOSE: the id */
   fd: number;
   flags: number;
-  padding: number;
+  /** u64: a number, or a string for values past 2^53 */
+  padding: number | string;
   id: number;
 }
 
