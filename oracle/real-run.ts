@@ -483,6 +483,12 @@ async function userOp(
     case 'statfs':
       line = ['statfs', realPath(op.path)];
       break;
+    case 'fstat':
+      line = ['fstat', arg(op.fd)];
+      break;
+    case 'sleep':
+      line = ['sleep', op.ms];
+      break;
     case 'stat':
       line = [op.cached ? 'cstat' : 'stat', realPath(op.path)];
       break;
@@ -497,6 +503,7 @@ async function userOp(
     case 'splice_read':
       return { ret: r.ret, data: Buffer.from(r.hex ?? '', 'hex').toString('latin1') };
     case 'stat':
+    case 'fstat':
       return { ret: r.size ?? 0 };
     default:
       return { ret: r.ret };

@@ -12,6 +12,7 @@ import './vfs/namespace.ts';
 import './vfs/inode.ts';
 import './mm/mmap.ts';
 import './exit.ts';
+import './time.ts';
 import './mm/shmem.ts';
 import './overlayfs/super.ts';
 import './fuse/dir.ts';

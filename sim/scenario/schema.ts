@@ -88,6 +88,10 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('truncate'), path, size: fileBytes, ...common }).strict(),
   /** chmod(2): the permission bits (octal in JSON as a number, e.g. 384 for 0600) */
   z.object({ op: z.literal('chmod'), path, mode: z.number().int().min(0).max(0o7777), ...common }).strict(),
+  /** fstat(2): st_size */
+  z.object({ op: z.literal('fstat'), fd: ref, ...common }).strict(),
+  /** nanosleep(2): the model's clock moves (entry_valid and attr_valid run out) */
+  z.object({ op: z.literal('sleep'), ms: z.number().int().min(0).max(3_600_000), ...common }).strict(),
   /** statfs(2): returns f_namelen */
   z.object({ op: z.literal('statfs'), path, ...common }).strict(),
   z
