@@ -68,7 +68,7 @@ export type ResultKind = 'value' | 'ok' | 'data';
 /** Which ops' return values are numbers that differ between the model and a real process. */
 export function resultKind(op: string): ResultKind {
   if (op === 'open' || op === 'mmap') return 'ok';
-  if (op === 'read') return 'data';
+  if (op === 'read' || op === 'mread') return 'data';
   return 'value';
 }
 

@@ -33,6 +33,8 @@ export interface KillTrial {
   atMs: number;
   /** what was running then: helpers and users of the run */
   helpersAtKill: number;
+  /** helpers the run had started by the kill (one per FUSE mount of each scenario so far) */
+  helpersSeen: number;
   usersAtKill: number;
   /** the oracle had already finished (nothing to kill): a trial that shows nothing */
   finishedFirst: boolean;
@@ -222,5 +224,5 @@ export async function killTrial(
     }
   }
   const ok = !leftovers.processes.length && !leftovers.namespaces.length && !leftovers.mounts.length && !leftovers.dirs.length;
-  return { target, signal, atMs, helpersAtKill, usersAtKill, finishedFirst, goneMs, exit, leftovers, ok };
+  return { target, signal, atMs, helpersAtKill, helpersSeen: helpers.size, usersAtKill, finishedFirst, goneMs, exit, leftovers, ok };
 }

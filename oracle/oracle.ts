@@ -19,7 +19,7 @@ const MODEL_ONLY_OPS: Record<string, string> = {
 };
 /** Ops not run on the real side and not compared: model-only checks and orderings. */
 const NOT_COMPARED = new Set(['assert', 'wait']);
-const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fstat', 'sleep']);
+const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fstat', 'sleep', 'mread', 'mwrite']);
 // a server thread's "ioctl" is issued on its /dev/fuse with a NULL argument
 const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount']);
 

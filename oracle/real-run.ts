@@ -463,7 +463,13 @@ async function userOp(
       line = ['splicewrite', arg(op.fd), `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`, op.offset];
       break;
     case 'mmap':
-      line = ['mmap', arg(op.fd), 4096, 'r', op.shared ? 'shared' : 'private'];
+      line = ['mmap', arg(op.fd), op.len, op.prot, op.shared ? 'shared' : 'private'];
+      break;
+    case 'mread':
+      line = ['mread', arg(op.vma), op.offset, op.n];
+      break;
+    case 'mwrite':
+      line = ['mwrite', arg(op.vma), op.offset, `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`];
       break;
     case 'munmap':
       line = ['munmap', arg(op.vma)];
@@ -501,6 +507,7 @@ async function userOp(
   switch (op.op) {
     case 'read':
     case 'splice_read':
+    case 'mread':
       return { ret: r.ret, data: Buffer.from(r.hex ?? '', 'hex').toString('latin1') };
     case 'stat':
     case 'fstat':

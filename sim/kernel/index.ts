@@ -11,6 +11,7 @@ import './vfs/ioctl.ts';
 import './vfs/namespace.ts';
 import './vfs/inode.ts';
 import './mm/mmap.ts';
+import './mm/memory.ts';
 import './exit.ts';
 import './time.ts';
 import './mm/shmem.ts';

@@ -125,6 +125,10 @@ export interface FuseInodeObj extends ObjBase {
    * only; bytes past what the server returned read as NULs
    */
   pages: Pages;
+  /** the pages of the page cache written through a shared mapping and not yet written back */
+  dirty: number[];
+  /** fi->write_files: the open files (fuse_file) writeback may use, most recent first */
+  writeFiles: Ptr[];
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_conn */
@@ -277,8 +281,16 @@ export type WaitCond =
 
 export interface Vma {
   id: number;
+  /** the file the vma maps (its own, or the one its ->mmap chose: a passthrough file's backing file) */
   file: Ptr;
+  /** MAP_SHARED (else MAP_PRIVATE) */
   shared: boolean;
+  /** PROT_WRITE (PROT_READ always) */
+  write: boolean;
+  /** bytes mapped, from file offset 0 */
+  len: number;
+  /** a private mapping's copied-on-write pages */
+  cow: Pages;
 }
 
 /**

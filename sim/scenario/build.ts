@@ -35,6 +35,8 @@ export function toOp(o: ScenarioOp): Op {
       return base('ioctl', { dev: '$devfd', cmd: FUSE_DEV_IOC_BACKING_OPEN, fd: rest['fd'], flags: rest['flags'], padding: rest['padding'] });
     case 'backing_close':
       return base('ioctl', { dev: '$devfd', cmd: FUSE_DEV_IOC_BACKING_CLOSE, id: rest['id'] });
+    case 'mmap':
+      return base('mmap', { fd: rest['fd'], shared: rest['shared'], write: rest['prot'] === 'rw', len: rest['len'] });
     case 'ioctl':
       return base('ioctl', { dev: '$devfd', cmd: rest['cmd'] });
     default:

@@ -79,7 +79,22 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('write'), fd: ref, data: z.string().max(MAX_FILE_BYTES), offset: fileBytes.default(0), ...common }).strict(),
   z.object({ op: z.literal('splice_read'), fd: ref, n: fileBytes.default(4096), offset: fileBytes.default(0), ...common }).strict(),
   z.object({ op: z.literal('splice_write'), fd: ref, data: z.string().max(MAX_FILE_BYTES), offset: fileBytes.default(0), ...common }).strict(),
-  z.object({ op: z.literal('mmap'), fd: ref, shared: z.boolean().default(true), ...common }).strict(),
+  z
+    .object({
+      op: z.literal('mmap'),
+      fd: ref,
+      shared: z.boolean().default(true),
+      /** PROT_READ, or PROT_READ|PROT_WRITE */
+      prot: z.enum(['r', 'rw']).default('r'),
+      /** bytes from offset 0, a whole number of pages */
+      len: z.number().int().min(4096).max(1 << 20).multipleOf(4096).default(4096),
+      ...common,
+    })
+    .strict(),
+  /** a load through a mapping: n bytes at offset (a fault is EFAULT) */
+  z.object({ op: z.literal('mread'), vma: ref, offset: z.number().int().min(0).max(1 << 20).default(0), n: z.number().int().min(0).max(1 << 20), ...common }).strict(),
+  /** a store through a mapping */
+  z.object({ op: z.literal('mwrite'), vma: ref, offset: z.number().int().min(0).max(1 << 20).default(0), data: z.string().max(1 << 20), ...common }).strict(),
   z.object({ op: z.literal('munmap'), vma: ref, ...common }).strict(),
   z.object({ op: z.literal('close'), fd: ref, ...common }).strict(),
   /** ftruncate(2) */

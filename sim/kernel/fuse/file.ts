@@ -8,7 +8,7 @@ import { setField } from '../lib/once.ts';
 import { name } from '../ctx.ts';
 import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN } from '../../wire/structs.ts';
 import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
-import { FOPEN, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_WRITE_LOCKOWNER } from '../../wire/uapi.ts';
+import { FOPEN, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER } from '../../wire/uapi.ts';
 import { O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOCTTY, O_TRUNC } from '../vfs/fcntl.ts';
 import { filemap_read, invalidatePages, PAGE_SIZE, writeToPages } from '../mm/filemap.ts';
 import { generic_read_dir } from '../vfs/libfs.ts';
@@ -163,6 +163,7 @@ export function fuse_release(c: Ctx, f: FileObj) {
   fuse_passthrough_release(c, ff);
   ff.count--;
   if (ff.count > 0) return;
+  if (fi.writeFiles.includes(ff.ptr)) setField(c, fi, 'writeFiles', fi.writeFiles.filter((p) => p !== ff.ptr));
   if (ff.hasArgs) {
     fuse_file_io_release(c, ff, fi);
     const fc = connOfInode(c, fi);
@@ -188,6 +189,13 @@ export const fuse_flush = kfunc<{ file: Ptr }, FlushL>('fuse_flush', 'fs/fuse/fi
     const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     if (ff.openFlags & FOPEN.NOFLUSH && !fc.writebackCache) return ret(0);
+    // write_inode_now: dirty pages go back before FLUSH (its error is not close's)
+    if (fi.dirty.length) return call(fuse_writepages, { file: l.file }, 'flush', null);
+    return goto('flush');
+  },
+  flush(c, l) {
+    const { ff, fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
     if (fc.noFlush) return ret(0);
     l.fc = fc.ptr;
     const body = encode(FUSE_FLUSH_IN, { fh: ff.fh, unused: 0, padding: 0, lock_owner: fuse_lock_owner_id(c) });
@@ -498,8 +506,81 @@ const fuse_file_mmap = kfunc<MmapA, MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
     return goto('map');
   },
   map(c, l) {
+    // a shared writable mapping may dirty pages: writeback will need an open file's fh
+    // (fuse_link_write_file, most recent first)
+    if (l.shared && l.write) {
+      const { ff, fi } = fuseFileOf(c, l.file);
+      if (!fi.writeFiles.includes(ff.ptr)) fi.writeFiles.unshift(ff.ptr);
+    }
     get_file(c, l.file);
     return ret(l.file);
+  },
+});
+
+interface WritepagesL {
+  file: Ptr;
+  inode: Ptr;
+  /** the run being written: first page and page count */
+  first: number;
+  count: number;
+  unique: number;
+  fc: Ptr;
+}
+
+/**
+ * fuse_writepages: every dirty page goes to the server, a run of contiguous pages in one
+ * WRITE (FUSE_WRITE_CACHE, no lock owner, no open flags) through the inode's write file
+ * (fuse_write_file_get), the last page cut at i_size; writeback waits for each reply
+ * (filemap_write_and_wait). The pages are clean afterwards.
+ */
+const fuse_writepages = kfunc<{ file: Ptr }, WritepagesL>('fuse_writepages', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { fi } = fuseFileOf(c, l.file);
+    l.inode = fi.ptr;
+    return goto('run');
+  },
+  run(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const first = fi.dirty[0];
+    const wf = fi.writeFiles[0];
+    if (first === undefined) return ret(0);
+    if (wf === undefined) {
+      c.emit('note', `fuse_writepages: ${name(fi)} has dirty pages but no write file`);
+      return ret(neg('EIO'));
+    }
+    let count = 1;
+    while (fi.dirty.includes(first + count)) count++;
+    l.first = first;
+    l.count = count;
+    const start = first * PAGE_SIZE;
+    const end = Math.min((first + count) * PAGE_SIZE, fi.size);
+    const fc = connOfInode(c, fi);
+    l.fc = fc.ptr;
+    if (end <= start) return goto('written');
+    let data = '';
+    for (let i = first; i < first + count; i++) data += (fi.pages[i] ?? '').padEnd(PAGE_SIZE, '\0');
+    const ff = c.deref(wf, 'fuse_file');
+    const body = encodeWriteBody(
+      { fh: ff.fh, offset: start, write_flags: FUSE_WRITE_CACHE, lock_owner: 0, flags: 0, padding: 0 },
+      new TextEncoder().encode(data.slice(0, end - start)),
+    );
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.WRITE, fi.nodeid, body, 'replied');
+  },
+  replied(c, l) {
+    fuse_take_answer(c, c.deref(l.fc, 'fuse_conn'), l.unique);
+    return goto('written');
+  },
+  written(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    setField(c, fi, 'dirty', fi.dirty.filter((i) => i < l.first || i >= l.first + l.count));
+    return goto('run');
+  },
+});
+
+/** fuse_vma_close (no writeback cache): the dirty pages are written back as the mapping goes. */
+const fuse_vma_close = kfunc<{ file: Ptr }>('fuse_vma_close', 'fs/fuse/file.c', {
+  start(_c, l) {
+    return tail(fuse_writepages, { file: l.file });
   },
 });
 
@@ -516,9 +597,11 @@ register_file_operations(FUSE_FOPS, {
   flush: fuse_flush,
   release: fuse_release,
   read_folio: fuse_read_folio,
+  writepages: fuse_writepages,
+  vma_close: fuse_vma_close,
   mapping(c, f) {
     const fi = c.deref(c.deref(f.private_data, 'fuse_file').inode, 'fuse_inode');
-    return { pages: fi.pages, size: fi.size };
+    return { pages: fi.pages, size: fi.size, dirty: fi.dirty };
   },
 });
 

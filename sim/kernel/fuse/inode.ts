@@ -133,6 +133,8 @@ export function fuse_iget(c: Ctx, sbId: number, name: string, nodeid: number, at
       attrExpires,
       entryExpires,
       pages: {},
+      dirty: [],
+      writeFiles: [],
     });
     sb.inodes[name] = fi.ptr;
   }

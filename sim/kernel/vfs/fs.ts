@@ -25,6 +25,8 @@ export interface WriteA {
 export interface MmapA {
   file: Ptr;
   shared: boolean;
+  /** PROT_WRITE */
+  write?: boolean;
 }
 
 /** struct iattr, as notify_change passes it to ->setattr. */
@@ -94,8 +96,12 @@ export interface FileOperations {
    * (0 or -errno). With `mapping` below, filemap_read (mm/filemap.ts) serves reads from it.
    */
   read_folio?: KFunc<{ file: Ptr; index: number }>;
-  /** the page cache and i_size of the file's inode (file->f_mapping and i_size_read) */
-  mapping?(c: Ctx, f: FileObj): { pages: Pages; size: number };
+  /** the page cache and i_size of the file's inode (file->f_mapping and i_size_read), and its dirty pages */
+  mapping?(c: Ctx, f: FileObj): { pages: Pages; size: number; dirty: number[] };
+  /** i_mapping->a_ops->writepages: write the inode's dirty pages back (0 or -errno) */
+  writepages?: KFunc<{ file: Ptr }>;
+  /** vm_ops->close: a mapping of the file goes away */
+  vma_close?: KFunc<{ file: Ptr }>;
 }
 
 const fileOps = new Map<string, FileOperations>();
