@@ -147,7 +147,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'statfs-and-chmod',
   ],
   '2. open modes and syscalls users make': ['open-modes-wronly-append', 'open-trunc-setattr', 'setattr-truncate-passthrough', 'mmap-loads-stores-writeback'],
-  '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts'],
+  '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr'],
   '6. the wire as it is': ['wire-open-reply-unknown-bits', 'wire-backing-open-padding-u64', 'wire-init-request'],
 };
 

@@ -129,6 +129,8 @@ export interface FuseInodeObj extends ObjBase {
   dirty: number[];
   /** fi->write_files: the open files (fuse_file) writeback may use, most recent first */
   writeFiles: Ptr[];
+  /** writeback cache: mtime/ctime changed locally and not yet told (I_DIRTY_SYNC; fuse_flush_times) */
+  timesDirty: boolean;
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_conn */

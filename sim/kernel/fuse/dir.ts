@@ -1,18 +1,18 @@
 // fs/fuse/dir.c: looking names up (LOOKUP and fuse_iget), and attributes (GETATTR,
 // SETATTR). (fuse_statfs, from fs/fuse/inode.c, is here with them: the VFS asks all of them
 // of the filesystem type.)
-import { block, goto, kfunc, ret } from '../exec.ts';
+import { block, call, goto, kfunc, ret } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
 import type { FuseSb, Ptr } from '../state.ts';
 import { setField } from '../lib/once.ts';
 import { decodeReplyArg, cstring } from '../../wire/messages.ts';
 import { encode, FUSE_GETATTR_IN, FUSE_SETATTR_IN, zeroValue } from '../../wire/structs.ts';
 import { FATTR, FUSE_GETATTR_FH, FUSE_OPCODE, FUSE_ROOT_ID } from '../../wire/uapi.ts';
-import { ATTR_ATIME, ATTR_ATIME_SET, ATTR_FILE, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_OPEN, ATTR_SIZE, type IattrA } from '../vfs/fs.ts';
-import { truncatePages } from '../mm/filemap.ts';
-import { fuse_lock_owner_id } from './file.ts';
+import { ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FILE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_OPEN, ATTR_SIZE, ATTR_TIMES_SET, ATTR_UID, type IattrA } from '../vfs/fs.ts';
+import { invalidatePages, PAGE_SIZE, truncatePages } from '../mm/filemap.ts';
+import { fuse_lock_owner_id, fuse_write_inode_now, fuse_writepages } from './file.ts';
 import { fuse_request_wait, fuse_take_answer } from './dev.ts';
-import { fuse_change_attributes, fuse_evict_inode, fuse_iget, fuse_time_to_jiffies } from './inode.ts';
+import { fuse_change_attributes, fuse_change_attributes_common, fuse_evict_inode, fuse_get_cache_mask, fuse_iget, fuse_time_to_jiffies } from './inode.ts';
 
 interface LookupA {
   sb: number;
@@ -175,6 +175,10 @@ export const fuse_statfs = kfunc<{ sb: number; name: string; inode: Ptr }, Statf
 interface SetattrL extends IattrA {
   unique: number;
   fc: Ptr;
+  /** the size before the reply (oldsize), to see whether the page cache must follow */
+  oldsize: number;
+  /** the size the reply carried */
+  newsize: number;
 }
 
 /**
@@ -184,38 +188,63 @@ interface SetattrL extends IattrA {
  * ATOMIC_O_TRUNC sends nothing: OPEN already truncated. The kernel then believes the reply's
  * attributes (its size truncates the page cache), never what it asked for, and applies
  * nothing to a passthrough file's backing file. Errors, ENOSYS included, go to the caller.
+ *
+ * With the writeback cache (a regular file: trust_local_cmtime) a change that is not a
+ * truncation first writes back the dirty pages and the kernel's times (write_inode_now); a
+ * truncation that changes the size sends the kernel's own mtime and ctime (MTIME|CTIME, never
+ * MTIME_NOW). Only a truncation takes the reply's size then, and its page cache is cut to it,
+ * the dirty page left at the end laundered (WRITE) and everything dropped
+ * (truncate_pagecache, invalidate_inode_pages2).
  */
 export const fuse_setattr = kfunc<IattrA, SetattrL>('fuse_setattr', 'fs/fuse/dir.c', {
   start(c, l) {
     const fi = c.deref(l.inode, 'fuse_inode');
     const fc = c.deref((c.w.sbs[fi.sb] as FuseSb).conn, 'fuse_conn');
-    let file = l.valid & ATTR_FILE ? l.file : 0;
-    if (l.valid & ATTR_OPEN) {
-      if (fc.atomicOTrunc) {
-        setField(c, fi, 'size', 0);
-        truncatePages(fi.pages, 0);
-        return ret(0);
-      }
-      file = 0;
+    if (l.valid & ATTR_OPEN && fc.atomicOTrunc) {
+      setField(c, fi, 'size', 0);
+      truncatePages(fi.pages, 0);
+      setField(c, fi, 'dirty', []);
+      return ret(0);
     }
+    // flush dirty data and metadata before a SETATTR that is not a truncation
+    if (fuse_get_cache_mask(c, fi) && l.valid & (ATTR_MODE | ATTR_UID | ATTR_GID | ATTR_MTIME_SET | ATTR_TIMES_SET)) {
+      return call(fuse_write_inode_now, { inode: fi.ptr }, 'send', null);
+    }
+    return goto('send');
+  },
+  send(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const fc = c.deref((c.w.sbs[fi.sb] as FuseSb).conn, 'fuse_conn');
+    const trustLocal = fuse_get_cache_mask(c, fi);
+    const file = l.valid & ATTR_FILE && !(l.valid & ATTR_OPEN) ? l.file : 0;
+    let ivalid = l.valid;
+    if (ivalid & ATTR_SIZE && trustLocal && l.size !== fi.size) ivalid |= ATTR_MTIME | ATTR_CTIME;
     let valid = 0;
-    if (l.valid & ATTR_MODE) valid |= FATTR.MODE;
-    if (l.valid & ATTR_SIZE) valid |= FATTR.SIZE;
-    if (l.valid & ATTR_ATIME) valid |= FATTR.ATIME | (l.valid & ATTR_ATIME_SET ? 0 : FATTR.ATIME_NOW);
-    if (l.valid & ATTR_MTIME && (l.valid & ATTR_MTIME_SET || !(l.valid & ATTR_SIZE))) valid |= FATTR.MTIME | (l.valid & ATTR_MTIME_SET ? 0 : FATTR.MTIME_NOW);
+    if (ivalid & ATTR_MODE) valid |= FATTR.MODE;
+    if (ivalid & ATTR_SIZE) valid |= FATTR.SIZE;
+    if (ivalid & ATTR_ATIME) valid |= FATTR.ATIME | (ivalid & ATTR_ATIME_SET ? 0 : FATTR.ATIME_NOW);
+    if (trustLocal) {
+      if (ivalid & ATTR_MTIME) valid |= FATTR.MTIME;
+      if (ivalid & ATTR_CTIME) valid |= FATTR.CTIME;
+    } else if (ivalid & ATTR_MTIME && (ivalid & ATTR_MTIME_SET || !(ivalid & ATTR_SIZE))) valid |= FATTR.MTIME | (ivalid & ATTR_MTIME_SET ? 0 : FATTR.MTIME_NOW);
     const ff = file ? c.deref(c.deref(file, 'file').private_data, 'fuse_file') : null;
     if (ff) valid |= FATTR.FH;
-    if (l.valid & ATTR_SIZE) valid |= FATTR.LOCKOWNER;
+    if (ivalid & ATTR_SIZE) valid |= FATTR.LOCKOWNER;
     l.fc = fc.ptr;
+    // (the kernel's times carry nanoseconds; the model's clock has none, so any non-zero will do)
+    const now = c.w.jiffies || 1;
     const body = encode(FUSE_SETATTR_IN, {
       ...zeroValue(FUSE_SETATTR_IN),
       valid,
       fh: ff ? ff.fh : 0,
-      size: l.valid & ATTR_SIZE ? l.size : 0,
-      lock_owner: l.valid & ATTR_SIZE ? fuse_lock_owner_id(c) : 0,
-      atime: l.valid & ATTR_ATIME ? l.atime : 0,
-      mtime: l.valid & ATTR_MTIME ? l.mtime : 0,
-      mode: l.valid & ATTR_MODE ? l.mode : 0,
+      size: ivalid & ATTR_SIZE ? l.size : 0,
+      lock_owner: ivalid & ATTR_SIZE ? fuse_lock_owner_id(c) : 0,
+      atime: ivalid & ATTR_ATIME ? l.atime : 0,
+      mtime: valid & FATTR.MTIME ? (trustLocal && !(ivalid & ATTR_MTIME_SET) ? now : l.mtime) : 0,
+      mtimensec: valid & FATTR.MTIME && trustLocal && !(ivalid & ATTR_MTIME_SET) ? 1 : 0,
+      ctime: valid & FATTR.CTIME ? now : 0,
+      ctimensec: valid & FATTR.CTIME ? 1 : 0,
+      mode: ivalid & ATTR_MODE ? l.mode : 0,
     });
     return fuse_request_wait(c, l, fc, FUSE_OPCODE.SETATTR, fi.nodeid, body, 'reply');
   },
@@ -226,7 +255,23 @@ export const fuse_setattr = kfunc<IattrA, SetattrL>('fuse_setattr', 'fs/fuse/dir
     const r = decodeReplyArg(FUSE_OPCODE.SETATTR, a.body);
     if (r.op !== 'SETATTR') throw new Error('decodeReplyArg(SETATTR) (model bug)');
     const fi = c.deref(l.inode, 'fuse_inode');
-    fuse_change_attributes(c, fi, r.arg.attr, fuse_time_to_jiffies(c, r.arg.attr_valid, r.arg.attr_valid_nsec));
+    const wb = fuse_get_cache_mask(c, fi);
+    const truncate = (l.valid & ATTR_SIZE) !== 0;
+    fuse_change_attributes_common(c, fi, r.arg.attr, fuse_time_to_jiffies(c, r.arg.attr_valid, r.arg.attr_valid_nsec), wb);
+    l.oldsize = fi.size;
+    l.newsize = r.arg.attr.size;
+    if (!wb || truncate) setField(c, fi, 'size', l.newsize);
+    if (!((truncate || !wb) && fi.mode === 'reg' && l.oldsize !== l.newsize)) return ret(0);
+    // truncate_pagecache, then invalidate_inode_pages2 (whose fuse_launder_folio writes a
+    // dirty page back first)
+    truncatePages(fi.pages, l.newsize);
+    setField(c, fi, 'dirty', fi.dirty.filter((i) => i * PAGE_SIZE < l.newsize));
+    if (fi.dirty.length) return call(fuse_writepages, { file: 0, inode: fi.ptr }, 'invalidate', null);
+    return goto('invalidate');
+  },
+  invalidate(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    invalidatePages(fi.pages);
     return ret(0);
   },
 });

@@ -6,9 +6,9 @@ import type { FileObj, FuseConnObj, FuseFileObj, FuseInodeObj, Ptr } from '../st
 import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
 import { name } from '../ctx.ts';
-import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN } from '../../wire/structs.ts';
+import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_SETATTR_IN, zeroValue } from '../../wire/structs.ts';
 import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
-import { FOPEN, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER } from '../../wire/uapi.ts';
+import { FATTR, FOPEN, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER } from '../../wire/uapi.ts';
 import { O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOCTTY, O_TRUNC } from '../vfs/fcntl.ts';
 import { filemap_read, invalidatePages, PAGE_SIZE, writeToPages } from '../mm/filemap.ts';
 import { generic_read_dir } from '../vfs/libfs.ts';
@@ -117,10 +117,13 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
     if (!l.err) {
       const fi = c.deref(l.inode, 'fuse_inode');
       setField(c, fi, 'icount', fi.icount + 1);
-      // fuse_finish_open: an open without FOPEN_KEEP_CACHE drops the inode's page cache
+      // fuse_finish_open: with the writeback cache a writable file is one writeback may use
+      if (connOfInode(c, fi).writebackCache && f.write) setField(c, fi, 'writeFiles', [l.ff, ...fi.writeFiles]);
+      // an open without FOPEN_KEEP_CACHE drops the inode's page cache (invalidate_inode_pages2,
+      // which launders dirty pages first: WRITE)
       if (!(c.deref(l.ff, 'fuse_file').openFlags & FOPEN.KEEP_CACHE) && Object.keys(fi.pages).length) {
-        invalidatePages(fi.pages);
-        c.emit('field', `${name(fi)}: page cache invalidated (open without FOPEN_KEEP_CACHE)`);
+        if (fi.dirty.length) return call(fuse_writepages, { file: l.file }, 'invalidate', null);
+        return goto('invalidate');
       }
       return ret(0);
     }
@@ -136,6 +139,12 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
     l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.RELEASE, fi.nodeid, releaseBody(ff, f), true);
     if (l.unique < 0) return goto('released');
     return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'released');
+  },
+  invalidate(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    invalidatePages(fi.pages);
+    c.emit('field', `${name(fi)}: page cache invalidated (open without FOPEN_KEEP_CACHE)`);
+    return ret(0);
   },
   released(c, l) {
     if (l.unique > 0) {
@@ -189,9 +198,9 @@ export const fuse_flush = kfunc<{ file: Ptr }, FlushL>('fuse_flush', 'fs/fuse/fi
     const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     if (ff.openFlags & FOPEN.NOFLUSH && !fc.writebackCache) return ret(0);
-    // write_inode_now: dirty pages go back before FLUSH (its error is not close's)
-    if (fi.dirty.length) return call(fuse_writepages, { file: l.file }, 'flush', null);
-    return goto('flush');
+    // write_inode_now: dirty pages (and, with the writeback cache, the times) go back before
+    // FLUSH (their error is not close's)
+    return call(fuse_write_inode_now, { inode: fuseFileOf(c, l.file).fi.ptr }, 'flush', null);
   },
   flush(c, l) {
     const { ff, fi } = fuseFileOf(c, l.file);
@@ -261,7 +270,9 @@ export const fuse_file_read_iter = kfunc<ReadA>('fuse_file_read_iter', 'fs/fuse/
 const fuse_cache_read_iter = kfunc<ReadA, ReadL>('fuse_cache_read_iter', 'fs/fuse/file.c', {
   start(c, l) {
     const { f, fi } = fuseFileOf(c, l.file);
-    if (l.offset + l.n > fi.size && (!fi.attrValid || c.w.jiffies >= fi.attrExpires)) {
+    // (with the writeback cache the kernel keeps the size itself: only expired attributes count)
+    const wb = connOfInode(c, fi).writebackCache;
+    if (l.offset + l.n > fi.size && ((!fi.attrValid && !wb) || c.w.jiffies >= fi.attrExpires)) {
       return call(fuse_getattr, { sb: fi.sb, name: fi.name, inode: fi.ptr, cached: false, file: f.ptr }, 'read', 'r');
     }
     return goto('read');
@@ -279,7 +290,7 @@ const fuse_cache_read_iter = kfunc<ReadA, ReadL>('fuse_cache_read_iter', 'fs/fus
  * fills the page (NULs after a short reply) and makes it uptodate; a short reply means the
  * file ended there (fuse_short_read: i_size shrinks to it); atime is invalidated.
  */
-const fuse_read_folio = kfunc<{ file: Ptr; index: number }, { file: Ptr; index: number; unique: number; fc: Ptr }>('fuse_read_folio', 'fs/fuse/file.c', {
+const fuse_read_folio = kfunc<{ file: Ptr; index: number; writeBegin?: boolean }, { file: Ptr; index: number; writeBegin?: boolean; unique: number; fc: Ptr }>('fuse_read_folio', 'fs/fuse/file.c', {
   start(c, l) {
     const { f, ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
@@ -297,8 +308,9 @@ const fuse_read_folio = kfunc<{ file: Ptr; index: number }, { file: Ptr; index: 
     fi.pages[l.index] = data;
     c.emit('field', `${name(fi)}: page ${l.index} uptodate (${data.length} bytes from the server)`);
     const end = l.index * PAGE_SIZE + data.length;
-    if (data.length < PAGE_SIZE && end < fi.size) setField(c, fi, 'size', end); // fuse_short_read
-    setField(c, fi, 'atimeValid', false); // fuse_invalidate_atime
+    if (data.length < PAGE_SIZE && end < fi.size && !connOfInode(c, fi).writebackCache) setField(c, fi, 'size', end); // fuse_short_read
+    // fuse_invalidate_atime (not when fuse_write_begin reads the page: fuse_do_readfolio)
+    if (!l.writeBegin) setField(c, fi, 'atimeValid', false);
     return ret(0);
   },
 });
@@ -361,11 +373,50 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
     if (!ff.passthrough) {
       // fuse_cache_write_iter: the privilege question first (file_remove_privs), then O_DIRECT
       // goes straight to the server (generic_file_direct_write), anything else through the
-      // page cache
+      // page cache: written through now, or (writeback cache) later
       l.direct = (f.flags & O_DIRECT) !== 0;
+      if (connOfInode(c, fi).writebackCache && !l.direct) return goto('wb_attr');
       return call(file_remove_privs, { sb: fi.sb, name: fi.name, inode: fi.ptr }, 'server', 'r');
     }
     return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_write_iter' });
+  },
+  wb_attr(c, l) {
+    // writeback cache: fuse_update_attributes(STATX_SIZE | STATX_MODE) first; the kernel keeps
+    // size and times itself (cache_mask), so only expired attributes are asked for
+    const { f, fi } = fuseFileOf(c, l.file);
+    if (c.w.jiffies >= fi.attrExpires) return call(fuse_getattr, { sb: fi.sb, name: fi.name, inode: fi.ptr, cached: false, file: f.ptr }, 'wb_privs', 'r');
+    return goto('wb_privs');
+  },
+  wb_privs(c, l) {
+    if (l.r < 0) return ret(l.r);
+    const { fi } = fuseFileOf(c, l.file);
+    return call(file_remove_privs, { sb: fi.sb, name: fi.name, inode: fi.ptr }, 'wb_write', 'r');
+  },
+  wb_write(c, l) {
+    // generic_perform_write: fuse_write_begin reads a page that the write covers only in part
+    // (unless the page starts at or past EOF), then the data goes into the page, dirty, and
+    // i_size grows; the times are the kernel's now (file_update_time): no request at all
+    const { fi } = fuseFileOf(c, l.file);
+    const end = l.offset + l.data.length;
+    for (let i = Math.floor(l.offset / PAGE_SIZE); i * PAGE_SIZE < end; i++) {
+      const whole = l.offset <= i * PAGE_SIZE && end >= (i + 1) * PAGE_SIZE;
+      if (fi.pages[i] === undefined && !whole && i * PAGE_SIZE < fi.size) {
+        return call(fuse_read_folio, { file: l.file, index: i, writeBegin: true }, 'wb_write', null);
+      }
+    }
+    for (let i = Math.floor(l.offset / PAGE_SIZE); i * PAGE_SIZE < end; i++) {
+      const start = i * PAGE_SIZE;
+      const from = Math.max(l.offset, start) - start;
+      const to = Math.min(end, start + PAGE_SIZE) - start;
+      const old = (fi.pages[i] ?? '').padEnd(from, '\0');
+      fi.pages[i] = old.slice(0, from) + l.data.slice(start + from - l.offset, start + to - l.offset) + old.slice(to);
+      if (!fi.dirty.includes(i)) fi.dirty.push(i);
+    }
+    fi.dirty.sort((a, b) => a - b);
+    if (end > fi.size) setField(c, fi, 'size', end);
+    setField(c, fi, 'timesDirty', true);
+    c.emit('field', `${name(fi)}: ${l.data.length} bytes written into the page cache at ${l.offset} (dirty pages ${fi.dirty.join(',')})`);
+    return ret(l.data.length);
   },
   dio_lock(c, l) {
     // fuse_dio_lock: a parallel direct write holds an uncached reference (fb = NULL) for its
@@ -533,10 +584,9 @@ interface WritepagesL {
  * (fuse_write_file_get), the last page cut at i_size; writeback waits for each reply
  * (filemap_write_and_wait). The pages are clean afterwards.
  */
-const fuse_writepages = kfunc<{ file: Ptr }, WritepagesL>('fuse_writepages', 'fs/fuse/file.c', {
+export const fuse_writepages = kfunc<{ file: Ptr; inode?: Ptr }, WritepagesL>('fuse_writepages', 'fs/fuse/file.c', {
   start(c, l) {
-    const { fi } = fuseFileOf(c, l.file);
-    l.inode = fi.ptr;
+    if (!l.inode) l.inode = fuseFileOf(c, l.file).fi.ptr;
     return goto('run');
   },
   run(c, l) {
@@ -574,6 +624,42 @@ const fuse_writepages = kfunc<{ file: Ptr }, WritepagesL>('fuse_writepages', 'fs
     const fi = c.deref(l.inode, 'fuse_inode');
     setField(c, fi, 'dirty', fi.dirty.filter((i) => i < l.first || i >= l.first + l.count));
     return goto('run');
+  },
+});
+
+interface WriteInodeL {
+  inode: Ptr;
+  unique: number;
+  fc: Ptr;
+}
+
+/**
+ * write_inode_now(inode, 1): the dirty pages (fuse_writepages), then, with the writeback
+ * cache, the times the kernel changed locally (fuse_write_inode -> fuse_flush_times: SETATTR
+ * MTIME|CTIME|FH through the inode's write file).
+ */
+export const fuse_write_inode_now = kfunc<{ inode: Ptr }, WriteInodeL>('write_inode_now', 'fs/fs-writeback.c', {
+  start(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    if (fi.dirty.length) return call(fuse_writepages, { file: 0, inode: fi.ptr }, 'times', null);
+    return goto('times');
+  },
+  times(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const wf = fi.writeFiles[0];
+    if (!fi.timesDirty || wf === undefined) return ret(0);
+    setField(c, fi, 'timesDirty', false);
+    const fc = connOfInode(c, fi);
+    l.fc = fc.ptr;
+    const ff = c.deref(wf, 'fuse_file');
+    const now = c.w.jiffies || 1;
+    const body = encode(FUSE_SETATTR_IN, { ...zeroValue(FUSE_SETATTR_IN), valid: FATTR.MTIME | FATTR.CTIME | FATTR.FH, fh: ff.fh, mtime: now, ctime: now, mtimensec: 1, ctimensec: 1 });
+    // (the kernel's times carry nanoseconds; the model's clock has none, so any non-zero will do)
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.SETATTR, fi.nodeid, body, 'done');
+  },
+  done(c, l) {
+    fuse_take_answer(c, c.deref(l.fc, 'fuse_conn'), l.unique);
+    return ret(0);
   },
 });
 

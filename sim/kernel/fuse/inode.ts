@@ -86,18 +86,35 @@ export function fuse_time_to_jiffies(c: Ctx, sec: number, nsec: number): number 
 }
 
 /**
+ * fuse_get_cache_mask: with the writeback cache the kernel keeps a regular file's size, mtime
+ * and ctime itself (writes change them locally), so a reply's values for them are ignored.
+ */
+export function fuse_get_cache_mask(c: Ctx, fi: FuseInodeObj): boolean {
+  const sb = c.w.sbs[fi.sb] as FuseSb;
+  return fi.mode === 'reg' && c.deref(sb.conn, 'fuse_conn').writebackCache;
+}
+
+/**
  * fuse_change_attributes: the kernel takes the attributes a reply carries (LOOKUP, GETATTR,
- * SETATTR, CREATE...) and keeps them for attr_valid. A size that changed truncates the page
- * cache and invalidates the rest of it (no FUSE_EXPLICIT_INVAL_DATA from the model's servers).
+ * CREATE...) and keeps them for attr_valid. A size that changed truncates the page cache and
+ * invalidates the rest of it (no FUSE_EXPLICIT_INVAL_DATA from the model's servers). What
+ * the writeback cache keeps locally (fuse_get_cache_mask) the reply does not change.
  */
 export function fuse_change_attributes(c: Ctx, fi: FuseInodeObj, attr: FuseAttr, expires: number) {
+  const cached = fuse_get_cache_mask(c, fi);
+  fuse_change_attributes_common(c, fi, attr, expires, cached);
+  if (cached) return;
   if (attr.size !== fi.size) {
     truncatePages(fi.pages, attr.size);
     invalidatePages(fi.pages);
   }
-  setField(c, fi, 'mode', inodeKindOf(attr.mode));
   setField(c, fi, 'size', attr.size);
-  setField(c, fi, 'mtime', attr.mtime);
+}
+
+/** fuse_change_attributes_common: type, times (unless cached locally) and validity. */
+export function fuse_change_attributes_common(c: Ctx, fi: FuseInodeObj, attr: FuseAttr, expires: number, cached: boolean) {
+  setField(c, fi, 'mode', inodeKindOf(attr.mode));
+  if (!cached) setField(c, fi, 'mtime', attr.mtime);
   setField(c, fi, 'attrValid', true);
   setField(c, fi, 'atimeValid', true);
   setField(c, fi, 'attrExpires', expires);
@@ -135,6 +152,7 @@ export function fuse_iget(c: Ctx, sbId: number, name: string, nodeid: number, at
       pages: {},
       dirty: [],
       writeFiles: [],
+      timesDirty: false,
     });
     sb.inodes[name] = fi.ptr;
   }
