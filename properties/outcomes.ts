@@ -3,7 +3,8 @@
 //  - open(2) of a FUSE file fails only with EIO (a reply the kernel cannot honour), ENOENT,
 //    the connection's errnos (ENOTCONN, ECONNABORTED, ECONNREFUSED) or an errno the server
 //    itself replied with; never with an internal errno such as EBUSY, ETXTBSY or EINVAL
-//    (spec 3, "Any failure here turns into EIO for open(2)")
+//    (spec 3, "Any failure here turns into EIO for open(2)"); an O_TRUNC open may also carry
+//    the server's SETATTR errno (handle_truncate's error is open's)
 //  - BACKING_OPEN with map.flags != 0 (or map.padding != 0 where the profile checks it)
 //    never succeeds (spec 3, BACKING_OPEN: EINVAL)
 //  - BACKING_CLOSE of an id <= 0 never succeeds (spec 3, BACKING_CLOSE: EINVAL)
@@ -69,8 +70,15 @@ export function outcomeProblems(s: Scenario, r: ScenarioResult, profile: Profile
       if (op.op === 'open' && op.mode !== 'path' && typeof ret === 'string') {
         const fs = fuseFsOf(s, op.path);
         if (!fs) continue;
-        let ok = allowed.get(fs);
-        if (!ok) allowed.set(fs, (ok = allowedOpenErrnos(s, fs)));
+        const trunc = op.flags.includes('O_TRUNC');
+        const key = `${fs}${trunc ? ' O_TRUNC' : ''}`;
+        let ok = allowed.get(key);
+        if (!ok) {
+          ok = allowedOpenErrnos(s, fs);
+          const f = s.filesystems.find((x) => x.name === fs);
+          if (trunc && f?.type === 'fuse' && f.server.setattr !== 'ok') ok.add(f.server.setattr);
+          allowed.set(key, ok);
+        }
         if (!ok.has(ret)) {
           out.push({
             kind: 'outcome:open-errno',

@@ -71,13 +71,33 @@ interface ServerSeed {
   open: OpenSeed;
   files: [FileSeed, FileSeed];
   flushEnosys: boolean;
+  /** what GETXATTR of security.capability answers (before writes and truncation) */
+  getxattrEnodata: boolean;
+  /** SETATTR and STATFS fail now and then */
+  setattrErr: boolean;
+  statfsErr: boolean;
+  /** entry_valid and attr_valid in seconds (0: ask every time; 1: a sleep lets them run out) */
+  valid: number;
+  atomicOTrunc: boolean;
 }
 
+/** open(2)'s access mode (0 O_RDONLY, 1 O_RDWR, 2 O_WRONLY, 3 O_PATH) and flags */
+const OPEN_MODES = ['r', 'rw', 'w', 'path'] as const;
+type OpenFlag = 'O_APPEND' | 'O_DIRECT' | 'O_NOATIME' | 'O_TRUNC';
+
 type OpSeed =
-  | { k: 'open'; path: number; rw: boolean }
+  | { k: 'open'; path: number; rw: boolean; mode?: number; flags?: OpenFlag[] }
   | { k: 'read'; fd: number; off: number; splice: boolean }
   | { k: 'write'; fd: number; data: number; splice: boolean }
-  | { k: 'mmap'; fd: number; shared: boolean }
+  | { k: 'mmap'; fd: number; shared: boolean; write?: boolean }
+  | { k: 'mread'; vma: number; off: number }
+  | { k: 'mwrite'; vma: number; data: number }
+  | { k: 'ftruncate'; fd: number; size: number }
+  | { k: 'truncate'; path: number; size: number }
+  | { k: 'chmod'; path: number }
+  | { k: 'fstat'; fd: number }
+  | { k: 'statfs'; path: number }
+  | { k: 'sleep'; ms: number }
   | { k: 'munmap'; vma: number }
   | { k: 'close'; fd: number }
   | { k: 'stat'; path: number }
@@ -184,17 +204,37 @@ const serverSeedArb: fc.Arbitrary<ServerSeed> = fc.record({
   open: openSeedArb,
   files: fc.tuple(fileSeedArb, fileSeedArb),
   flushEnosys: rarely(0.1),
+  getxattrEnodata: rarely(0.3),
+  setattrErr: rarely(0.05),
+  statfsErr: rarely(0.05),
+  valid: weighted([8, 86_400], [2, 1], [1, 0]),
+  atomicOTrunc: rarely(0.3),
 });
 
 /** a fd (or mapping) argument: the k-th one this process saved, now and then a bad one */
 const BAD_REF = 7;
 const fdRef = fc.oneof({ weight: 12, arbitrary: fc.nat({ max: 3 }) }, { weight: 1, arbitrary: fc.constant(BAD_REF) });
-const openOpArb = fc.record({ k: fc.constant('open' as const), path: fc.nat({ max: 11 }), rw: fc.boolean() });
+const openOpArb = fc.record({
+  k: fc.constant('open' as const),
+  path: fc.nat({ max: 11 }),
+  rw: fc.boolean(),
+  // mostly what rw says; now and then O_WRONLY or O_PATH, and flags (shrinking to none)
+  mode: weighted<number | undefined>([10, undefined], [1, 2], [1, 3]),
+  flags: fc.oneof({ weight: 8, arbitrary: fc.constant<OpenFlag[]>([]) }, { weight: 2, arbitrary: fc.subarray<OpenFlag>(['O_APPEND', 'O_DIRECT', 'O_NOATIME', 'O_TRUNC'], { minLength: 1, maxLength: 2 }) }),
+});
 const userOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
   { weight: 20, arbitrary: openOpArb },
   { weight: 10, arbitrary: fc.record({ k: fc.constant('read' as const), fd: fdRef, off: fc.constantFrom(0, 3), splice: likely(0.25) }) },
   { weight: 8, arbitrary: fc.record({ k: fc.constant('write' as const), fd: fdRef, data: fc.nat({ max: 1 }), splice: likely(0.25) }) },
-  { weight: 8, arbitrary: fc.record({ k: fc.constant('mmap' as const), fd: fdRef, shared: likely(0.8) }) },
+  { weight: 8, arbitrary: fc.record({ k: fc.constant('mmap' as const), fd: fdRef, shared: likely(0.8), write: rarely(0.4) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('mread' as const), vma: fdRef, off: fc.constantFrom(0, 2, 4096) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('mwrite' as const), vma: fdRef, data: fc.nat({ max: 1 }) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('ftruncate' as const), fd: fdRef, size: fc.constantFrom(0, 3, 40) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('truncate' as const), path: fc.nat({ max: 9 }), size: fc.constantFrom(0, 5) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('chmod' as const), path: fc.nat({ max: 9 }) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('fstat' as const), fd: fdRef }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('statfs' as const), path: fc.nat({ max: 9 }) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('sleep' as const), ms: fc.constantFrom(10, 1500) }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('munmap' as const), vma: fdRef }) },
   { weight: 12, arbitrary: fc.record({ k: fc.constant('close' as const), fd: fdRef }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('stat' as const), path: fc.nat({ max: 9 }) }) },
@@ -281,6 +321,7 @@ function resolveServer(s: ServerSeed, backing: (string | null)[]): Record<string
     if (fs.open) spec['open'] = openPolicy(fs.open);
     files[name] = spec;
   });
+  if (s.atomicOTrunc) flags.push('ATOMIC_O_TRUNC');
   const init: Record<string, unknown> = { flags, max_stack_depth: s.depth };
   if (s.initFails) init['errno'] = 'EIO';
   return {
@@ -290,6 +331,10 @@ function resolveServer(s: ServerSeed, backing: (string | null)[]): Record<string
     files,
     open: openPolicy(s.open),
     ...(s.flushEnosys ? { flush: 'ENOSYS' } : {}),
+    ...(s.getxattrEnodata ? { getxattr: 'ENODATA' } : {}),
+    ...(s.setattrErr ? { setattr: 'EPERM' } : {}),
+    ...(s.statfsErr ? { statfs: 'EIO' } : {}),
+    ...(s.valid !== 86_400 ? { entry_valid: s.valid, attr_valid: s.valid } : {}),
   };
 }
 
@@ -319,7 +364,9 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
         case 'open': {
           const save = `t${i}fd${nfd++}`;
           sc.fds.push(save);
-          return { op: 'open', path: pick(userPaths, o.path), mode: o.rw ? 'rw' : 'r', save };
+          const op: Record<string, unknown> = { op: 'open', path: pick(userPaths, o.path), mode: o.mode !== undefined ? OPEN_MODES[o.mode] : o.rw ? 'rw' : 'r', save };
+          if (o.flags?.length) op['flags'] = o.flags;
+          return op;
         }
         case 'read':
           return { op: o.splice ? 'splice_read' : 'read', fd: fd(o.fd), n: 8, offset: o.off };
@@ -327,10 +374,26 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
           return { op: o.splice ? 'splice_write' : 'write', fd: fd(o.fd), data: pick(WRITE_DATA, o.data) };
         case 'mmap': {
           const save = `t${i}vm${nvma++}`;
-          const op = { op: 'mmap', fd: fd(o.fd), shared: o.shared, save };
+          const op = { op: 'mmap', fd: fd(o.fd), shared: o.shared, ...(o.write ? { prot: 'rw' } : {}), save };
           sc.vmas.push(save);
           return op;
         }
+        case 'mread':
+          return { op: 'mread', vma: ref(sc.vmas, o.vma, BAD_VMA), offset: o.off, n: 4 };
+        case 'mwrite':
+          return { op: 'mwrite', vma: ref(sc.vmas, o.vma, BAD_VMA), offset: 1, data: pick(WRITE_DATA, o.data) };
+        case 'ftruncate':
+          return { op: 'ftruncate', fd: fd(o.fd), size: o.size };
+        case 'truncate':
+          return { op: 'truncate', path: pick(userPaths, o.path), size: o.size };
+        case 'chmod':
+          return { op: 'chmod', path: pick(userPaths, o.path), mode: 0o600 };
+        case 'fstat':
+          return { op: 'fstat', fd: fd(o.fd) };
+        case 'statfs':
+          return { op: 'statfs', path: pick(userPaths, o.path) };
+        case 'sleep':
+          return { op: 'sleep', ms: o.ms };
         case 'munmap':
           return { op: 'munmap', vma: ref(sc.vmas, o.vma, BAD_VMA) };
         case 'close':
