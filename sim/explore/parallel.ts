@@ -24,7 +24,8 @@ export function exploreParallel(
   const { onProgress, ...plain } = opts;
   const jobs = Array.from({ length: workers }, (_, index) => {
     const job = { scenario: s, opts: { ...plain, shard: { index, count: workers } } };
-    const entry = new URL('./worker.ts', import.meta.url).href;
+    // compiled (dist/, an installed fpsim): worker.js; from the sources: worker.ts through tsx
+    const entry = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
     const w = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { entry, job } });
     return new Promise<ExploreResult>((resolve, reject) => {
       w.on('message', (m: { type: 'progress'; progress: Progress } | { type: 'done'; result: ExploreResult }) => {
