@@ -8,6 +8,7 @@ import { runCampaign, specErrnoTable, type CampaignResult } from '../../properti
 import { formatFailure, writeCounterexample } from '../../properties/report.ts';
 import { bold, dim, green, red } from '../narrate.ts';
 import { checkOptions } from '../common.ts';
+import { progressLine } from '../progress.ts';
 
 function whole(flag: string, min = 0) {
   return (v: string): number => {
@@ -17,27 +18,13 @@ function whole(flag: string, min = 0) {
 }
 
 function progress(total: number) {
-  const tty = process.stderr.isTTY;
-  let lastDraw = 0;
-  let nextTenth = 1;
+  const line = progressLine();
   return {
     tick(done: number, _total: number, ms: number) {
       const rate = done / (ms / 1000 || 1e-9);
-      if (tty) {
-        const now = performance.now();
-        if (now - lastDraw < 100 && done < total) return;
-        lastDraw = now;
-        process.stderr.write(`\r  ${done}/${total} runs (${Math.round((100 * done) / total)}%), ${rate.toFixed(0)} runs/s `);
-      } else {
-        while (done >= Math.ceil((nextTenth * total) / 10) && nextTenth <= 10) {
-          process.stderr.write(`  ${done}/${total} runs (${nextTenth * 10}%), ${rate.toFixed(0)} runs/s\n`);
-          nextTenth++;
-        }
-      }
+      line.update(`  ${done}/${total} runs (${Math.round((100 * done) / total)}%), ${rate.toFixed(0)} runs/s`, done === total);
     },
-    end() {
-      if (tty) process.stderr.write('\r\x1b[K');
-    },
+    end: () => line.done(),
   };
 }
 
