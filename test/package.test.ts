@@ -5,7 +5,7 @@
 // run exactly as its README says, line by line, and its own vitest suite passes. No network
 // is no skip: an unreachable registry fails here, loudly.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +95,27 @@ describe('the packed tarball (slow: npm pack, npm install --omit=dev)', () => {
     `;
     const out = JSON.parse(sh(app, process.execPath, ['--input-type=module', '-e', code])) as Record<string, unknown>;
     expect(out).toEqual({ passed: true, replayed: true, html: true, schemas: true, VERSION: version });
+  });
+
+  it('its types: a TypeScript project typechecks against the installed .d.ts (strict, no @types/node)', () => {
+    writeFileSync(
+      join(app, 'use.ts'),
+      [
+        "import { loadScenarios, runScenario, runCampaign, explore, verdict, validateScenario, type Scenario, type ScenarioRun, type CampaignRun } from 'fpsim';",
+        "const mine: Scenario[] = loadScenarios('node_modules/fpsim/examples/server-ci/scenarios').map((m) => m.scenario);",
+        'const r: ScenarioRun = runScenario(mine[0]!, { trace: true });',
+        'const c: CampaignRun = runCampaign({ runs: 10, seed: 1, scenarios: mine });',
+        'const states: number = explore(mine[0]!).states;',
+        'const v = validateScenario({});',
+        "export const out = [verdict(r), c.failed, states, r.trace?.steps.length, v.ok ? v.scenario.name : v.issues[0]?.path];",
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, types: [], skipLibCheck: false }, files: ['use.ts'] }),
+    );
+    sh(app, process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);
   });
 
   it('the example project, set up and run as its README says (its own vitest suite, a property campaign)', () => {
