@@ -33,9 +33,10 @@ export interface ProgressLine {
   done(): void;
 }
 
-export function progressLine(o: { stream?: Stream; env?: Env; intervalMs?: number } = {}): ProgressLine {
+/** `off`: no line whatever the stream (a command that narrates on stderr itself, e.g. --verbose). */
+export function progressLine(o: { stream?: Stream; env?: Env; intervalMs?: number; off?: boolean } = {}): ProgressLine {
   const stream = o.stream ?? process.stderr;
-  const enabled = wantProgress(stream, o.env ?? process.env);
+  const enabled = !o.off && wantProgress(stream, o.env ?? process.env);
   const interval = o.intervalMs ?? 100;
   let last = -Infinity;
   let shown = false;

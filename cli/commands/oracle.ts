@@ -42,7 +42,7 @@ export function register(program: Command) {
         void stopAll().finally(() => process.exit(sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143));
       };
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
-      const line = progressLine();
+      const line = progressLine({ off: o.verbose === true }); // --verbose narrates on stderr itself
       let n = 0;
       const { rows, unavailable } = await runOracle(scenarios, {
         kernel: o.kernel,
