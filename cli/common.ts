@@ -31,8 +31,8 @@ export function builtinScenarios(): string[] {
 
 /** --kernel and --mutant values, checked before anything runs. */
 export function checkOptions(o: { kernel?: string; mutant?: string[] }) {
-  if (o.kernel && !(PROFILE_NAMES as string[]).includes(o.kernel)) {
-    throw new InputError(`--kernel: unknown profile "${o.kernel}" (known: ${PROFILE_NAMES.join(', ')})`);
+  if (o.kernel !== undefined && !(PROFILE_NAMES as string[]).includes(o.kernel)) {
+    throw new InputError(`--kernel: ${o.kernel === '' ? 'an empty profile name' : `unknown profile "${o.kernel}"`} (known: ${PROFILE_NAMES.join(', ')})`);
   }
   for (const m of o.mutant ?? []) {
     if (!isMutantName(m)) throw new InputError(`--mutant: unknown mutant "${m}" (see fpsim mutants --list)`);

@@ -11,9 +11,7 @@ import { ERRNO } from '../sim/kernel/lib/errno.ts';
  * compared request lists, and listed next to them.
  */
 export const IGNORED_REQUESTS: ReadonlySet<string> = new Set([
-  'GETXATTR',
   'LISTXATTR',
-  'STATFS',
   'STATX',
   'INTERRUPT',
   'ACCESS',
@@ -70,7 +68,7 @@ export type ResultKind = 'value' | 'ok' | 'data';
 /** Which ops' return values are numbers that differ between the model and a real process. */
 export function resultKind(op: string): ResultKind {
   if (op === 'open' || op === 'mmap') return 'ok';
-  if (op === 'read') return 'data';
+  if (op === 'read' || op === 'mread') return 'data';
   return 'value';
 }
 

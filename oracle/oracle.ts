@@ -8,7 +8,7 @@ import { describeOp } from '../sim/scenario/run-scenario.ts';
 import type { Scenario } from '../sim/scenario/schema.ts';
 import { availability } from './transport.ts';
 import { serverStates } from '../sim/server/state.ts';
-import { formatIgnored, normalizeRequests, normalizeResult, row, skippedRow, type Row } from './compare.ts';
+import { formatIgnored, IGNORED_REQUESTS, normalizeRequests, normalizeResult, row, skippedRow, type Row } from './compare.ts';
 import { opKey, runReal, type RealRun } from './real-run.ts';
 
 /** Ops only the model can do; a scenario using one is skipped. */
@@ -19,7 +19,7 @@ const MODEL_ONLY_OPS: Record<string, string> = {
 };
 /** Ops not run on the real side and not compared: model-only checks and orderings. */
 const NOT_COMPARED = new Set(['assert', 'wait']);
-const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount']);
+const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fstat', 'sleep', 'mread', 'mwrite']);
 // a server thread's "ioctl" is issued on its /dev/fuse with a NULL argument
 const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount']);
 
@@ -59,7 +59,7 @@ export function modelRun(s: Scenario, kernel: string): ModelRun {
     },
   });
   const w = r.world;
-  const out: ModelRun = { order, results: {}, seen: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
+  const out: ModelRun = { order, results: {}, seen: {}, log: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
   for (const t of s.tasks) {
     const task = w.tasks.find((x) => x.name === t.name);
     for (const res of task?.results ?? []) out.results[opKey(t.name, res.op)] = { ret: res.ret, ...(res.data !== undefined ? { data: res.data } : {}) };
@@ -70,6 +70,7 @@ export function modelRun(s: Scenario, kernel: string): ModelRun {
   }
   for (const srv of serverStates(w)) {
     out.seen[srv.fs] = [...srv.seen];
+    out.log[srv.fs] = [...srv.log];
     out.backingOpens[srv.fs] = [...srv.backingOpens];
     out.kernelInit[srv.fs] = srv.kernelInit;
   }
@@ -79,6 +80,11 @@ export function modelRun(s: Scenario, kernel: string): ModelRun {
   }
   for (const v of w.violations) out.errors.push(`model violation ${v.kind}: ${v.message}`);
   return out;
+}
+
+/** The log lines of the requests compared (those normalizeRequests keeps), less the opcode's prefix nodeid of INIT. */
+function keptLines(log: readonly string[]): string[] {
+  return log.filter((l) => !IGNORED_REQUESTS.has(l.split(' ')[1] ?? ''));
 }
 
 /** The rows of one scenario: model and kernel side by side. */
@@ -105,6 +111,13 @@ export function compareRuns(s: Scenario, model: ModelRun, real: RealRun): Row[] 
       .filter(Boolean)
       .join('; ');
     rows.push(row(s.name, `requests at /${f.name}`, m.kept.join(' '), k.kept.join(' '), ignored || undefined));
+    // each request's fields, in order (when both sides sent the same opcodes: else the row
+    // above already disagrees)
+    if (m.kept.join(' ') === k.kept.join(' ')) {
+      const ml = keptLines(model.log[f.name] ?? []);
+      const kl = keptLines(real.log[f.name] ?? []);
+      ml.forEach((line, i) => rows.push(row(s.name, `request ${i + 1} at /${f.name}`, line, kl[i] ?? '(none)')));
+    }
     const mb = model.backingOpens[f.name] ?? [];
     const kb = real.backingOpens[f.name] ?? [];
     if (mb.length || kb.length) {

@@ -1,23 +1,24 @@
 // Running a scenario on the real kernel: plain filesystems become directories in a private
 // tmpfs area (read-only ones a read-only bind mount), overlays real overlay mounts (lowerdir
 // only) in that area, FUSE mounts RealFuseTransport mounts served by the shared server core.
-// Every mount lives under /tmp/fpsim-mounts and belongs to a native helper that removes it
-// when it ends, however the harness ends (PR_SET_PDEATHSIG; a later helper sweeps what a
-// SIGKILLed one left). User ops run in one fpsim-user child per scenario process, one op at a
-// time, in the order the model finished them; a server thread's ops go through the transport.
+// Every mount lives in a private mount namespace the keeper helper makes (a tmpfs on /tmp in
+// it): the FUSE helpers and the fpsim-user processes join it, node reaches its files through
+// /proc/<keeper pid>/root, and the host sees no mount and no directory. The helpers still
+// unmount what they mounted when they end (PR_SET_PDEATHSIG, signals), and whatever way they
+// all die, the kernel removes every mount with the namespace. User ops run in one fpsim-user
+// child per scenario process, one op at a time, in the order the model finished them; a
+// server thread's ops go through the transport.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scenario, ScenarioOp } from '../sim/scenario/schema.ts';
+import { openFlags } from '../sim/scenario/build.ts';
 import { ensureBuilt } from './native/build.ts';
 import { RealServer } from './real-server.ts';
 import { RealFuseTransport, TransportClosedError } from './transport.ts';
 import type { UserResult } from './user.ts';
 import { canonicalErrno, errnoNameOf } from './compare.ts';
 
-const O_RDONLY = 0;
-const O_RDWR = 2;
-const O_PATH = 0o10000000;
 const MS_RDONLY = 1;
 const MS_REMOUNT = 32;
 const MS_BIND = 4096;
@@ -33,6 +34,8 @@ export interface RealRun {
   results: Record<string, RealResult>;
   /** each FUSE mount's requests (opcode names), in order, before teardown */
   seen: Record<string, string[]>;
+  /** each FUSE mount's requests with their fields (ServerState.log), in order */
+  log: Record<string, string[]>;
   /** what each server's own BACKING_OPENs returned */
   backingOpens: Record<string, number[]>;
   /** what each mount's INIT offered ("7.45 PASSTHROUGH") */
@@ -62,8 +65,9 @@ class UserProcess {
   private exited = false;
   readonly stderr: string[] = [];
 
-  constructor() {
-    this.child = spawn(ensureBuilt('fpsim-user'), ['-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** nsPid: run in the mount namespace of this keeper helper */
+  constructor(nsPid: number) {
+    this.child = spawn(ensureBuilt('fpsim-user'), ['--ns', String(nsPid), '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       this.buf += s;
       let nl: number;
@@ -139,7 +143,7 @@ export interface RealRunOptions {
 export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRun> {
   const log = opts.log ?? (() => {});
   const opTimeout = opts.opTimeoutMs ?? 5_000;
-  const run: RealRun = { results: {}, seen: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
+  const run: RealRun = { results: {}, seen: {}, log: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
   const handles: { stop(): Promise<void> }[] = [];
   const users = new Map<string, UserProcess>();
   const servers = new Map<string, { t: RealFuseTransport; srv: RealServer }>();
@@ -153,9 +157,12 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
   let area: RealFuseTransport | undefined;
   let areaHandle: { stop(): Promise<void> } | undefined;
   try {
-    area = await RealFuseTransport.start({ keeper: true });
+    area = await RealFuseTransport.start({ keeper: true, newns: true });
     areaHandle = helperHandle(area);
     const areaDir = area.mountpoint;
+    const nsPid = area.helperPid;
+    /** a path of the run's namespace, as node reaches it */
+    const host = (p: string) => area!.hostPath(p);
     const mount = async (fstype: string, source: string, target: string, flags = 0, data = ''): Promise<number> =>
       area!.mount(fstype, source, target, flags, data);
 
@@ -191,7 +198,7 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
       for (const l of layers) {
         const lf = fsOf(l);
         if (lf?.type !== 'plain') continue;
-        const file = join(plainDir(l), p[1]);
+        const file = host(join(plainDir(l), p[1]));
         try {
           statSync(file);
           return { file };
@@ -211,6 +218,10 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
         // never read a FIFO: that would wait for a writer
         if (!st.isFile()) return { data: '', mtime: Math.floor(st.mtimeMs / 1000) };
         return { data: readFileSync(r.file, 'latin1'), mtime: Math.floor(st.mtimeMs / 1000) };
+      },
+      truncateBacking: (path: string, size: number) => {
+        const r = plainFile(path);
+        if (r && r !== 'fuse') truncateSync(r.file, size);
       },
       writeBacking: (path: string, offset: number, data: string) => {
         const r = plainFile(path);
@@ -232,7 +243,7 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
       // overlayfs wants two lower layers when there is no upper one: an empty bottom layer
       // changes nothing else (its s_stack_depth is 0)
       const empty = join(areaDir, `.empty-${name}`);
-      mkdirSync(empty, { recursive: true });
+      mkdirSync(host(empty), { recursive: true });
       const lowerdir = [...(lowers as string[]), ...(lowers.length < 2 ? [empty] : [])].join(':');
       const target = join(areaDir, name);
       const r = await mount('overlay', 'overlay', target, 0, `lowerdir=${lowerdir}`);
@@ -244,11 +255,11 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
     for (const f of s.filesystems) {
       if (f.type === 'plain') {
         const dir = plainDir(f.name);
-        mkdirSync(dir, { recursive: true });
+        mkdirSync(host(dir), { recursive: true });
         for (const [n, v] of Object.entries(f.files)) {
-          if (typeof v === 'string') writeFileSync(join(dir, n), v);
-          else if ('dir' in v) mkdirSync(join(dir, n));
-          else mkfifo(join(dir, n));
+          if (typeof v === 'string') writeFileSync(host(join(dir, n)), v);
+          else if ('dir' in v) mkdirSync(host(join(dir, n)));
+          else mkfifo(host(join(dir, n)));
         }
         const target = join(areaDir, f.name);
         if (f.readonly) {
@@ -258,7 +269,7 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
         }
         roots.set(f.name, target);
       } else if (f.type === 'fuse') {
-        const t = await RealFuseTransport.start();
+        const t = await RealFuseTransport.start({ ns: nsPid });
         const h = helperHandle(t);
         handles.push(h);
         if (!f.server.cap_sys_admin) {
@@ -317,7 +328,7 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
               const r = await mount('fusectl', 'fusectl', fusectl);
               if (r !== 0) throw new Error(`mounting fusectl: ${errnoNameOf(r)}`);
             }
-            res = abortConnection(fusectl, t.mountpoint);
+            res = abortConnection(host(fusectl), t.mountpoint, nsPid);
           }
         }
       } else if (serverFs !== null) {
@@ -325,7 +336,7 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
         res = await serverOp(t, op, arg, realPath);
       } else {
         let u = users.get(proc);
-        if (!u) users.set(proc, (u = new UserProcess()));
+        if (!u) users.set(proc, (u = new UserProcess(nsPid)));
         res = await userOp(u, op, arg, realPath, opTimeout);
       }
       // the real value (an fd, a mapping, a backing id) is what later ops of this process use
@@ -339,6 +350,7 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
     await settle(100);
     for (const [name, { srv }] of servers) {
       run.seen[name] = [...srv.state.seen];
+      run.log[name] = [...srv.state.log];
       run.backingOpens[name] = [...srv.state.backingOpens];
       run.kernelInit[name] = srv.state.kernelInit;
       for (const e of srv.errors) run.errors.push(`server /${name}: ${e}`);
@@ -348,7 +360,7 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
       for (const [n, v] of Object.entries(f.files)) {
         if (typeof v !== 'string') continue;
         try {
-          run.files[`/${f.name}/${n}`] = readFileSync(join(plainDir(f.name), n), 'latin1');
+          run.files[`/${f.name}/${n}`] = readFileSync(host(join(plainDir(f.name), n)), 'latin1');
         } catch (e) {
           run.files[`/${f.name}/${n}`] = `(${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`;
         }
@@ -382,9 +394,9 @@ function fromErr(r: number): RealResult {
   return r < 0 ? { ret: errnoNameOf(r) } : { ret: r };
 }
 
-/** echo 1 > /sys/fs/fuse/connections/<dev minor>/abort, the connection found by its mount. */
-function abortConnection(fusectl: string, mountpoint: string): RealResult {
-  const line = readFileSync('/proc/self/mountinfo', 'utf8')
+/** echo 1 > /sys/fs/fuse/connections/<dev minor>/abort, the connection found by its mount (in nsPid's namespace). */
+function abortConnection(fusectl: string, mountpoint: string, nsPid: number): RealResult {
+  const line = readFileSync(`/proc/${nsPid}/mountinfo`, 'utf8')
     .split('\n')
     .find((l) => l.split(' ')[4] === mountpoint);
   const dev = line?.split(' ')[2];
@@ -407,9 +419,9 @@ async function serverOp(
   try {
     switch (op.op) {
       case 'open':
-        return fromErr(await t.openFile(realPath(op.path), op.mode === 'rw' ? O_RDWR : op.mode === 'path' ? O_PATH : O_RDONLY));
+        return fromErr(await t.openFile(realPath(op.path), openFlags(op.mode, op.flags)));
       case 'backing_open':
-        return fromErr(await t.backingOpenFd(arg(op.fd), { flags: op.flags, padding: op.padding }));
+        return fromErr(await t.backingOpenFd(arg(op.fd), { flags: op.flags, padding: BigInt(op.padding) }));
       case 'backing_close':
         return fromErr(await t.backingClose(arg(op.id)));
       case 'ioctl':
@@ -436,7 +448,7 @@ async function userOp(
   let line: (string | number)[];
   switch (op.op) {
     case 'open':
-      line = ['open', realPath(op.path), op.mode === 'rw' ? 'rdwr' : op.mode === 'path' ? 'path' : 'rdonly'];
+      line = ['open', realPath(op.path), openFlags(op.mode, op.flags)];
       break;
     case 'read':
       line = ['pread', arg(op.fd), op.n, op.offset];
@@ -451,13 +463,37 @@ async function userOp(
       line = ['splicewrite', arg(op.fd), `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`, op.offset];
       break;
     case 'mmap':
-      line = ['mmap', arg(op.fd), 4096, 'r', op.shared ? 'shared' : 'private'];
+      line = ['mmap', arg(op.fd), op.len, op.prot, op.shared ? 'shared' : 'private'];
+      break;
+    case 'mread':
+      line = ['mread', arg(op.vma), op.offset, op.n];
+      break;
+    case 'mwrite':
+      line = ['mwrite', arg(op.vma), op.offset, `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`];
       break;
     case 'munmap':
       line = ['munmap', arg(op.vma)];
       break;
     case 'close':
       line = ['close', arg(op.fd)];
+      break;
+    case 'ftruncate':
+      line = ['ftruncate', arg(op.fd), op.size];
+      break;
+    case 'truncate':
+      line = ['truncate', realPath(op.path), op.size];
+      break;
+    case 'chmod':
+      line = ['chmod', realPath(op.path), op.mode];
+      break;
+    case 'statfs':
+      line = ['statfs', realPath(op.path)];
+      break;
+    case 'fstat':
+      line = ['fstat', arg(op.fd)];
+      break;
+    case 'sleep':
+      line = ['sleep', op.ms];
       break;
     case 'stat':
       line = [op.cached ? 'cstat' : 'stat', realPath(op.path)];
@@ -471,8 +507,10 @@ async function userOp(
   switch (op.op) {
     case 'read':
     case 'splice_read':
+    case 'mread':
       return { ret: r.ret, data: Buffer.from(r.hex ?? '', 'hex').toString('latin1') };
     case 'stat':
+    case 'fstat':
       return { ret: r.size ?? 0 };
     default:
       return { ret: r.ret };

@@ -4,7 +4,7 @@
 // helper: "open this backing path" is openFile, "BACKING_OPEN fd" is backingOpenFd,
 // "BACKING_CLOSE id" is backingClose, "close fd" is closeFile. Requests are handled one at a
 // time, in order, like the model's single session loop.
-import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
 import {
   acceptRequest,
   initReply,
@@ -37,6 +37,8 @@ export interface RealServerEnv {
   backing?: (path: string) => { data: string; mtime: number } | null;
   /** write the backing file (default: pwrite the resolved path) */
   writeBacking?: (path: string, offset: number, data: string) => void;
+  /** truncate the backing file (default: truncate the resolved path) */
+  truncateBacking?: (path: string, size: number) => void;
 }
 
 export interface RealServerOptions {
@@ -227,6 +229,7 @@ function realEnv(e: RealServerEnv, resolve: (p: string) => string, vars: Record<
           return null;
         }
       }),
+    truncateBacking: e.truncateBacking ?? ((path, size) => truncateSync(resolve(path), size)),
     writeBacking:
       e.writeBacking ??
       ((path, offset, data) => {

@@ -92,6 +92,15 @@ export interface StartOptions {
    * filesystems (overlays, read-only binds); they all go when the helper goes
    */
   keeper?: boolean;
+  /**
+   * with keeper: a private mount namespace of the helper's own (a tmpfs on /tmp in it); every
+   * mount of the run lives there, and the kernel removes them all when the namespace's last
+   * process dies, however it dies. The host sees none of it: node reaches the files through
+   * hostPath (/proc/<keeper pid>/root).
+   */
+  newns?: boolean;
+  /** mount in the namespace of this keeper (its pid) instead of the host's */
+  ns?: number;
 }
 
 export interface BackingOpenOptions {
@@ -140,6 +149,14 @@ export class RealFuseTransport {
     this.exited = exited;
   }
 
+  /** the pid whose mount namespace the mount is in (null: the host's) */
+  nsPid: number | null = null;
+
+  /** A path of the helper's namespace as this process reaches it (/proc/<pid>/root/...). */
+  hostPath(p: string): string {
+    return this.nsPid === null ? p : `/proc/${this.nsPid}/root${p}`;
+  }
+
   get helperPid(): number {
     return this.child.pid ?? -1;
   }
@@ -168,6 +185,8 @@ export class RealFuseTransport {
     if (opts.defaultPermissions) args.push('--default-permissions');
     if (opts.allowOther) args.push('--allow-other');
     if (opts.keeper) args.push('--keeper');
+    if (opts.newns) args.push('--newns');
+    if (opts.ns !== undefined) args.push('--ns', String(opts.ns));
     const debug = opts.debug ?? process.env.FPSIM_ORACLE_DEBUG === '1';
     const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let transport: RealFuseTransport | undefined;
@@ -219,6 +238,8 @@ export class RealFuseTransport {
             }
             clearTimeout(timer);
             transport = new RealFuseTransport(child, payload.toString('utf8'), exited);
+            if (opts.newns) transport.nsPid = child.pid ?? null;
+            else if (opts.ns !== undefined) transport.nsPid = opts.ns;
             transport.appendStderr(stderrEarly);
             const t = transport;
             onExit = (why) => t.markClosed(why);

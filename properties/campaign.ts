@@ -15,6 +15,8 @@ export interface CampaignOptions {
   mutants?: string[];
   /** shrinking budget on failure (ms) */
   shrinkMs?: number;
+  /** stop starting new runs after this long (ms); the runs done are the result */
+  timeLimitMs?: number;
   /** told after each run */
   onProgress?: (done: number, total: number, elapsedMs: number) => void;
   /** the programs (default modelArb(): random ones, the hand-made races, the scenario library) */
@@ -23,6 +25,10 @@ export interface CampaignOptions {
 
 export interface CampaignResult {
   runs: number;
+  /** the runs asked for (runs < requested: stopped by the time limit) */
+  requested: number;
+  /** the time limit ended the campaign before `requested` runs */
+  timedOut: boolean;
   seed: number;
   ms: number;
   runsPerSec: number;
@@ -48,6 +54,7 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
     mutants: o.mutants,
     requireBaselinePass: !!o.mutants?.length,
     shrinkMs: o.shrinkMs ?? 10_000,
+    ...(o.timeLimitMs !== undefined ? { timeLimitMs: o.timeLimitMs } : {}),
     record: true,
     arb: o.arb ?? modelArb(),
     onRun(p, info, elapsed) {
@@ -61,6 +68,8 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
   const searchMs = r.msToFailure ?? r.ms;
   return {
     runs: r.runs,
+    requested: o.runs,
+    timedOut: !r.failed && r.runs < o.runs,
     seed: o.seed,
     ms: r.ms,
     runsPerSec: r.runs / (searchMs / 1000 || 1e-9),

@@ -82,7 +82,7 @@ export function outcomeProblems(s: Scenario, r: ScenarioResult, profile: Profile
       }
       if (op.op === 'backing_open' && typeof ret === 'number') {
         const badFlags = op.flags !== 0;
-        const badPadding = op.padding !== 0 && profile.backingOpenChecksPadding;
+        const badPadding = BigInt(op.padding) !== 0n && profile.backingOpenChecksPadding;
         if (badFlags || badPadding) {
           out.push({
             kind: 'outcome:backing-open-flags',

@@ -384,7 +384,41 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
     });
     tasks.push({ name: 'ctl', proc: `server:${fs}`, ops });
   }
+  unsavedRefsToMinusOne(filesystems, tasks);
   return { name: 'random', description: 'a random program (properties/program.ts)', filesystems, tasks } as ScenarioInput;
+}
+
+/**
+ * A "$name" no op of its process saves (a server's "$id" when no ctl thread registers a
+ * backing file) is -1 at run time; the scenario format refuses such a reference, so the
+ * program says -1 itself (the same run).
+ */
+function unsavedRefsToMinusOne(filesystems: Record<string, unknown>[], tasks: Record<string, unknown>[]) {
+  const saved = new Map<string, Set<string>>();
+  const procOf = (t: Record<string, unknown>) => (t['proc'] as string | undefined) ?? (t['name'] as string);
+  for (const f of filesystems) if (f['type'] === 'fuse') saved.set(`server:${f['name'] as string}`, new Set(['devfd']));
+  for (const t of tasks) {
+    const set = saved.get(procOf(t)) ?? new Set<string>();
+    saved.set(procOf(t), set);
+    for (const op of t['ops'] as Record<string, unknown>[]) if (typeof op['save'] === 'string') set.add(op['save']);
+  }
+  const fix = (o: Record<string, unknown>, key: string, proc: string) => {
+    const v = o[key];
+    if (typeof v === 'string' && v.startsWith('$') && !saved.get(proc)?.has(v.slice(1))) o[key] = -1;
+  };
+  for (const t of tasks) for (const op of t['ops'] as Record<string, unknown>[]) for (const k of ['fd', 'vma', 'id']) fix(op, k, procOf(t));
+  for (const f of filesystems) {
+    if (f['type'] !== 'fuse') continue;
+    const proc = `server:${f['name'] as string}`;
+    const server = f['server'] as { open?: Record<string, unknown>; files: Record<string, { open?: Record<string, unknown> }> };
+    const visit = (p: Record<string, unknown> | undefined) => {
+      if (!p) return;
+      fix(p, 'backing_id', proc);
+      for (const r of (p['replies'] as Record<string, unknown>[] | undefined) ?? []) fix(r, 'backing_id', proc);
+    };
+    visit(server.open);
+    for (const file of Object.values(server.files)) visit(file.open);
+  }
 }
 
 /** A random scenario, validated (defaults filled in). */

@@ -95,6 +95,13 @@ function params(o: PropertyOptions): fc.Parameters<[Program]> {
   const ps: fc.Parameters<[Program]> = { seed: o.seed, numRuns: o.numRuns };
   if (o.endOnFailure) ps.endOnFailure = true;
   if (o.path !== undefined) ps.path = o.path;
+  // past the time limit the predicate passes at once, but fast-check would still generate
+  // every remaining program (--runs 1e9 never ends): stop it then too (a failure found just
+  // before the limit keeps the counterexample shrunk so far)
+  if (o.timeLimitMs !== undefined) {
+    ps.interruptAfterTimeLimit = o.timeLimitMs;
+    ps.markInterruptAsFailure = false;
+  }
   return ps;
 }
 

@@ -28,7 +28,7 @@ beforeAll(() => {
   installInto(app, tgz, { omitDev: true });
 }, 600_000);
 
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }), 120_000); // node_modules of two projects: slow on a busy disk
 
 describe('the packed tarball (slow: npm pack, npm install --omit=dev)', () => {
   it('ships the compiled model, the data it reads, the schemas and the example; no sources, tests or tools', () => {

@@ -2,16 +2,26 @@
 // helpers to themselves for a moment: a helper that starts sweeps the stale mounts of dead
 // helpers, so a test that leaves a stale mount on purpose and looks at it must not overlap
 // with another file starting helpers. mkdir is atomic; a lock whose owner died is taken over.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const LOCK = join(tmpdir(), 'fpsim-real-kernel-tests.lock');
 
 function ownerAlive(): boolean {
+  let pid: number;
   try {
-    const pid = Number(readFileSync(join(LOCK, 'pid'), 'utf8'));
-    if (!pid) return true; // being written: assume alive
+    pid = Number(readFileSync(join(LOCK, 'pid'), 'utf8'));
+  } catch {
+    // no pid file yet: its owner made the directory and is writing it, unless that was long ago
+    try {
+      return Date.now() - statSync(LOCK).mtimeMs < 10_000;
+    } catch {
+      return false; // the lock itself is gone
+    }
+  }
+  if (!pid) return true; // being written: assume alive
+  try {
     process.kill(pid, 0);
     return true;
   } catch (e) {

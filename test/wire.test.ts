@@ -36,6 +36,41 @@ import {
   FUSE_RELEASE_IN,
   FUSE_WRITE_IN,
   FUSE_WRITE_OUT,
+  FUSE_KSTATFS,
+  FUSE_STATFS_OUT,
+  FUSE_SETATTR_IN,
+  FUSE_GETXATTR_IN,
+  FUSE_GETXATTR_OUT,
+  FUSE_SETXATTR_IN,
+  FUSE_FSYNC_IN,
+  FUSE_FALLOCATE_IN,
+  FUSE_LSEEK_IN,
+  FUSE_LSEEK_OUT,
+  FUSE_COPY_FILE_RANGE_IN,
+  FUSE_COPY_FILE_RANGE_OUT,
+  FUSE_FILE_LOCK,
+  FUSE_LK_IN,
+  FUSE_LK_OUT,
+  FUSE_FORGET_IN,
+  FUSE_BATCH_FORGET_IN,
+  FUSE_FORGET_ONE,
+  FUSE_CREATE_IN,
+  FUSE_MKNOD_IN,
+  FUSE_MKDIR_IN,
+  FUSE_RENAME_IN,
+  FUSE_RENAME2_IN,
+  FUSE_LINK_IN,
+  FUSE_ACCESS_IN,
+  FUSE_INTERRUPT_IN,
+  FUSE_DIRENT,
+  FUSE_DIRENTPLUS,
+  FUSE_SX_TIME,
+  FUSE_STATX,
+  FUSE_STATX_IN,
+  FUSE_STATX_OUT,
+  FUSE_NAME_OFFSET,
+  FUSE_NAME_OFFSET_DIRENTPLUS,
+  direntAlign,
   LAYOUTS,
   WireError,
   decode,
@@ -126,22 +161,66 @@ group('struct sizes and offsets (x86_64 ABI)', () => {
     [FUSE_GETATTR_IN, 16],
     [FUSE_ENTRY_OUT, 128],
     [FUSE_BACKING_MAP, 16],
+    // 7.45 (Linux 6.18) include/uapi/linux/fuse.h
+    [FUSE_KSTATFS, 80],
+    [FUSE_STATFS_OUT, 80],
+    [FUSE_SETATTR_IN, 88],
+    [FUSE_GETXATTR_IN, 8],
+    [FUSE_GETXATTR_OUT, 8],
+    [FUSE_SETXATTR_IN, 16],
+    [FUSE_FSYNC_IN, 16],
+    [FUSE_FALLOCATE_IN, 32],
+    [FUSE_LSEEK_IN, 24],
+    [FUSE_LSEEK_OUT, 8],
+    [FUSE_COPY_FILE_RANGE_IN, 56],
+    [FUSE_COPY_FILE_RANGE_OUT, 8],
+    [FUSE_FILE_LOCK, 24],
+    [FUSE_LK_IN, 48],
+    [FUSE_LK_OUT, 24],
+    [FUSE_FORGET_IN, 8],
+    [FUSE_BATCH_FORGET_IN, 8],
+    [FUSE_FORGET_ONE, 16],
+    [FUSE_CREATE_IN, 16],
+    [FUSE_MKNOD_IN, 16],
+    [FUSE_MKDIR_IN, 8],
+    [FUSE_RENAME_IN, 8],
+    [FUSE_RENAME2_IN, 16],
+    [FUSE_LINK_IN, 8],
+    [FUSE_ACCESS_IN, 8],
+    [FUSE_INTERRUPT_IN, 8],
+    [FUSE_DIRENT, 24],
+    [FUSE_DIRENTPLUS, 152],
+    [FUSE_SX_TIME, 16],
+    [FUSE_STATX, 256],
+    [FUSE_STATX_IN, 24],
+    [FUSE_STATX_OUT, 288],
   ] as const).map(([l, n]) => [l.name, n, l] as const))('%s is %i bytes', (_name, size, layout) => {
     expect(layout.size).toBe(size);
     expect(encode(layout, zeroValue(layout) as never).length).toBe(size);
   });
 
   it('lists every layout once', () => {
-    expect(LAYOUTS.length).toBe(16);
-    expect(new Set(LAYOUTS.map((l) => l.name)).size).toBe(16);
+    expect(LAYOUTS.length).toBe(48);
+    expect(new Set(LAYOUTS.map((l) => l.name)).size).toBe(48);
   });
 
-  it('fuse_init_out: max_stack_depth u32 at 36, flags2 at 32, reserved tail 40..64', () => {
+  it('fuse_init_out: max_stack_depth u32 at 36, flags2 at 32, 7.43 request_timeout u16 at 40, reserved tail 42..64', () => {
     expect(offsetOf(FUSE_INIT_OUT, 'max_stack_depth')).toBe(36);
     expect(typeOf(FUSE_INIT_OUT, 'max_stack_depth')).toBe('u32');
     expect(offsetOf(FUSE_INIT_OUT, 'flags2')).toBe(32);
     expect(offsetOf(FUSE_INIT_OUT, 'max_pages')).toBe(28);
-    expect(offsetOf(FUSE_INIT_OUT, 'unused')).toBe(40);
+    expect(offsetOf(FUSE_INIT_OUT, 'request_timeout')).toBe(40);
+    expect(typeOf(FUSE_INIT_OUT, 'request_timeout')).toBe('u16');
+    expect(offsetOf(FUSE_INIT_OUT, 'unused')).toBe(42);
+  });
+
+  it('an optional field (request_timeout) may be left out of a value: it is encoded as 0 and decoded as 0', () => {
+    const v = { major: 7, minor: 40, max_readahead: 0, flags: 0, max_background: 0, congestion_threshold: 0, max_write: 4096, time_gran: 0, max_pages: 0, map_alignment: 0, flags2: 0, max_stack_depth: 1 };
+    const bytes = encode(FUSE_INIT_OUT, v);
+    expect(bytes[40]).toBe(0);
+    expect(decode(FUSE_INIT_OUT, bytes)).toEqual({ ...v, request_timeout: 0 });
+    expect(encode(FUSE_INIT_OUT, { ...v, request_timeout: 0x1234 }).subarray(40, 42)).toEqual(Uint8Array.of(0x34, 0x12));
+    expect(() => encode(FUSE_INIT_OUT, { ...v, request_timeout: 0x10000 })).toThrow(/request_timeout \(u16\)/);
   });
 
   it('fuse_open_out: backing_id is a signed i32 at 12', () => {
@@ -154,6 +233,56 @@ group('struct sizes and offsets (x86_64 ABI)', () => {
     expect(typeOf(FUSE_IN_HEADER, 'total_extlen')).toBe('u16');
     expect(offsetOf(FUSE_OUT_HEADER, 'error')).toBe(4);
     expect(typeOf(FUSE_OUT_HEADER, 'error')).toBe('i32');
+  });
+
+  // Field offsets against the 7.45 header (defineLayout only checks that the table is
+  // self-consistent: two fields swapped would pass it).
+  it.each(([
+    [FUSE_ATTR, { size: 8, atime: 24, atimensec: 48, mode: 60, nlink: 64, rdev: 76, blksize: 80, flags: 84 }],
+    [FUSE_KSTATFS, { bfree: 8, bavail: 16, files: 24, ffree: 32, bsize: 40, namelen: 44, frsize: 48, padding: 52, spare: 56 }],
+    [FUSE_SETATTR_IN, { valid: 0, fh: 8, size: 16, lock_owner: 24, atime: 32, mtime: 40, ctime: 48, atimensec: 56, mtimensec: 60, ctimensec: 64, mode: 68, unused4: 72, uid: 76, gid: 80, unused5: 84 }],
+    [FUSE_GETXATTR_IN, { size: 0, padding: 4 }],
+    [FUSE_GETXATTR_OUT, { size: 0, padding: 4 }],
+    [FUSE_SETXATTR_IN, { size: 0, flags: 4, setxattr_flags: 8, padding: 12 }],
+    [FUSE_FSYNC_IN, { fh: 0, fsync_flags: 8, padding: 12 }],
+    [FUSE_FALLOCATE_IN, { fh: 0, offset: 8, length: 16, mode: 24, padding: 28 }],
+    [FUSE_LSEEK_IN, { fh: 0, offset: 8, whence: 16, padding: 20 }],
+    [FUSE_COPY_FILE_RANGE_IN, { fh_in: 0, off_in: 8, nodeid_out: 16, fh_out: 24, off_out: 32, len: 40, flags: 48 }],
+    [FUSE_COPY_FILE_RANGE_OUT, { bytes_copied: 0 }],
+    [FUSE_FILE_LOCK, { start: 0, end: 8, type: 16, pid: 20 }],
+    [FUSE_LK_IN, { fh: 0, owner: 8, lk: 16, lk_flags: 40, padding: 44 }],
+    [FUSE_BATCH_FORGET_IN, { count: 0, dummy: 4 }],
+    [FUSE_FORGET_ONE, { nodeid: 0, nlookup: 8 }],
+    [FUSE_CREATE_IN, { flags: 0, mode: 4, umask: 8, open_flags: 12 }],
+    [FUSE_MKNOD_IN, { mode: 0, rdev: 4, umask: 8, padding: 12 }],
+    [FUSE_MKDIR_IN, { mode: 0, umask: 4 }],
+    [FUSE_RENAME2_IN, { newdir: 0, flags: 8, padding: 12 }],
+    [FUSE_ACCESS_IN, { mask: 0, padding: 4 }],
+    [FUSE_DIRENT, { ino: 0, off: 8, namelen: 16, type: 20 }],
+    [FUSE_DIRENTPLUS, { entry_out: 0, dirent: 128 }],
+    [FUSE_SX_TIME, { tv_sec: 0, tv_nsec: 8, __reserved: 12 }],
+    [FUSE_STATX, { blksize: 4, attributes: 8, nlink: 16, uid: 20, gid: 24, mode: 28, __spare0: 30, ino: 32, size: 40, blocks: 48, attributes_mask: 56, atime: 64, btime: 80, ctime: 96, mtime: 112, rdev_major: 128, rdev_minor: 132, dev_major: 136, dev_minor: 140, __spare2: 144 }],
+    [FUSE_STATX_IN, { getattr_flags: 0, reserved: 4, fh: 8, sx_flags: 16, sx_mask: 20 }],
+    [FUSE_STATX_OUT, { attr_valid: 0, attr_valid_nsec: 8, flags: 12, spare: 16, stat: 32 }],
+  ] as const).map(([l, o]) => [l.name, l, o] as const))('%s field offsets', (_name, layout, offsets) => {
+    for (const [name, off] of Object.entries(offsets)) expect([name, offsetOf(layout, name)]).toEqual([name, off]);
+  });
+
+  it('64-bit values the kernel fills in full are u64w: lock ranges (OFFSET_MAX), owners, interrupt uniques, dirent cookies, setattr times', () => {
+    expect(typeOf(FUSE_FILE_LOCK, 'start')).toBe('u64w');
+    expect(typeOf(FUSE_FILE_LOCK, 'end')).toBe('u64w');
+    expect(typeOf(FUSE_LK_IN, 'owner')).toBe('u64w');
+    expect(typeOf(FUSE_SETATTR_IN, 'lock_owner')).toBe('u64w');
+    expect(typeOf(FUSE_SETATTR_IN, 'atime')).toBe('u64w');
+    expect(typeOf(FUSE_INTERRUPT_IN, 'unique')).toBe('u64w');
+    expect(typeOf(FUSE_DIRENT, 'off')).toBe('u64w');
+    expect(typeOf(FUSE_CREATE_IN, 'open_flags')).toBe('u32'); // 7.33 renamed the padding
+  });
+
+  it('dirent names start at 24 (dirent) and 152 (direntplus); records are padded to 8', () => {
+    expect(FUSE_NAME_OFFSET).toBe(24);
+    expect(FUSE_NAME_OFFSET_DIRENTPLUS).toBe(152);
+    expect([1, 7, 8, 9, 24 + 5].map(direntAlign)).toEqual([8, 8, 8, 16, 32]);
   });
 
   it('embedded fuse_attr sits at 16 in attr_out and 40 in entry_out', () => {
@@ -262,6 +391,7 @@ group('hand-written byte vectors', () => {
       map_alignment: 0,
       flags2,
       max_stack_depth: 2,
+      request_timeout: 0,
     };
     const expected = bytesOf(
       0x07, 0x00, 0x00, 0x00, //  0 major = 7
@@ -274,7 +404,8 @@ group('hand-written byte vectors', () => {
       0x00, 0x01, 0x00, 0x00, // 28 max_pages = 256, map_alignment = 0
       0x20, 0x00, 0x00, 0x00, // 32 flags2 = bit 5 (PASSTHROUGH >> 32)
       0x02, 0x00, 0x00, 0x00, // 36 max_stack_depth = 2
-      ...new Array<number>(24).fill(0), // 40 unused[6]
+      0x00, 0x00, // 40 request_timeout (7.43) = 0
+      ...new Array<number>(22).fill(0), // 42 unused[11] (u16)
     );
     const bytes = encode(FUSE_INIT_OUT, v);
     expect(Array.from(bytes)).toEqual(expected);
@@ -284,7 +415,7 @@ group('hand-written byte vectors', () => {
     const lines = describe(FUSE_INIT_OUT, bytes);
     expect(lines).toContainEqual(expect.stringMatching(/^36\s+max_stack_depth\s+u32\s+2$/));
     expect(lines).toContainEqual(expect.stringMatching(/^32\s+flags2\s+u32\s+32$/));
-    expect(lines.at(-1)).toMatch(/^40\s+unused\s+reserved\[24\]\s+zero$/);
+    expect(lines.at(-1)).toMatch(/^42\s+unused\s+reserved\[22\]\s+zero$/);
   });
 
   it('fuse_open_out with backing_id = -1 and FOPEN_PASSTHROUGH', () => {
@@ -341,9 +472,18 @@ group('uapi constants', () => {
     expect(FUSE_INIT_EXT).toBe(0x4000_0000n);
     expect(FUSE_INIT_FLAG.DIRECT_IO_ALLOW_MMAP).toBe(1n << 36n);
     expect(FUSE_PASSTHROUGH).toBe(0x20_0000_0000n);
-    // bits 0..39 are all assigned, each exactly once
+    // bits 0..42 are all assigned (7.45 adds none after REQUEST_TIMEOUT), each exactly once
     const all = Object.values(FUSE_INIT_FLAG).reduce((a, b) => a | b, 0n);
-    expect(all).toBe((1n << 40n) - 1n);
+    expect(all).toBe((1n << 43n) - 1n);
+    expect(new Set(Object.values(FUSE_INIT_FLAG)).size).toBe(43);
+    expect(FUSE_INIT_FLAG.ALLOW_IDMAP).toBe(1n << 40n);
+    expect(FUSE_INIT_FLAG.OVER_IO_URING).toBe(1n << 41n);
+    expect(FUSE_INIT_FLAG.REQUEST_TIMEOUT).toBe(1n << 42n);
+    // what 6.18.44 offered in its INIT request (docs/request-streams.md section 10)
+    expect(initFlagNames(joinInitFlags(0x73fffffb, 0x5fd)).slice(-9)).toEqual([
+      'SECURITY_CTX', 'CREATE_SUPP_GROUP', 'HAS_EXPIRE_ONLY', 'DIRECT_IO_ALLOW_MMAP', 'PASSTHROUGH',
+      'NO_EXPORT_SUPPORT', 'HAS_RESEND', 'ALLOW_IDMAP', 'REQUEST_TIMEOUT',
+    ]);
     expect(initFlagNames(FUSE_INIT_EXT | FUSE_PASSTHROUGH)).toEqual(['INIT_EXT', 'PASSTHROUGH']);
   });
 
@@ -406,7 +546,7 @@ group('typed message arguments', () => {
     expect(decodeRequestArg(FUSE_OPCODE.DESTROY, new Uint8Array(0))).toEqual({ op: 'DESTROY' });
     // fixed-size args must be exact
     expect(() => decodeRequestArg(FUSE_OPCODE.OPEN, new Uint8Array(9))).toThrow(/expected exactly 8/);
-    expect(() => decodeRequestArg(FUSE_OPCODE.SETATTR, new Uint8Array(0))).toThrow(/SETATTR/);
+    expect(() => decodeRequestArg(FUSE_OPCODE.IOCTL, new Uint8Array(0))).toThrow(/no argument decoder for opcode 39 \(IOCTL\)/);
   });
 
   it('short INIT reply: missing fields (incl. max_stack_depth) read as 0', () => {
@@ -525,7 +665,7 @@ group('errors', () => {
   it('reserved bytes are ignored on decode but reported by nonZeroReserved', () => {
     const bytes = encode(FUSE_INIT_OUT, zeroValue(FUSE_INIT_OUT));
     expect(nonZeroReserved(FUSE_INIT_OUT, bytes)).toEqual([]);
-    bytes[40] = 1; // a newer server using what 6.9 calls unused[0]
+    bytes[42] = 1; // a newer server using what 7.45 calls unused[0]
     expect(decode(FUSE_INIT_OUT, bytes)).toEqual(zeroValue(FUSE_INIT_OUT));
     expect(nonZeroReserved(FUSE_INIT_OUT, bytes)).toEqual(['unused']);
   });

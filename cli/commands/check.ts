@@ -3,19 +3,12 @@
 // throughput and coverage: which ops ran, which errnos came back (and which the kernel
 // produced inside, like EBUSY and ETXTBSY that open(2) turns into EIO).
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { runCampaign, specErrnoTable, type CampaignResult } from '../../properties/campaign.ts';
 import { formatFailure, writeCounterexample } from '../../properties/report.ts';
 import { bold, dim, green, red } from '../narrate.ts';
 import { checkOptions } from '../common.ts';
+import { MS, RUNS, SECONDS, SEED, intArg } from '../args.ts';
 import { progressLine } from '../progress.ts';
-
-function whole(flag: string, min = 0) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new InvalidArgumentError(`${flag} takes a whole number${min ? ` from ${min}` : ''}, not "${v}"`);
-    return Number(v);
-  };
-}
 
 function progress(total: number) {
   const line = progressLine();
@@ -38,6 +31,8 @@ function jsonOf(r: CampaignResult, kernel: string, mutants: string[], files?: { 
   const c = r.coverage;
   return {
     runs: r.runs,
+    requested: r.requested,
+    stopped: r.timedOut ? 'time limit (--max-seconds)' : null,
     seed: r.seed,
     kernel,
     mutants,
@@ -63,19 +58,20 @@ export function register(program: Command) {
   program
     .command('check')
     .description('run a campaign of the model property and report throughput and coverage')
-    .option('--runs <n>', 'programs to run', whole('--runs', 1), 1000)
-    .option('--seed <n>', 'fast-check seed', whole('--seed'), 1)
+    .option('--runs <n>', 'programs to run', intArg('--runs', RUNS), 1000)
+    .option('--max-seconds <s>', 'stop after this long (the runs done so far are the result)', intArg('--max-seconds', SECONDS))
+    .option('--seed <n>', 'fast-check seed (0 to 2^32-1)', intArg('--seed', SEED), 1)
     .option('--kernel <profile>', 'kernel profile')
     .option('--mutant <name...>', 'switch on seeded bugs (a failure then counts only if the program passes without them)')
-    .option('--shrink <ms>', 'shrinking budget if the property fails', whole('--shrink'), 10000)
+    .option('--shrink <ms>', 'shrinking budget if the property fails', intArg('--shrink', MS), 10000)
     .option('--json', 'print the summary as JSON')
-    .action((o: { runs: number; seed: number; kernel?: string; mutant?: string[]; shrink: number; json?: boolean }) => {
+    .action((o: { runs: number; maxSeconds?: number; seed: number; kernel?: string; mutant?: string[]; shrink: number; json?: boolean }) => {
       checkOptions(o);
       // random programs run on 6.9 unless --kernel says otherwise; hand-made ones on their own
       const kernel = o.kernel ?? '6.9';
       const mutants = o.mutant ?? [];
       const bar = progress(o.runs);
-      const r = runCampaign({ runs: o.runs, seed: o.seed, kernel: o.kernel, mutants, shrinkMs: o.shrink, onProgress: bar.tick });
+      const r = runCampaign({ runs: o.runs, seed: o.seed, kernel: o.kernel, mutants, shrinkMs: o.shrink, onProgress: bar.tick, ...(o.maxSeconds !== undefined ? { timeLimitMs: o.maxSeconds * 1000 } : {}) });
       bar.end();
       let files: { trace: string; scenario: string } | undefined;
       if (r.ctx) {
@@ -107,6 +103,7 @@ export function register(program: Command) {
           console.log(red(formatFailure(r.ctx, files)));
         } else {
           console.log(green(bold(`property held on all ${r.runs} runs`)));
+          if (r.timedOut) console.log(dim(`(stopped by --max-seconds after ${r.runs} of ${r.requested} runs)`));
         }
       }
       process.exitCode = r.failed ? 1 : 0;

@@ -6,9 +6,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { InputError, loadScenario } from '../../sim/scenario/load.ts';
 import { PROFILE_NAMES } from '../../sim/kernel/profile.ts';
 import { checkOptions } from '../common.ts';
+import { checkOutputDir, checkOutputFile, optInt, workersRange } from '../args.ts';
 import { bold, dim } from '../narrate.ts';
 import { progressLine } from '../progress.ts';
-import { explore, type ExploreOptions, type ExploreResult, type Progress } from '../../sim/explore/explore.ts';
+import { defaultMaxStates, explore, type ExploreOptions, type ExploreResult, type Progress, type StopReason } from '../../sim/explore/explore.ts';
 import { exploreParallel } from '../../sim/explore/parallel.ts';
 import { counterexample, counterexampleName, writeNew } from '../../sim/explore/counterexample.ts';
 
@@ -28,17 +29,11 @@ interface Opts {
   paranoid?: boolean;
 }
 
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new InputError(`${name}: expected an integer >= ${min}, got "${v}"`);
-  return Number(v);
-}
-
 function parseShard(v: string | undefined): { index: number; count: number } | undefined {
   if (v === undefined) return undefined;
-  const m = /^(\d+)\/(\d+)$/.exec(v);
+  const m = /^(\d{1,6})\/(\d{1,6})$/.exec(v.trim());
   if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
-    throw new InputError(`--shard: expected i/n with 0 <= i < n (e.g. 0/4), got "${v}"`);
+    throw new InputError(`--shard: expected i/n with 0 <= i < n <= 999999 (e.g. 0/4), got "${v}"`);
   }
   return { index: Number(m[1]), count: Number(m[2]) };
 }
@@ -64,17 +59,20 @@ export function register(program: Command) {
     .option('--mutant <name...>', 'switch on seeded bugs')
     .option('--no-por', 'no sleep-set reduction (every interleaving step by step)')
     .option('--frontier <d>', 'the depth at which shards split (default: the first layer with 4 states per shard)')
-    .option('--max-states <n>', 'stop after this many distinct states', '5000000')
+    .option('--max-states <n>', `stop after this many distinct states (default: what fits in the heap, here ${defaultMaxStates()})`)
     .option('--hashes <file>', 'write the visited states\' hashes, one a line (to check a union of shards)')
     .option('--paranoid', 'check every incremental hash and every undo against a full recomputation (slow)')
     .action(async (file: string, o: Opts) => {
       checkOptions(o);
-      const depth = int('--depth', o.depth, 0);
-      const workers = int('--workers', o.workers, 1);
-      const frontier = int('--frontier', o.frontier, 0);
-      const maxStates = int('--max-states', o.maxStates, 1);
+      const depth = optInt('--depth', o.depth, { min: 0, max: 1_000_000, what: 'a depth' });
+      const workers = optInt('--workers', o.workers, workersRange());
+      const frontier = optInt('--frontier', o.frontier, { min: 0, max: 1_000_000, what: 'a depth' });
+      const maxStates = optInt('--max-states', o.maxStates, { min: 1, max: 1_000_000_000, what: 'a number of states' });
       const shard = parseShard(o.shard);
       if (shard && workers !== undefined && workers > 1) throw new InputError('--shard and --workers do not go together: --workers k runs shards 0/k .. k-1/k');
+      // where the results go is checked before the work, not after it
+      if (o.hashes !== undefined) checkOutputFile('--hashes', o.hashes, { mayExist: true });
+      if (o.write) checkOutputDir('--out', o.out);
       const s = loadScenario(file);
       let raw: unknown = null;
       try {
@@ -92,7 +90,16 @@ export function register(program: Command) {
       if (o.paranoid) eo.paranoid = true;
       let r: ExploreResult & { overlap?: number };
       if (workers !== undefined && workers > 1) {
-        r = await exploreParallel(s, { ...eo, keepHashes: true, onProgress: (i, p) => line.update(progressText(p, ` [worker ${i}]`), true) }, workers);
+        try {
+          r = await exploreParallel(s, { ...eo, keepHashes: true, onProgress: (i, p) => line.update(progressText(p, ` [worker ${i}]`), true) }, workers);
+        } catch (e) {
+          const stop = (e as { stop?: StopReason }).stop;
+          if (!stop) throw e;
+          line.done();
+          console.error(`fpsim explore: every worker ran out of memory: no result\n  ${stop.message}\n  ${stop.hint}`);
+          process.exitCode = 1;
+          return;
+        }
       } else {
         if (shard) eo.shard = shard;
         eo.onProgress = (p) => line.update(progressText(p), true);
@@ -113,19 +120,21 @@ export function register(program: Command) {
       } else {
         print(r, written);
       }
-      process.exitCode = r.findings.length ? 1 : 0;
+      // a violation, or a search cut short by memory (not by the user's own bound), is exit 1
+      process.exitCode = r.findings.length || r.stopped?.reason === 'memory' || r.stopped?.reason === 'worker-memory' ? 1 : 0;
     });
 }
 
 function print(r: ExploreResult & { overlap?: number }, written: { kind: string; file: string | null; reproduced: boolean }[]) {
   console.log(bold(`explore ${r.scenario}`) + dim(` (kernel ${r.kernel}${r.mutants.length ? `, mutants: ${r.mutants.join(', ')}` : ''})`));
   console.log(dim(`tasks: ${r.tasks.join(', ')}`));
-  const how = r.complete ? 'every interleaving explored' : 'BOUNDED: not every interleaving was explored (depth or state limit)';
+  const how = r.complete ? 'every interleaving explored' : `BOUNDED: not every interleaving was explored (${r.stopped?.message ?? 'depth or state limit'})`;
   console.log(
     `${r.states} distinct states, ${r.transitions} transitions${r.por ? ` (${r.pruned} skipped by sleep sets)` : ''}, max depth ${r.maxDepth}, ${r.terminals} terminal state(s): ${how}`,
   );
   const sh = r.shard ? `, ${r.shard.count > 1 && r.overlap !== undefined ? `${r.shard.count} workers, overlap ${r.overlap.toFixed(2)}x` : `shard ${r.shard.index}/${r.shard.count}`}, frontier depth ${r.shard.frontier ?? 'none (too few states: the whole space)'}` : '';
   console.log(`${secs(r.ms)}, ${r.statesPerSec} states/s${sh}`);
+  if (r.stopped) console.log(dim(`  ${r.stopped.hint}`));
   if (!r.findings.length) {
     console.log(bold('no violations') + (r.complete ? ' in any interleaving' : ' within the bound'));
     return;

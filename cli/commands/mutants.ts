@@ -2,20 +2,13 @@
 // properties) and say which were killed, how fast, and how short the counterexample is;
 // --list shows the catalogue.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { MUTANTS } from '../../sim/kernel/mutants.ts';
 import { InputError } from '../../sim/scenario/load.ts';
 import { runMutants, COUNTEREXAMPLE_DIR, type MutantResult } from '../../properties/mutants.ts';
 import { bold, dim, green, red } from '../narrate.ts';
 import { checkOptions } from '../common.ts';
+import { MS, RUNS, SEED, intArg } from '../args.ts';
 import { progressLine } from '../progress.ts';
-
-function whole(flag: string, min = 0) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new InvalidArgumentError(`${flag} takes a whole number${min ? ` from ${min}` : ''}, not "${v}"`);
-    return Number(v);
-  };
-}
 
 function line(r: MutantResult): string {
   const mark = r.killed ? green('killed  ') : red(bold('SURVIVED'));
@@ -31,10 +24,10 @@ export function register(program: Command) {
     .description('run the model property against every seeded bug: killed or survived, time to kill, counterexample length')
     .option('--list', 'only list the mutant catalogue')
     .option('--json', 'print {"total", "killed", "mutants": [{"id", "killed", "ms", "steps", ...}]}')
-    .option('--seed <n>', 'fast-check seed', whole('--seed'), 1)
-    .option('--runs <n>', 'at most this many programs per mutant', whole('--runs', 1), 20000)
-    .option('--time <ms>', 'at most this long searching per mutant', whole('--time', 1), 30000)
-    .option('--shrink <ms>', 'shrinking budget per kill (0: no shrinking)', whole('--shrink'), 2000)
+    .option('--seed <n>', 'fast-check seed', intArg('--seed', SEED), 1)
+    .option('--runs <n>', 'at most this many programs per mutant', intArg('--runs', RUNS), 20000)
+    .option('--time <ms>', 'at most this long searching per mutant', intArg('--time', { ...MS, min: 1 }), 30000)
+    .option('--shrink <ms>', 'shrinking budget per kill (0: no shrinking)', intArg('--shrink', MS), 2000)
     .option('--kernel <profile>', 'kernel profile to run the programs on')
     .option('--mutant <name...>', 'only these mutants')
     .option('--no-library', 'random and hand-made race programs only, not the scenario library')

@@ -12,6 +12,7 @@ import { progressLine, wantColor } from '../progress.ts';
 import { formatSummary, formatTable, summarize } from '../../oracle/compare.ts';
 import { runOracle } from '../../oracle/oracle.ts';
 import { stopAll } from '../../oracle/real-run.ts';
+import { onStop } from '../lifecycle.ts';
 
 /** A scenario file, or the name of a built-in one. */
 function scenarioFile(arg: string): string {
@@ -34,14 +35,8 @@ export function register(program: Command) {
       checkOptions(o);
       const files = args.length ? args.map(scenarioFile) : builtinScenarios();
       const scenarios: Scenario[] = files.map((f) => loadScenario(f));
-      // a signal ends the helpers (and so every mount) before we go
-      let stopping = false;
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (stopping) return;
-        stopping = true;
-        void stopAll().finally(() => process.exit(sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143));
-      };
-      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+      // a signal, or the death of our parent, ends the helpers (and so every mount) before we go
+      const unregister = onStop(stopAll);
       const line = progressLine({ off: o.verbose === true }); // --verbose narrates on stderr itself
       let n = 0;
       const { rows, unavailable } = await runOracle(scenarios, {
@@ -54,7 +49,7 @@ export function register(program: Command) {
         },
       });
       line.done();
-      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
+      unregister();
       const summary = summarize(rows);
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ kernel: o.kernel, unavailable: unavailable ?? null, summary, rows }, null, 2)}\n`);

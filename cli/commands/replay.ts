@@ -2,7 +2,7 @@
 // every step does exactly what it did then, show the steps like `fpsim run`, and stop at the
 // first violation to explain it in kernel terms.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { intArg } from '../args.ts';
 import { createInterface } from 'node:readline';
 import { InputError } from '../../sim/scenario/load.ts';
 import type { Violation } from '../../sim/kernel/lib/violation.ts';
@@ -11,12 +11,7 @@ import { replayTrace } from '../../sim/trace/replay.ts';
 import { explainViolation } from '../../sim/trace/explain.ts';
 import { formatStep, formatVerdict, bold, dim, red, green, yellow } from '../narrate.ts';
 
-function stepNumber(flag: string) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError(`${flag} takes a step number (1 or more), not "${v}"`);
-    return Number(v);
-  };
-}
+const STEP = { min: 1, max: Number.MAX_SAFE_INTEGER, what: 'a step number' };
 
 /** Wait for Enter on a terminal; false when the user types q or closes stdin. */
 function pager() {
@@ -72,8 +67,8 @@ export function register(program: Command) {
     .command('replay')
     .description('re-execute a recorded trace, check it does the same, and explain its first violation')
     .argument('<trace>', 'a trace file (written by fpsim run <scenario> --trace <file>)')
-    .option('--from <n>', 'show the steps from step n', stepNumber('--from'))
-    .option('--to <n>', 'show the steps up to step n', stepNumber('--to'))
+    .option('--from <n>', 'show the steps from step n', intArg('--from', STEP))
+    .option('--to <n>', 'show the steps up to step n', intArg('--to', STEP))
     .option('--step', 'wait for Enter between steps (needs a terminal)')
     .option('--json', 'print the replay as JSON')
     .action(async (file: string, o: { from?: number; to?: number; step?: boolean; json?: boolean }) => {

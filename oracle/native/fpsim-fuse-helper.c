@@ -44,7 +44,18 @@
  *         strings: fstype, source, target (must lie strictly inside the
  *         helper's directory; created if missing), data
  *
- * Options: --default-permissions, --allow-other (mount options), --keeper.
+ * Options: --default-permissions, --allow-other (mount options), --keeper,
+ * --newns, --ns PID.
+ *
+ * Mount namespaces (what the oracle uses, so that no kill can leave a mount):
+ *   --keeper --newns: after cleaning stale mounts in the host namespace, the
+ *     keeper unshares a mount namespace of its own (everything MS_PRIVATE),
+ *     mounts a tmpfs on /tmp there and makes its directory inside it. Nothing
+ *     is created in the host's /tmp, and when the namespace's last process
+ *     dies the kernel unmounts everything in it, however the processes died.
+ *   --ns PID: join the mount namespace of process PID (a keeper) with setns
+ *     before anything else, and mount there. The host sees none of it; node
+ *     reaches the files through /proc/<keeper pid>/root.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -59,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -91,6 +103,40 @@ static volatile sig_atomic_t got_signal;
 static unsigned char opened_fd[MAX_OPEN_FDS]; /* fds created by 'O' */
 
 static void on_signal(int sig) { got_signal = sig; }
+
+/* Join the mount namespace of process pid (setns needs a single-threaded
+ * caller: this program is). */
+static int join_ns(const char *pid)
+{
+	char path[64];
+	int fd;
+	char *end;
+	long n = strtol(pid, &end, 10);
+	if (*pid == 0 || *end != 0 || n <= 0)
+		return errno = EINVAL, -1;
+	snprintf(path, sizeof path, "/proc/%ld/ns/mnt", n);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (setns(fd, CLONE_NEWNS) == -1) {
+		int e = errno;
+		close(fd);
+		return errno = e, -1;
+	}
+	close(fd);
+	return chdir("/");
+}
+
+/* A private mount namespace with a tmpfs on /tmp: all that follows is
+ * invisible to the host and goes away with the namespace's last process. */
+static int new_ns(void)
+{
+	if (unshare(CLONE_NEWNS) == -1)
+		return -1;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		return -1;
+	return mount("fpsim-ns", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1m");
+}
 
 static void logmsg(const char *what)
 {
@@ -506,7 +552,8 @@ static int handle_frames(unsigned char *inbuf, size_t *inlen)
 
 int main(int argc, char **argv)
 {
-	int default_permissions = 0, allow_other = 0;
+	int default_permissions = 0, allow_other = 0, newns = 0;
+	const char *ns_pid = NULL;
 	pid_t ppid = getppid();
 	sigset_t block, during_poll;
 	struct sigaction sa;
@@ -519,8 +566,12 @@ int main(int argc, char **argv)
 			allow_other = 1;
 		else if (strcmp(argv[i], "--keeper") == 0)
 			keeper = 1;
+		else if (strcmp(argv[i], "--newns") == 0)
+			newns = 1;
+		else if (strcmp(argv[i], "--ns") == 0 && i + 1 < argc)
+			ns_pid = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--default-permissions] [--allow-other] [--keeper]\n"
+			fprintf(stderr, "usage: %s [--default-permissions] [--allow-other] [--keeper] [--newns | --ns PID]\n"
 					"(it always mounts on its own mkdtemp directory under "
 					MOUNT_PARENT ")\n", argv[0]);
 			return 2;
@@ -557,8 +608,18 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_NAME, HELPER_COMM) == -1)
 		die("prctl", "PR_SET_NAME");
 
-	ensure_parent();
-	clean_stale();
+	if (ns_pid) {
+		/* the keeper's namespace: it cleaned the host's stale mounts */
+		if (join_ns(ns_pid) == -1)
+			die("setns", ns_pid);
+	} else {
+		ensure_parent();
+		clean_stale();
+	}
+	if (newns && new_ns() == -1)
+		die("new mount namespace", NULL);
+	if (newns || ns_pid)
+		ensure_parent();
 
 	snprintf(mnt, sizeof mnt, "%s/%d-XXXXXX", MOUNT_PARENT, (int)getpid());
 	if (!mkdtemp(mnt))

@@ -36,8 +36,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -285,6 +288,26 @@ static int run_one(int argc, char **argv, int a, int i)
 			have_stat = 1;
 		}
 		a += 2;
+	} else if (!strcmp(op, "ftruncate")) {
+		need(argc, a, 2, op);
+		ret = ftruncate((int)num(argv[a + 1]), (off_t)num(argv[a + 2]));
+		a += 3;
+	} else if (!strcmp(op, "truncate")) {
+		need(argc, a, 2, op);
+		ret = truncate(argv[a + 1], (off_t)num(argv[a + 2]));
+		a += 3;
+	} else if (!strcmp(op, "chmod")) {
+		need(argc, a, 2, op);
+		ret = chmod(argv[a + 1], (mode_t)num(argv[a + 2]));
+		a += 3;
+	} else if (!strcmp(op, "statfs")) {
+		/* the result is f_namelen, as the model's statfs returns it */
+		struct statfs sfs;
+		need(argc, a, 1, op);
+		ret = statfs(argv[a + 1], &sfs);
+		if (ret == 0)
+			ret = (long long)sfs.f_namelen;
+		a += 2;
 	} else if (!strcmp(op, "sleep")) {
 		need(argc, a, 1, op);
 		long long ms = num(argv[a + 1]);
@@ -407,6 +430,24 @@ int main(int argc, char **argv)
 	if (sigaction(SIGBUS, &sa, NULL) || sigaction(SIGSEGV, &sa, NULL)) {
 		perror("sigaction");
 		return 1;
+	}
+	/* die with the process that started us: a user left behind could keep a
+	 * mount namespace (and the mounts in it) alive */
+	pid_t ppid = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != ppid)
+		return 1;
+	/* --ns PID: run in the mount namespace of an fpsim-fuse-helper keeper */
+	if (argc >= 3 && !strcmp(argv[1], "--ns")) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%s/ns/mnt", argv[2]);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNS) == -1 || chdir("/") == -1) {
+			perror(path);
+			return 1;
+		}
+		close(fd);
+		argv += 2;
+		argc -= 2;
 	}
 	if (argc == 2 && !strcmp(argv[1], "-"))
 		return interactive();

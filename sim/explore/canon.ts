@@ -119,6 +119,7 @@ function taskView(t: Task): Omit<Task, 'ops'> {
 /** The object a component key names in a world, or undefined if it is not there. */
 export function componentValue(w: World, key: string): unknown {
   if (key === 'rcu') return w.rcu;
+  if (key === 'jiffies') return w.jiffies;
   const i = key.indexOf('/');
   const root = key.slice(0, i);
   const k = key.slice(i + 1);
@@ -178,6 +179,7 @@ export function components(w: World, slots: Slots): Comps {
   };
   for (const k of Object.keys(w.heap)) add(`heap/${k}`, w.heap[Number(k)]);
   add('rcu', w.rcu);
+  add('jiffies', w.jiffies);
   w.sbs.forEach((sb, i) => add(`sbs/${i}`, sb));
   for (const k of Object.keys(w.procs)) add(`procs/${k}`, w.procs[k]);
   for (const k of Object.keys(w.servers)) add(`servers/${k}`, w.servers[k]);
@@ -205,6 +207,7 @@ export function buildFromComponents(comps: Comps, slots: Slots, frame: WorldFram
   const servers: World['servers'] = {};
   const tasks: World['tasks'] = [];
   let rcu = null as unknown as World['rcu'];
+  let jiffies = 0;
   for (let i = 0; i < comps.length; i++) {
     const c = comps[i];
     if (!c) continue;
@@ -216,6 +219,9 @@ export function buildFromComponents(comps: Comps, slots: Slots, frame: WorldFram
         break;
       case 114: // rcu
         rcu = v;
+        break;
+      case 106: // jiffies
+        jiffies = v;
         break;
       case 115: // sbs
         sbs[Number(k)] = v;
@@ -235,7 +241,7 @@ export function buildFromComponents(comps: Comps, slots: Slots, frame: WorldFram
       }
     }
   }
-  return { profile: frame.profile, mutants: frame.mutants, step, clock, heap, nextPtr: 0, rcu, sbs, procs, tasks, servers, violations: [] };
+  return { profile: frame.profile, mutants: frame.mutants, step, clock, jiffies, heap, nextPtr: 0, rcu, sbs, procs, tasks, servers, violations: [] };
 }
 
 /** md5 of a whole world's canonical components, the slow way (tests and --paranoid). */

@@ -7,6 +7,7 @@
 // trace found to a violation kind is a shortest one. Sleep sets, with footprints recorded
 // by proxies (footprint.ts), skip interleavings that only reorder independent steps; see
 // docs/explorer.md for why this loses no state and no shortest trace.
+import v8 from 'node:v8';
 import type { Scenario } from '../scenario/schema.ts';
 import type { World } from '../kernel/state.ts';
 import type { Violation } from '../kernel/lib/violation.ts';
@@ -34,8 +35,10 @@ export interface ExploreOptions {
   shard?: Shard;
   /** the frontier depth where shards split (default: the first layer with >= 4 states per shard) */
   frontier?: number;
-  /** stop (incomplete) beyond this many distinct states */
+  /** stop (incomplete) beyond this many distinct states (default: sized to the heap, defaultMaxStates) */
   maxStates?: number;
+  /** stop (incomplete) when the heap in use passes this many bytes (default: 80% of V8's heap limit) */
+  heapLimitBytes?: number;
   /** return every visited state's hash (for merging shards and tests) */
   keepHashes?: boolean;
   /** check every incremental hash and every undo against a full recomputation (slow) */
@@ -87,6 +90,8 @@ export interface ExploreResult {
   terminals: number;
   /** true when every reachable state was explored (no depth or state limit hit) */
   complete: boolean;
+  /** why an incomplete exploration stopped, and how to go further; null when complete */
+  stopped: StopReason | null;
   ms: number;
   statesPerSec: number;
   por: boolean;
@@ -95,6 +100,35 @@ export interface ExploreResult {
   findings: Finding[];
   hashes?: string[];
 }
+
+export interface StopReason {
+  reason: 'depth' | 'max-states' | 'memory' | 'worker-memory';
+  message: string;
+  hint: string;
+}
+
+/**
+ * Bytes a visited state costs, about (its key, its parent link, its share of a layer's nodes,
+ * measured: ~5 KB at the widest layer of a 6-task scenario).
+ */
+const BYTES_PER_STATE = 5000;
+
+/**
+ * The heap this thread may use before explore stops: 75% of V8's old-generation limit
+ * (heap_size_limit less the young generation's ~48 MB; a worker's is its resourceLimits), so
+ * the search stops with a result well before V8's last-resort collections fail.
+ */
+export function defaultHeapLimitBytes(): number {
+  const limit = v8.getHeapStatistics().heap_size_limit;
+  return Math.floor(0.75 * Math.max(limit / 2, limit - 48 * 2 ** 20));
+}
+
+/** The default state budget: what fits in the heap, at most 5 million. */
+export function defaultMaxStates(): number {
+  return Math.max(10_000, Math.min(5_000_000, Math.floor(defaultHeapLimitBytes() / BYTES_PER_STATE)));
+}
+
+const HINT_MORE = 'to go further: raise --max-states, give node more heap (NODE_OPTIONS=--max-old-space-size=MB), or split the space with --shard i/n (one process each) or --workers k';
 
 /** A state waiting to be expanded. */
 interface Node {
@@ -135,7 +169,24 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
   const por = opts.por ?? true;
   const maxDepth = opts.depth ?? Infinity;
-  const maxStates = opts.maxStates ?? 5_000_000;
+  const maxStates = opts.maxStates ?? defaultMaxStates();
+  const heapLimit = opts.heapLimitBytes ?? defaultHeapLimitBytes();
+  let stopped: StopReason | null = null;
+  let sinceHeapCheck = 0;
+  /** every 64 expansions: is the heap past its budget? then stop with what we have */
+  const outOfHeap = (): boolean => {
+    if (stopped) return true;
+    if (++sinceHeapCheck < 64) return false;
+    sinceHeapCheck = 0;
+    const used = process.memoryUsage().heapUsed;
+    if (used <= heapLimit) return false;
+    stopped = {
+      reason: 'memory',
+      message: `stopped at ${visited.size} states: the heap in use (${mb(used)} MB) passed its budget (${mb(heapLimit)} MB, 75% of the heap limit)`,
+      hint: HINT_MORE,
+    };
+    return true;
+  };
   const paranoid = opts.paranoid ?? false;
   const w0 = initialWorld(s, opts);
   const taskNames = w0.tasks.map((t) => t.name);
@@ -224,6 +275,7 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
     }
     if (node.depth >= maxDepth) {
       complete = false;
+      stopped ??= { reason: 'depth', message: `stopped at depth ${maxDepth} (--depth)`, hint: 'to go further: a larger --depth, or none' };
       return;
     }
     const sleep = node.sleep;
@@ -268,7 +320,7 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
       let full = false;
       for (const ck of rec.writtenComponents()) {
         if (ck === 'clock') continue;
-        if (ck !== 'rcu' && !ck.includes('/')) {
+        if (ck !== 'rcu' && ck !== 'jiffies' && !ck.includes('/')) {
           full = true;
           continue;
         }
@@ -358,9 +410,12 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
           opts.onProgress({ depth, states: visited.size, transitions, layer: layer.size, ms: now - t0 });
         }
       }
-      if (visited.size >= maxStates) break;
+      if (visited.size >= maxStates || outOfHeap()) break;
     }
-    if (visited.size >= maxStates) {
+    if (visited.size >= maxStates && !stopped) {
+      stopped = { reason: 'max-states', message: `stopped at the state budget, ${maxStates} states (--max-states)`, hint: HINT_MORE };
+    }
+    if (stopped && stopped.reason !== 'depth') {
       complete = false;
       break;
     }
@@ -380,12 +435,16 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
     maxDepth: maxSeen,
     terminals,
     complete,
+    stopped: complete ? null : stopped,
     ms,
     statesPerSec: Math.round((visited.size / ms) * 1000),
     por,
     findings: [...findings.values()].sort((a, b) => a.depth - b.depth || a.kind.localeCompare(b.kind)),
   };
   if (shard) result.shard = { ...shard, frontier };
+  if (!complete && !result.stopped) result.stopped = { reason: 'depth', message: 'stopped at the depth bound', hint: 'to go further: a larger --depth, or none' };
   if (opts.keepHashes) result.hashes = [...visited.keys()];
   return result;
 }
+
+const mb = (b: number) => Math.round(b / 2 ** 20);

@@ -9,7 +9,7 @@
 //   heap/<ptr>/<field>     one field of one heap object (fuse_conn's idr, pending, lock...)
 //   rcu/<field>/<key>      rcu/readers/<task>, rcu/callbacks/<i>, rcu/current/...
 //   sbs/<id>/<field>, procs/<name>/<field>, servers/<conn>/<field>, tasks/<i>/<field>
-//   clock
+//   clock, jiffies
 //
 // Anything deeper is attributed to that resource (a write to fc.idr.entries[3] writes
 // heap/<fc>/idr). A read records every level it passes through (heap/<ptr>, then
@@ -58,7 +58,7 @@ export function independent(a: Footprint, b: Footprint): boolean {
 }
 
 /** How deep each root's resources go (see the header). */
-const DEPTH: Record<string, number> = { heap: 3, rcu: 3, sbs: 3, procs: 3, servers: 3, tasks: 3, clock: 1 };
+const DEPTH: Record<string, number> = { heap: 3, rcu: 3, sbs: 3, procs: 3, servers: 3, tasks: 3, clock: 1, jiffies: 1 };
 const UNTRACKED = new Set(['step', 'nextPtr', 'violations', 'profile', 'mutants']);
 
 type Undo = [target: Record<string, unknown>, key: string, had: boolean, old: unknown];
@@ -256,7 +256,7 @@ export class Recorder {
       const n = names[id]!;
       const i = n.indexOf('/');
       if (i < 0) {
-        out.add(n); // a whole root: clock, or (never in practice) heap itself
+        out.add(n); // a whole root: clock, jiffies, or (never in practice) heap itself
         continue;
       }
       const root = n.slice(0, i);

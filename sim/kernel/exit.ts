@@ -1,7 +1,7 @@
 // kernel/exit.c: a process's end: its mappings go, then every fd is closed as close(2)
 // would (filp_close: ->flush too), then its creds (exit_creds, kernel/cred.c).
 import { call, entry, goto, kfunc, ret } from './exec.ts';
-import { fput } from './vfs/file_table.ts';
+import { sys_munmap } from './mm/mmap.ts';
 import { sys_close } from './vfs/open.ts';
 import { put_cred } from './cred.ts';
 
@@ -9,10 +9,9 @@ export const sys_exit = entry(
   'exit',
   kfunc<object, { r: number }>('sys_exit', 'kernel/exit.c', {
     start(c) {
-      for (const v of c.p.vmas.splice(0)) {
-        c.emit('fd', `${c.t.name}: vma ${v.id} unmapped at exit`);
-        fput(c, v.file);
-      }
+      // exit_mmap: every mapping goes, as munmap would take it down
+      const v = c.p.vmas[0];
+      if (v) return call(sys_munmap, { vma: v.id }, 'start', 'r');
       return goto('next');
     },
     next(c) {

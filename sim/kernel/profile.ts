@@ -33,7 +33,20 @@ export interface Profile {
    * a device already attached to a connection it is EINVAL; a kernel without it says ENOTTY
    */
   syncInitIoctl: boolean;
+  /** the flags fuse_send_init (6.18: fuse_new_init) offers in INIT, flags2 in bits 32..63 */
+  initFlags: bigint;
 }
+
+/**
+ * What a 6.18 kernel offers (fpsim oracle, request 1 of every scenario: flags 0x73fffffb,
+ * flags2 0x5fd): bits 0..30 but FILE_OPS (obsolete), MAP_ALIGNMENT (DAX) and SUBMOUNTS
+ * (virtiofs); in flags2 SECURITY_CTX, CREATE_SUPP_GROUP, HAS_EXPIRE_ONLY, DIRECT_IO_ALLOW_MMAP,
+ * PASSTHROUGH, NO_EXPORT_SUPPORT, HAS_RESEND, ALLOW_IDMAP (7.41) and REQUEST_TIMEOUT (7.43);
+ * not HAS_INODE_DAX (virtiofs) nor OVER_IO_URING (only with the enable_uring parameter).
+ */
+const INIT_FLAGS_6_18 = 0x5fd_73fffffbn;
+/** 6.9 (7.40): the same, without ALLOW_IDMAP and REQUEST_TIMEOUT (source reading: flags2 0xfd). */
+const INIT_FLAGS_6_9 = 0xfd_73fffffbn;
 
 export type ProfileName = 'v15' | '6.9' | '6.18';
 
@@ -50,6 +63,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     passthroughWriteExtendsSize: false,
     dioExclusiveInCacheIoMode: false,
     syncInitIoctl: false,
+    initFlags: INIT_FLAGS_6_9,
   },
   '6.9': {
     name: '6.9',
@@ -65,6 +79,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     dioExclusiveInCacheIoMode: false,
     // an unknown command: ENOTTY
     syncInitIoctl: false,
+    initFlags: INIT_FLAGS_6_9,
   },
   '6.18': {
     name: '6.18',
@@ -85,6 +100,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     dioExclusiveInCacheIoMode: true,
     // v6.18: dfb84c330794; found by fpsim oracle (scenario ioctl-sync-init-6.18-einval)
     syncInitIoctl: true,
+    initFlags: INIT_FLAGS_6_18,
   },
 };
 

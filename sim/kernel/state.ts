@@ -46,7 +46,11 @@ export interface FileObj extends ObjBase {
   name: string;
   /** the inode's type (file_inode(file)->i_mode) */
   mode: InodeKind;
-  /** O_ACCMODE of the open */
+  /** f_flags: the open(2) flags the file keeps (O_ACCMODE, O_APPEND, O_DIRECT, ...; sim/kernel/vfs/fcntl.ts) */
+  flags: number;
+  /** FMODE_READ */
+  read: boolean;
+  /** FMODE_WRITE */
   write: boolean;
   /** O_PATH: a location only; fget() does not return it, fget_raw() does */
   opath: boolean;
@@ -64,6 +68,9 @@ export interface FileObj extends ObjBase {
 }
 
 export type IoMode = 'IOM_NONE' | 'IOM_CACHED' | 'IOM_UNCACHED';
+
+/** an inode's page cache (i_mapping): page index -> the page's bytes, uptodate pages only (sim/kernel/mm/filemap.ts) */
+export type Pages = Record<number, string>;
 
 /** fs/fuse/fuse_i.h: struct fuse_file */
 export interface FuseFileObj extends ObjBase {
@@ -99,11 +106,29 @@ export interface FuseInodeObj extends ObjBase {
   cacheIoMode: boolean;
   /** i_count: open files and the dcache */
   icount: number;
+  /** S_IFMT of i_mode */
+  mode: InodeKind;
+  /** fi->nlookup: entry replies naming this inode since the server last heard a FORGET for it */
+  nlookup: number;
   size: number;
   mtime: number;
-  /** attributes still valid (patch 9 invalidates them after passthrough io) */
+  /** attributes valid: no bit of fi->inval_mask but STATX_ATIME set (fuse_invalidate_attr clears it) */
   attrValid: boolean;
+  /** STATX_ATIME not in fi->inval_mask (fuse_invalidate_atime after any read clears it) */
   atimeValid: boolean;
+  /** fi->i_time: jiffies until which the attributes may be used without asking (attr_valid) */
+  attrExpires: number;
+  /** the dentry's time: jiffies until which the name needs no revalidation (entry_valid) */
+  entryExpires: number;
+  /**
+   * the page cache (inode->i_mapping): page index -> the page's bytes, for the uptodate pages
+   * only; bytes past what the server returned read as NULs
+   */
+  pages: Pages;
+  /** the pages of the page cache written through a shared mapping and not yet written back */
+  dirty: number[];
+  /** fi->write_files: the open files (fuse_file) writeback may use, most recent first */
+  writeFiles: Ptr[];
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_conn */
@@ -121,9 +146,13 @@ export interface FuseConnObj extends ObjBase {
   maxStackDepth: number;
   writebackCache: boolean;
   directIoAllowMmap: boolean;
+  /** fc->atomic_o_trunc: FUSE_ATOMIC_O_TRUNC agreed at INIT (O_TRUNC rides in OPEN) */
+  atomicOTrunc: boolean;
   noOpen: boolean;
   /** fc->no_flush: the server answered FLUSH with ENOSYS once; no FLUSH is sent again */
   noFlush: boolean;
+  /** fc->no_getxattr: the server answered GETXATTR with ENOSYS once; never asked again */
+  noGetxattr: boolean;
   minor: number;
   /** fc->backing_files_map: an IDR guarded by fc->lock */
   idr: Idr;
@@ -252,8 +281,16 @@ export type WaitCond =
 
 export interface Vma {
   id: number;
+  /** the file the vma maps (its own, or the one its ->mmap chose: a passthrough file's backing file) */
   file: Ptr;
+  /** MAP_SHARED (else MAP_PRIVATE) */
   shared: boolean;
+  /** PROT_WRITE (PROT_READ always) */
+  write: boolean;
+  /** bytes mapped, from file offset 0 */
+  len: number;
+  /** a private mapping's copied-on-write pages */
+  cow: Pages;
 }
 
 /**
@@ -307,7 +344,10 @@ export interface World {
   profile: string;
   mutants: string[];
   step: number;
+  /** a counter for atime/mtime stamps (orders events; not part of a state's identity) */
   clock: number;
+  /** the model's time, in jiffies (HZ = 1000: milliseconds); moves only when a task sleeps */
+  jiffies: number;
   heap: Record<number, HeapObj>;
   nextPtr: number;
   rcu: RcuState;

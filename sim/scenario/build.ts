@@ -8,6 +8,7 @@ import type { PlainInode, Proc, SuperBlock, Task, TaskRole, World } from '../ker
 import type { Scenario, ScenarioOp } from './schema.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
 import { DEVTMPFS } from '../kernel/mm/shmem.ts';
+import { O_LARGEFILE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, OPEN_FLAG_BITS, type OpenFlagName } from '../kernel/vfs/fcntl.ts';
 import { LIFECYCLE_INITIAL } from '../server/lifecycle.ts';
 import { ServerPolicySchema } from '../server/policy.ts';
 import { newServerState } from '../server/core.ts';
@@ -28,17 +29,30 @@ export function toOp(o: ScenarioOp): Op {
   const base = (sys: string, args: Record<string, unknown>): Op => (save ? { sys, args, save } : { sys, args });
   switch (op) {
     case 'open':
-      return base('open', { path: rest['path'], write: rest['mode'] === 'rw', opath: rest['mode'] === 'path' });
+      return base('open', { path: rest['path'], flags: openFlags(rest['mode'] as string, rest['flags'] as OpenFlagName[]) });
     // the server's own ioctls go to its /dev/fuse fd
     case 'backing_open':
       return base('ioctl', { dev: '$devfd', cmd: FUSE_DEV_IOC_BACKING_OPEN, fd: rest['fd'], flags: rest['flags'], padding: rest['padding'] });
     case 'backing_close':
       return base('ioctl', { dev: '$devfd', cmd: FUSE_DEV_IOC_BACKING_CLOSE, id: rest['id'] });
+    case 'mmap':
+      return base('mmap', { fd: rest['fd'], shared: rest['shared'], write: rest['prot'] === 'rw', len: rest['len'] });
     case 'ioctl':
       return base('ioctl', { dev: '$devfd', cmd: rest['cmd'] });
     default:
       return base(op, rest);
   }
+}
+
+/**
+ * An open's mode and flags as open(2) gets them; O_LARGEFILE as the kernel adds it on 64-bit
+ * (force_o_largefile in build_open_flags), except to O_PATH, which keeps only O_PATH's flags.
+ */
+export function openFlags(mode: string, names: readonly OpenFlagName[] = []): number {
+  if (mode === 'path') return O_PATH;
+  let flags = (mode === 'rw' ? O_RDWR : mode === 'w' ? O_WRONLY : O_RDONLY) | O_LARGEFILE;
+  for (const n of names) flags |= OPEN_FLAG_BITS[n];
+  return flags;
 }
 
 export interface Built {
@@ -53,6 +67,7 @@ export function buildWorld(s: Scenario): Built {
     mutants: [...s.mutants],
     step: 0,
     clock: 0,
+    jiffies: 0,
     heap: {},
     nextPtr: 1,
     rcu: { completed: 0, current: null, readers: {}, callbacks: [] },

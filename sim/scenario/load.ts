@@ -2,6 +2,9 @@
 // was expected; nothing runs on bad input.
 import { readFileSync } from 'node:fs';
 import { ScenarioSchema, type Scenario } from './schema.ts';
+import { formatIssues, jsonPath, jsonProblem, parseJsonText } from './issues.ts';
+
+export { jsonPath };
 
 export class InputError extends Error {
   constructor(message: string) {
@@ -13,9 +16,9 @@ export class InputError extends Error {
 export function parseScenario(text: string, file: string): Scenario {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonText(text);
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON: ${(e as Error).message}`);
+    throw new InputError(`${file}: not valid JSON${jsonProblem(text, (e as Error).message)}`);
   }
   // a trace file (fpsimTrace) holds its scenario: run that, on the trace's kernel and mutants
   let at: PropertyKey[] = [];
@@ -31,7 +34,8 @@ export function parseScenario(text: string, file: string): Scenario {
   }
   const r = ScenarioSchema.safeParse(json);
   if (!r.success) {
-    const lines = r.error.issues.slice(0, 8).map((i) => `  at ${jsonPath([...at, ...i.path])}: ${i.message}`);
+    // paths are where the file has it (a trace holds its scenario at $.scenario)
+    const lines = formatIssues(r.error.issues, at.length ? { scenario: json } : json, at);
     throw new InputError(`${file}: not a valid fpsim scenario:\n${lines.join('\n')}`);
   }
   // "$schema" is for editors, relative to the file: not part of the scenario
@@ -40,6 +44,7 @@ export function parseScenario(text: string, file: string): Scenario {
 }
 
 export function loadScenario(file: string): Scenario {
+  if (file.trim() === '') throw new InputError(`expected a scenario file, got an empty argument ""`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -49,10 +54,4 @@ export function loadScenario(file: string): Scenario {
     throw new InputError(`${file}: cannot read: ${why}`);
   }
   return parseScenario(text, file);
-}
-
-export function jsonPath(path: readonly PropertyKey[]): string {
-  let s = '$';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
-  return s;
 }

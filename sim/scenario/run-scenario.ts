@@ -49,6 +49,7 @@ export interface ScenarioRunOptions {
 export function describeOp(o: ScenarioOp): string {
   const { op, expect: _e, save, note: _n, ...rest } = o as ScenarioOp & Record<string, unknown>;
   const args = Object.entries(rest)
+    .filter(([, v]) => !(Array.isArray(v) && v.length === 0))
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(' ');
   return `${op}${args ? ` ${args}` : ''}${save ? ` -> $${save}` : ''}`;
@@ -126,6 +127,17 @@ export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): Scenari
   for (const [fs, never] of Object.entries(sc.expect.server_never ?? {})) {
     const got = seen[fs] ?? [];
     for (const op of never) if (got.includes(op)) serverProblems.push(`server ${fs} saw ${op}, which it never should`);
+  }
+  for (const [fs, want] of Object.entries(sc.expect.kernel_init ?? {})) {
+    const srv = serverStates(w).find((x) => x.fs === fs);
+    const got = srv?.kernelInitRequest;
+    if (!got) {
+      serverProblems.push(`server ${fs} got no INIT`);
+      continue;
+    }
+    if (want.minor !== undefined && got.minor !== want.minor) serverProblems.push(`the kernel's INIT to ${fs} says minor ${got.minor}, expected ${want.minor}`);
+    for (const f of want.offers) if (!got.offered.includes(f)) serverProblems.push(`the kernel's INIT to ${fs} does not offer ${f}`);
+    for (const f of want.withholds) if (got.offered.includes(f)) serverProblems.push(`the kernel's INIT to ${fs} offers ${f}, which it should not`);
   }
   const passed = outcomes.every((o) => o.ok) && missingViolations.length === 0 && unexpectedViolations.length === 0 && serverProblems.length === 0;
   return { name: s.name, world: w, steps, outcomes, violations: w.violations, missingViolations, unexpectedViolations, serverProblems, passed };

@@ -1,38 +1,118 @@
 // The scenario file format: mounts and stacking, server policies, user tasks and their
 // syscalls, the schedule, and the outcomes expected (written next to each op).
+//
+// Everything a scenario names is resolved here, at load time: a "$name" must be saved by an
+// op of the same process, a path must start at a declared filesystem, a schedule, a wait or a
+// server expectation must name what exists; the model's own task names are refused; numbers
+// that go on the wire take their wire type's range. A trace embeds a scenario and goes through
+// the same checks, so nothing malformed reaches the model from either.
 import { z } from 'zod';
 import { ERRNO } from '../kernel/lib/errno.ts';
 import { MUTANT_NAMES } from '../kernel/mutants.ts';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
-import { ServerPolicySchema } from '../server/policy.ts';
+import { ServerPolicySchema, savedRefsOfPolicy } from '../server/policy.ts';
+import { FUSE_INIT_FLAG, FUSE_OPCODE } from '../wire/uapi.ts';
+import type { OpenFlagName } from '../kernel/vfs/fcntl.ts';
+import { MAX_FILE_BYTES, MAX_OPS_PER_TASK, MAX_TASKS, MAX_TOTAL_OPS, RESERVED_FS_NAMES, RESERVED_PROC_NAMES, RESERVED_TASK_NAMES, RESERVED_TASK_PREFIXES, VIOLATION_KINDS, objectBuiltinName, reservedTaskName } from './kinds.ts';
 
 const errnoName = z.enum(Object.keys(ERRNO) as [string, ...string[]]);
-const ref = z.union([z.number().int(), z.string().regex(/^\$\w+$/, 'a saved value: "$name"')]);
+/** the open(2) flags a scenario may add to an open's mode */
+export const SCENARIO_OPEN_FLAGS = ['O_APPEND', 'O_DIRECT', 'O_NOATIME', 'O_TRUNC'] as const satisfies readonly OpenFlagName[];
+const savedRef = z.string().regex(/^\$\w+$/, 'a saved value: "$name"');
+/** an int argument of a syscall (C int: an fd, a vma number) */
+const s32 = z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1);
+/** a 32-bit ioctl argument the kernel reads as u32 or int: either spelling of the same bits */
+const any32 = z.number().int().min(-(2 ** 31)).max(2 ** 32 - 1);
+const u32 = z.number().int().min(0).max(2 ** 32 - 1);
+/**
+ * a u64 wire field: a safe integer, or any value up to 2^64-1 as a string ("18446744073709551615",
+ * "0xffffffffffffffff"), since JSON numbers above 2^53 are not exact
+ */
+const u64 = z.union(
+  [
+    z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    z
+      .string()
+      .regex(/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/, 'a decimal or 0x hex string')
+      .refine((v) => BigInt(v) <= 0xffff_ffff_ffff_ffffn, 'at most 2^64-1'),
+  ],
+  { error: 'a u64: an integer up to 2^53-1, or a decimal or 0x string up to 2^64-1' },
+);
+const ref = z.union([s32, savedRef], { error: 'an integer from -2^31 to 2^31-1, or a saved value "$name"' });
+const ref32 = z.union([any32, savedRef], { error: 'a 32-bit integer (-2^31 to 2^32-1), or a saved value "$name"' });
 const varName = z.string().regex(/^\w+$/, 'a name of letters, digits and _');
+/** a file offset or size the model keeps in memory (see MAX_FILE_BYTES) */
+const fileBytes = z.number().int().min(0).max(MAX_FILE_BYTES, `at most ${MAX_FILE_BYTES} (16 MiB): the model keeps file data in memory`);
+const pathRe = /^\/[^/]+(\/.*)?$/;
+const path = z.string().regex(pathRe, 'a path "/<filesystem>/<name>"');
+const fsName = z.string().regex(/^[\w.-]+$/, 'a name of letters, digits, _, . and -');
+const OPCODE_NAMES = Object.keys(FUSE_OPCODE) as [string, ...string[]];
+const INIT_FLAG_NAMES = Object.keys(FUSE_INIT_FLAG) as [string, ...string[]];
 
 /** What an op should return: a number, an errno name, or "ok" (any success). */
-export const ExpectSchema = z.union([
-  z.number().int(),
-  errnoName,
-  z.literal('ok'),
-  z.object({ ret: z.union([z.number().int(), errnoName, z.literal('ok')]).optional(), data: z.string().optional() }).strict(),
-]);
+const retSchema = z.union([z.number().int(), errnoName, z.literal('ok')], { error: 'a return value: an integer, an errno name (e.g. "EBADF") or "ok"' });
+export const ExpectSchema = z.union(
+  [
+    z.number().int(),
+    errnoName,
+    z.literal('ok'),
+    z.object({ ret: retSchema.optional(), data: z.string().optional() }).strict(),
+  ],
+  { error: 'an expected result: an integer, an errno name (e.g. "EBADF"), "ok", or {"ret", "data"}' },
+);
 
 const common = { expect: ExpectSchema.optional(), save: varName.optional(), note: z.string().optional() };
 
 export const OpSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('open'), path: z.string(), mode: z.enum(['r', 'rw', 'path']).default('r'), ...common }).strict(),
-  z.object({ op: z.literal('read'), fd: ref, n: z.number().int().min(0).default(4096), offset: z.number().int().min(0).default(0), ...common }).strict(),
-  z.object({ op: z.literal('write'), fd: ref, data: z.string(), offset: z.number().int().min(0).default(0), ...common }).strict(),
-  z.object({ op: z.literal('splice_read'), fd: ref, n: z.number().int().min(0).default(4096), offset: z.number().int().min(0).default(0), ...common }).strict(),
-  z.object({ op: z.literal('splice_write'), fd: ref, data: z.string(), offset: z.number().int().min(0).default(0), ...common }).strict(),
-  z.object({ op: z.literal('mmap'), fd: ref, shared: z.boolean().default(true), ...common }).strict(),
+  z
+    .object({
+      op: z.literal('open'),
+      path,
+      /** O_RDONLY, O_RDWR, O_WRONLY or O_PATH */
+      mode: z.enum(['r', 'rw', 'w', 'path']).default('r'),
+      /** more open(2) flags */
+      flags: z.array(z.enum(SCENARIO_OPEN_FLAGS)).default([]),
+      ...common,
+    })
+    .strict(),
+  z.object({ op: z.literal('read'), fd: ref, n: fileBytes.default(4096), offset: fileBytes.default(0), ...common }).strict(),
+  z.object({ op: z.literal('write'), fd: ref, data: z.string().max(MAX_FILE_BYTES), offset: fileBytes.default(0), ...common }).strict(),
+  z.object({ op: z.literal('splice_read'), fd: ref, n: fileBytes.default(4096), offset: fileBytes.default(0), ...common }).strict(),
+  z.object({ op: z.literal('splice_write'), fd: ref, data: z.string().max(MAX_FILE_BYTES), offset: fileBytes.default(0), ...common }).strict(),
+  z
+    .object({
+      op: z.literal('mmap'),
+      fd: ref,
+      shared: z.boolean().default(true),
+      /** PROT_READ, or PROT_READ|PROT_WRITE */
+      prot: z.enum(['r', 'rw']).default('r'),
+      /** bytes from offset 0, a whole number of pages */
+      len: z.number().int().min(4096).max(1 << 20).multipleOf(4096).default(4096),
+      ...common,
+    })
+    .strict(),
+  /** a load through a mapping: n bytes at offset (a fault is EFAULT) */
+  z.object({ op: z.literal('mread'), vma: ref, offset: z.number().int().min(0).max(1 << 20).default(0), n: z.number().int().min(0).max(1 << 20), ...common }).strict(),
+  /** a store through a mapping */
+  z.object({ op: z.literal('mwrite'), vma: ref, offset: z.number().int().min(0).max(1 << 20).default(0), data: z.string().max(1 << 20), ...common }).strict(),
   z.object({ op: z.literal('munmap'), vma: ref, ...common }).strict(),
   z.object({ op: z.literal('close'), fd: ref, ...common }).strict(),
+  /** ftruncate(2) */
+  z.object({ op: z.literal('ftruncate'), fd: ref, size: fileBytes, ...common }).strict(),
+  /** truncate(2) of a path */
+  z.object({ op: z.literal('truncate'), path, size: fileBytes, ...common }).strict(),
+  /** chmod(2): the permission bits (octal in JSON as a number, e.g. 384 for 0600) */
+  z.object({ op: z.literal('chmod'), path, mode: z.number().int().min(0).max(0o7777), ...common }).strict(),
+  /** fstat(2): st_size */
+  z.object({ op: z.literal('fstat'), fd: ref, ...common }).strict(),
+  /** nanosleep(2): the model's clock moves (entry_valid and attr_valid run out) */
+  z.object({ op: z.literal('sleep'), ms: z.number().int().min(0).max(3_600_000), ...common }).strict(),
+  /** statfs(2): returns f_namelen */
+  z.object({ op: z.literal('statfs'), path, ...common }).strict(),
   z
     .object({
       op: z.literal('stat'),
-      path: z.string(),
+      path,
       /**
        * statx(AT_STATX_DONT_SYNC): the size the kernel has cached, without asking the server
        * (plain stat(2) sends GETATTR when the attributes are invalid)
@@ -45,26 +125,27 @@ export const OpSchema = z.discriminatedUnion('op', [
     .object({
       op: z.literal('backing_open'),
       fd: ref,
-      flags: z.number().int().default(0),
-      padding: z.number().int().default(0),
+      /** struct fuse_backing_map: u32 flags, u64 padding (a safe integer, or any u64 as a decimal or 0x string) */
+      flags: u32.default(0),
+      padding: u64.default(0),
       ...common,
     })
     .strict(),
-  z.object({ op: z.literal('backing_close'), id: ref, ...common }).strict(),
-  z.object({ op: z.literal('ioctl'), cmd: z.number().int(), ...common }).strict(),
-  z.object({ op: z.literal('drop_inode'), path: z.string(), ...common }).strict(),
+  z.object({ op: z.literal('backing_close'), id: ref32, ...common }).strict(),
+  z.object({ op: z.literal('ioctl'), cmd: u32, ...common }).strict(),
+  z.object({ op: z.literal('drop_inode'), path, ...common }).strict(),
   z.object({ op: z.literal('umount'), fs: z.string(), ...common }).strict(),
   z.object({ op: z.literal('abort'), fs: z.string(), ...common }).strict(),
   z.object({ op: z.literal('mount'), fs: z.string(), ...common }).strict(),
   z.object({ op: z.literal('serve'), ...common }).strict(),
   // model-only: wait until another task has finished `ops` of its ops (orders tasks without a schedule)
-  z.object({ op: z.literal('wait'), task: z.string(), ops: z.number().int().min(1).default(1), ...common }).strict(),
+  z.object({ op: z.literal('wait'), task: z.string(), ops: z.number().int().min(1).max(MAX_OPS_PER_TASK).default(1), ...common }).strict(),
   z
     .object({
       op: z.literal('assert'),
       /** a FUSE inode by path: its fb ("null", "set", or the backing id it must be) and iocachectr */
-      inode: z.string().optional(),
-      fb: z.union([z.literal('null'), z.literal('set'), z.number().int()]).optional(),
+      inode: path.optional(),
+      fb: z.union([z.literal('null'), z.literal('set'), z.number().int()], { error: '"null", "set" or a backing id (an integer)' }).optional(),
       iocachectr: z.number().int().optional(),
       /** a FUSE mount: the ids in its backing map */
       fs: z.string().optional(),
@@ -81,12 +162,14 @@ export const OpSchema = z.discriminatedUnion('op', [
 
 // a regular file (its content), a directory, or a FIFO (for open and BACKING_OPEN only: the
 // model does not model pipe io, and a real open O_RDONLY of a FIFO waits for a writer)
-const fileSpec = z.union([z.string(), z.object({ dir: z.literal(true) }).strict(), z.object({ fifo: z.literal(true) }).strict()]);
+const fileSpec = z.union([z.string().max(MAX_FILE_BYTES), z.object({ dir: z.literal(true) }).strict(), z.object({ fifo: z.literal(true) }).strict()], {
+  error: 'a file: its content (a string), {"dir": true} or {"fifo": true}',
+});
 
 export const FilesystemSchema = z.discriminatedUnion('type', [
   z
     .object({
-      name: z.string().regex(/^[\w.-]+$/),
+      name: fsName,
       type: z.literal('plain'),
       readonly: z.boolean().default(false),
       files: z.record(z.string().regex(/^[^/]+$/), fileSpec).default({}),
@@ -94,22 +177,22 @@ export const FilesystemSchema = z.discriminatedUnion('type', [
     .strict(),
   z
     .object({
-      name: z.string().regex(/^[\w.-]+$/),
+      name: fsName,
       type: z.literal('overlay'),
       layers: z.array(z.string()).min(1),
       /** "setup": mounted before the tasks run; "task": a task mounts it (op "mount") */
       mount: z.enum(['setup', 'task']).default('setup'),
     })
     .strict(),
-  z.object({ name: z.string().regex(/^[\w.-]+$/), type: z.literal('fuse'), server: ServerPolicySchema }).strict(),
+  z.object({ name: fsName, type: z.literal('fuse'), server: ServerPolicySchema }).strict(),
 ]);
 
 export const TaskSchema = z
   .object({
-    name: z.string().regex(/^[\w.-]+$/),
+    name: z.string().regex(/^[\w.-]+$/, 'a name of letters, digits, _, . and -'),
     /** the process this task is a thread of (default: its own); "server:<fs>" joins a server */
     proc: z.string().optional(),
-    ops: z.array(OpSchema),
+    ops: z.array(OpSchema).max(MAX_OPS_PER_TASK),
   })
   .strict();
 
@@ -123,56 +206,146 @@ export const ScenarioSchema = z
     spec: z.string().optional(),
     kernel: z.enum(PROFILE_NAMES as [string, ...string[]]).default('6.9'),
     mutants: z.array(z.enum(MUTANT_NAMES as [string, ...string[]])).default([]),
-    filesystems: z.array(FilesystemSchema).min(1),
-    tasks: z.array(TaskSchema).min(1),
+    filesystems: z.array(FilesystemSchema).min(1).max(64),
+    tasks: z.array(TaskSchema).min(1).max(MAX_TASKS, `at most ${MAX_TASKS} tasks (the model is built for small programs)`),
     /**
      * "sequential": the first runnable task runs; or a list of task names, one atomic step each
      * (a name not runnable at its turn is skipped); besides the scenario's tasks, a FUSE
      * server's session loop ("fuse-daemon:<fs>") and the RCU kthread ("rcu_gp") may be named
      */
-    schedule: z.union([z.literal('sequential'), z.literal('round-robin'), z.array(z.string())]).default('sequential'),
+    schedule: z
+      .union([z.literal('sequential'), z.literal('round-robin'), z.array(z.string())], { error: '"sequential", "round-robin" or a list of task names' })
+      .default('sequential'),
     teardown: z.boolean().default(true),
     expect: z
       .object({
         /** the kinds of violation the run must report (default none) */
-        violations: z.array(z.string()).default([]),
+        violations: z.array(z.enum(VIOLATION_KINDS)).default([]),
         /** the opcodes each server must have seen, in order (exactly), or must never see */
-        server_seen: z.record(z.string(), z.array(z.string())).optional(),
-        server_never: z.record(z.string(), z.array(z.string())).optional(),
+        server_seen: z.record(z.string(), z.array(z.enum(OPCODE_NAMES))).optional(),
+        server_never: z.record(z.string(), z.array(z.enum(OPCODE_NAMES))).optional(),
+        /** the INIT request the kernel sends each FUSE mount: its minor, flags it offers, flags it does not */
+        kernel_init: z
+          .record(
+            z.string(),
+            z
+              .object({
+                minor: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+                offers: z.array(z.enum(INIT_FLAG_NAMES)).default([]),
+                withholds: z.array(z.enum(INIT_FLAG_NAMES)).default([]),
+              })
+              .strict(),
+          )
+          .optional(),
       })
       .strict()
       .default({ violations: [] }),
   })
   .strict()
   .superRefine((s, ctx) => {
+    // names JavaScript objects already have, anywhere a scenario names something
+    const builtin = (n: string | undefined, at: (string | number)[]) => {
+      if (n !== undefined && objectBuiltinName(n)) ctx.addIssue({ code: 'custom', path: at, message: `"${n}" is a name every JavaScript object already has (the model keeps names in objects): choose another` });
+    };
+    s.filesystems.forEach((f, i) => {
+      builtin(f.name, ['filesystems', i, 'name']);
+      if (f.type === 'plain') for (const k of Object.keys(f.files)) builtin(k, ['filesystems', i, 'files', k]);
+      if (f.type === 'fuse') for (const k of Object.keys(f.server.files)) builtin(k, ['filesystems', i, 'server', 'files', k]);
+    });
+    s.tasks.forEach((t, i) => {
+      builtin(t.name, ['tasks', i, 'name']);
+      builtin(t.proc, ['tasks', i, 'proc']);
+      t.ops.forEach((op, j) => {
+        builtin(op.save, ['tasks', i, 'ops', j, 'save']);
+        const p = 'path' in op ? op.path : op.op === 'assert' ? op.inode : undefined;
+        if (p !== undefined) for (const part of p.split('/').filter(Boolean)) builtin(part, ['tasks', i, 'ops', j, 'path' in op ? 'path' : 'inode']);
+      });
+    });
     const fsNames = new Set<string>();
+    const fuseNames = new Set<string>();
     s.filesystems.forEach((f, i) => {
       if (fsNames.has(f.name)) ctx.addIssue({ code: 'custom', path: ['filesystems', i, 'name'], message: `duplicate filesystem name "${f.name}"` });
+      if ((RESERVED_FS_NAMES as readonly string[]).includes(f.name)) {
+        ctx.addIssue({ code: 'custom', path: ['filesystems', i, 'name'], message: `"${f.name}" is the model's own filesystem (where /dev/fuse lives): choose another name` });
+      }
       if (f.type === 'overlay') {
         f.layers.forEach((l, j) => {
           if (!fsNames.has(l)) ctx.addIssue({ code: 'custom', path: ['filesystems', i, 'layers', j], message: `layer "${l}" must name a filesystem declared before it` });
         });
       }
       fsNames.add(f.name);
+      if (f.type === 'fuse') fuseNames.add(f.name);
     });
+    const fsList = () => [...fsNames].join(', ');
+    const checkPath = (p: string | undefined, at: (string | number)[]) => {
+      if (p === undefined) return;
+      const first = /^\/([^/]+)/.exec(p)?.[1];
+      if (first !== undefined && !fsNames.has(first)) ctx.addIssue({ code: 'custom', path: at, message: `path "${p}" is on no declared filesystem: its first component must be one of ${fsList()}` });
+    };
+    // what each process saves: "$name" must name one of them (a server process also has $devfd)
+    const procOf = (t: { name: string; proc?: string | undefined }) => t.proc ?? t.name;
+    const saved = new Map<string, Set<string>>();
+    for (const f of fuseNames) saved.set(`server:${f}`, new Set(['devfd']));
+    for (const t of s.tasks) {
+      const set = saved.get(procOf(t)) ?? new Set<string>();
+      saved.set(procOf(t), set);
+      for (const op of t.ops) if (op.save !== undefined) set.add(op.save);
+    }
+    const checkRef = (v: unknown, proc: string, at: (string | number)[]) => {
+      if (typeof v !== 'string' || !v.startsWith('$')) return;
+      const names = saved.get(proc);
+      if (!names?.has(v.slice(1))) {
+        const have = names?.size ? `it saves ${[...names].map((n) => `$${n}`).join(', ')}` : 'it saves nothing';
+        ctx.addIssue({ code: 'custom', path: at, message: `${v} is saved by no op of process "${proc}" (${have}): add "save": "${v.slice(1)}" to the op that makes it` });
+      }
+    };
+    s.filesystems.forEach((f, i) => {
+      if (f.type === 'fuse') {
+        for (const [name, file] of Object.entries(f.server.files)) {
+          if (file.backing !== undefined) checkPath(file.backing, ['filesystems', i, 'server', 'files', name, 'backing']);
+        }
+        for (const r of savedRefsOfPolicy(f.server)) checkRef(r.ref, `server:${f.name}`, ['filesystems', i, 'server', ...r.path]);
+      }
+    });
+    const totalOps = s.tasks.reduce((a, t) => a + t.ops.length, 0);
+    if (totalOps > MAX_TOTAL_OPS) ctx.addIssue({ code: 'custom', path: ['tasks'], message: `${totalOps} ops in all, at most ${MAX_TOTAL_OPS} (the model is built for small programs)` });
     const taskNames = new Set<string>();
     s.tasks.forEach((t, i) => {
       if (taskNames.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'name'], message: `duplicate task name "${t.name}"` });
+      if (reservedTaskName(t.name)) {
+        ctx.addIssue({ code: 'custom', path: ['tasks', i, 'name'], message: `"${t.name}" is a name the model gives its own tasks (${RESERVED_TASK_NAMES.join(', ')}, ${RESERVED_TASK_PREFIXES.map((p) => `${p}*`).join(', ')}): choose another` });
+      }
+      const proc = procOf(t);
+      if ((RESERVED_PROC_NAMES as readonly string[]).includes(proc)) {
+        ctx.addIssue({ code: 'custom', path: t.proc !== undefined ? ['tasks', i, 'proc'] : ['tasks', i, 'name'], message: `"${proc}" is the kernel's own process: a task cannot be (or join) it` });
+      }
       taskNames.add(t.name);
-      if (t.proc?.startsWith('server:') && !fsNames.has(t.proc.slice(7))) {
-        ctx.addIssue({ code: 'custom', path: ['tasks', i, 'proc'], message: `no filesystem "${t.proc.slice(7)}" to join the server of` });
+      if (t.proc?.startsWith('server:') && !fuseNames.has(t.proc.slice(7))) {
+        ctx.addIssue({ code: 'custom', path: ['tasks', i, 'proc'], message: `no FUSE filesystem "${t.proc.slice(7)}" to join the server of (FUSE filesystems: ${[...fuseNames].join(', ') || 'none'})` });
       }
       t.ops.forEach((op, j) => {
+        const at = (k: string) => ['tasks', i, 'ops', j, k];
         if (op.op === 'wait' && !s.tasks.some((x) => x.name === op.task)) {
-          ctx.addIssue({ code: 'custom', path: ['tasks', i, 'ops', j, 'task'], message: `no task "${op.task}" to wait for` });
+          ctx.addIssue({ code: 'custom', path: at('task'), message: `no task "${op.task}" to wait for (tasks: ${s.tasks.map((x) => x.name).join(', ')})` });
         }
         const fs = 'fs' in op ? op.fs : undefined;
-        if (fs !== undefined && !fsNames.has(fs)) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'ops', j, 'fs'], message: `no filesystem "${fs}"` });
+        if (fs !== undefined && !fsNames.has(fs)) ctx.addIssue({ code: 'custom', path: at('fs'), message: `no filesystem "${fs}" (filesystems: ${fsList()})` });
+        if ('path' in op) checkPath(op.path, at('path'));
+        if (op.op === 'assert') checkPath(op.inode, at('inode'));
+        if ((op.op === 'write' || op.op === 'splice_write') && op.offset <= MAX_FILE_BYTES && op.offset + op.data.length > MAX_FILE_BYTES) {
+          ctx.addIssue({ code: 'custom', path: at('offset'), message: `offset + data length is ${op.offset + op.data.length}, at most ${MAX_FILE_BYTES} (16 MiB): the model keeps file data in memory` });
+        }
+        for (const k of ['fd', 'vma', 'id'] as const) if (k in op) checkRef((op as Record<string, unknown>)[k], proc, at(k));
       });
     });
+    for (const key of ['server_seen', 'server_never', 'kernel_init'] as const) {
+      for (const fs of Object.keys(s.expect[key] ?? {})) {
+        if (!fuseNames.has(fs)) ctx.addIssue({ code: 'custom', path: ['expect', key, fs], message: `no FUSE filesystem "${fs}" (FUSE filesystems: ${[...fuseNames].join(', ') || 'none'})` });
+      }
+    }
     if (Array.isArray(s.schedule)) {
       // the kernel-side tasks a schedule may name too (sim/scenario/build.ts: serverTask, RCU_TASK)
-      for (const f of s.filesystems) if (f.type === 'fuse') taskNames.add(`fuse-daemon:${f.name}`);
+      for (const f of fuseNames) taskNames.add(`fuse-daemon:${f}`);
       taskNames.add('rcu_gp');
       s.schedule.forEach((n, i) => {
         if (!taskNames.has(n)) ctx.addIssue({ code: 'custom', path: ['schedule', i], message: `no task "${n}" (tasks: ${[...taskNames].join(', ')})` });

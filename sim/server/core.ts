@@ -8,6 +8,7 @@
 // its backing files comes through ServerEnv, so both adapters answer every request alike.
 import { ERRNO, neg } from '../kernel/lib/errno.ts';
 import { decodeRequest, decodeRequestArg, encodeReply, encodeShortInitOut, type Wide } from '../wire/messages.ts';
+import { formatRequest } from '../wire/format.ts';
 import {
   encode,
   FUSE_ATTR_OUT,
@@ -18,7 +19,7 @@ import {
   zeroValue,
   type FuseInitOut,
 } from '../wire/structs.ts';
-import { FOPEN, FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, V15_UAPI, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
+import { FATTR, FOPEN, FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, V15_UAPI, initFlagNames, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
 import type { FopenName, OpenPolicy } from './policy.ts';
 import type { ServerInode, ServerState } from './state.ts';
 
@@ -28,6 +29,8 @@ export interface ServerEnv {
   backing(path: string): { data: string; mtime: number } | null;
   /** the server writes its backing file (a userspace write, not a FUSE request) */
   writeBacking(path: string, offset: number, data: string): void;
+  /** the server truncates its backing file (passthrough_hp's ftruncate on SETATTR) */
+  truncateBacking(path: string, size: number): void;
   /** values the server process saved ("$id" in an open policy names one) */
   vars: Readonly<Record<string, number>>;
 }
@@ -44,7 +47,7 @@ export interface ServerRequest {
 }
 
 /** Opcodes the server decodes; everything else is answered ENOSYS (or not at all). */
-const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY']);
+const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY']);
 
 /** Requests the kernel expects no reply to. */
 export const NO_REPLY = new Set<number>([FUSE_OPCODE.FORGET, FUSE_OPCODE.BATCH_FORGET]);
@@ -63,12 +66,32 @@ export function acceptRequest(s: ServerState, bytes: Uint8Array): ServerRequest 
   const name = opcodeName(req.header.opcode);
   const arg = DECODED.has(name) ? plain(decodeRequestArg(req.header.opcode, req.body)) : null;
   s.seen.push(name);
+  s.log.push(requestLine(s, req.header.nodeid, req.header.opcode, req.body));
   if (name === 'INIT' && arg) {
     const a = arg as { major: number; minor: number; flags: number; flags2: number };
     const offered = (a.flags & Number(FUSE_INIT_FLAG.INIT_EXT)) !== 0 ? joinInitFlags(a.flags, a.flags2) : BigInt(a.flags);
     s.kernelInit = `${a.major}.${a.minor}${offered & FUSE_INIT_FLAG.PASSTHROUGH ? ' PASSTHROUGH' : ''}`;
+    s.kernelInitRequest = { minor: a.minor, offered: initFlagNames(offered) };
   }
   return { unique: req.header.unique, opcode: req.header.opcode, name, nodeid: req.header.nodeid, arg };
+}
+
+/**
+ * A request as the oracle compares it: "n<nodeid> <formatRequest>", with what the kernel picks
+ * for itself and no server can predict made comparable: a lock owner (a scrambled kernel
+ * pointer) becomes o1, o2... in the order this server first saw each; a pid, and a time the
+ * kernel stamps, becomes "set" (or stays 0).
+ */
+export function requestLine(s: ServerState, nodeid: number, opcode: number, body: Uint8Array): string {
+  const line = `n${nodeid} ${formatRequest(opcode, body)}`;
+  return line
+    .replace(/\b(lock_owner|owner)=(0x[0-9a-f]+|\d+)/g, (_m, k: string, v: string) => {
+      if (v === '0') return `${k}=0`;
+      let i = s.owners.indexOf(v);
+      if (i < 0) i = s.owners.push(v) - 1;
+      return `${k}=o${i + 1}`;
+    })
+    .replace(/\b(pid|[acm]time|[acm]timensec)=(0x[0-9a-f]+|\d+)/g, (_m, k: string, v: string) => `${k}=${v === '0' ? '0' : 'set'}`);
 }
 
 /** Byte arrays become strings so a request stays plain data. */
@@ -118,21 +141,21 @@ export function fileData(s: ServerState, env: ServerEnv, name: string): { data: 
   return { data: f.data ?? '', mtime: 0 };
 }
 
-function attrOut(nodeid: number, size: number, mtime: number) {
+function attrOut(s: ServerState, nodeid: number, size: number, mtime: number) {
   const a = zeroValue(FUSE_ATTR_OUT);
-  a.attr_valid = CACHE_SECONDS;
+  a.attr_valid = s.policy.attr_valid;
   a.attr.ino = nodeid;
   a.attr.size = size;
   a.attr.mtime = mtime;
-  a.attr.mode = 0o100644;
+  a.attr.mode = s.inodes[nodeid]?.mode ?? 0o100644;
   a.attr.nlink = 1;
   return a;
 }
 
-/** The root directory (the model never asks; a real kernel does, e.g. for stat of the mount). */
-function rootAttrOut() {
+/** The root directory (stat of the mount asks for it: the kernel's root has expired attributes). */
+function rootAttrOut(s: ServerState) {
   const a = zeroValue(FUSE_ATTR_OUT);
-  a.attr_valid = CACHE_SECONDS;
+  a.attr_valid = s.policy.attr_valid;
   a.attr.ino = FUSE_ROOT_ID;
   a.attr.mode = 0o40755;
   a.attr.nlink = 2;
@@ -152,23 +175,44 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
       if (!d) return encodeReply(u, neg('ENOENT'), null);
       let ino = Object.values(s.inodes).find((i) => i.name === name);
       if (!ino) {
-        ino = { name, nodeid: s.nextNodeid++, backingId: 0, fd: -1, nopen: 0, opened: 0 };
+        ino = { name, nodeid: s.nextNodeid++, backingId: 0, fd: -1, nopen: 0, opened: 0, mode: 0o100644 };
         s.inodes[ino.nodeid] = ino;
       }
       const e = zeroValue(FUSE_ENTRY_OUT);
       e.nodeid = ino.nodeid;
-      e.entry_valid = CACHE_SECONDS;
-      e.attr_valid = CACHE_SECONDS;
-      e.attr = attrOut(ino.nodeid, d.data.length, d.mtime).attr;
+      e.entry_valid = s.policy.entry_valid;
+      e.attr_valid = s.policy.attr_valid;
+      e.attr = attrOut(s, ino.nodeid, d.data.length, d.mtime).attr;
       return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, e));
     }
     case 'GETATTR': {
-      if (req.nodeid === FUSE_ROOT_ID) return encodeReply(u, 0, encode(FUSE_ATTR_OUT, rootAttrOut()));
+      if (req.nodeid === FUSE_ROOT_ID) return encodeReply(u, 0, encode(FUSE_ATTR_OUT, rootAttrOut(s)));
       const ino = s.inodes[req.nodeid];
       const d = ino && fileData(s, env, ino.name);
       if (!ino || !d) return encodeReply(u, neg('ENOENT'), null);
-      return encodeReply(u, 0, encode(FUSE_ATTR_OUT, attrOut(req.nodeid, d.data.length, d.mtime)));
+      return encodeReply(u, 0, encode(FUSE_ATTR_OUT, attrOut(s, req.nodeid, d.data.length, d.mtime)));
     }
+    case 'SETATTR': {
+      // passthrough_hp's sfs_setattr: apply what is asked (its backing file truncated, the mode
+      // kept), then reply the attributes as they now are; the policy may refuse instead
+      if (s.policy.setattr !== 'ok') return encodeReply(u, neg(s.policy.setattr), null);
+      const a = req.arg as { valid: number; size: number; mode: number };
+      if (req.nodeid === FUSE_ROOT_ID) return encodeReply(u, 0, encode(FUSE_ATTR_OUT, rootAttrOut(s)));
+      const ino = s.inodes[req.nodeid];
+      const f = ino && s.policy.files[ino.name];
+      if (!ino || !f) return encodeReply(u, neg('ENOENT'), null);
+      if (a.valid & FATTR.SIZE) {
+        if (f.backing) env.truncateBacking(f.backing, a.size);
+        else f.data = (f.data ?? '').slice(0, a.size).padEnd(a.size, '\0');
+      }
+      if (a.valid & FATTR.MODE) ino.mode = a.mode;
+      const d = fileData(s, env, ino.name) ?? { data: '', mtime: 0 };
+      return encodeReply(u, 0, encode(FUSE_ATTR_OUT, attrOut(s, req.nodeid, d.data.length, d.mtime)));
+    }
+    case 'GETXATTR':
+      // no file of the model's servers has extended attributes: ENODATA, or no xattr support
+      // at all (libfuse's answer for a filesystem without getxattr: ENOSYS)
+      return encodeReply(u, neg(s.policy.getxattr), null);
     case 'READ': {
       const a = req.arg as { offset: number; size: number };
       const ino = s.inodes[req.nodeid];
@@ -191,6 +235,7 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
     case 'STATFS': {
       // libfuse's default statfs: an empty filesystem with 255-byte names (overlayfs statfs's
       // each layer when it mounts, and fails if that fails)
+      if (s.policy.statfs !== 'ok') return encodeReply(u, neg(s.policy.statfs), null);
       const st = zeroValue(FUSE_STATFS_OUT);
       st.st.bsize = 512;
       st.st.namelen = 255;
@@ -264,9 +309,10 @@ export function fopenBits(s: ServerState, names: readonly FopenName[]): number {
   let bits = 0;
   for (const n of names) {
     if (n === 'PASSTHROUGH') bits |= s.policy.uapi === 'v15' ? V15_UAPI.FOPEN_PASSTHROUGH : FOPEN.PASSTHROUGH;
-    else bits |= FOPEN[n];
+    else if (n.startsWith('bit')) bits |= 2 ** Number(n.slice(3));
+    else bits |= FOPEN[n as keyof typeof FOPEN];
   }
-  return bits;
+  return bits >>> 0;
 }
 
 type Step<J> = (s: ServerState, j: J, env: ServerEnv) => Out;
@@ -394,5 +440,5 @@ export const RELEASE_STEPS: Record<'start' | 'close_id' | 'close_fd' | 'done', S
 
 /** A fresh server state for a mount (the model keys it by connection, the oracle by mount). */
 export function newServerState(fs: string, proc: string, policy: ServerState['policy'], lifecycle: string): ServerState {
-  return { fs, conn: 0, proc, lifecycle, policy, inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], backingOpens: [], kernelInit: '' };
+  return { fs, conn: 0, proc, lifecycle, policy, inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], log: [], owners: [], backingOpens: [], kernelInit: '', kernelInitRequest: null };
 }

@@ -16,14 +16,22 @@ export const FOPEN_NAMES = [
   'PARALLEL_DIRECT_WRITES',
   'PASSTHROUGH',
 ] as const;
-const fopenFlag = z.enum(FOPEN_NAMES);
+/** a named FOPEN bit, or any bit of the u32 by number ("bit20"): a server may set what it likes */
+const fopenFlag = z.string().refine((v) => (FOPEN_NAMES as readonly string[]).includes(v) || /^bit([0-9]|[12][0-9]|3[01])$/.test(v), {
+  message: `an FOPEN flag: one of ${FOPEN_NAMES.map((n) => `"${n}"`).join(', ')}, or "bit0" .. "bit31"`,
+});
 
 // reply exactly this (backing_id may name a saved variable: "$id")
 const ReplyOpenSchema = z
   .object({
     mode: z.literal('reply'),
     flags: z.array(fopenFlag).default([]),
-    backing_id: z.union([z.number().int(), z.string().regex(/^\$\w+$/)]).default(0),
+    /** fuse_open_out.backing_id is an s32 */
+    backing_id: z
+      .union([z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1), z.string().regex(/^\$\w+$/, 'a saved value: "$name"')], {
+        error: 'a backing id: an integer from -2^31 to 2^31-1 (fuse_open_out.backing_id is an s32), or a saved value "$name"',
+      })
+      .default(0),
   })
   .strict();
 const ErrorOpenSchema = z.object({ mode: z.literal('error'), errno: errnoName }).strict();
@@ -52,8 +60,9 @@ export const ServerPolicySchema = z
       .object({
         flags: z.array(initFlag).default(['INIT_EXT', 'PASSTHROUGH']),
         max_stack_depth: z.number().int().min(0).max(0xffffffff).default(1),
-        minor: z.number().int().min(0).default(40),
-        major: z.number().int().default(7),
+        // fuse_init_out.major and .minor are u32
+        minor: z.number().int().min(0).max(0xffffffff).default(40),
+        major: z.number().int().min(0).max(0xffffffff).default(7),
         errno: errnoName.optional(),
         /** reply only the first N bytes of fuse_init_out (an old server) */
         size: z.number().int().min(0).max(64).default(64),
@@ -66,16 +75,43 @@ export const ServerPolicySchema = z
       z
         .object({
           backing: z.string().regex(/^\/[^/]+\/[^/]+$/).optional(),
-          data: z.string().optional(),
+          data: z.string().max(1 << 24, 'at most 16 MiB: the model keeps file data in memory').optional(),
           open: OpenPolicySchema.optional(),
         })
         .strict(),
     ),
     open: OpenPolicySchema.default({ mode: 'passthrough_hp' }),
     flush: z.enum(['ok', 'ENOSYS']).default('ok'),
+    /** GETXATTR: no file has extended attributes (ENODATA), or the server has no xattr support (ENOSYS) */
+    getxattr: z.enum(['ENOSYS', 'ENODATA']).default('ENOSYS'),
+    /** SETATTR: applied (a size truncates the file, its backing file included), or refused */
+    setattr: z.union([z.literal('ok'), errnoName]).default('ok'),
+    /** STATFS: libfuse's default answer, or refused */
+    statfs: z.union([z.literal('ok'), errnoName]).default('ok'),
+    /** seconds the kernel may keep a LOOKUP's dentry and any attributes the server sends */
+    entry_valid: z.number().int().min(0).max(0xffffffff).default(86_400),
+    attr_valid: z.number().int().min(0).max(0xffffffff).default(86_400),
   })
   .strict();
 
 export type ServerPolicy = z.infer<typeof ServerPolicySchema>;
 export type OpenPolicy = z.infer<typeof OpenPolicySchema>;
-export type FopenName = (typeof FOPEN_NAMES)[number];
+/** a named FOPEN bit, or "bitN" */
+export type FopenName = (typeof FOPEN_NAMES)[number] | (string & {});
+
+/** Every "$name" an open policy names (backing_id), with its JSON path inside the server policy. */
+export function savedRefsOfPolicy(p: ServerPolicy): { ref: string; path: (string | number)[] }[] {
+  const out: { ref: string; path: (string | number)[] }[] = [];
+  const visit = (o: OpenPolicy | undefined, at: (string | number)[]) => {
+    if (!o) return;
+    if (o.mode === 'reply' && typeof o.backing_id === 'string') out.push({ ref: o.backing_id, path: [...at, 'backing_id'] });
+    if (o.mode === 'sequence') {
+      o.replies.forEach((r, i) => {
+        if (r.mode === 'reply' && typeof r.backing_id === 'string') out.push({ ref: r.backing_id, path: [...at, 'replies', i, 'backing_id'] });
+      });
+    }
+  };
+  visit(p.open, ['open']);
+  for (const [name, f] of Object.entries(p.files)) visit(f.open, ['files', name, 'open']);
+  return out;
+}

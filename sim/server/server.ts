@@ -13,6 +13,7 @@ import { resolvePath } from '../kernel/vfs/namei.ts';
 import { s_type } from '../kernel/vfs/fs.ts';
 import { sys_open, sys_close } from '../kernel/vfs/open.ts';
 import { sys_ioctl } from '../kernel/vfs/ioctl.ts';
+import { O_LARGEFILE, O_RDONLY, O_RDWR } from '../kernel/vfs/fcntl.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
 import {
   acceptRequest,
@@ -60,6 +61,11 @@ function env(c: Ctx): ServerEnv {
       // a userspace write, not modelled as a syscall
       const r = resolvePath(c.w, path);
       if (r) s_type(r.sb).poke?.(c.w, r.sb, r.name, offset, data);
+    },
+    truncateBacking(path, size) {
+      // a userspace truncate, not modelled as a syscall
+      const r = resolvePath(c.w, path);
+      if (r) s_type(r.sb).pokeSize?.(c.w, r.sb, r.name, size);
     },
     vars: c.p.vars,
   };
@@ -151,7 +157,7 @@ function perform(c: Ctx, s: ServerState, out: Out): Next {
       const a = out.act;
       switch (a.k) {
         case 'open':
-          return call(sys_open, { path: a.path, write: a.write, opath: false }, out.next, out.into);
+          return call(sys_open, { path: a.path, flags: (a.write ? O_RDWR : O_RDONLY) | O_LARGEFILE }, out.next, out.into);
         case 'backing_open':
           return call(sys_ioctl, { dev: devfd(c), cmd: FUSE_DEV_IOC_BACKING_OPEN, fd: a.fd, flags: 0, padding: 0 }, out.next, out.into);
         case 'backing_close':

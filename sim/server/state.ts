@@ -13,6 +13,8 @@ export interface ServerInode {
   nopen: number;
   /** OPEN requests answered so far (the "sequence" policy's position) */
   opened: number;
+  /** the mode the server reports (a SETATTR's MODE changes it) */
+  mode: number;
 }
 
 export interface ServerState {
@@ -32,10 +34,20 @@ export interface ServerState {
   nextFh: number;
   /** the opcode name of every request that reached the server, in order */
   seen: string[];
+  /**
+   * every request that reached the server, in order, as one line: its nodeid and its fields
+   * (sim/wire/format.ts), less the values only the kernel picks (lock owners become o1, o2...
+   * in order of appearance; pids and times are shown as set or not): what the oracle compares
+   */
+  log: string[];
+  /** the lock owners this server has seen, in order (requestLine names them o1, o2...) */
+  owners: string[];
   /** what the server's own BACKING_OPENs returned (ids, or -errno), in order */
   backingOpens: number[];
   /** what the kernel's INIT offered: "7.<minor>", plus " PASSTHROUGH" if it offered passthrough */
   kernelInit: string;
+  /** the kernel's INIT request: its minor and the flags it offered, by name (null before it came) */
+  kernelInitRequest: { minor: number; offered: string[] } | null;
 }
 
 /** The servers of a world (the kernel keeps their state as opaque userspace memory). */

@@ -13,7 +13,8 @@
 // numbered from 1 without gaps, so step k is steps[k - 1] and schedule[k - 1].
 import { z } from 'zod';
 import type { Effect, EffectKind, StepRecord } from '../kernel/effects.ts';
-import type { Violation, ViolationKind } from '../kernel/lib/violation.ts';
+import type { Violation } from '../kernel/lib/violation.ts';
+import { VIOLATION_KINDS } from '../scenario/kinds.ts';
 import { ScenarioSchema } from '../scenario/schema.ts';
 import { MUTANT_NAMES } from '../kernel/mutants.ts';
 import { PROFILE_NAMES } from '../kernel/profile.ts';
@@ -23,31 +24,13 @@ import type { Phase } from '../scenario/run.ts';
 export const TRACE_VERSION = 1;
 
 const EFFECT_KINDS = ['refcount', 'ptr', 'field', 'idr', 'alloc', 'free', 'rcu', 'lock', 'wire', 'fd', 'note'] as const satisfies readonly EffectKind[];
-const VIOLATION_KINDS = [
-  'use-after-free',
-  'double-free',
-  'leak',
-  'refcount-inc-from-zero',
-  'refcount-underflow',
-  'refcount-owners',
-  'rcu-early-free',
-  'rcu-unbalanced',
-  'lock-misuse',
-  'iomode',
-  'stack-depth',
-  'idr',
-  'warn-on',
-  'deadlock',
-  'outcome',
-] as const satisfies readonly ViolationKind[];
 const PHASES = ['setup', 'run', 'teardown'] as const satisfies readonly Phase[];
 
 // A kind added to the model but not here fails to compile: traces must be able to hold it.
 type Missing<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : Exclude<All, Listed>;
 const _effectKindsComplete: Missing<EffectKind, (typeof EFFECT_KINDS)[number]> = true;
-const _violationKindsComplete: Missing<ViolationKind, (typeof VIOLATION_KINDS)[number]> = true;
 const _phasesComplete: Missing<Phase, (typeof PHASES)[number]> = true;
-void _effectKindsComplete, _violationKindsComplete, _phasesComplete;
+void _effectKindsComplete, _phasesComplete;
 
 const EffectSchema = z.object({ k: z.enum(EFFECT_KINDS), text: z.string() }).strict();
 

@@ -2,7 +2,8 @@
 // wrong and where: bad JSON, a missing or newer version, a schema error (JSON path and what
 // was expected), a task in the schedule the scenario does not have, a step range outside it.
 import { readFileSync } from 'node:fs';
-import { InputError, jsonPath } from '../scenario/load.ts';
+import { InputError } from '../scenario/load.ts';
+import { formatIssues, jsonProblem, parseJsonText } from '../scenario/issues.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { buildWorld } from '../scenario/build.ts';
 import { exitTaskName, umountTaskName } from '../scenario/run.ts';
@@ -11,7 +12,7 @@ import { TRACE_VERSION, TraceSchema, type Trace } from './format.ts';
 export function parseTrace(text: string, file: string): Trace {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonText(text);
   } catch (e) {
     throw new InputError(`${file}: not valid JSON${jsonProblem(text, (e as Error).message)}`);
   }
@@ -31,9 +32,7 @@ export function parseTrace(text: string, file: string): Trace {
   }
   const r = TraceSchema.safeParse(json);
   if (!r.success) {
-    const lines = r.error.issues.slice(0, 8).map((i) => `  at ${jsonPath(i.path)}: ${i.message}`);
-    const more = r.error.issues.length > 8 ? `\n  ... and ${r.error.issues.length - 8} more` : '';
-    throw new InputError(`${file}: not a valid fpsim trace:\n${lines.join('\n')}${more}`);
+    throw new InputError(`${file}: not a valid fpsim trace:\n${formatIssues(r.error.issues, json).join('\n')}`);
   }
   const t = r.data;
   const known = knownTaskNames(t.scenario);
@@ -45,19 +44,8 @@ export function parseTrace(text: string, file: string): Trace {
   return t;
 }
 
-/** Where the JSON breaks (line and column), and whether the file simply stops early. */
-function jsonProblem(text: string, message: string): string {
-  if (text.trim() === '') return ': the file is empty';
-  const m = /position (\d+)/.exec(message);
-  const pos = m ? Number(m[1]) : /end of (json )?input/i.test(message) ? text.length : -1;
-  if (pos < 0) return `: ${message}`;
-  const before = text.slice(0, pos).split('\n');
-  const where = `line ${before.length}, column ${before.at(-1)!.length + 1}`;
-  const cut = pos >= text.trimEnd().length ? ' (the file is cut short: was it written completely?)' : '';
-  return ` at ${where}${cut}: ${message}`;
-}
-
 export function readTrace(file: string): Trace {
+  if (file.trim() === '') throw new InputError(`expected a trace file, got an empty argument ""`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -78,6 +78,12 @@ function forced(schedule: readonly string[], seen: (w: World) => void): Schedule
       const state = !t ? 'there is no such task yet' : t.done ? 'it has finished' : t.blocked ? `it is blocked, waiting for ${t.blocked.on}` : 'it has nothing to run';
       throw divergence(k, `${name} running (schedule[${i}])`, `not: ${name} cannot run now, ${state} (runnable: ${can})`);
     }
+    // a server's session loop starts on its mount's connection: a trace that runs it before
+    // the setup task has mounted the filesystem is not a run the model can make
+    if (name.startsWith('fuse-daemon:')) {
+      const sb = w.sbs.find((x) => x.name === name.slice('fuse-daemon:'.length));
+      if (sb?.kind === 'fuse' && sb.conn === 0) throw divergence(k, `${name} running (schedule[${i}])`, `not: ${name} cannot run before its filesystem is mounted (by the setup task)`);
+    }
     i++;
     return name;
   };

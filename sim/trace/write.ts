@@ -2,7 +2,7 @@
 // file in the same directory, is fsynced, then takes the file's name in one step (link(2),
 // which refuses to replace an existing file, or rename(2) with --force). A reader never sees
 // half a trace, and a failed write leaves nothing behind.
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../scenario/load.ts';
 import type { Scenario } from '../scenario/schema.ts';
@@ -61,6 +61,12 @@ export function checkTraceTarget(file: string, force = false) {
   }
   const dir = dirname(file);
   if (!existsSync(dir)) throw new InputError(`${file}: cannot write: no directory ${dir}`);
+  if (!statSync(dir).isDirectory()) throw new InputError(`${file}: cannot write: ${dir} is not a directory`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new InputError(`${file}: cannot write: the directory ${dir} is not writable`);
+  }
 }
 
 let tmpSeq = 0;

@@ -52,6 +52,12 @@ export interface ScalarField {
   readonly name: string;
   readonly type: ScalarType;
   readonly offset: number;
+  /**
+   * A field a later minor carved out of bytes older headers call unused (e.g. 7.43's
+   * request_timeout in fuse_init_out): optional in a JS value and encoded as 0 when absent, so
+   * code written against the older header still type-checks; always present when decoded.
+   */
+  readonly optional?: true;
 }
 /** An embedded struct, e.g. the fuse_attr inside fuse_attr_out. */
 export interface StructField {
@@ -80,14 +86,24 @@ export interface Layout {
   readonly fields: readonly Field[];
 }
 
-/** The JS value of a layout: one number per scalar, nested objects for structs, reserved fields omitted. */
-export type ValueOf<L extends Layout> = {
-  -readonly [F in L['fields'][number] as F extends ReservedField ? never : F['name']]: F extends StructField
-    ? ValueOf<F['layout']>
-    : F extends { readonly type: 'u64w' }
-      ? Wide
-      : number;
-};
+type FieldValue<F> = F extends StructField ? ValueOf<F['layout']> : F extends { readonly type: 'u64w' } ? Wide : number;
+type Flat<T> = { [K in keyof T]: T[K] };
+
+/**
+ * The JS value of a layout: one number per scalar (a Wide for 'u64w'), nested objects for
+ * structs, reserved fields omitted, optional fields optional.
+ */
+export type ValueOf<L extends Layout> = Flat<
+  {
+    -readonly [F in L['fields'][number] as F extends ReservedField
+      ? never
+      : F extends { readonly optional: true }
+        ? never
+        : F['name']]: FieldValue<F>;
+  } & {
+    -readonly [F in L['fields'][number] as F extends { readonly optional: true } ? F['name'] : never]?: FieldValue<F>;
+  }
+>;
 
 const SCALAR_SIZE: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, i32: 4, u64: 8, u64w: 8 };
 
@@ -132,7 +148,12 @@ export function defineLayout<const L extends Layout>(layout: L): L {
 }
 
 // ---------------------------------------------------------------------------
-// The structs (protocol 7.40).
+// The structs, as of protocol 7.45 (Linux 6.18). Apart from 7.43's request_timeout in
+// fuse_init_out and 7.45's fuse_copy_file_range_out, every layout here is the same in 7.40
+// (6.9). Older minors used shorter forms of a few (FUSE_COMPAT_*_SIZE); the kernel only
+// sends those to servers that negotiate a minor below 7.9 (7.12 for mknod), which fpsim
+// does not model, except fuse_setxattr_in, whose 8-byte form is still sent to every server
+// that does not ask for FUSE_SETXATTR_EXT.
 
 export const FUSE_IN_HEADER = defineLayout({
   name: 'fuse_in_header',
@@ -189,7 +210,10 @@ export const FUSE_INIT_OUT = defineLayout({
     { name: 'map_alignment', type: 'u16', offset: 30 },
     { name: 'flags2', type: 'u32', offset: 32 },
     { name: 'max_stack_depth', type: 'u32', offset: 36 }, // 7.40: passthrough stacking limit
-    { name: 'unused', type: 'reserved', offset: 40, size: 24 }, // uint32_t unused[6]
+    // 7.43: seconds after which the kernel aborts a request the server has not answered,
+    // read only when the reply's flags have FUSE_REQUEST_TIMEOUT; 6.9 never reads these bytes
+    { name: 'request_timeout', type: 'u16', offset: 40, optional: true },
+    { name: 'unused', type: 'reserved', offset: 42, size: 22 }, // uint16_t unused[11]
   ],
 });
 
@@ -358,15 +382,402 @@ export const FUSE_KSTATFS = defineLayout({
   ],
 });
 
-/**
- * STATFS reply. Not in LAYOUTS (the model kernel never sends STATFS): the server core answers
- * it for a real kernel, whose overlayfs statfs's every layer at mount time.
- */
+/** STATFS reply (statfs(2) on any path of the mount sends STATFS with that inode's nodeid). */
 export const FUSE_STATFS_OUT = defineLayout({
   name: 'fuse_statfs_out',
   size: 80,
   fields: [{ name: 'st', type: 'struct', offset: 0, layout: FUSE_KSTATFS }],
 });
+
+// ---------------------------------------------------------------------------
+// 7.45 request and reply arguments beyond the open/read/write core.
+
+/**
+ * SETATTR request. `valid` (FATTR_*) says which fields carry a change; the others are 0.
+ * The kernel fills lock_owner with the files-struct owner whenever SIZE is set, and fh only
+ * for ftruncate (FATTR_FH). Times are the new values (also filled for *_NOW), as the kernel's
+ * signed time64, hence 'u64w': a time before 1970 arrives as a value above 2^63.
+ */
+export const FUSE_SETATTR_IN = defineLayout({
+  name: 'fuse_setattr_in',
+  size: 88,
+  fields: [
+    { name: 'valid', type: 'u32', offset: 0 },
+    { name: 'padding', type: 'u32', offset: 4 },
+    { name: 'fh', type: 'u64', offset: 8 },
+    { name: 'size', type: 'u64', offset: 16 },
+    { name: 'lock_owner', type: 'u64w', offset: 24 },
+    { name: 'atime', type: 'u64w', offset: 32 },
+    { name: 'mtime', type: 'u64w', offset: 40 },
+    { name: 'ctime', type: 'u64w', offset: 48 },
+    { name: 'atimensec', type: 'u32', offset: 56 },
+    { name: 'mtimensec', type: 'u32', offset: 60 },
+    { name: 'ctimensec', type: 'u32', offset: 64 },
+    { name: 'mode', type: 'u32', offset: 68 },
+    { name: 'unused4', type: 'u32', offset: 72 },
+    { name: 'uid', type: 'u32', offset: 76 },
+    { name: 'gid', type: 'u32', offset: 80 },
+    { name: 'unused5', type: 'u32', offset: 84 },
+  ],
+});
+
+/** GETXATTR (followed by the NUL-terminated name) and LISTXATTR (alone) request. */
+export const FUSE_GETXATTR_IN = defineLayout({
+  name: 'fuse_getxattr_in',
+  size: 8,
+  fields: [
+    // the caller's buffer size; 0 asks only for the value's length (reply: fuse_getxattr_out)
+    { name: 'size', type: 'u32', offset: 0 },
+    { name: 'padding', type: 'u32', offset: 4 },
+  ],
+});
+
+/** Reply to a size-0 GETXATTR/LISTXATTR: the length; the kernel caps it at XATTR_SIZE_MAX/LIST_MAX. */
+export const FUSE_GETXATTR_OUT = defineLayout({
+  name: 'fuse_getxattr_out',
+  size: 8,
+  fields: [
+    { name: 'size', type: 'u32', offset: 0 },
+    { name: 'padding', type: 'u32', offset: 4 },
+  ],
+});
+
+/**
+ * SETXATTR request, followed by the NUL-terminated name and `size` value bytes. The kernel
+ * sends all 16 bytes only to a server that set FUSE_SETXATTR_EXT in its INIT reply
+ * (fc->setxattr_ext), otherwise just the first 8 (FUSE_COMPAT_SETXATTR_IN_SIZE).
+ */
+export const FUSE_SETXATTR_IN = defineLayout({
+  name: 'fuse_setxattr_in',
+  size: 16,
+  fields: [
+    { name: 'size', type: 'u32', offset: 0 }, // value length
+    { name: 'flags', type: 'u32', offset: 4 }, // XATTR_CREATE / XATTR_REPLACE, from setxattr(2)
+    { name: 'setxattr_flags', type: 'u32', offset: 8 }, // 7.33: FUSE_SETXATTR_ACL_KILL_SGID
+    { name: 'padding', type: 'u32', offset: 12 },
+  ],
+});
+/** Bytes of fuse_setxattr_in sent to a server without FUSE_SETXATTR_EXT. */
+export const FUSE_COMPAT_SETXATTR_IN_SIZE = 8;
+
+/** FSYNC and FSYNCDIR request. */
+export const FUSE_FSYNC_IN = defineLayout({
+  name: 'fuse_fsync_in',
+  size: 16,
+  fields: [
+    { name: 'fh', type: 'u64', offset: 0 },
+    { name: 'fsync_flags', type: 'u32', offset: 8 }, // FUSE_FSYNC_FDATASYNC for fdatasync(2)
+    { name: 'padding', type: 'u32', offset: 12 },
+  ],
+});
+
+/** FALLOCATE request; mode is a subset of FUSE_FALLOCATE_MODES (KEEP_SIZE|PUNCH_HOLE|ZERO_RANGE). */
+export const FUSE_FALLOCATE_IN = defineLayout({
+  name: 'fuse_fallocate_in',
+  size: 32,
+  fields: [
+    { name: 'fh', type: 'u64', offset: 0 },
+    { name: 'offset', type: 'u64', offset: 8 },
+    { name: 'length', type: 'u64', offset: 16 },
+    { name: 'mode', type: 'u32', offset: 24 },
+    { name: 'padding', type: 'u32', offset: 28 },
+  ],
+});
+
+/** LSEEK request: sent only for SEEK_DATA / SEEK_HOLE. */
+export const FUSE_LSEEK_IN = defineLayout({
+  name: 'fuse_lseek_in',
+  size: 24,
+  fields: [
+    { name: 'fh', type: 'u64', offset: 0 },
+    { name: 'offset', type: 'u64', offset: 8 },
+    { name: 'whence', type: 'u32', offset: 16 },
+    { name: 'padding', type: 'u32', offset: 20 },
+  ],
+});
+
+/** LSEEK reply: the new file position, which the kernel stores in f_pos as is. */
+export const FUSE_LSEEK_OUT = defineLayout({
+  name: 'fuse_lseek_out',
+  size: 8,
+  fields: [{ name: 'offset', type: 'u64', offset: 0 }],
+});
+
+/**
+ * COPY_FILE_RANGE and COPY_FILE_RANGE_64 request, sent to the source file's nodeid; the
+ * destination is nodeid_out/fh_out. flags is copy_file_range(2)'s (always 0 today).
+ */
+export const FUSE_COPY_FILE_RANGE_IN = defineLayout({
+  name: 'fuse_copy_file_range_in',
+  size: 56,
+  fields: [
+    { name: 'fh_in', type: 'u64', offset: 0 },
+    { name: 'off_in', type: 'u64', offset: 8 },
+    { name: 'nodeid_out', type: 'u64', offset: 16 },
+    { name: 'fh_out', type: 'u64', offset: 24 },
+    { name: 'off_out', type: 'u64', offset: 32 },
+    { name: 'len', type: 'u64', offset: 40 },
+    { name: 'flags', type: 'u64', offset: 48 },
+  ],
+});
+
+/** 7.45: COPY_FILE_RANGE_64 reply (COPY_FILE_RANGE's is fuse_write_out, whose u32 size capped copies). */
+export const FUSE_COPY_FILE_RANGE_OUT = defineLayout({
+  name: 'fuse_copy_file_range_out',
+  size: 8,
+  fields: [{ name: 'bytes_copied', type: 'u64', offset: 0 }],
+});
+
+/**
+ * A lock range. start/end are byte offsets, end inclusive; a lock to end of file has
+ * end = OFFSET_MAX (2^63 - 1), so both are 'u64w'. type is F_RDLCK/F_WRLCK/F_UNLCK; pid is
+ * the locker's tgid in a request (0 for unlocks and GETLK) and the holder's in a GETLK reply.
+ */
+export const FUSE_FILE_LOCK = defineLayout({
+  name: 'fuse_file_lock',
+  size: 24,
+  fields: [
+    { name: 'start', type: 'u64w', offset: 0 },
+    { name: 'end', type: 'u64w', offset: 8 },
+    { name: 'type', type: 'u32', offset: 16 },
+    { name: 'pid', type: 'u32', offset: 20 },
+  ],
+});
+
+/** GETLK, SETLK and SETLKW request. owner: the files-struct owner (POSIX) or the open file's (flock). */
+export const FUSE_LK_IN = defineLayout({
+  name: 'fuse_lk_in',
+  size: 48,
+  fields: [
+    { name: 'fh', type: 'u64', offset: 0 },
+    { name: 'owner', type: 'u64w', offset: 8 },
+    { name: 'lk', type: 'struct', offset: 16, layout: FUSE_FILE_LOCK },
+    { name: 'lk_flags', type: 'u32', offset: 40 }, // FUSE_LK_FLOCK for flock(2)
+    { name: 'padding', type: 'u32', offset: 44 },
+  ],
+});
+
+/** GETLK reply: the conflicting lock, or type F_UNLCK when there is none. */
+export const FUSE_LK_OUT = defineLayout({
+  name: 'fuse_lk_out',
+  size: 24,
+  fields: [{ name: 'lk', type: 'struct', offset: 0, layout: FUSE_FILE_LOCK }],
+});
+
+/** FORGET request (no reply): drop nlookup references to the header's nodeid. */
+export const FUSE_FORGET_IN = defineLayout({
+  name: 'fuse_forget_in',
+  size: 8,
+  fields: [{ name: 'nlookup', type: 'u64', offset: 0 }],
+});
+
+/** BATCH_FORGET request header (header nodeid 0), followed by `count` fuse_forget_one. */
+export const FUSE_BATCH_FORGET_IN = defineLayout({
+  name: 'fuse_batch_forget_in',
+  size: 8,
+  fields: [
+    { name: 'count', type: 'u32', offset: 0 },
+    { name: 'dummy', type: 'u32', offset: 4 },
+  ],
+});
+
+/** One entry of a BATCH_FORGET. */
+export const FUSE_FORGET_ONE = defineLayout({
+  name: 'fuse_forget_one',
+  size: 16,
+  fields: [
+    { name: 'nodeid', type: 'u64', offset: 0 },
+    { name: 'nlookup', type: 'u64', offset: 8 },
+  ],
+});
+
+/**
+ * CREATE (and TMPFILE) request, followed by the NUL-terminated name. flags are the open(2)
+ * flags with O_CREAT (and O_EXCL if given) kept; umask is the caller's (the kernel applied
+ * it to mode already unless the server asked for DONT_MASK).
+ */
+export const FUSE_CREATE_IN = defineLayout({
+  name: 'fuse_create_in',
+  size: 16,
+  fields: [
+    { name: 'flags', type: 'u32', offset: 0 },
+    { name: 'mode', type: 'u32', offset: 4 },
+    { name: 'umask', type: 'u32', offset: 8 },
+    { name: 'open_flags', type: 'u32', offset: 12 }, // 7.33: FUSE_OPEN_KILL_SUIDGID (was padding)
+  ],
+});
+
+/** MKNOD request, followed by the NUL-terminated name. Also the CREATE fallback after its ENOSYS. */
+export const FUSE_MKNOD_IN = defineLayout({
+  name: 'fuse_mknod_in',
+  size: 16,
+  fields: [
+    { name: 'mode', type: 'u32', offset: 0 }, // file type included (S_IFREG, S_IFIFO, ...)
+    { name: 'rdev', type: 'u32', offset: 4 },
+    { name: 'umask', type: 'u32', offset: 8 },
+    { name: 'padding', type: 'u32', offset: 12 },
+  ],
+});
+
+/** MKDIR request, followed by the NUL-terminated name. mode has no file-type bits. */
+export const FUSE_MKDIR_IN = defineLayout({
+  name: 'fuse_mkdir_in',
+  size: 8,
+  fields: [
+    { name: 'mode', type: 'u32', offset: 0 },
+    { name: 'umask', type: 'u32', offset: 4 },
+  ],
+});
+
+/** RENAME request (header nodeid: old parent), followed by "oldname\0newname\0". */
+export const FUSE_RENAME_IN = defineLayout({
+  name: 'fuse_rename_in',
+  size: 8,
+  fields: [{ name: 'newdir', type: 'u64', offset: 0 }],
+});
+
+/** RENAME2 request: renameat2(2) with non-zero flags (RENAME_NOREPLACE/EXCHANGE/WHITEOUT). */
+export const FUSE_RENAME2_IN = defineLayout({
+  name: 'fuse_rename2_in',
+  size: 16,
+  fields: [
+    { name: 'newdir', type: 'u64', offset: 0 },
+    { name: 'flags', type: 'u32', offset: 8 },
+    { name: 'padding', type: 'u32', offset: 12 },
+  ],
+});
+
+/** LINK request (header nodeid: the new parent), followed by the new NUL-terminated name. */
+export const FUSE_LINK_IN = defineLayout({
+  name: 'fuse_link_in',
+  size: 8,
+  fields: [{ name: 'oldnodeid', type: 'u64', offset: 0 }],
+});
+
+/** ACCESS request: access(2)'s mask (R_OK/W_OK/X_OK; F_OK is 0). */
+export const FUSE_ACCESS_IN = defineLayout({
+  name: 'fuse_access_in',
+  size: 8,
+  fields: [
+    { name: 'mask', type: 'u32', offset: 0 },
+    { name: 'padding', type: 'u32', offset: 4 },
+  ],
+});
+
+/** INTERRUPT request (its own unique has bit 0 set): the unique of the request to interrupt. */
+export const FUSE_INTERRUPT_IN = defineLayout({
+  name: 'fuse_interrupt_in',
+  size: 8,
+  fields: [{ name: 'unique', type: 'u64w', offset: 0 }],
+});
+
+/**
+ * The fixed part of one READDIR record; the name (namelen bytes, no NUL) follows and the
+ * record is padded to a multiple of 8 (FUSE_DIRENT_ALIGN). off is the cookie the kernel
+ * sends back as the next READDIR's offset: servers pass telldir() values, 64-bit hashes on
+ * ext4, hence 'u64w'. type is DT_* (mode >> 12).
+ */
+export const FUSE_DIRENT = defineLayout({
+  name: 'fuse_dirent',
+  size: 24,
+  fields: [
+    { name: 'ino', type: 'u64', offset: 0 },
+    { name: 'off', type: 'u64w', offset: 8 },
+    { name: 'namelen', type: 'u32', offset: 16 },
+    { name: 'type', type: 'u32', offset: 20 },
+  ],
+});
+/** offsetof(struct fuse_dirent, name) */
+export const FUSE_NAME_OFFSET = FUSE_DIRENT.size;
+
+/**
+ * The fixed part of one READDIRPLUS record: a LOOKUP reply and a dirent, then the name,
+ * padded to 8. Each entry with a non-zero nodeid counts as a lookup (the kernel will FORGET it).
+ */
+export const FUSE_DIRENTPLUS = defineLayout({
+  name: 'fuse_direntplus',
+  size: 152,
+  fields: [
+    { name: 'entry_out', type: 'struct', offset: 0, layout: FUSE_ENTRY_OUT },
+    { name: 'dirent', type: 'struct', offset: 128, layout: FUSE_DIRENT },
+  ],
+});
+/** offsetof(struct fuse_direntplus, dirent.name) */
+export const FUSE_NAME_OFFSET_DIRENTPLUS = FUSE_DIRENTPLUS.size;
+
+/** A statx timestamp. tv_sec is signed in the header (int64_t); here the raw 64 bits, as u64w. */
+export const FUSE_SX_TIME = defineLayout({
+  name: 'fuse_sx_time',
+  size: 16,
+  fields: [
+    { name: 'tv_sec', type: 'u64w', offset: 0 },
+    { name: 'tv_nsec', type: 'u32', offset: 8 },
+    { name: '__reserved', type: 'reserved', offset: 12, size: 4 },
+  ],
+});
+
+/** struct fuse_statx: bit-for-bit statx(2)'s struct statx, first 256 bytes (7.39). */
+export const FUSE_STATX = defineLayout({
+  name: 'fuse_statx',
+  size: 256,
+  fields: [
+    { name: 'mask', type: 'u32', offset: 0 }, // STATX_* the server filled in
+    { name: 'blksize', type: 'u32', offset: 4 },
+    { name: 'attributes', type: 'u64', offset: 8 },
+    { name: 'nlink', type: 'u32', offset: 16 },
+    { name: 'uid', type: 'u32', offset: 20 },
+    { name: 'gid', type: 'u32', offset: 24 },
+    { name: 'mode', type: 'u16', offset: 28 },
+    { name: '__spare0', type: 'reserved', offset: 30, size: 2 },
+    { name: 'ino', type: 'u64', offset: 32 },
+    { name: 'size', type: 'u64', offset: 40 },
+    { name: 'blocks', type: 'u64', offset: 48 },
+    { name: 'attributes_mask', type: 'u64', offset: 56 },
+    { name: 'atime', type: 'struct', offset: 64, layout: FUSE_SX_TIME },
+    { name: 'btime', type: 'struct', offset: 80, layout: FUSE_SX_TIME },
+    { name: 'ctime', type: 'struct', offset: 96, layout: FUSE_SX_TIME },
+    { name: 'mtime', type: 'struct', offset: 112, layout: FUSE_SX_TIME },
+    { name: 'rdev_major', type: 'u32', offset: 128 },
+    { name: 'rdev_minor', type: 'u32', offset: 132 },
+    { name: 'dev_major', type: 'u32', offset: 136 },
+    { name: 'dev_minor', type: 'u32', offset: 140 },
+    { name: '__spare2', type: 'reserved', offset: 144, size: 112 }, // uint64_t __spare2[14]
+  ],
+});
+
+/**
+ * STATX request (7.39): sent by a statx(2) that asks for more than STATX_BASIC_STATS (e.g.
+ * STATX_BTIME), or forces a sync, unless the server answered ENOSYS before (fc->no_statx).
+ */
+export const FUSE_STATX_IN = defineLayout({
+  name: 'fuse_statx_in',
+  size: 24,
+  fields: [
+    { name: 'getattr_flags', type: 'u32', offset: 0 }, // FUSE_GETATTR_FH: fh is valid
+    { name: 'reserved', type: 'u32', offset: 4 },
+    { name: 'fh', type: 'u64', offset: 8 },
+    { name: 'sx_flags', type: 'u32', offset: 16 }, // AT_STATX_* sync flags
+    { name: 'sx_mask', type: 'u32', offset: 20 }, // STATX_* wanted
+  ],
+});
+
+/** STATX reply. */
+export const FUSE_STATX_OUT = defineLayout({
+  name: 'fuse_statx_out',
+  size: 288,
+  fields: [
+    { name: 'attr_valid', type: 'u64', offset: 0 },
+    { name: 'attr_valid_nsec', type: 'u32', offset: 8 },
+    { name: 'flags', type: 'u32', offset: 12 },
+    { name: 'spare', type: 'reserved', offset: 16, size: 16 }, // uint64_t spare[2]
+    { name: 'stat', type: 'struct', offset: 32, layout: FUSE_STATX },
+  ],
+});
+
+/** Round a record length up to 8 bytes (FUSE_REC_ALIGN / FUSE_DIRENT_ALIGN). */
+export function direntAlign(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
 
 export type FuseInHeader = ValueOf<typeof FUSE_IN_HEADER>;
 export type FuseOutHeader = ValueOf<typeof FUSE_OUT_HEADER>;
@@ -384,6 +795,38 @@ export type FuseAttrOut = ValueOf<typeof FUSE_ATTR_OUT>;
 export type FuseGetattrIn = ValueOf<typeof FUSE_GETATTR_IN>;
 export type FuseEntryOut = ValueOf<typeof FUSE_ENTRY_OUT>;
 export type FuseBackingMap = ValueOf<typeof FUSE_BACKING_MAP>;
+export type FuseKstatfs = ValueOf<typeof FUSE_KSTATFS>;
+export type FuseStatfsOut = ValueOf<typeof FUSE_STATFS_OUT>;
+export type FuseSetattrIn = ValueOf<typeof FUSE_SETATTR_IN>;
+export type FuseGetxattrIn = ValueOf<typeof FUSE_GETXATTR_IN>;
+export type FuseGetxattrOut = ValueOf<typeof FUSE_GETXATTR_OUT>;
+export type FuseSetxattrIn = ValueOf<typeof FUSE_SETXATTR_IN>;
+export type FuseFsyncIn = ValueOf<typeof FUSE_FSYNC_IN>;
+export type FuseFallocateIn = ValueOf<typeof FUSE_FALLOCATE_IN>;
+export type FuseLseekIn = ValueOf<typeof FUSE_LSEEK_IN>;
+export type FuseLseekOut = ValueOf<typeof FUSE_LSEEK_OUT>;
+export type FuseCopyFileRangeIn = ValueOf<typeof FUSE_COPY_FILE_RANGE_IN>;
+export type FuseCopyFileRangeOut = ValueOf<typeof FUSE_COPY_FILE_RANGE_OUT>;
+export type FuseFileLock = ValueOf<typeof FUSE_FILE_LOCK>;
+export type FuseLkIn = ValueOf<typeof FUSE_LK_IN>;
+export type FuseLkOut = ValueOf<typeof FUSE_LK_OUT>;
+export type FuseForgetIn = ValueOf<typeof FUSE_FORGET_IN>;
+export type FuseBatchForgetIn = ValueOf<typeof FUSE_BATCH_FORGET_IN>;
+export type FuseForgetOne = ValueOf<typeof FUSE_FORGET_ONE>;
+export type FuseCreateIn = ValueOf<typeof FUSE_CREATE_IN>;
+export type FuseMknodIn = ValueOf<typeof FUSE_MKNOD_IN>;
+export type FuseMkdirIn = ValueOf<typeof FUSE_MKDIR_IN>;
+export type FuseRenameIn = ValueOf<typeof FUSE_RENAME_IN>;
+export type FuseRename2In = ValueOf<typeof FUSE_RENAME2_IN>;
+export type FuseLinkIn = ValueOf<typeof FUSE_LINK_IN>;
+export type FuseAccessIn = ValueOf<typeof FUSE_ACCESS_IN>;
+export type FuseInterruptIn = ValueOf<typeof FUSE_INTERRUPT_IN>;
+export type FuseDirentHead = ValueOf<typeof FUSE_DIRENT>;
+export type FuseDirentplusHead = ValueOf<typeof FUSE_DIRENTPLUS>;
+export type FuseSxTime = ValueOf<typeof FUSE_SX_TIME>;
+export type FuseStatx = ValueOf<typeof FUSE_STATX>;
+export type FuseStatxIn = ValueOf<typeof FUSE_STATX_IN>;
+export type FuseStatxOut = ValueOf<typeof FUSE_STATX_OUT>;
 
 /** Every layout, by C name, for printing and for tests. */
 export const LAYOUTS: readonly Layout[] = [
@@ -403,6 +846,38 @@ export const LAYOUTS: readonly Layout[] = [
   FUSE_GETATTR_IN,
   FUSE_ENTRY_OUT,
   FUSE_BACKING_MAP,
+  FUSE_KSTATFS,
+  FUSE_STATFS_OUT,
+  FUSE_SETATTR_IN,
+  FUSE_GETXATTR_IN,
+  FUSE_GETXATTR_OUT,
+  FUSE_SETXATTR_IN,
+  FUSE_FSYNC_IN,
+  FUSE_FALLOCATE_IN,
+  FUSE_LSEEK_IN,
+  FUSE_LSEEK_OUT,
+  FUSE_COPY_FILE_RANGE_IN,
+  FUSE_COPY_FILE_RANGE_OUT,
+  FUSE_FILE_LOCK,
+  FUSE_LK_IN,
+  FUSE_LK_OUT,
+  FUSE_FORGET_IN,
+  FUSE_BATCH_FORGET_IN,
+  FUSE_FORGET_ONE,
+  FUSE_CREATE_IN,
+  FUSE_MKNOD_IN,
+  FUSE_MKDIR_IN,
+  FUSE_RENAME_IN,
+  FUSE_RENAME2_IN,
+  FUSE_LINK_IN,
+  FUSE_ACCESS_IN,
+  FUSE_INTERRUPT_IN,
+  FUSE_DIRENT,
+  FUSE_DIRENTPLUS,
+  FUSE_SX_TIME,
+  FUSE_STATX,
+  FUSE_STATX_IN,
+  FUSE_STATX_OUT,
 ];
 
 // ---------------------------------------------------------------------------
@@ -459,7 +934,9 @@ function writeFields(
       continue;
     }
     const path = prefix + f.name;
-    const v = value[f.name];
+    const given = value[f.name];
+    // an absent optional field is encoded as 0, like the unused bytes it used to be
+    const v = given === undefined && f.type !== 'struct' && f.optional ? 0 : given;
     if (f.type === 'u64w') {
       const ok = typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v));
       if (!ok || BigInt(v as Wide) < 0n || BigInt(v as Wide) > 0xffff_ffff_ffff_ffffn) {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { assertCampaign, explore, loadScenarios, runScenario, verdict } from 'fpsim';
 
 const mine = loadScenarios('scenarios');
+const LONG = 120_000; // ms: an exhaustive search and a campaign take seconds, vitest allows 5 by default
 
 describe('my server on the fpsim kernel model', () => {
   for (const { file, scenario } of mine) {
@@ -19,10 +20,10 @@ describe('my server on the fpsim kernel model', () => {
     const r = explore(s);
     expect(r.complete).toBe(true);
     expect(r.findings).toEqual([]);
-  });
+  }, LONG);
 
   it('property campaign: my scenarios under random interleavings, and random programs (seed 1)', () => {
     const r = assertCampaign({ runs: 200, seed: 1, scenarios: mine.map((m) => m.scenario), counterexampleDir: 'out/counterexamples' });
     expect(r.runs).toBe(200);
-  });
+  }, LONG);
 });

@@ -72,7 +72,8 @@ interface OpenA {
   fc: Ptr;
   fd: number;
   flags: number;
-  padding: number;
+  /** u64: a number, or a string for values past 2^53 */
+  padding: number | string;
 }
 
 interface OpenL extends OpenA {
@@ -89,7 +90,7 @@ export const fuse_backing_open = kfunc<OpenA, OpenL>('fuse_backing_open', 'fs/fu
     const cred = c.deref(c.p.cred, 'cred');
     if (!fc.passthrough || !cred.capSysAdmin) return ret(neg('EPERM'));
     if (l.flags !== 0 && !c.mutant('no-flags-check')) return ret(neg('EINVAL'));
-    if (c.profile.backingOpenChecksPadding && l.padding !== 0) return ret(neg('EINVAL'));
+    if (c.profile.backingOpenChecksPadding && BigInt(l.padding) !== 0n) return ret(neg('EINVAL'));
     const file = fget(c, l.fd, c.profile.backingOpenAcceptsOPath);
     if (file === 0) return ret(neg('EBADF'));
     const f = c.deref(file, 'file');

@@ -5,11 +5,13 @@ import { block, kfunc, ret, tail, type Next } from '../exec.ts';
 import { name } from '../ctx.ts';
 import type { FileObj, FuseConnObj, Proc, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
-import { decodeReply, encodeRequest } from '../../wire/messages.ts';
+import { decodeReplyArg, decodeRequest, decodeRequestArg, encodeRequest, WireError } from '../../wire/messages.ts';
+import { decode, FUSE_OUT_HEADER } from '../../wire/structs.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_SYNC_INIT, FUSE_OPCODE, opcodeName } from '../../wire/uapi.ts';
 import { alloc_file } from '../vfs/file_table.ts';
 import { register_file_operations, type IoctlA, type ReadA, type WriteA } from '../vfs/fs.ts';
 import { DEVTMPFS } from '../mm/shmem.ts';
+import { O_RDWR } from '../vfs/fcntl.ts';
 import { fromHex, toHex } from './hex.ts';
 import { fuse_conn_put, process_init_reply } from './inode.ts';
 import { fuse_backing_close, fuse_backing_open } from './backing.ts';
@@ -81,22 +83,59 @@ export function fuse_dev_read(c: Ctx, fc: FuseConnObj): Uint8Array | number {
 }
 
 /**
- * fs/fuse/dev.c: fuse_dev_do_write. Finds the request by unique, ends it (running INIT's end
- * callback, process_init_reply, in the writer's context) and wakes its waiter.
+ * copy_out_args: does a reply body fit the request's out args? The wire's decoders carry the
+ * kernel's rule for each opcode (fixed-size args exact; READ data, xattr values and directory
+ * buffers at most what the request asked for: its size, read back from the request). null when
+ * it fits, else why not.
+ */
+function replyMisfit(req: { opcode: number; bytes: string }, body: Uint8Array): string | null {
+  let requestSize: number | undefined;
+  try {
+    const arg = decodeRequestArg(req.opcode, decodeRequest(fromHex(req.bytes)).body) as { arg?: { size?: number } };
+    if (typeof arg.arg?.size === 'number') requestSize = arg.arg.size;
+  } catch {
+    // requests the model sends always decode; no size to hold the reply to otherwise
+  }
+  try {
+    decodeReplyArg(req.opcode, body, requestSize === undefined ? {} : { requestSize, lenientDirents: true });
+    return null;
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    return e.message;
+  }
+}
+
+/**
+ * fs/fuse/dev.c: fuse_dev_do_write. Checks the header (a short message, a len that is not the
+ * write's size, an error outside -511..0: EINVAL, the request untouched), finds the request by
+ * unique (ENOENT), checks the body against the request's out args (copy_out_args: EINVAL for
+ * the writer, and the request ends with EIO), then ends it (running INIT's end callback,
+ * process_init_reply, in the writer's context) and wakes its waiter. A message with unique 0
+ * is a notification; the model handles none, and fuse_notify says EINVAL to an unknown code.
  */
 export function fuse_dev_write(c: Ctx, fc: FuseConnObj, bytes: Uint8Array): number {
-  const reply = decodeReply(bytes);
-  const unique = reply.header.unique;
+  if (bytes.length < FUSE_OUT_HEADER.size) return neg('EINVAL');
+  const oh = decode(FUSE_OUT_HEADER, bytes);
+  if (oh.len !== bytes.length) return neg('EINVAL');
+  if (oh.unique === 0) return neg('EINVAL');
+  if (oh.error > 0 || oh.error <= -512) return neg('EINVAL');
+  const unique = oh.unique;
   // the model numbers its requests from 2 up: a 64-bit unique names none of them
   if (typeof unique !== 'number') return neg('ENOENT');
   const i = fc.processing.findIndex((r) => r.unique === unique);
   if (i < 0) return neg('ENOENT'); // request_find failed: not (or no longer) being processed
   const req = fc.processing[i]!;
   fc.processing.splice(i, 1);
-  c.emit('wire', `${name(fc)}: server replies to ${opcodeName(req.opcode)} unique=${unique} error=${reply.header.error}`);
-  if (req.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, reply.header.error, reply.body);
-  if (req.waiter !== null) fc.answered.push({ unique, error: reply.header.error, body: toHex(reply.body) });
-  return bytes.length;
+  const body = bytes.subarray(FUSE_OUT_HEADER.size);
+  // an error reply carries no body; a success reply fits the out args (copy_out_args). (A u64
+  // field above 2^53 is a model limit, not the kernel's: such a reply ends the request too.)
+  const why = oh.error !== 0 ? (body.length !== 0 ? `an error reply with ${body.length} body bytes` : null) : replyMisfit(req, body);
+  const bad = why !== null;
+  const error = bad ? neg('EIO') : oh.error;
+  c.emit('wire', `${name(fc)}: server replies to ${opcodeName(req.opcode)} unique=${unique} error=${oh.error}${bad ? ` (${why}: the request ends with EIO, the write gets EINVAL)` : ''}`);
+  if (req.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, error, bad ? new Uint8Array(0) : body);
+  if (req.waiter !== null) fc.answered.push({ unique, error, body: toHex(bad ? new Uint8Array(0) : body) });
+  return bad ? neg('EINVAL') : bytes.length;
 }
 
 /**
@@ -134,7 +173,7 @@ export function fuse_dev_open(c: Ctx, p: Proc): { fd: number; file: FileObj } {
   if (devtmpfs < 0) throw new Error('no devtmpfs (model bug)');
   const file = alloc_file(
     c,
-    { f_op: FUSE_DEV_FOPS, sb: devtmpfs, name: '', mode: 'chr', write: true, opath: false, private_data: 0, backing: false, realSb: devtmpfs },
+    { f_op: FUSE_DEV_FOPS, sb: devtmpfs, name: '', mode: 'chr', flags: O_RDWR, read: true, write: true, opath: false, private_data: 0, backing: false, realSb: devtmpfs },
     p.cred,
   );
   const fd = p.nextFd++;

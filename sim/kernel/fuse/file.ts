@@ -5,9 +5,15 @@ import { block, call, goto, kfunc, preempt, ret, tail } from '../exec.ts';
 import type { FileObj, FuseConnObj, FuseFileObj, FuseInodeObj, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
+import { name } from '../ctx.ts';
 import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN } from '../../wire/structs.ts';
 import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
-import { FOPEN, FUSE_OPCODE } from '../../wire/uapi.ts';
+import { FOPEN, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER } from '../../wire/uapi.ts';
+import { O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOCTTY, O_TRUNC } from '../vfs/fcntl.ts';
+import { filemap_read, invalidatePages, PAGE_SIZE, writeToPages } from '../mm/filemap.ts';
+import { generic_read_dir } from '../vfs/libfs.ts';
+import { fuse_getattr } from './dir.ts';
+import { file_remove_privs } from '../vfs/attr.ts';
 import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
 import { fuse_file_cached_io_open, fuse_file_io_open, fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
 import { fuse_passthrough_io, fuse_passthrough_release } from './passthrough.ts';
@@ -33,9 +39,6 @@ export function inodeOfFile(c: Ctx, f: FileObj): Ptr {
   if (sb.kind !== 'fuse') return 0;
   return sb.inodes[f.name] ?? 0;
 }
-
-const O_RDONLY = 0;
-const O_RDWR = 2;
 
 interface OpenL {
   file: Ptr;
@@ -63,7 +66,8 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
       fh: 0,
       nodeid: fi.nodeid,
       inode: l.inode,
-      openFlags: 0,
+      // fuse_do_open: without OPEN support the file keeps the page cache (FOPEN_KEEP_CACHE)
+      openFlags: fc.noOpen ? FOPEN.KEEP_CACHE : 0,
       iomode: 'IOM_NONE',
       passthrough: 0,
       cred: 0,
@@ -72,7 +76,7 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
     });
     l.ff = ff.ptr;
     if (fc.noOpen) return goto('finish');
-    const body = encode(FUSE_OPEN_IN, { flags: f.write ? O_RDWR : O_RDONLY, open_flags: 0 });
+    const body = encode(FUSE_OPEN_IN, { flags: fuseOpenInFlags(f, fc), open_flags: 0 });
     l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.OPEN, fi.nodeid, body, true);
     if (l.unique < 0) {
       c.kfree(l.ff);
@@ -88,6 +92,7 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
     if (a.error === neg('ENOSYS')) {
       // the server does not implement OPEN: no RELEASE later and no io modes
       setField(c, ff, 'hasArgs', false);
+      setField(c, ff, 'openFlags', FOPEN.KEEP_CACHE);
       setField(c, fc, 'noOpen', true);
       return goto('finish');
     }
@@ -112,6 +117,11 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
     if (!l.err) {
       const fi = c.deref(l.inode, 'fuse_inode');
       setField(c, fi, 'icount', fi.icount + 1);
+      // fuse_finish_open: an open without FOPEN_KEEP_CACHE drops the inode's page cache
+      if (!(c.deref(l.ff, 'fuse_file').openFlags & FOPEN.KEEP_CACHE) && Object.keys(fi.pages).length) {
+        invalidatePages(fi.pages);
+        c.emit('field', `${name(fi)}: page cache invalidated (open without FOPEN_KEEP_CACHE)`);
+      }
       return ret(0);
     }
     f.private_data = 0;
@@ -137,8 +147,9 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
   },
 });
 
+/** fuse_prepare_release: RELEASE carries the file's flags (do_dentry_open dropped CREAT, EXCL, NOCTTY, TRUNC). */
 function releaseBody(ff: FuseFileObj, f: FileObj): Uint8Array {
-  return encode(FUSE_RELEASE_IN, { fh: ff.fh, flags: f.write ? O_RDWR : O_RDONLY, release_flags: 0, lock_owner: 0 });
+  return encode(FUSE_RELEASE_IN, { fh: ff.fh, flags: f.flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC), release_flags: 0, lock_owner: 0 });
 }
 
 /**
@@ -152,6 +163,7 @@ export function fuse_release(c: Ctx, f: FileObj) {
   fuse_passthrough_release(c, ff);
   ff.count--;
   if (ff.count > 0) return;
+  if (fi.writeFiles.includes(ff.ptr)) setField(c, fi, 'writeFiles', fi.writeFiles.filter((p) => p !== ff.ptr));
   if (ff.hasArgs) {
     fuse_file_io_release(c, ff, fi);
     const fc = connOfInode(c, fi);
@@ -177,9 +189,16 @@ export const fuse_flush = kfunc<{ file: Ptr }, FlushL>('fuse_flush', 'fs/fuse/fi
     const { ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     if (ff.openFlags & FOPEN.NOFLUSH && !fc.writebackCache) return ret(0);
+    // write_inode_now: dirty pages go back before FLUSH (its error is not close's)
+    if (fi.dirty.length) return call(fuse_writepages, { file: l.file }, 'flush', null);
+    return goto('flush');
+  },
+  flush(c, l) {
+    const { ff, fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
     if (fc.noFlush) return ret(0);
     l.fc = fc.ptr;
-    const body = encode(FUSE_FLUSH_IN, { fh: ff.fh, unused: 0, padding: 0, lock_owner: 0 });
+    const body = encode(FUSE_FLUSH_IN, { fh: ff.fh, unused: 0, padding: 0, lock_owner: fuse_lock_owner_id(c) });
     return fuse_request_wait(c, l, fc, FUSE_OPCODE.FLUSH, fi.nodeid, body, 'done');
   },
   done(c, l) {
@@ -193,36 +212,115 @@ export const fuse_flush = kfunc<{ file: Ptr }, FlushL>('fuse_flush', 'fs/fuse/fi
   },
 });
 
+/**
+ * fuse_lock_owner_id(fc, current->files): the POSIX lock owner the kernel sends, a scrambled
+ * pointer to the process's files_struct; the model's is a number per process (one for all
+ * its fds, as the kernel's), never 0.
+ */
+export function fuse_lock_owner_id(c: Ctx): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < c.p.name.length; i++) h = Math.imul(h ^ c.p.name.charCodeAt(i), 0x01000193) >>> 0;
+  return h || 1;
+}
+
+/** The open flags fuse_send_open puts in fuse_open_in.flags (also OPENDIR's). */
+export function fuseOpenInFlags(f: FileObj, fc: FuseConnObj): number {
+  let flags = f.flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+  if (!fc.atomicOTrunc) flags &= ~O_TRUNC;
+  return flags;
+}
+
 interface ReadL extends ReadA {
   unique: number;
   fc: Ptr;
-}
-
-interface WriteL extends WriteA {
-  unique: number;
-  fc: Ptr;
   r: number;
-  shared: boolean;
 }
 
 /**
- * fuse_file_read_iter: FOPEN_DIRECT_IO overrides passthrough (the server reads); otherwise
- * a passthrough file reads its backing file with the server's creds and no READ is sent.
+ * fuse_file_read_iter: FOPEN_DIRECT_IO overrides passthrough (the server reads); a
+ * passthrough file reads its backing file with the server's creds and no READ is sent; any
+ * other read goes through the page cache (fuse_cache_read_iter).
  */
-export const fuse_file_read_iter = kfunc<ReadA, ReadL>('fuse_file_read_iter', 'fs/fuse/file.c', {
+export const fuse_file_read_iter = kfunc<ReadA>('fuse_file_read_iter', 'fs/fuse/file.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
     const ff = c.deref(f.private_data, 'fuse_file');
-    if (ff.openFlags & FOPEN.DIRECT_IO || !ff.passthrough) return goto('server');
-    return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_read_iter' });
+    if (ff.openFlags & FOPEN.DIRECT_IO) return tail(fuse_direct_read, { file: l.file, offset: l.offset, n: l.n });
+    if (ff.passthrough) return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_read_iter' });
+    return tail(fuse_cache_read_iter, { file: l.file, offset: l.offset, n: l.n });
   },
-  server(c, l) {
-    // fuse_direct_read_iter / fuse_cache_read_iter: the model keeps no page cache, so a
-    // cached read also reaches the server
-    const { ff, fi } = fuseFileOf(c, l.file);
+});
+
+/**
+ * fuse_cache_read_iter: a read reaching past the kernel's i_size first makes sure i_size is
+ * current (fuse_update_attributes(STATX_SIZE): GETATTR with the file's fh when the size was
+ * invalidated or the attributes expired); then generic_file_read_iter: O_DIRECT goes to the
+ * server directly (fuse_direct_IO), anything else is served by the page cache (filemap_read),
+ * one READ of a whole page for each page it lacks.
+ */
+const fuse_cache_read_iter = kfunc<ReadA, ReadL>('fuse_cache_read_iter', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { f, fi } = fuseFileOf(c, l.file);
+    if (l.offset + l.n > fi.size && (!fi.attrValid || c.w.jiffies >= fi.attrExpires)) {
+      return call(fuse_getattr, { sb: fi.sb, name: fi.name, inode: fi.ptr, cached: false, file: f.ptr }, 'read', 'r');
+    }
+    return goto('read');
+  },
+  read(c, l) {
+    if (l.r < 0) return ret(l.r);
+    const f = c.deref(l.file, 'file');
+    if (f.flags & O_DIRECT) return tail(fuse_direct_read, { file: l.file, offset: l.offset, n: l.n });
+    return tail(filemap_read, { file: l.file, offset: l.offset, n: l.n });
+  },
+});
+
+/**
+ * fuse_read_folio (fuse_do_readfolio): one READ of the whole page, no lock owner; the reply
+ * fills the page (NULs after a short reply) and makes it uptodate; a short reply means the
+ * file ended there (fuse_short_read: i_size shrinks to it); atime is invalidated.
+ */
+const fuse_read_folio = kfunc<{ file: Ptr; index: number }, { file: Ptr; index: number; unique: number; fc: Ptr }>('fuse_read_folio', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { f, ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
-    const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: l.offset, size: l.n, read_flags: 0, lock_owner: 0, flags: 0, padding: 0 });
+    const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: l.index * PAGE_SIZE, size: PAGE_SIZE, read_flags: 0, lock_owner: 0, flags: f.flags, padding: 0 });
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.READ, fi.nodeid, body, 'done');
+  },
+  done(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error) return ret(a.error);
+    const r = decodeReplyArg(FUSE_OPCODE.READ, a.body);
+    const data = r.op === 'READ' ? new TextDecoder().decode(r.data) : '';
+    const { fi } = fuseFileOf(c, l.file);
+    fi.pages[l.index] = data;
+    c.emit('field', `${name(fi)}: page ${l.index} uptodate (${data.length} bytes from the server)`);
+    const end = l.index * PAGE_SIZE + data.length;
+    if (data.length < PAGE_SIZE && end < fi.size) setField(c, fi, 'size', end); // fuse_short_read
+    setField(c, fi, 'atimeValid', false); // fuse_invalidate_atime
+    return ret(0);
+  },
+});
+
+/**
+ * __fuse_direct_read -> fuse_direct_io: the server reads exactly what was asked, wherever
+ * i_size is, with the reader's lock owner (FUSE_READ_LOCKOWNER); atime is invalidated.
+ */
+const fuse_direct_read = kfunc<ReadA, ReadL>('fuse_direct_read_iter', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { f, ff, fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
+    l.fc = fc.ptr;
+    const body = encode(FUSE_READ_IN, {
+      fh: ff.fh,
+      offset: l.offset,
+      size: l.n,
+      read_flags: FUSE_READ_LOCKOWNER,
+      lock_owner: fuse_lock_owner_id(c),
+      flags: f.flags,
+      padding: 0,
+    });
     return fuse_request_wait(c, l, fc, FUSE_OPCODE.READ, fi.nodeid, body, 'read_done');
   },
   read_done(c, l) {
@@ -231,25 +329,42 @@ export const fuse_file_read_iter = kfunc<ReadA, ReadL>('fuse_file_read_iter', 'f
     if (a.error) return ret(a.error);
     const r = decodeReplyArg(FUSE_OPCODE.READ, a.body);
     const data = r.op === 'READ' ? new TextDecoder().decode(r.data) : '';
-    // __fuse_direct_read and fuse_readpages_end: fuse_invalidate_atime
-    const f = c.deref(l.file, 'file');
-    const fi = c.deref(c.deref(f.private_data, 'fuse_file').inode, 'fuse_inode');
-    setField(c, fi, 'atimeValid', false);
+    const { fi } = fuseFileOf(c, l.file);
+    setField(c, fi, 'atimeValid', false); // fuse_invalidate_atime
     c.data = data;
     return ret(data.length);
   },
 });
 
+interface WriteL extends WriteA {
+  unique: number;
+  fc: Ptr;
+  r: number;
+  shared: boolean;
+  direct: boolean;
+}
+
 /**
  * fuse_file_write_iter: direct io (with the parallel-write lock dance), passthrough to the
- * backing file then fuse_write_update_attr, or a write-through to the server.
+ * backing file then fuse_write_update_attr, or a write-through to the server
+ * (fuse_cache_write_iter).
  */
 export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter', 'fs/fuse/file.c', {
   start(c, l) {
-    const f = c.deref(l.file, 'file');
-    const ff = c.deref(f.private_data, 'fuse_file');
-    if (ff.openFlags & FOPEN.DIRECT_IO) return goto('dio_lock');
-    if (!ff.passthrough) return goto('server');
+    const { f, ff, fi } = fuseFileOf(c, l.file);
+    // generic_write_checks: O_APPEND writes at the kernel's i_size (the server is not asked)
+    if (f.flags & O_APPEND && !ff.passthrough) l.offset = fi.size;
+    if (ff.openFlags & FOPEN.DIRECT_IO) {
+      l.direct = true;
+      return goto('dio_lock');
+    }
+    if (!ff.passthrough) {
+      // fuse_cache_write_iter: the privilege question first (file_remove_privs), then O_DIRECT
+      // goes straight to the server (generic_file_direct_write), anything else through the
+      // page cache
+      l.direct = (f.flags & O_DIRECT) !== 0;
+      return call(file_remove_privs, { sb: fi.sb, name: fi.name, inode: fi.ptr }, 'server', 'r');
+    }
     return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, data: l.data, write: true, via: 'fuse_passthrough_write_iter' });
   },
   dio_lock(c, l) {
@@ -275,11 +390,14 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
     return goto('server');
   },
   server(c, l) {
-    const { ff, fi } = fuseFileOf(c, l.file);
+    // a direct write (fuse_direct_io) carries the writer's lock owner; a page-cache write
+    // (fuse_perform_write -> fuse_send_write_pages) none
+    const { f, ff, fi } = fuseFileOf(c, l.file);
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
     const data = new TextEncoder().encode(l.data);
-    const body = encodeWriteBody({ fh: ff.fh, offset: l.offset, write_flags: 0, lock_owner: 0, flags: 0, padding: 0 }, data);
+    const owner = l.direct ? { write_flags: FUSE_WRITE_LOCKOWNER, lock_owner: fuse_lock_owner_id(c) } : { write_flags: 0, lock_owner: 0 };
+    const body = encodeWriteBody({ fh: ff.fh, offset: l.offset, ...owner, flags: f.flags, padding: 0 }, data);
     l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.WRITE, fi.nodeid, body, true);
     if (l.unique < 0) {
       l.r = l.unique;
@@ -294,6 +412,10 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
     else {
       const r = decodeReplyArg(FUSE_OPCODE.WRITE, a.body);
       l.r = r.op === 'WRITE' ? r.arg.size : 0;
+      const { fi } = fuseFileOf(c, l.file);
+      // the page cache keeps what a write-through wrote (a direct write drops those pages)
+      if (l.direct) invalidatePages(fi.pages);
+      else writeToPages(fi.pages, l.offset, l.data.slice(0, l.r));
       fuse_write_update_attr(c, l.file, l.offset + l.r);
     }
     return goto('dio_unlock');
@@ -311,15 +433,14 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
 /**
  * fuse_splice_read: FOPEN_DIRECT_IO overrides passthrough here too. A passthrough file
  * splices from its backing file (backing_file_splice_read, then fuse_file_accessed); any
- * other goes through the page cache (filemap_splice_read), which the model does not keep:
- * that is a READ to the server.
+ * other, a direct_io file included, goes through the page cache (filemap_splice_read).
  */
 const fuse_splice_read = kfunc<ReadA>('fuse_splice_read', 'fs/fuse/file.c', {
   start(c, l) {
     const { ff } = fuseFileOf(c, l.file);
     if (!ff.passthrough || ff.openFlags & FOPEN.DIRECT_IO) {
-      c.emit('note', 'filemap_splice_read: through the page cache (none in the model: READ)');
-      return tail(fuse_file_read_iter, { file: l.file, offset: l.offset, n: l.n });
+      c.emit('note', 'filemap_splice_read: through the page cache');
+      return tail(filemap_read, { file: l.file, offset: l.offset, n: l.n });
     }
     return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_splice_read' });
   },
@@ -385,12 +506,85 @@ const fuse_file_mmap = kfunc<MmapA, MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
     return goto('map');
   },
   map(c, l) {
+    // a shared writable mapping may dirty pages: writeback will need an open file's fh
+    // (fuse_link_write_file, most recent first)
+    if (l.shared && l.write) {
+      const { ff, fi } = fuseFileOf(c, l.file);
+      if (!fi.writeFiles.includes(ff.ptr)) fi.writeFiles.unshift(ff.ptr);
+    }
     get_file(c, l.file);
     return ret(l.file);
   },
 });
 
-/** fuse_file_operations */
+interface WritepagesL {
+  file: Ptr;
+  inode: Ptr;
+  /** the run being written: first page and page count */
+  first: number;
+  count: number;
+  unique: number;
+  fc: Ptr;
+}
+
+/**
+ * fuse_writepages: every dirty page goes to the server, a run of contiguous pages in one
+ * WRITE (FUSE_WRITE_CACHE, no lock owner, no open flags) through the inode's write file
+ * (fuse_write_file_get), the last page cut at i_size; writeback waits for each reply
+ * (filemap_write_and_wait). The pages are clean afterwards.
+ */
+const fuse_writepages = kfunc<{ file: Ptr }, WritepagesL>('fuse_writepages', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { fi } = fuseFileOf(c, l.file);
+    l.inode = fi.ptr;
+    return goto('run');
+  },
+  run(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const first = fi.dirty[0];
+    const wf = fi.writeFiles[0];
+    if (first === undefined) return ret(0);
+    if (wf === undefined) {
+      c.emit('note', `fuse_writepages: ${name(fi)} has dirty pages but no write file`);
+      return ret(neg('EIO'));
+    }
+    let count = 1;
+    while (fi.dirty.includes(first + count)) count++;
+    l.first = first;
+    l.count = count;
+    const start = first * PAGE_SIZE;
+    const end = Math.min((first + count) * PAGE_SIZE, fi.size);
+    const fc = connOfInode(c, fi);
+    l.fc = fc.ptr;
+    if (end <= start) return goto('written');
+    let data = '';
+    for (let i = first; i < first + count; i++) data += (fi.pages[i] ?? '').padEnd(PAGE_SIZE, '\0');
+    const ff = c.deref(wf, 'fuse_file');
+    const body = encodeWriteBody(
+      { fh: ff.fh, offset: start, write_flags: FUSE_WRITE_CACHE, lock_owner: 0, flags: 0, padding: 0 },
+      new TextEncoder().encode(data.slice(0, end - start)),
+    );
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.WRITE, fi.nodeid, body, 'replied');
+  },
+  replied(c, l) {
+    fuse_take_answer(c, c.deref(l.fc, 'fuse_conn'), l.unique);
+    return goto('written');
+  },
+  written(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    setField(c, fi, 'dirty', fi.dirty.filter((i) => i < l.first || i >= l.first + l.count));
+    return goto('run');
+  },
+});
+
+/** fuse_vma_close (no writeback cache): the dirty pages are written back as the mapping goes. */
+const fuse_vma_close = kfunc<{ file: Ptr }>('fuse_vma_close', 'fs/fuse/file.c', {
+  start(_c, l) {
+    return tail(fuse_writepages, { file: l.file });
+  },
+});
+
+/** fuse_file_operations, with fuse_file_aops' read_folio */
 export const FUSE_FOPS = 'fuse';
 register_file_operations(FUSE_FOPS, {
   name: 'fuse_file_operations',
@@ -402,4 +596,15 @@ register_file_operations(FUSE_FOPS, {
   mmap: fuse_file_mmap,
   flush: fuse_flush,
   release: fuse_release,
+  read_folio: fuse_read_folio,
+  writepages: fuse_writepages,
+  vma_close: fuse_vma_close,
+  mapping(c, f) {
+    const fi = c.deref(c.deref(f.private_data, 'fuse_file').inode, 'fuse_inode');
+    return { pages: fi.pages, size: fi.size, dirty: fi.dirty };
+  },
 });
+
+/** fuse_dir_operations (the directory's io: reading one is EISDIR) */
+export const FUSE_DIR_FOPS = 'fuse_dir';
+register_file_operations(FUSE_DIR_FOPS, { name: 'fuse_dir_operations', read: generic_read_dir });

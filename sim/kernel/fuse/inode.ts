@@ -2,31 +2,25 @@
 // RCU-deferred free, the connection's end (umount, last put), and FUSE's file_system_type.
 import type { Ctx } from '../ctx.ts';
 import { entry, kfunc, ret } from '../exec.ts';
-import type { FuseConnObj, FuseInodeObj, FuseSb, Ptr, SuperBlock } from '../state.ts';
+import type { FuseConnObj, FuseInodeObj, FuseSb, InodeKind, Ptr, SuperBlock } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { setField, xchg } from '../lib/once.ts';
 import { idr_init } from '../lib/idr.ts';
 import { decodeReplyArg } from '../../wire/messages.ts';
-import { encode, FUSE_INIT_IN } from '../../wire/structs.ts';
-import { FUSE_INIT_FLAG, FUSE_OPCODE, joinInitFlags, splitInitFlags } from '../../wire/uapi.ts';
+import { encode, FUSE_ATTR, FUSE_INIT_IN, zeroValue, type FuseAttr } from '../../wire/structs.ts';
+import { FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, joinInitFlags, splitInitFlags } from '../../wire/uapi.ts';
+import { invalidatePages, truncatePages } from '../mm/filemap.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { register_filesystem } from '../vfs/fs.ts';
 import { fuse_abort_conn, fuse_dev_open, fuse_queue_request } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
-import { fuse_getattr, fuse_lookup, fuse_statfs } from './dir.ts';
-import { FUSE_FOPS } from './file.ts';
+import { fuse_getattr, fuse_lookup, fuse_setattr, fuse_statfs } from './dir.ts';
+import { fuse_getxattr } from './xattr.ts';
+import { FUSE_DIR_FOPS, FUSE_FOPS } from './file.ts';
 
-/** The flags fuse_send_init offers (the ones the model knows about). */
-const KERNEL_INIT_FLAGS =
-  FUSE_INIT_FLAG.ASYNC_READ |
-  FUSE_INIT_FLAG.WRITEBACK_CACHE |
-  FUSE_INIT_FLAG.INIT_EXT |
-  FUSE_INIT_FLAG.DIRECT_IO_ALLOW_MMAP |
-  FUSE_INIT_FLAG.PASSTHROUGH;
-
-/** fuse_send_init: INIT goes out asynchronously; its answer runs process_init_reply. */
+/** fuse_send_init: INIT goes out asynchronously, offering the profile's flags; its answer runs process_init_reply. */
 export function fuse_send_init(c: Ctx, fc: FuseConnObj) {
-  const { flags, flags2 } = splitInitFlags(KERNEL_INIT_FLAGS);
+  const { flags, flags2 } = splitInitFlags(c.profile.initFlags);
   const body = encode(FUSE_INIT_IN, { major: 7, minor: c.profile.minor, max_readahead: 131072, flags, flags2 });
   fuse_queue_request(c, fc, FUSE_OPCODE.INIT, 0, body, false);
 }
@@ -48,6 +42,7 @@ export function process_init_reply(c: Ctx, fc: FuseConnObj, error: number, body:
       setField(c, fc, 'minor', arg.minor);
       if (flags & FUSE_INIT_FLAG.WRITEBACK_CACHE) setField(c, fc, 'writebackCache', true);
       if (flags & FUSE_INIT_FLAG.DIRECT_IO_ALLOW_MMAP) setField(c, fc, 'directIoAllowMmap', true);
+      if (flags & FUSE_INIT_FLAG.ATOMIC_O_TRUNC) setField(c, fc, 'atomicOTrunc', true);
       const depth = arg.max_stack_depth;
       const bounded = c.mutant('no-max-depth-bound') || depth <= FILESYSTEM_MAX_STACK_DEPTH;
       const wbConflict = c.profile.initRefusesWritebackCache && (flags & FUSE_INIT_FLAG.WRITEBACK_CACHE) !== 0n;
@@ -66,19 +61,103 @@ export function process_init_reply(c: Ctx, fc: FuseConnObj, error: number, body:
   setField(c, fc, 'initialized', true); // fuse_set_initialized: wakes tasks waiting for INIT
 }
 
+/** S_IFMT of a fuse_attr's mode. */
+export function inodeKindOf(mode: number): InodeKind {
+  switch (mode & 0o170000) {
+    case 0o040000:
+      return 'dir';
+    case 0o010000:
+      return 'fifo';
+    case 0o020000:
+      return 'chr';
+    case 0o140000:
+      return 'sock';
+    case 0o120000:
+      return 'lnk';
+    default:
+      return 'reg';
+  }
+}
+
+/** A validity in seconds + nanoseconds, from now, in jiffies (fuse_time_to_jiffies; HZ = 1000). */
+export function fuse_time_to_jiffies(c: Ctx, sec: number, nsec: number): number {
+  if (sec === 0 && nsec === 0) return c.w.jiffies;
+  return c.w.jiffies + sec * 1000 + Math.ceil(nsec / 1_000_000);
+}
+
 /**
- * Evict an unused inode (fuse_evict_inode + destroy_inode): FORGET to the server, then the
- * inode's memory goes through call_rcu; fuse_free_inode runs after the grace period.
+ * fuse_change_attributes: the kernel takes the attributes a reply carries (LOOKUP, GETATTR,
+ * SETATTR, CREATE...) and keeps them for attr_valid. A size that changed truncates the page
+ * cache and invalidates the rest of it (no FUSE_EXPLICIT_INVAL_DATA from the model's servers).
+ */
+export function fuse_change_attributes(c: Ctx, fi: FuseInodeObj, attr: FuseAttr, expires: number) {
+  if (attr.size !== fi.size) {
+    truncatePages(fi.pages, attr.size);
+    invalidatePages(fi.pages);
+  }
+  setField(c, fi, 'mode', inodeKindOf(attr.mode));
+  setField(c, fi, 'size', attr.size);
+  setField(c, fi, 'mtime', attr.mtime);
+  setField(c, fi, 'attrValid', true);
+  setField(c, fi, 'atimeValid', true);
+  setField(c, fi, 'attrExpires', expires);
+}
+
+/**
+ * fuse_iget: the inode of a nodeid a reply named (a new one at the first reply), with one
+ * more lookup counted (fi->nlookup, what the FORGET at eviction hands back).
+ */
+export function fuse_iget(c: Ctx, sbId: number, name: string, nodeid: number, attr: FuseAttr, attrExpires: number, entryExpires: number): FuseInodeObj {
+  const sb = c.w.sbs[sbId] as FuseSb;
+  const hit = sb.inodes[name];
+  let fi: FuseInodeObj;
+  if (hit !== undefined) fi = c.deref(hit, 'fuse_inode');
+  else {
+    // fuse_alloc_inode: fi->fb starts NULL, iocachectr 0
+    fi = c.alloc<FuseInodeObj>({
+      type: 'fuse_inode',
+      sb: sbId,
+      name,
+      nodeid,
+      fb: 0,
+      iocachectr: 0,
+      cacheIoMode: false,
+      lock: { owner: null },
+      icount: 1,
+      mode: inodeKindOf(attr.mode),
+      nlookup: 0,
+      size: attr.size,
+      mtime: attr.mtime,
+      attrValid: true,
+      atimeValid: true,
+      attrExpires,
+      entryExpires,
+      pages: {},
+      dirty: [],
+      writeFiles: [],
+    });
+    sb.inodes[name] = fi.ptr;
+  }
+  setField(c, fi, 'nlookup', fi.nlookup + 1);
+  fuse_change_attributes(c, fi, attr, attrExpires);
+  setField(c, fi, 'entryExpires', entryExpires);
+  return fi;
+}
+
+/**
+ * Evict an unused inode (fuse_evict_inode + destroy_inode): a FORGET handing back every lookup
+ * the server counted (fuse_queue_forget), unless the connection is gone; then the inode's
+ * memory goes through call_rcu, and fuse_free_inode runs after the grace period.
  */
 export function fuse_evict_inode(c: Ctx, fi: FuseInodeObj, sendForget: boolean) {
   const sb = c.w.sbs[fi.sb] as FuseSb;
   delete sb.inodes[fi.name];
   setField(c, fi, 'icount', 0);
   const fc = c.deref(sb.conn, 'fuse_conn');
-  if (sendForget && fc.connected) {
-    const nlookup = new Uint8Array(8);
-    nlookup[0] = 1;
-    fuse_queue_request(c, fc, FUSE_OPCODE.FORGET, fi.nodeid, nlookup, false);
+  if (sendForget && fc.connected && fi.nodeid !== FUSE_ROOT_ID) {
+    const forget = new Uint8Array(8); // struct fuse_forget_in { u64 nlookup }
+    new DataView(forget.buffer).setBigUint64(0, BigInt(fi.nlookup), true);
+    fuse_queue_request(c, fc, FUSE_OPCODE.FORGET, fi.nodeid, forget, false);
   }
   c.kfreeRcu(fi.ptr, 'free_inode');
 }
@@ -139,13 +218,17 @@ entry(
       const { fd, file: dev } = fuse_dev_open(c, srv);
       const fc = c.alloc<FuseConnObj>({
         type: 'fuse_conn', name: l.fs, sb: sb.id, count: 2, connected: true, initialized: false, connError: false,
-        passthrough: false, maxStackDepth: 0, writebackCache: false, directIoAllowMmap: false, noOpen: false, noFlush: false, minor: 0,
+        passthrough: false, maxStackDepth: 0, writebackCache: false, directIoAllowMmap: false, atomicOTrunc: false, noOpen: false, noFlush: false, noGetxattr: false, minor: 0,
         idr: idr_init(), lock: { owner: null }, pending: [], processing: [], answered: [], nextUnique: 2, devFile: dev.ptr,
         idHighWater: 0,
       });
       dev.private_data = fc.ptr; // fuse_fill_super attaches the fuse_dev to the opened /dev/fuse file
       sb.conn = fc.ptr;
       sb.mounted = true;
+      // fuse_get_root_inode: the root, nodeid 1, a directory known without a LOOKUP and with
+      // attributes that have already expired (the first stat of the mount asks GETATTR)
+      const root = fuse_iget(c, sb.id, '', FUSE_ROOT_ID, { ...zeroValue(FUSE_ATTR), ino: FUSE_ROOT_ID, mode: 0o40000, nlink: 1 }, c.w.jiffies, Number.MAX_SAFE_INTEGER);
+      setField(c, root, 'nlookup', 0);
       srv.vars['devfd'] = fd;
       c.emit('note', `mount fuse /${l.fs}: fuse_conn#${fc.ptr}, server /dev/fuse is fd ${fd}`);
       fuse_send_init(c, fc);
@@ -165,12 +248,16 @@ export function fuse_init() {
   register_filesystem({
     name: 'fuse',
     lookup: fuse_lookup,
-    // the model's servers export regular files only
-    inodeKind: () => 'reg',
-    fops: () => FUSE_FOPS,
+    inodeKind: (_w, sb, name) => {
+      const p = fuseSb(sb).inodes[name];
+      const fi = p === undefined ? undefined : (_w.heap[p] as FuseInodeObj | undefined);
+      return fi?.mode ?? 'reg';
+    },
+    fops: (kind) => (kind === 'dir' ? FUSE_DIR_FOPS : FUSE_FOPS),
     readonly: () => false,
     realSb: (_w, sb) => sb.id,
     getattr: fuse_getattr,
+    inodeOf: (_w, sb, name) => fuseSb(sb).inodes[name] ?? 0,
     pathGet(c, inode) {
       const fi = c.deref(inode, 'fuse_inode');
       setField(c, fi, 'icount', fi.icount + 1);
@@ -180,10 +267,13 @@ export function fuse_init() {
       setField(c, fi, 'icount', fi.icount - 1);
     },
     statfs: fuse_statfs,
+    setattr: fuse_setattr,
+    getxattr: fuse_getxattr,
     umount: (c, sb) => fuse_umount(c, fuseSb(sb)),
     dropInode(c, sb, name) {
       const p = fuseSb(sb).inodes[name];
       if (p === undefined) return neg('ENOENT');
+      if (name === '') return neg('EBUSY'); // the root: the superblock holds it
       const fi = c.deref(p, 'fuse_inode');
       if (fi.icount > 1) return neg('EBUSY');
       fuse_evict_inode(c, fi, true);

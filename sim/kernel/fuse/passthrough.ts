@@ -12,6 +12,7 @@ import { fuse_backing_get, fuse_backing_put } from './backing.ts';
 import { get_cred, put_cred } from '../cred.ts';
 import { fput } from '../vfs/file_table.ts';
 import { backing_file_open } from '../vfs/backing-file.ts';
+import { file_remove_privs } from '../vfs/attr.ts';
 import { vfs_read, vfs_write } from '../vfs/read_write.ts';
 import { connOfInode } from './file.ts';
 
@@ -54,7 +55,7 @@ export const fuse_passthrough_open = kfunc<PtOpenA, PtOpenL>('fuse_passthrough_o
   open_backing(c, l) {
     const fb = c.deref(l.fb, 'fuse_backing');
     const user = c.deref(l.file, 'file');
-    return call(backing_file_open, { write: user.write, real: fb.file, cred: fb.cred }, 'opened', 'bf');
+    return call(backing_file_open, { flags: user.flags, real: fb.file, cred: fb.cred }, 'opened', 'bf');
   },
   opened(c, l) {
     if (l.bf < 0) {
@@ -109,8 +110,17 @@ export const fuse_passthrough_io = kfunc<PtIoA, PtIoL>('fuse_passthrough_io', 'f
   start(c, l) {
     const ff = c.deref(c.deref(l.file, 'file').private_data, 'fuse_file');
     c.emit('note', `${l.via}: ${l.write ? 'write to' : 'read from'} the backing file file#${ff.passthrough} with cred#${ff.cred}`);
-    if (l.write) return call(vfs_write, { file: ff.passthrough, offset: l.offset, data: l.data ?? '' }, 'end_write', 'r');
+    // backing_file_write_iter and backing_file_splice_write ask file_remove_privs of the
+    // FUSE file (not the backing file) first
+    if (l.write) {
+      const fi = c.deref(ff.inode, 'fuse_inode');
+      return call(file_remove_privs, { sb: fi.sb, name: fi.name, inode: fi.ptr }, 'write', 'r');
+    }
     return call(vfs_read, { file: ff.passthrough, offset: l.offset, n: l.n ?? 0 }, 'accessed', 'r');
+  },
+  write(c, l) {
+    const ff = c.deref(c.deref(l.file, 'file').private_data, 'fuse_file');
+    return call(vfs_write, { file: ff.passthrough, offset: l.offset, data: l.data ?? '' }, 'end_write', 'r');
   },
   accessed(c, l) {
     const ff = c.deref(c.deref(l.file, 'file').private_data, 'fuse_file');

@@ -6,7 +6,8 @@ import { kfunc, ret } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
 import type { FileObj, PlainInode, PlainSb, SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
-import { register_file_operations, register_filesystem, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { O_APPEND } from '../vfs/fcntl.ts';
+import { ATTR_SIZE, register_file_operations, register_filesystem, type IattrA, type ReadA, type WriteA } from '../vfs/fs.ts';
 import { copy_splice_read, iter_file_splice_write } from '../vfs/splice.ts';
 import { generic_file_mmap, generic_read_dir, simple_statfs } from '../vfs/libfs.ts';
 
@@ -50,8 +51,9 @@ const shmem_file_write_iter = kfunc<WriteA>('shmem_file_write_iter', 'mm/shmem.c
     const sb = plain(c.w.sbs[f.sb]!);
     const inode = sb.files[f.name];
     if (!inode || sb.readonly) return ret(neg('EROFS'));
-    shmem_write(c.w, inode, l.offset, l.data);
-    c.emit('field', `/${sb.name}/${f.name}: ${l.data.length} bytes written at ${l.offset}, size ${inode.data.length}`);
+    const pos = f.flags & O_APPEND ? inode.data.length : l.offset; // generic_write_checks
+    shmem_write(c.w, inode, pos, l.data);
+    c.emit('field', `/${sb.name}/${f.name}: ${l.data.length} bytes written at ${pos}, size ${inode.data.length}`);
     return ret(l.data.length);
   },
 });
@@ -81,6 +83,19 @@ const simple_lookup = kfunc<{ sb: number; name: string }>('simple_lookup', 'fs/l
   },
 });
 
+/** shmem_setattr: a size change cuts or extends the data (NULs); the model keeps no mode. */
+const shmem_setattr = kfunc<IattrA>('shmem_setattr', 'mm/shmem.c', {
+  start(c, l) {
+    const inode = plain(c.w.sbs[l.sb]!).files[l.name];
+    if (!inode) return ret(neg('ENOENT'));
+    if (l.valid & ATTR_SIZE) {
+      inode.data = inode.data.slice(0, l.size).padEnd(l.size, '\0');
+      inode.mtime = ++c.w.clock;
+    }
+    return ret(0);
+  },
+});
+
 /** shmem_getattr: st_size. */
 const shmem_getattr = kfunc<{ sb: number; name: string }>('shmem_getattr', 'mm/shmem.c', {
   start(c, l) {
@@ -100,6 +115,7 @@ export function shmem_init() {
     realSb: (_w, sb) => sb.id,
     getattr: shmem_getattr,
     statfs: simple_statfs,
+    setattr: shmem_setattr,
     peek: (_w, sb, name) => {
       const inode = plain(sb).files[name];
       return inode ? { data: inode.data, mtime: inode.mtime } : null;
@@ -107,6 +123,12 @@ export function shmem_init() {
     poke: (w, sb, name, offset, data) => {
       const inode = plain(sb).files[name];
       if (inode) shmem_write(w, inode, offset, data);
+    },
+    pokeSize: (w, sb, name, size) => {
+      const inode = plain(sb).files[name];
+      if (!inode) return;
+      inode.data = inode.data.slice(0, size).padEnd(size, '\0');
+      inode.mtime = ++w.clock;
     },
   });
 }

@@ -1,10 +1,9 @@
 // fs/overlayfs/super.c and file.c: mounting an overlay (its stacking depth, and the limit),
 // and its files, which read their real inode on a lower layer.
-import { call, entry, goto, kfunc, ret } from '../exec.ts';
-import type { OverlaySb, SuperBlock, World } from '../state.ts';
+import { call, entry, goto, kfunc, ret, tail } from '../exec.ts';
+import type { OverlaySb, Ptr, SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { register_file_operations, register_filesystem, s_type, type ReadA, type WriteA } from '../vfs/fs.ts';
-import type { Ctx } from '../ctx.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { copy_splice_read } from '../vfs/splice.ts';
 import { generic_file_mmap, generic_read_dir, simple_statfs } from '../vfs/libfs.ts';
@@ -18,55 +17,99 @@ export function overlayDepth(w: World, sb: OverlaySb): number {
   return 1 + Math.max(0, ...sb.layers.map((id) => w.sbs[id]!.s_stack_depth));
 }
 
-/** The depth check and the mount itself; EINVAL, "maximum fs stacking depth exceeded", beyond the limit. */
-function ovl_fill_super(c: Ctx, sb: OverlaySb): number {
-  const depth = overlayDepth(c.w, sb);
-  if (depth > FILESYSTEM_MAX_STACK_DEPTH) {
-    c.emit('note', `overlayfs: maximum fs stacking depth exceeded (${depth} > ${FILESYSTEM_MAX_STACK_DEPTH})`);
-    return neg('EINVAL');
-  }
-  sb.s_stack_depth = depth;
-  sb.mounted = true;
-  c.emit('field', `mount overlay /${sb.name}: s_stack_depth ${depth}`);
-  return 0;
-}
-
-/** mount(2) of an overlay at run time: its layers must be mounted (ENOENT), then fill_super. */
-const ovl_mount = kfunc<{ sb: number }>('ovl_mount', 'fs/overlayfs/super.c', {
-  start(c, l) {
-    const sb = ovl(c.w.sbs[l.sb]!);
-    if (sb.layers.some((id) => !c.w.sbs[id]!.mounted)) return ret(neg('ENOENT'));
-    return ret(ovl_fill_super(c, sb));
-  },
-});
-
-interface SetupL {
-  fs: string;
+interface LayersL {
   sb: number;
   i: number;
   r: number;
 }
 
 /**
- * The harness mounting an overlay declared "mount": "setup". ovl_fill_super statfs's each
- * layer (ovl_check_namelen -> vfs_statfs): a FUSE layer's statfs waits for its INIT, so the
- * layer's s_stack_depth is known before the overlay's is computed.
+ * ovl_get_lowerstack -> ovl_lower_dir, for each lower layer, topmost first: its root's statfs
+ * (ovl_check_namelen -> vfs_statfs; a FUSE layer's waits for INIT and sends STATFS). A statfs
+ * error fails the mount.
  */
+const ovl_get_lowerstack = kfunc<{ sb: number }, LayersL>('ovl_get_lowerstack', 'fs/overlayfs/super.c', {
+  start(_c, l) {
+    l.i = 0;
+    return goto('layer');
+  },
+  layer(c, l) {
+    const id = ovl(c.w.sbs[l.sb]!).layers[l.i];
+    if (id === undefined) return ret(0);
+    l.i++;
+    return call(s_type(c.w.sbs[id]!).statfs, { sb: id, name: '', inode: 0 }, 'done', 'r');
+  },
+  done(c, l) {
+    c.data = undefined; // the fields statfs read are the kernel's own business here
+    return l.r < 0 ? ret(l.r) : goto('layer');
+  },
+});
+
+/**
+ * Once the stack is known to fit, the root of each layer is probed for being an opaque
+ * directory (the "trusted.overlay.opaque" xattr, size 1): a FUSE layer's server sees a
+ * GETXATTR. (Not when the mount already failed on its depth: fpsim oracle,
+ * stack-overlay-mount-over-fuse-depth-2-einval.)
+ */
+const ovl_check_roots = kfunc<{ sb: number }, LayersL>('ovl_get_root', 'fs/overlayfs/super.c', {
+  start(_c, l) {
+    l.i = 0;
+    return goto('layer');
+  },
+  layer(c, l) {
+    const id = ovl(c.w.sbs[l.sb]!).layers[l.i];
+    if (id === undefined) return ret(0);
+    l.i++;
+    const getxattr = s_type(c.w.sbs[id]!).getxattr;
+    const root = rootInode(c.w, id);
+    if (!getxattr || !root) return goto('layer');
+    return call(getxattr, { sb: id, name: '', inode: root, xname: 'trusted.overlay.opaque', size: 1 }, 'layer', 'r');
+  },
+});
+
+/** The root inode of a layer, when its filesystem keeps inode objects (a FUSE mount's root). */
+function rootInode(w: World, id: number): Ptr {
+  const sb = w.sbs[id]!;
+  return s_type(sb).inodeOf?.(w, sb, '') ?? 0;
+}
+
+/**
+ * mount(2) of an overlay (ovl_fill_super): its layers must be mounted (ENOENT), their roots
+ * statfs'd, the stack no deeper than the limit, then the roots probed.
+ */
+const ovl_mount = kfunc<{ sb: number }, { sb: number; r: number }>('ovl_mount', 'fs/overlayfs/super.c', {
+  start(c, l) {
+    const sb = ovl(c.w.sbs[l.sb]!);
+    if (sb.layers.some((id) => !c.w.sbs[id]!.mounted)) return ret(neg('ENOENT'));
+    return call(ovl_get_lowerstack, { sb: l.sb }, 'depth', 'r');
+  },
+  depth(c, l) {
+    if (l.r < 0) return ret(l.r);
+    const sb = ovl(c.w.sbs[l.sb]!);
+    const depth = overlayDepth(c.w, sb);
+    if (depth > FILESYSTEM_MAX_STACK_DEPTH) {
+      c.emit('note', `overlayfs: maximum fs stacking depth exceeded (${depth} > ${FILESYSTEM_MAX_STACK_DEPTH})`);
+      return ret(neg('EINVAL'));
+    }
+    return call(ovl_check_roots, { sb: l.sb }, 'mounted', 'r');
+  },
+  mounted(c, l) {
+    const sb = ovl(c.w.sbs[l.sb]!);
+    sb.s_stack_depth = overlayDepth(c.w, sb);
+    sb.mounted = true;
+    c.emit('field', `mount overlay /${sb.name}: s_stack_depth ${sb.s_stack_depth}`);
+    return ret(0);
+  },
+});
+
+/** The harness mounting an overlay declared "mount": "setup": the same as mount(2). */
 entry(
   'mount_overlay_setup',
-  kfunc<{ fs: string }, SetupL>('ovl_mount_setup', 'fs/overlayfs/super.c', {
+  kfunc<{ fs: string }>('ovl_mount_setup', 'fs/overlayfs/super.c', {
     start(c, l) {
       const sb = c.w.sbs.find((s) => s.name === l.fs);
       if (!sb || sb.kind !== 'overlay') throw new Error(`no overlay ${l.fs} (model bug)`);
-      l.sb = sb.id;
-      l.i = 0;
-      return goto('statfs');
-    },
-    statfs(c, l) {
-      const id = ovl(c.w.sbs[l.sb]!).layers[l.i];
-      if (id === undefined) return ret(ovl_fill_super(c, ovl(c.w.sbs[l.sb]!)));
-      l.i++;
-      return call(s_type(c.w.sbs[id]!).statfs, { sb: id }, 'statfs', 'r');
+      return tail(ovl_mount, { sb: sb.id });
     },
   }),
 );

@@ -7,9 +7,11 @@ import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { alloc_file, discard_file } from './file_table.ts';
 import { f_op, s_type } from './fs.ts';
+import { fmodeRead, fmodeWrite } from './fcntl.ts';
 
 interface BackingFileA {
-  write: boolean;
+  /** the user's open flags (the FUSE file's f_flags): O_APPEND and O_DIRECT apply to the backing file */
+  flags: number;
   /** the struct file whose path is opened again (a fuse_backing's file) */
   real: Ptr;
   cred: Ptr;
@@ -32,10 +34,11 @@ export const backing_file_open = kfunc<BackingFileA, BackingFileL>('backing_file
     const real = c.deref(l.real, 'file');
     const sb = c.w.sbs[real.sb]!;
     const type = s_type(sb);
-    if (l.write && type.readonly(sb)) return ret(neg('EROFS'));
+    const write = fmodeWrite(l.flags);
+    if (write && type.readonly(sb)) return ret(neg('EROFS'));
     const f = alloc_file(
       c,
-      { f_op: type.fops(real.mode), sb: real.sb, name: real.name, mode: real.mode, write: l.write, opath: false, private_data: 0, backing: true, realSb: real.realSb },
+      { f_op: type.fops(real.mode), sb: real.sb, name: real.name, mode: real.mode, flags: l.flags, read: fmodeRead(l.flags), write, opath: false, private_data: 0, backing: true, realSb: real.realSb },
       l.cred,
     );
     l.f = f.ptr;

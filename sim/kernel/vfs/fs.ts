@@ -5,7 +5,7 @@
 // names a filesystem.
 import type { Ctx } from '../ctx.ts';
 import type { KFunc } from '../exec.ts';
-import type { FileObj, InodeKind, Ptr, SuperBlock, World } from '../state.ts';
+import type { FileObj, InodeKind, Pages, Ptr, SuperBlock, World } from '../state.ts';
 
 /** ->read_iter, ->splice_read, ->read: read n bytes at offset (the data goes to c.data). */
 export interface ReadA {
@@ -25,7 +25,43 @@ export interface WriteA {
 export interface MmapA {
   file: Ptr;
   shared: boolean;
+  /** PROT_WRITE */
+  write?: boolean;
 }
+
+/** struct iattr, as notify_change passes it to ->setattr. */
+export interface IattrA {
+  sb: number;
+  name: string;
+  inode: Ptr;
+  /** ATTR_* (include/linux/fs.h) bits of what changes */
+  valid: number;
+  size: number;
+  mode: number;
+  atime: number;
+  mtime: number;
+  /** ATTR_FILE: the open file the change comes through (ftruncate), else 0 */
+  file: Ptr;
+}
+
+/** include/linux/fs.h: iattr->ia_valid bits */
+export const ATTR_MODE = 1 << 0;
+export const ATTR_UID = 1 << 1;
+export const ATTR_GID = 1 << 2;
+export const ATTR_SIZE = 1 << 3;
+export const ATTR_ATIME = 1 << 4;
+export const ATTR_MTIME = 1 << 5;
+export const ATTR_CTIME = 1 << 6;
+export const ATTR_ATIME_SET = 1 << 7;
+export const ATTR_MTIME_SET = 1 << 8;
+export const ATTR_FORCE = 1 << 9;
+export const ATTR_KILL_SUID = 1 << 11;
+export const ATTR_KILL_SGID = 1 << 12;
+export const ATTR_FILE = 1 << 13;
+export const ATTR_KILL_PRIV = 1 << 14;
+export const ATTR_OPEN = 1 << 15;
+export const ATTR_TIMES_SET = 1 << 16;
+export const ATTR_TOUCH = 1 << 17;
 
 /** ->unlocked_ioctl: the command and its argument as copied from userspace. */
 export interface IoctlA {
@@ -34,7 +70,8 @@ export interface IoctlA {
   /** struct fuse_backing_map: fd, flags, padding; BACKING_CLOSE: the id */
   fd: number;
   flags: number;
-  padding: number;
+  /** u64: a number, or a string for values past 2^53 */
+  padding: number | string;
   id: number;
 }
 
@@ -54,6 +91,17 @@ export interface FileOperations {
   unlocked_ioctl?: KFunc<IoctlA>;
   /** ->release, from __fput when the last reference goes */
   release?: (c: Ctx, f: FileObj) => void;
+  /**
+   * i_mapping->a_ops->read_folio: bring page `index` of the file's inode into its page cache
+   * (0 or -errno). With `mapping` below, filemap_read (mm/filemap.ts) serves reads from it.
+   */
+  read_folio?: KFunc<{ file: Ptr; index: number }>;
+  /** the page cache and i_size of the file's inode (file->f_mapping and i_size_read), and its dirty pages */
+  mapping?(c: Ctx, f: FileObj): { pages: Pages; size: number; dirty: number[] };
+  /** i_mapping->a_ops->writepages: write the inode's dirty pages back (0 or -errno) */
+  writepages?: KFunc<{ file: Ptr }>;
+  /** vm_ops->close: a mapping of the file goes away */
+  vma_close?: KFunc<{ file: Ptr }>;
 }
 
 const fileOps = new Map<string, FileOperations>();
@@ -92,11 +140,20 @@ export interface FileSystemType {
   realSb(w: World, sb: SuperBlock, name: string): number;
   /** ->getattr for stat(2): returns st_size; cached is AT_STATX_DONT_SYNC */
   getattr: KFunc<{ sb: number; name: string; inode: Ptr; cached: boolean }>;
+  /** the inode object behind a cached name, for filesystems that keep them (FUSE), else 0 */
+  inodeOf?(w: World, sb: SuperBlock, name: string): Ptr;
   /** the path walk's reference on an inode (dget/dput; a FUSE inode's i_count) */
   pathGet?(c: Ctx, inode: Ptr): void;
   pathPut?(c: Ctx, inode: Ptr): void;
-  /** ->statfs (vfs_statfs): 0 or -errno */
-  statfs: KFunc<{ sb: number }>;
+  /** ->statfs (vfs_statfs) of the inode a path names (0 or -errno; c.data gets the fields) */
+  statfs: KFunc<{ sb: number; name: string; inode: Ptr }>;
+  /** ->setattr (notify_change): 0 or -errno */
+  setattr?: KFunc<IattrA>;
+  /**
+   * the xattr handler's get (vfs_getxattr, __vfs_getxattr): with size 0 the value's length
+   * (or -errno: ENODATA when there is none, EOPNOTSUPP when the filesystem has no xattrs)
+   */
+  getxattr?: KFunc<{ sb: number; name: string; inode: Ptr; xname: string; size: number }>;
   /** mount(2) of a superblock declared unmounted: 0 or -errno */
   mount?: KFunc<{ sb: number }>;
   /** umount(2) (kill_sb): 0 or -errno; the default refuses while any file is open on it */
@@ -114,6 +171,8 @@ export interface FileSystemType {
    * while it answers WRITE): data at offset, the mtime moved
    */
   poke?(w: World, sb: SuperBlock, name: string, offset: number, data: string): void;
+  /** a userspace truncate the model does not step through (a server answering SETATTR) */
+  pokeSize?(w: World, sb: SuperBlock, name: string, size: number): void;
 }
 
 const fsTypes = new Map<string, FileSystemType>();

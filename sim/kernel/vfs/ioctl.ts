@@ -11,7 +11,8 @@ interface IoctlSysA {
   cmd: number;
   fd?: number;
   flags?: number;
-  padding?: number;
+  /** u64: a number, or a string for values past 2^53 */
+  padding?: number | string;
   id?: number;
 }
 

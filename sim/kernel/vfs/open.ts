@@ -1,18 +1,18 @@
 // fs/open.c and fs/namei.c's path_openat: open(2) and close(2).
 import { call, entry, goto, kfunc, ret } from '../exec.ts';
-import type { Ptr } from '../state.ts';
+import type { FileObj, Ptr } from '../state.ts';
+import { fmodeRead, fmodeWrite, O_CREAT, O_EXCL, O_NOCTTY, O_PATH, O_TRUNC } from './fcntl.ts';
 import { neg } from '../lib/errno.ts';
 import { EMPTY_FOPS, f_op, s_type } from './fs.ts';
 import { resolvePath } from './namei.ts';
 import { alloc_file, discard_file, fput } from './file_table.ts';
 import { fd_install } from './file.ts';
+import { handle_truncate } from './attr.ts';
 
 interface OpenA {
   path: string;
-  /** O_RDWR (else O_RDONLY) */
-  write: boolean;
-  /** O_PATH */
-  opath: boolean;
+  /** the open(2) flags (sim/kernel/vfs/fcntl.ts), O_LARGEFILE included (force_o_largefile) */
+  flags: number;
 }
 
 interface OpenL extends OpenA {
@@ -26,16 +26,17 @@ interface OpenL extends OpenA {
 /**
  * open(2): the path walk (the filesystem's lookup), may_open (a directory cannot be opened
  * for writing: EISDIR; nor a file on a read-only filesystem: EROFS), then do_dentry_open:
- * a struct file with the inode's file operations, and their ->open. O_PATH gets empty_fops
- * and no ->open (no FUSE OPEN request). The walk holds the inode from the lookup until open
- * returns, so it cannot be evicted while ->open waits for a server.
+ * a struct file with the inode's file operations, and their ->open, after which f_flags
+ * forgets O_CREAT, O_EXCL, O_NOCTTY and O_TRUNC. O_PATH gets empty_fops and no ->open (no
+ * FUSE OPEN request). The walk holds the inode from the lookup until open returns, so it
+ * cannot be evicted while ->open waits for a server.
  */
 export const sys_open = entry(
   'open',
   kfunc<OpenA, OpenL>('sys_open', 'fs/open.c', {
     start(c, l) {
       const r = resolvePath(c.w, l.path);
-      if (!r || r.name === '') return ret(neg('ENOENT'));
+      if (!r) return ret(neg('ENOENT'));
       l.sb = r.sb.id;
       l.name = r.name;
       return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
@@ -45,25 +46,28 @@ export const sys_open = entry(
       const sb = c.w.sbs[l.sb]!;
       const type = s_type(sb);
       const kind = type.inodeKind(c.w, sb, l.name);
-      const write = !!l.write && !l.opath;
+      const opath = (l.flags & O_PATH) !== 0;
+      const write = fmodeWrite(l.flags);
       if (write) {
         if (kind === 'dir') return ret(neg('EISDIR'));
         if (type.readonly(sb)) return ret(neg('EROFS'));
       }
       const f = alloc_file(c, {
-        f_op: l.opath ? EMPTY_FOPS : type.fops(kind),
+        f_op: opath ? EMPTY_FOPS : type.fops(kind),
         sb: sb.id,
         name: l.name,
         mode: kind,
+        flags: l.flags,
+        read: fmodeRead(l.flags),
         write,
-        opath: !!l.opath,
+        opath,
         private_data: 0,
         backing: false,
         realSb: type.realSb(c.w, sb, l.name),
       });
       l.file = f.ptr;
       const open = f_op(f).open;
-      if (!open) return ret(fd_install(c, f.ptr));
+      if (!open) return ret(fd_install(c, opened(f)));
       type.pathGet?.(c, l.inode);
       return call(open, { file: l.file }, 'opened', 'err');
     },
@@ -73,10 +77,26 @@ export const sys_open = entry(
         discard_file(c, l.file);
         return ret(l.err);
       }
-      return ret(fd_install(c, l.file));
+      const f = c.deref(l.file, 'file');
+      // do_open: an O_TRUNC open of an existing regular file truncates it now (handle_truncate)
+      if (f.flags & O_TRUNC && f.mode === 'reg') return call(handle_truncate, { file: l.file }, 'truncated', 'err');
+      return ret(fd_install(c, opened(f)));
+    },
+    truncated(c, l) {
+      if (l.err < 0) {
+        fput(c, l.file);
+        return ret(l.err);
+      }
+      return ret(fd_install(c, opened(c.deref(l.file, 'file'))));
     },
   }),
 );
+
+/** do_dentry_open, once ->open succeeded: f_flags keeps no creation-time flags. */
+function opened(f: FileObj): Ptr {
+  f.flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+  return f.ptr;
+}
 
 interface CloseA {
   fd: number;

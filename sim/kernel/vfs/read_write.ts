@@ -7,20 +7,27 @@ import { neg } from '../lib/errno.ts';
 import { f_op, type ReadA, type WriteA } from './fs.ts';
 import { fdget, fdput } from './file.ts';
 
-/** vfs_read: ->read if the file has one (generic_read_dir: EISDIR), else ->read_iter; neither: EINVAL. */
+/**
+ * vfs_read: a file not opened for reading is EBADF; then ->read if the file has one
+ * (generic_read_dir: EISDIR), else ->read_iter; neither: EINVAL.
+ */
 export const vfs_read = kfunc<ReadA>('vfs_read', 'fs/read_write.c', {
   start(c, l) {
-    const ops = f_op(c.deref(l.file, 'file'));
+    const f = c.deref(l.file, 'file');
+    if (!f.read) return ret(neg('EBADF'));
+    const ops = f_op(f);
     const read = ops.read ?? ops.read_iter;
     if (!read) return ret(neg('EINVAL'));
     return tail(read, { file: l.file, offset: l.offset, n: l.n });
   },
 });
 
-/** vfs_write: ->write_iter; a file without one cannot be written (EINVAL). */
+/** vfs_write: a file not opened for writing is EBADF; then ->write_iter (none: EINVAL). */
 export const vfs_write = kfunc<WriteA>('vfs_write', 'fs/read_write.c', {
   start(c, l) {
-    const write = f_op(c.deref(l.file, 'file')).write_iter;
+    const f = c.deref(l.file, 'file');
+    if (!f.write) return ret(neg('EBADF'));
+    const write = f_op(f).write_iter;
     if (!write) return ret(neg('EINVAL'));
     return tail(write, { file: l.file, offset: l.offset, data: l.data });
   },

@@ -4,6 +4,8 @@ import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { s_type } from './fs.ts';
 import { resolvePath } from './namei.ts';
+import { fdput } from './file.ts';
+import { get_file } from './file_table.ts';
 
 interface StatA {
   path: string;
@@ -18,13 +20,34 @@ interface StatL extends StatA {
   r: number;
 }
 
+/** fstat(2): the file's inode's ->getattr (vfs_getattr without a file: no FH in GETATTR); returns st_size. */
+export const sys_fstat = entry(
+  'fstat',
+  kfunc<{ fd: number }, { fd: number; file: Ptr; r: number }>('sys_fstat', 'fs/stat.c', {
+    start(c, l) {
+      const p = c.p.fds[l.fd];
+      if (p === undefined) return ret(neg('EBADF'));
+      // fstat works on O_PATH files too (fdget_raw)
+      const f = c.deref(p, 'file');
+      get_file(c, p);
+      l.file = p;
+      const sb = c.w.sbs[f.sb]!;
+      const type = s_type(sb);
+      return call(type.getattr, { sb: f.sb, name: f.name, inode: type.inodeOf?.(c.w, sb, f.name) ?? 0, cached: false }, 'done', 'r');
+    },
+    done(c, l) {
+      return fdput(c, l.file, l.r);
+    },
+  }),
+);
+
 /** stat(2): the path walk, then the filesystem's ->getattr; returns st_size. */
 export const sys_stat = entry(
   'stat',
   kfunc<StatA, StatL>('sys_stat', 'fs/stat.c', {
     start(c, l) {
       const r = resolvePath(c.w, l.path);
-      if (!r || r.name === '') return ret(neg('ENOENT'));
+      if (!r) return ret(neg('ENOENT'));
       l.sb = r.sb.id;
       l.name = r.name;
       return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');

@@ -1,0 +1,38 @@
+// fs/statfs.c: statfs(2): the path walk, then the filesystem's ->statfs of that inode.
+import { call, entry, kfunc, ret } from '../exec.ts';
+import type { Ptr } from '../state.ts';
+import { neg } from '../lib/errno.ts';
+import { s_type } from './fs.ts';
+import { resolvePath } from './namei.ts';
+
+interface StatfsL {
+  path: string;
+  sb: number;
+  name: string;
+  inode: Ptr;
+  r: number;
+}
+
+/** statfs(2) (user_statfs -> vfs_statfs): returns f_namelen; the fields go to the op's data. */
+export const sys_statfs = entry(
+  'statfs',
+  kfunc<{ path: string }, StatfsL>('sys_statfs', 'fs/statfs.c', {
+    start(c, l) {
+      const r = resolvePath(c.w, l.path);
+      if (!r) return ret(neg('ENOENT'));
+      l.sb = r.sb.id;
+      l.name = r.name;
+      return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+    },
+    found(c, l) {
+      if (l.inode < 0) return ret(l.inode);
+      const type = s_type(c.w.sbs[l.sb]!);
+      type.pathGet?.(c, l.inode);
+      return call(type.statfs, { sb: l.sb, name: l.name, inode: l.inode }, 'done', 'r');
+    },
+    done(c, l) {
+      s_type(c.w.sbs[l.sb]!).pathPut?.(c, l.inode);
+      return ret(l.r);
+    },
+  }),
+);
