@@ -3,6 +3,7 @@
 // the process; tests and the fuzzer call it in-process with captured output.
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../sim/scenario/load.ts';
+import { fpsimVersion } from './common.ts';
 import * as run from './commands/run.ts';
 import * as list from './commands/list.ts';
 import * as checkScenarios from './commands/check-scenarios.ts';
@@ -24,6 +25,7 @@ const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, m
 export function buildProgram(io?: CliIo): Command {
   const program = new Command('fpsim')
     .description('An executable, teachable model of Linux FUSE passthrough (v15, merged in 6.9)')
+    .version(fpsimVersion(), '-V, --version', "print fpsim's version")
     .showHelpAfterError()
     .exitOverride();
   if (io) program.configureOutput({ writeOut: io.out, writeErr: io.err });

@@ -1,5 +1,5 @@
 // Shared by the CLI's commands.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../sim/scenario/load.ts';
@@ -8,6 +8,19 @@ import { isMutantName } from '../sim/kernel/mutants.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const SCENARIO_DIR = join(here, '..', 'scenarios');
+
+/** fpsim's version, from its package.json: one floor up from cli/ in the tree, two from dist/cli/. */
+export function fpsimVersion(): string {
+  for (const p of [join(here, '..', 'package.json'), join(here, '..', '..', 'package.json')]) {
+    try {
+      const j = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+      if (j.name === 'fpsim' && j.version) return j.version;
+    } catch {
+      // not here
+    }
+  }
+  return 'unknown';
+}
 
 export function builtinScenarios(): string[] {
   return readdirSync(SCENARIO_DIR)

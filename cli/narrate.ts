@@ -4,8 +4,9 @@ import type { StepRecord } from '../sim/kernel/effects.ts';
 import type { World, FuseBackingObj } from '../sim/kernel/state.ts';
 import type { ScenarioResult } from '../sim/scenario/run-scenario.ts';
 import { idr_ids } from '../sim/kernel/lib/idr.ts';
+import { wantColor } from './progress.ts';
 
-const useColor = process.stdout.isTTY && !process.env['NO_COLOR'];
+const useColor = wantColor(process.stdout);
 const paint = (code: number) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
 export const bold = paint(1);
 export const dim = paint(2);

@@ -2,7 +2,9 @@
 // kept for coverage (ops reached, errnos returned and produced inside the kernel, kernel
 // functions and steps reached), throughput, and the shrunk counterexample if one shows up.
 import { lookupKFunc } from '../sim/kernel/exec.ts';
+import type fc from 'fast-check';
 import { checkModel, modelArb } from './property.ts';
+import type { Program } from './program.ts';
 import { addRun, emptyCoverage, specErrnoTable, type Coverage } from './coverage.ts';
 import type { FailureContext } from './report.ts';
 
@@ -17,6 +19,8 @@ export interface CampaignOptions {
   timeLimitMs?: number;
   /** told after each run */
   onProgress?: (done: number, total: number, elapsedMs: number) => void;
+  /** the programs (default modelArb(): random ones, the hand-made races, the scenario library) */
+  arb?: fc.Arbitrary<Program>;
 }
 
 export interface CampaignResult {
@@ -52,7 +56,7 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
     shrinkMs: o.shrinkMs ?? 10_000,
     ...(o.timeLimitMs !== undefined ? { timeLimitMs: o.timeLimitMs } : {}),
     record: true,
-    arb: modelArb(),
+    arb: o.arb ?? modelArb(),
     onRun(p, info, elapsed) {
       done++;
       ops += info.ops;

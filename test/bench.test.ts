@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { stepRates } from '../bench/harness.ts';
+import { join } from 'node:path';
+import { SPIN_DIR, runSpin, stepRates } from '../bench/harness.ts';
+import { loadScenario } from '../sim/scenario/load.ts';
+import { explore } from '../sim/explore/explore.ts';
+import { need, onPath } from './needs.ts';
 
 describe('bench harness', () => {
   it('runs on a tiny input and measures every configuration', () => {
@@ -13,4 +17,33 @@ describe('bench harness', () => {
     // the same program takes the same number of steps whatever is measured
     expect(new Set(rates.map((r) => r.steps)).size).toBe(1);
   });
+});
+
+// SPIN on the Promela model of bench/spin/lookup-close-release.json (what `npm run bench`
+// puts side by side with fpsim explore): the same state count, and each seeded bug found by
+// both. Needs spin and gcc (.ci/run installs them).
+const spinNeed = need('SPIN and fpsim explore agree on lookup vs BACKING_CLOSE vs release, with and without the seeded bugs', ['spin', 'gcc'].filter((c) => !onPath(c)), 'spin gcc');
+
+describe('bench: SPIN side by side', () => {
+  it.skipIf(spinNeed.skip)(spinNeed.title, () => {
+    spinNeed.check();
+    const s = loadScenario(join(SPIN_DIR, 'lookup-close-release.json'));
+    const clean = runSpin('lookup_close_release.pml', [], 1, ['-w16']);
+    const fp = explore(s, {});
+    expect(clean.errors).toBe(0);
+    expect(fp.findings).toEqual([]);
+    expect(fp.complete).toBe(true);
+    expect(clean.states).toBe(fp.states);
+    for (const [define, mutant, kind] of [
+      ['FREE_WITHOUT_GRACE_PERIOD', 'free-without-grace-period', 'use-after-free'],
+      ['GET_WITHOUT_NOT_ZERO', 'get-without-not-zero', 'refcount-inc-from-zero'],
+    ] as const) {
+      const sp = runSpin('lookup_close_release.pml', [define], 1);
+      expect(sp.errors, define).toBe(1);
+      const f = explore(s, { mutants: [mutant] }).findings.find((x) => x.kind === kind);
+      expect(f, mutant).toBeDefined();
+      // the violation at the same depth in both (SPIN counts the init step too)
+      expect(sp.violatedAt, define).toBe(f!.depth);
+    }
+  }, 300_000);
 });

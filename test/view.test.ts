@@ -8,6 +8,7 @@ import { recordTrace } from '../sim/trace/write.ts';
 import { objectHistories, fieldsAt } from '../view/objects.ts';
 import { traceHtml } from '../view/html.ts';
 import { atomicWrite } from '../sim/trace/write.ts';
+import { need } from './needs.ts';
 
 const race = () => recordTrace(loadScenario('scenarios/race-lookup-vs-backing-close-get-without-not-zero.json')).trace;
 
@@ -16,7 +17,7 @@ function chromium(): string | null {
   return null;
 }
 const browser = chromium();
-if (!browser) console.log('view browser test skipped: no Chromium (apt-get install chromium)');
+const needChromium = need('renders in headless Chromium: timeline, objects and the violation', browser ? [] : ['chromium'], 'chromium');
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
@@ -39,7 +40,8 @@ describe('trace viewer', () => {
     expect(html).toContain('refcount-inc-from-zero');
   });
 
-  it.skipIf(!browser)('renders in headless Chromium: timeline, objects and the violation', () => {
+  it.skipIf(needChromium.skip)(needChromium.title, () => {
+    needChromium.check();
     const dir = mkdtempSync(join(tmpdir(), 'fpsim-view-'));
     const page = join(dir, 'race.html');
     const t = race();

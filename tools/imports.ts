@@ -31,7 +31,7 @@ export const KERNEL_FLOORS: { name: string; match: RegExp }[] = [
 /** Where an import circle is allowed: fs/fuse's own (fuse_i.h). */
 const CIRCLE_ALLOWED = /^sim\/kernel\/fuse\//;
 
-const SOURCE_DIRS = ['sim', 'properties', 'cli', 'oracle', 'teach', 'view', 'bench', 'tools', 'test', 'bridge'];
+const SOURCE_DIRS = ['api', 'sim', 'properties', 'cli', 'oracle', 'teach', 'view', 'bench', 'tools', 'test', 'bridge'];
 
 export type Graph = Map<string, string[]>;
 

@@ -8,29 +8,16 @@ import { formatFailure, writeCounterexample } from '../../properties/report.ts';
 import { bold, dim, green, red } from '../narrate.ts';
 import { checkOptions } from '../common.ts';
 import { MS, RUNS, SECONDS, SEED, intArg } from '../args.ts';
+import { progressLine } from '../progress.ts';
 
 function progress(total: number) {
-  const tty = process.stderr.isTTY;
-  let lastDraw = 0;
-  let nextTenth = 1;
+  const line = progressLine();
   return {
     tick(done: number, _total: number, ms: number) {
       const rate = done / (ms / 1000 || 1e-9);
-      if (tty) {
-        const now = performance.now();
-        if (now - lastDraw < 100 && done < total) return;
-        lastDraw = now;
-        process.stderr.write(`\r  ${done}/${total} runs (${Math.round((100 * done) / total)}%), ${rate.toFixed(0)} runs/s `);
-      } else {
-        while (done >= Math.ceil((nextTenth * total) / 10) && nextTenth <= 10) {
-          process.stderr.write(`  ${done}/${total} runs (${nextTenth * 10}%), ${rate.toFixed(0)} runs/s\n`);
-          nextTenth++;
-        }
-      }
+      line.update(`  ${done}/${total} runs (${Math.round((100 * done) / total)}%), ${rate.toFixed(0)} runs/s`, done === total);
     },
-    end() {
-      if (tty) process.stderr.write('\r\x1b[K');
-    },
+    end: () => line.done(),
   };
 }
 

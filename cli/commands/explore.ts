@@ -8,6 +8,7 @@ import { PROFILE_NAMES } from '../../sim/kernel/profile.ts';
 import { checkOptions } from '../common.ts';
 import { checkOutputDir, checkOutputFile, optInt, workersRange } from '../args.ts';
 import { bold, dim } from '../narrate.ts';
+import { progressLine } from '../progress.ts';
 import { defaultMaxStates, explore, type ExploreOptions, type ExploreResult, type Progress, type StopReason } from '../../sim/explore/explore.ts';
 import { exploreParallel } from '../../sim/explore/parallel.ts';
 import { counterexample, counterexampleName, writeNew } from '../../sim/explore/counterexample.ts';
@@ -39,7 +40,7 @@ function parseShard(v: string | undefined): { index: number; count: number } | u
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
-function progressLine(p: Progress, who = ''): string {
+function progressText(p: Progress, who = ''): string {
   return `explore${who}: depth ${p.depth}, ${p.states} states, ${p.transitions} transitions, ${p.layer} in this layer, ${secs(p.ms)}`;
 }
 
@@ -79,7 +80,8 @@ export function register(program: Command) {
       } catch {
         raw = null;
       }
-      const eo: ExploreOptions = { por: o.por, keepHashes: o.hashes !== undefined, progressMs: 2000 };
+      const line = progressLine();
+      const eo: ExploreOptions = { por: o.por, keepHashes: o.hashes !== undefined, progressMs: 500 };
       if (depth !== undefined) eo.depth = depth;
       if (frontier !== undefined) eo.frontier = frontier;
       if (maxStates !== undefined) eo.maxStates = maxStates;
@@ -89,19 +91,21 @@ export function register(program: Command) {
       let r: ExploreResult & { overlap?: number };
       if (workers !== undefined && workers > 1) {
         try {
-          r = await exploreParallel(s, { ...eo, keepHashes: true, onProgress: (i, p) => console.error(progressLine(p, ` [worker ${i}]`)) }, workers);
+          r = await exploreParallel(s, { ...eo, keepHashes: true, onProgress: (i, p) => line.update(progressText(p, ` [worker ${i}]`), true) }, workers);
         } catch (e) {
           const stop = (e as { stop?: StopReason }).stop;
           if (!stop) throw e;
+          line.done();
           console.error(`fpsim explore: every worker ran out of memory: no result\n  ${stop.message}\n  ${stop.hint}`);
           process.exitCode = 1;
           return;
         }
       } else {
         if (shard) eo.shard = shard;
-        eo.onProgress = (p) => console.error(progressLine(p));
+        eo.onProgress = (p) => line.update(progressText(p), true);
         r = explore(s, eo);
       }
+      line.done();
       if (o.hashes !== undefined) writeFileSync(o.hashes, (r.hashes ?? []).join('\n') + '\n');
       const written: { kind: string; file: string | null; reproduced: boolean; kinds: string[] }[] = [];
       for (const f of r.findings) {

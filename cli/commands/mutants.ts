@@ -8,6 +8,7 @@ import { runMutants, COUNTEREXAMPLE_DIR, type MutantResult } from '../../propert
 import { bold, dim, green, red } from '../narrate.ts';
 import { checkOptions } from '../common.ts';
 import { MS, RUNS, SEED, intArg } from '../args.ts';
+import { progressLine } from '../progress.ts';
 
 function line(r: MutantResult): string {
   const mark = r.killed ? green('killed  ') : red(bold('SURVIVED'));
@@ -34,10 +35,15 @@ export function register(program: Command) {
     .action((o: { list?: boolean; json?: boolean; seed: number; runs: number; time: number; shrink: number; kernel?: string; mutant?: string[]; library: boolean; save?: boolean }) => {
       checkOptions(o);
       if (o.list) {
-        for (const [id, m] of Object.entries(MUTANTS)) console.log(`${bold(id.padEnd(36))} ${dim(m.fn)}\n    ${m.story}`);
+        if (o.json) process.stdout.write(`${JSON.stringify(Object.entries(MUTANTS).map(([id, m]) => ({ id, fn: m.fn, story: m.story })), null, 2)}\n`);
+        else for (const [id, m] of Object.entries(MUTANTS)) console.log(`${bold(id.padEnd(36))} ${dim(m.fn)}\n    ${m.story}`);
         return;
       }
       if (o.mutant?.length === 0) throw new InputError('--mutant needs at least one name');
+      const total = o.mutant?.length ?? Object.keys(MUTANTS).length;
+      const bar = progressLine();
+      let done = 0;
+      bar.update(`mutants: 0/${total}`, true);
       const rep = runMutants({
         seed: o.seed,
         numRuns: o.runs,
@@ -47,8 +53,13 @@ export function register(program: Command) {
         only: o.mutant,
         library: o.library,
         saveDir: o.save ? COUNTEREXAMPLE_DIR : null,
-        onResult: o.json ? undefined : (r) => console.log(line(r)),
+        onResult: (r) => {
+          bar.done();
+          if (!o.json) console.log(line(r));
+          bar.update(`mutants: ${++done}/${total} (last: ${r.id}, ${r.killed ? 'killed' : 'SURVIVED'})`, true);
+        },
       });
+      bar.done();
       if (o.json) {
         const out = {
           total: rep.total,

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { InputError, loadScenario } from '../../sim/scenario/load.ts';
 import type { Scenario } from '../../sim/scenario/schema.ts';
 import { builtinScenarios, checkOptions, SCENARIO_DIR } from '../common.ts';
-import { bold, dim, green, red } from '../narrate.ts';
+import { bold, green, red } from '../narrate.ts';
+import { progressLine, wantColor } from '../progress.ts';
 import { formatSummary, formatTable, summarize } from '../../oracle/compare.ts';
 import { runOracle } from '../../oracle/oracle.ts';
 import { stopAll } from '../../oracle/real-run.ts';
@@ -36,25 +37,25 @@ export function register(program: Command) {
       const scenarios: Scenario[] = files.map((f) => loadScenario(f));
       // a signal, or the death of our parent, ends the helpers (and so every mount) before we go
       const unregister = onStop(stopAll);
-      const progress = process.stderr.isTTY && !o.json;
+      const line = progressLine({ off: o.verbose === true }); // --verbose narrates on stderr itself
       let n = 0;
       const { rows, unavailable } = await runOracle(scenarios, {
         kernel: o.kernel,
         ...(o.verbose ? { log: (l: string) => process.stderr.write(`  ${l}\n`) } : {}),
         onScenario: (name) => {
           n++;
-          if (progress) process.stderr.write(`\r${dim(`[${n}/${scenarios.length}] ${name}`)}\x1b[K`);
+          line.update(`[${n}/${scenarios.length}] ${name}`, true);
           if (o.verbose) process.stderr.write(`done: ${name}\n`);
         },
       });
-      if (progress) process.stderr.write('\r\x1b[K');
+      line.done();
       unregister();
       const summary = summarize(rows);
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ kernel: o.kernel, unavailable: unavailable ?? null, summary, rows }, null, 2)}\n`);
       } else {
         if (unavailable) console.log(`fpsim oracle: no real kernel to compare with (${unavailable}); every scenario is skipped`);
-        const color = process.stdout.isTTY && !process.env['NO_COLOR'];
+        const color = wantColor(process.stdout);
         for (const line of formatTable(rows, { onlyProblems: o.problems ?? false, color })) console.log(line);
         console.log('');
         const text = `model (profile ${o.kernel}) vs this kernel: ${formatSummary(summary)}`;

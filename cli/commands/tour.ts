@@ -45,13 +45,33 @@ function show(o: LessonOutcome, answers: boolean): boolean {
   return ok;
 }
 
+function lessonJson(o: LessonOutcome, answers: boolean) {
+  const l = o.lesson;
+  return {
+    id: l.id,
+    title: l.title,
+    passed: o.claims.every((c) => c.holds),
+    claims: o.claims,
+    violations: o.runs.map((r) => ({ run: r.name, kinds: [...new Set(r.violations.map((v) => v.kind))] })),
+    question: l.question,
+    ...(answers ? { answer: l.answer } : {}),
+  };
+}
+
 export function register(program: Command) {
   program
     .command('tour')
     .description('a guided tour of the patch: every lesson, run live in the model')
     .option('--all', 'run every lesson without pausing (also the behaviour without a terminal)')
     .option('--answers', 'show the answers to the questions')
-    .action(async (o: { all?: boolean; answers?: boolean }) => {
+    .option('--json', 'run every lesson and print [{"id", "title", "claims": [{"text", "holds"}], "question", "answer"?}]')
+    .action(async (o: { all?: boolean; answers?: boolean; json?: boolean }) => {
+      if (o.json) {
+        const out = LESSONS.map((l) => lessonJson(runLesson(l), !!o.answers));
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        process.exitCode = out.every((l) => l.passed) ? 0 : 1;
+        return;
+      }
       const interactive = !o.all && process.stdin.isTTY;
       const rl = interactive ? createInterface({ input: process.stdin, output: process.stdout }) : null;
       let ok = true;
@@ -68,9 +88,16 @@ export function register(program: Command) {
     .description(`one lesson: ${LESSONS.map((l) => l.id).join(', ')}`)
     .argument('<topic>', 'a lesson id or alias')
     .option('--answers', 'show the answer to the question')
-    .action((topic: string, o: { answers?: boolean }) => {
+    .option('--json', 'print {"id", "title", "claims": [{"text", "holds"}], "question", "answer"?}')
+    .action((topic: string, o: { answers?: boolean; json?: boolean }) => {
       const l = findLesson(topic);
       if (!l) throw new InputError(`explain: no lesson "${topic}" (topics: ${LESSONS.map((x) => [x.id, ...x.aliases].join('/')).join(', ')})`);
+      if (o.json) {
+        const out = lessonJson(runLesson(l), !!o.answers);
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        process.exitCode = out.passed ? 0 : 1;
+        return;
+      }
       process.exitCode = show(runLesson(l), !!o.answers) ? 0 : 1;
     });
 }

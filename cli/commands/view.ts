@@ -12,10 +12,14 @@ export function register(program: Command) {
     .argument('<trace>', 'a trace file (fpsim run --trace)')
     .requiredOption('-o, --out <file.html>', 'where to write the page')
     .option('--force', 'overwrite the output file')
-    .action((file: string, o: { out: string; force?: boolean }) => {
+    .option('--json', 'print {"trace", "out", "scenario", "steps", "violations"}')
+    .action((file: string, o: { out: string; force?: boolean; json?: boolean }) => {
       const t = readTrace(file);
       checkTraceTarget(o.out, !!o.force);
       atomicWrite(o.out, traceHtml(t, `fpsim: ${t.scenario.name} (${basename(file)})`), { force: !!o.force });
-      console.error(`wrote ${o.out}`);
+      if (o.json) {
+        const out = { trace: file, out: o.out, scenario: t.scenario.name, steps: t.steps.length, violations: t.violations.map((v) => v.kind) };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      } else console.error(`wrote ${o.out}`);
     });
 }

@@ -23,6 +23,7 @@ export interface Counterexample {
  */
 export function counterexample(s: Scenario, raw: unknown, f: Finding, opts: { mutants?: string[]; kernel?: string }): Counterexample {
   const base = structuredClone((raw && typeof raw === 'object' ? raw : s) as Record<string, unknown>);
+  delete base['$schema']; // relative to the original file, not to where this one goes
   const tasks = (base['tasks'] as { ops: Record<string, unknown>[] }[]).map((t) => ({
     ...t,
     ops: t.ops.map(({ expect: _e, ...op }) => op),

@@ -39,7 +39,8 @@ export function exploreParallel(
   const perShard = plain.maxStates !== undefined ? { maxStates: Math.max(1, Math.ceil(plain.maxStates / workers)) } : {};
   const jobs = Array.from({ length: workers }, (_, index) => {
     const job = { scenario: s, opts: { ...plain, ...perShard, shard: { index, count: workers } } };
-    const entry = new URL('./worker.ts', import.meta.url).href;
+    // compiled (dist/, an installed fpsim): worker.js; from the sources: worker.ts through tsx
+    const entry = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
     const w = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { entry, job }, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
     return new Promise<ExploreResult | StopReason>((resolve, reject) => {
       let settled = false;

@@ -38,7 +38,9 @@ export function parseScenario(text: string, file: string): Scenario {
     const lines = formatIssues(r.error.issues, at.length ? { scenario: json } : json, at);
     throw new InputError(`${file}: not a valid fpsim scenario:\n${lines.join('\n')}`);
   }
-  return r.data;
+  // "$schema" is for editors, relative to the file: not part of the scenario
+  const { $schema: _editor, ...scenario } = r.data;
+  return scenario;
 }
 
 export function loadScenario(file: string): Scenario {

@@ -198,6 +198,8 @@ export const TaskSchema = z
 
 export const ScenarioSchema = z
   .object({
+    /** the file's JSON Schema, for editors (schemas/scenario.schema.json); the model ignores it */
+    $schema: z.string().optional(),
     name: z.string(),
     description: z.string().default(''),
     /** the spec paragraph this scenario demonstrates, e.g. "3. BACKING_OPEN" */
