@@ -8,6 +8,7 @@ import './vfs/stat.ts';
 import './vfs/ioctl.ts';
 import './vfs/namespace.ts';
 import './vfs/inode.ts';
+import './vfs/lock_syscalls.ts';
 import './mm/mmap.ts';
 import './exit.ts';
 import './mm/shmem.ts';

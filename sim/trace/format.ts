@@ -38,6 +38,7 @@ const VIOLATION_KINDS = [
   'idr',
   'warn-on',
   'deadlock',
+  'file-lock',
   'outcome',
 ] as const satisfies readonly ViolationKind[];
 const PHASES = ['setup', 'run', 'teardown'] as const satisfies readonly Phase[];

@@ -22,6 +22,10 @@ export const ERRNO = {
   ENOTCONN: 107,
   ECONNREFUSED: 111,
   EAGAIN: 11,
+  EINTR: 4,
+  EDEADLK: 35,
+  ENOLCK: 37,
+  EOVERFLOW: 75,
 } as const;
 
 export type ErrnoName = keyof typeof ERRNO;
