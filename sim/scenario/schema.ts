@@ -12,12 +12,23 @@ const errnoName = z.enum(Object.keys(ERRNO) as [string, ...string[]]);
 export const SCENARIO_OPEN_FLAGS = ['O_APPEND', 'O_DIRECT', 'O_NOATIME'] as const satisfies readonly OpenFlagName[];
 const ref = z.union([z.number().int(), z.string().regex(/^\$\w+$/, 'a saved value: "$name"')]);
 const varName = z.string().regex(/^\w+$/, 'a name of letters, digits and _');
+/** a lock's l_start or l_len: within +-2^50, so that the model's offset arithmetic stays exact */
+const LOCK_RANGE_LIMIT = 2 ** 50;
+const lockOffset = z
+  .number()
+  .int()
+  .min(-LOCK_RANGE_LIMIT, `at least -2^50 (the model's lock offsets stay exact below 2^53)`)
+  .max(LOCK_RANGE_LIMIT, `at most 2^50 (the model's lock offsets stay exact below 2^53)`);
 
-/** What an op should return: a number, an errno name, or "ok" (any success). */
+/**
+ * What an op should return: a number, an errno name, "ok" (any success), or "blocks": it never
+ * returns (it sleeps in a lock wait nothing ends; teardown kills it, and it has no result).
+ */
 export const ExpectSchema = z.union([
   z.number().int(),
   errnoName,
   z.literal('ok'),
+  z.literal('blocks'),
   z.object({ ret: z.union([z.number().int(), errnoName, z.literal('ok')]).optional(), data: z.string().optional() }).strict(),
 ]);
 
@@ -42,6 +53,22 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('mmap'), fd: ref, shared: z.boolean().default(true), ...common }).strict(),
   z.object({ op: z.literal('munmap'), vma: ref, ...common }).strict(),
   z.object({ op: z.literal('close'), fd: ref, ...common }).strict(),
+  // flock(2): LOCK_SH, LOCK_EX or LOCK_UN, with LOCK_NB if nb
+  z.object({ op: z.literal('flock'), fd: ref, type: z.enum(['sh', 'ex', 'un']), nb: z.boolean().default(false), ...common }).strict(),
+  // fcntl(2) F_SETLK, F_SETLKW or F_GETLK with struct flock { l_type, SEEK_SET, l_start, l_len }
+  // (l_len 0: to the end of the file); F_GETLK's result is its data: "un", or the lock found
+  // as "<rd|wr> start=<l_start> len=<l_len> pid=<holder's process>"
+  z
+    .object({
+      op: z.literal('lock'),
+      fd: ref,
+      cmd: z.enum(['setlk', 'setlkw', 'getlk']),
+      type: z.enum(['rd', 'wr', 'un']),
+      start: lockOffset.default(0),
+      len: lockOffset.default(0),
+      ...common,
+    })
+    .strict(),
   z
     .object({
       op: z.literal('stat'),
