@@ -140,7 +140,28 @@ const SECTION_3: Record<string, string[]> = {
  * each one (every area needs one the oracle runs on the real kernel: see below).
  */
 const REQUEST_STREAM: Record<string, string[]> = {
-  '2. open modes and syscalls users make': ['open-modes-wronly-append'],
+  '1. requests around passthrough io': [
+    'lock-fuse-no-lock-flags-stays-local',
+    'lock-fuse-posix-locks-requests',
+    'lock-fuse-flock-locks-release-unlock',
+    'lock-fuse-enosys-not-remembered',
+    'lock-fuse-conflict-reply',
+    'lock-fuse-init-minor-16-flock-follows-posix',
+  ],
+  '2. open modes and syscalls users make': [
+    'open-modes-wronly-append',
+    'lock-posix-conflict-release-on-any-close',
+    'lock-posix-split-merge',
+    'lock-posix-deadlock-edeadlk',
+    'lock-errors',
+    'lock-close-race-ebadf',
+    'lock-overlay-has-its-own-locks',
+    'flock-owner-is-the-open-file',
+    'flock-failed-upgrade-drops-lock',
+    'flock-and-fcntl-locks-independent',
+    'flock-waits-until-last-close',
+    'flock-cycle-sleeps-forever',
+  ],
   '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr'],
 };
 
