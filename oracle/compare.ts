@@ -63,18 +63,20 @@ export function canonicalErrno(name: string): string {
 }
 
 /** How an op's result is compared: its value, or only success (fds and mapping ids differ). */
-export type ResultKind = 'value' | 'ok' | 'data';
+export type ResultKind = 'value' | 'ok' | 'data' | 'value+data';
 
 /** Which ops' return values are numbers that differ between the model and a real process. */
 export function resultKind(op: string): ResultKind {
   if (op === 'open' || op === 'mmap') return 'ok';
   if (op === 'read' || op === 'mread') return 'data';
+  if (op === 'lock') return 'value+data'; // F_GETLK reports the lock it found
   return 'value';
 }
 
 /**
  * One op's outcome as both sides print it: "ok" for an fd or a mapping, "5 \"hello\"" for a
- * read, the number otherwise, or the errno name.
+ * read, the number otherwise (with its data when it has some: F_GETLK's lock), or the errno
+ * name.
  */
 export function normalizeResult(op: string, ret: number | string, data?: string): string {
   if (typeof ret === 'string') return canonicalErrno(ret);
@@ -86,6 +88,8 @@ export function normalizeResult(op: string, ret: number | string, data?: string)
       return `${ret} ${JSON.stringify(data ?? '')}`;
     case 'value':
       return String(ret);
+    case 'value+data':
+      return data === undefined ? String(ret) : `${ret} ${JSON.stringify(data)}`;
   }
 }
 

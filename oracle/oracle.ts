@@ -9,7 +9,7 @@ import type { Scenario } from '../sim/scenario/schema.ts';
 import { availability } from './transport.ts';
 import { serverStates } from '../sim/server/state.ts';
 import { formatIgnored, IGNORED_REQUESTS, normalizeRequests, normalizeResult, row, skippedRow, type Row } from './compare.ts';
-import { opKey, runReal, type RealRun } from './real-run.ts';
+import { opKey, runReal, type OrderEntry, type RealRun } from './real-run.ts';
 
 /** Ops only the model can do; a scenario using one is skipped. */
 const MODEL_ONLY_OPS: Record<string, string> = {
@@ -19,7 +19,7 @@ const MODEL_ONLY_OPS: Record<string, string> = {
 };
 /** Ops not run on the real side and not compared: model-only checks and orderings. */
 const NOT_COMPARED = new Set(['assert', 'wait']);
-const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fstat', 'sleep', 'mread', 'mwrite']);
+const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fstat', 'sleep', 'mread', 'mwrite', 'flock', 'lock']);
 // a server thread's "ioctl" is issued on its /dev/fuse with a NULL argument
 const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount']);
 
@@ -42,30 +42,72 @@ export function realSkipReason(s: Scenario): string | null {
   return null;
 }
 
-/** What the model shows: the same shape as a real run, plus the order its ops finished in. */
+/**
+ * Why the real side cannot follow the model's order, or null: one fpsim-user process runs a
+ * scenario process's ops one at a time, so while one thread sleeps in a lock wait no other
+ * thread of its process can run an op there (the model's threads can).
+ */
+export function threadRunsWhileSiblingSleeps(s: Scenario, order: readonly OrderEntry[]): string | null {
+  const procOf = new Map(s.tasks.map((t) => [t.name, t.proc ?? t.name]));
+  const asleep = new Map<string, string>(); // process -> the task asleep in it
+  for (const e of order) {
+    const [task, i] = e;
+    const proc = procOf.get(task)!;
+    if (e[2] === 'start') {
+      asleep.set(proc, task);
+      continue;
+    }
+    const sleeper = asleep.get(proc);
+    if (sleeper === task) asleep.delete(proc);
+    else if (sleeper !== undefined && !NOT_COMPARED.has(s.tasks.find((t) => t.name === task)!.ops[i]!.op)) {
+      return `${task}[${i}] runs while ${sleeper}, a thread of the same process ${proc}, sleeps in a lock wait: the real side runs a process's ops one at a time (one fpsim-user per process)`;
+    }
+  }
+  return null;
+}
+
+/**
+ * What the model shows: the same shape as a real run, plus the order its ops finished in, with
+ * the points where an op fell asleep in a lock wait (OrderEntry 'start').
+ */
 export interface ModelRun extends RealRun {
-  order: [string, number][];
+  order: OrderEntry[];
 }
 
 /** The model's run, stopped before teardown (as the real side is observed). */
 export function modelRun(s: Scenario, kernel: string): ModelRun {
-  const order: [string, number][] = [];
+  const order: OrderEntry[] = [];
+  const finished = new Map<string, number>();
+  const blocked: Record<string, boolean> = {};
   const r = runScenario({ ...s, teardown: false }, {
     kernel,
     record: false,
     check: false,
     onStep: (rec, phase) => {
-      if (phase === 'run' && rec.done && s.tasks.some((t) => t.name === rec.task)) order.push([rec.task, rec.done.op]);
+      if (phase !== 'run' || !s.tasks.some((t) => t.name === rec.task)) return;
+      if (rec.done) {
+        order.push([rec.task, rec.done.op]);
+        finished.set(rec.task, (finished.get(rec.task) ?? 0) + 1);
+      } else if (rec.blocked === 'file_lock') {
+        // ops of a task finish in order: the one in progress is the next
+        const op = finished.get(rec.task) ?? 0;
+        const key = opKey(rec.task, op);
+        if (!blocked[key]) order.push([rec.task, op, 'start']);
+        blocked[key] = true;
+      }
     },
   });
   const w = r.world;
-  const out: ModelRun = { order, results: {}, seen: {}, log: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
+  const out: ModelRun = { order, results: {}, seen: {}, log: {}, backingOpens: {}, kernelInit: {}, files: {}, blocked, errors: [] };
   for (const t of s.tasks) {
     const task = w.tasks.find((x) => x.name === t.name);
     for (const res of task?.results ?? []) out.results[opKey(t.name, res.op)] = { ret: res.ret, ...(res.data !== undefined ? { data: res.data } : {}) };
-    // ops that never finished still run on the real side, last
+    // ops that never finished still run on the real side, last; but not an op asleep in a
+    // lock wait (started already, it stays asleep there too), nor the ops after it
+    const asleep = t.ops.findIndex((_, i) => blocked[opKey(t.name, i)] && !order.some((e) => e.length === 2 && e[0] === t.name && e[1] === i));
     t.ops.forEach((_, i) => {
-      if (!order.some(([n, j]) => n === t.name && j === i)) order.push([t.name, i]);
+      if (asleep >= 0 && i >= asleep) return;
+      if (!order.some((e) => e.length === 2 && e[0] === t.name && e[1] === i)) order.push([t.name, i]);
     });
   }
   for (const srv of serverStates(w)) {
@@ -97,6 +139,7 @@ export function compareRuns(s: Scenario, model: ModelRun, real: RealRun): Row[] 
       if (NOT_COMPARED.has(op.op)) return;
       const k = opKey(t.name, i);
       rows.push(row(s.name, `${t.name}[${i}] ${describeOp(op)}`, fmt(op.op, model.results[k]), fmt(op.op, real.results[k])));
+      if (model.blocked?.[k]) rows.push(row(s.name, `${t.name}[${i}] sleeps in a lock wait`, 'yes', real.blocked?.[k] ? 'yes' : 'no'));
     });
   }
   for (const f of s.filesystems) {
@@ -170,6 +213,11 @@ export async function runOracle(scenarios: Scenario[], opts: OracleOptions): Pro
       model = modelRun(s, opts.kernel);
     } catch (e) {
       emit(s.name, [skippedRow(s.name, `the model cannot run it under ${opts.kernel}: ${(e as Error).message}`)]);
+      continue;
+    }
+    const threads = threadRunsWhileSiblingSleeps(s, model.order);
+    if (threads) {
+      emit(s.name, [skippedRow(s.name, threads)]);
       continue;
     }
     let real: RealRun;

@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scenario, ScenarioOp } from '../sim/scenario/schema.ts';
-import { openFlags } from '../sim/scenario/build.ts';
+import { flockCmd, LOCK_CMD, LOCK_TYPE, openFlags } from '../sim/scenario/build.ts';
 import { ensureBuilt } from './native/build.ts';
 import { RealServer } from './real-server.ts';
 import { RealFuseTransport, TransportClosedError } from './transport.ts';
@@ -42,11 +42,27 @@ export interface RealRun {
   kernelInit: Record<string, string>;
   /** "/fs/name" -> content, for every regular file of a plain filesystem, after the ops */
   files: Record<string, string>;
+  /**
+   * "task#index" -> whether the op was still asleep a while after it started, for each op the
+   * model saw sleep in a lock wait (those start early: see RealRunOptions.order)
+   */
+  blocked?: Record<string, boolean>;
   /** problems of the harness or the server (a timeout, a request it could not decode) */
   errors: string[];
 }
 
 export const opKey = (task: string, index: number) => `${task}#${index}`;
+
+/**
+ * One entry of the model's op order: [task, index] runs the op to its end there; [task,
+ * index, 'start'] starts an op the model saw fall asleep in a lock wait at that point, without
+ * waiting for it: its [task, index] entry comes later, where the model saw it return (or never,
+ * if it never did).
+ */
+export type OrderEntry = [string, number] | [string, number, 'start'];
+
+/** How long a started op must stay asleep to count as blocked (ms). */
+const BLOCK_PROBE_MS = 100;
 
 /** Everything still running, so a signal handler can end it all. */
 const live = new Set<{ stop(): Promise<void> }>();
@@ -64,6 +80,10 @@ class UserProcess {
   private readonly lines: string[] = [];
   private exited = false;
   readonly stderr: string[] = [];
+  /** the process's pid (what F_GETLK reports as a lock holder's l_pid) */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
 
   /** nsPid: run in the mount namespace of this keeper helper */
   constructor(nsPid: number) {
@@ -113,6 +133,8 @@ class UserProcess {
   async stop(): Promise<void> {
     live.delete(this);
     if (this.exited) return;
+    // an op still asleep (a lock wait that never ends) never reads EOF: kill it at once
+    if (this.waiting.length) this.child.kill('SIGKILL');
     this.child.stdin!.end();
     const gone = new Promise<void>((r) => this.child.once('close', () => r()));
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 3_000);
@@ -128,8 +150,8 @@ function helperHandle(t: RealFuseTransport) {
 }
 
 export interface RealRunOptions {
-  /** the model's op order: [task, op index], each op once */
-  order: readonly [string, number][];
+  /** the model's op order: [task, op index], each op once, and the lock waits' starts (OrderEntry) */
+  order: readonly OrderEntry[];
   /** per-op timeout (ms) */
   opTimeoutMs?: number;
   /** told each thing worth telling (for --verbose) */
@@ -143,7 +165,7 @@ export interface RealRunOptions {
 export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRun> {
   const log = opts.log ?? (() => {});
   const opTimeout = opts.opTimeoutMs ?? 5_000;
-  const run: RealRun = { results: {}, seen: {}, log: {}, backingOpens: {}, kernelInit: {}, files: {}, errors: [] };
+  const run: RealRun = { results: {}, seen: {}, log: {}, backingOpens: {}, kernelInit: {}, files: {}, blocked: {}, errors: [] };
   const handles: { stop(): Promise<void> }[] = [];
   const users = new Map<string, UserProcess>();
   const servers = new Map<string, { t: RealFuseTransport; srv: RealServer }>();
@@ -307,17 +329,44 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
 
     // ---- the ops, in the model's order
     const tasks = new Map(s.tasks.map((t) => [t.name, t]));
+    /** what F_GETLK's l_pid names: each user process by its pid */
+    const procOfPid = (pid: number): string | null => {
+      for (const [proc, u] of users) if (u.pid === pid) return proc;
+      return null;
+    };
+    /** ops started early (lock waits), until their turn to return comes */
+    const started = new Map<string, Promise<RealResult>>();
     let fusectl: string | undefined;
-    for (const [taskName, index] of opts.order) {
+    for (const entry of opts.order) {
+      const [taskName, index] = entry;
       const task = tasks.get(taskName)!;
       const op = task.ops[index]!;
       if (op.op === 'assert' || op.op === 'wait') continue;
       const proc = task.proc ?? task.name;
       const pv = varsOf(proc);
       const arg = (v: number | string): number => (typeof v === 'number' ? v : (pv[v.slice(1)] ?? -1));
+      const key = opKey(taskName, index);
+      if (entry[2] === 'start') {
+        // the model saw this op fall asleep here: start it, and see that the kernel sleeps too
+        let u = users.get(proc);
+        if (!u) users.set(proc, (u = new UserProcess(nsPid)));
+        const p = userOp(u, op, arg, realPath, 60_000, procOfPid);
+        started.set(key, p);
+        let timer: NodeJS.Timeout | undefined;
+        const returned = await Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), BLOCK_PROBE_MS)))]);
+        clearTimeout(timer);
+        (run.blocked ??= {})[key] = !returned;
+        log(`${taskName}[${index}] ${op.op} started: ${returned ? 'returned at once' : 'asleep'}`);
+        await settle(15);
+        continue;
+      }
       let res: RealResult;
       const serverFs = proc.startsWith('server:') ? proc.slice(7) : null;
-      if (op.op === 'abort' || op.op === 'mount') {
+      const early = started.get(key);
+      if (early) {
+        started.delete(key);
+        res = await early;
+      } else if (op.op === 'abort' || op.op === 'mount') {
         if (op.op === 'mount') res = fromErr(await mountOverlay(op.fs));
         else {
           const t = servers.get(op.fs)?.t;
@@ -337,13 +386,21 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
       } else {
         let u = users.get(proc);
         if (!u) users.set(proc, (u = new UserProcess(nsPid)));
-        res = await userOp(u, op, arg, realPath, opTimeout);
+        res = await userOp(u, op, arg, realPath, opTimeout, procOfPid);
       }
       // the real value (an fd, a mapping, a backing id) is what later ops of this process use
       if ('save' in op && op.save && typeof res.ret === 'number' && res.ret >= 0) pv[op.save] = res.ret;
       run.results[opKey(taskName, index)] = { ret: res.ret, ...(res.data !== undefined ? { data: res.data } : {}) };
       log(`${taskName}[${index}] ${op.op} -> ${res.ret}${res.data !== undefined ? ` ${JSON.stringify(res.data)}` : ''}`);
       await settle(op.op === 'close' || op.op === 'munmap' ? 60 : 15);
+    }
+
+    // ops started that the model never saw return: they must still be asleep (no result)
+    for (const [key, p] of started) {
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([p, new Promise<null>((res) => (timer = setTimeout(() => res(null), BLOCK_PROBE_MS)))]);
+      clearTimeout(timer);
+      if (r) run.results[key] = r;
     }
 
     // ---- what each side can observe now, before teardown
@@ -444,6 +501,7 @@ async function userOp(
   arg: (v: number | string) => number,
   realPath: (p: string) => string,
   timeoutMs: number,
+  procOfPid: (pid: number) => string | null,
 ): Promise<RealResult> {
   let line: (string | number)[];
   switch (op.op) {
@@ -498,6 +556,12 @@ async function userOp(
     case 'stat':
       line = [op.cached ? 'cstat' : 'stat', realPath(op.path)];
       break;
+    case 'flock':
+      line = ['flock', arg(op.fd), flockCmd(op.type, op.nb)];
+      break;
+    case 'lock':
+      line = ['fcntllk', arg(op.fd), LOCK_CMD[op.cmd], LOCK_TYPE[op.type], op.start, op.len];
+      break;
     default:
       throw new Error(`a user process cannot ${op.op} on the real side`);
   }
@@ -512,7 +576,19 @@ async function userOp(
     case 'stat':
     case 'fstat':
       return { ret: r.size ?? 0 };
+    case 'lock':
+      if (op.cmd !== 'getlk') return { ret: r.ret };
+      return { ret: r.ret, data: getlkData(r, procOfPid) };
     default:
       return { ret: r.ret };
   }
+}
+
+/** F_GETLK's struct flock as the model prints it (sim/kernel/vfs/locks.ts: getlkResult). */
+function getlkData(r: UserResult, procOfPid: (pid: number) => string | null): string {
+  const type = r.ltype === LOCK_TYPE.un ? 'un' : r.ltype === LOCK_TYPE.rd ? 'rd' : r.ltype === LOCK_TYPE.wr ? 'wr' : `type${r.ltype}`;
+  if (type === 'un') return 'un';
+  const pid = r.lpid ?? 0;
+  const who = pid > 0 ? (procOfPid(pid) ?? String(pid)) : String(pid);
+  return `${type} start=${r.lstart} len=${r.llen} pid=${who}`;
 }

@@ -24,6 +24,11 @@ export interface UserResult {
   blocks?: number;
   /** SIGBUS/SIGSEGV caught while touching a mapping */
   signal?: string;
+  /** F_GETLK: the struct flock the kernel left (l_type, l_start, l_len, l_pid) */
+  ltype?: number;
+  lstart?: number;
+  llen?: number;
+  lpid?: number;
 }
 
 export interface UserRun {

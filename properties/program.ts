@@ -7,6 +7,17 @@
 // pure function, so that removing an op or a mount never leaves a dangling reference: a fd
 // argument is "the k-th fd this process saved" (mod how many there are), a backing path "the
 // k-th candidate of this topology", and so on.
+//
+// Lock ops (flock, fcntl F_SETLK/F_SETLKW/F_GETLK) may make a process sleep until another
+// unlocks, closes or exits, and random programs are not deadlock-free: a flock cycle, a cycle
+// mixing flock and POSIX locks, or a holder whose program ends while holding the lock leave
+// tasks asleep for good. That is the program's deadlock, not the kernel's, and the property
+// accepts it (sim/check/deadlock.ts: a task in a lock wait is not stuck; teardown kills it,
+// SIGKILL ending the interruptible wait, and the run is judged as usual: invariants, leaks).
+// A cycle of POSIX lock waits is the kernel's to refuse (EDEADLK from posix_locks_deadlock):
+// a task asleep in one is stuck, a failure. The kernel's detector follows one waiting request
+// per owner, so with threads of three or more processes it can miss a cycle; the programs
+// have at most two lock owners whenever a process has two threads, where it cannot.
 import fc from 'fast-check';
 import { ScenarioSchema, type Scenario, type ScenarioInput } from '../sim/scenario/schema.ts';
 import type { FopenName } from '../sim/server/policy.ts';
@@ -79,6 +90,10 @@ interface ServerSeed {
   /** entry_valid and attr_valid in seconds (0: ask every time; 1: a sleep lets them run out) */
   valid: number;
   atomicOTrunc: boolean;
+  /** FUSE_POSIX_LOCKS and FUSE_FLOCK_LOCKS in the INIT reply, and how lock requests are answered */
+  posixLocks: boolean;
+  flockLocks: boolean;
+  locks: 'grant' | 'table' | 'conflict' | 'ENOSYS';
 }
 
 /** open(2)'s access mode (0 O_RDONLY, 1 O_RDWR, 2 O_WRONLY, 3 O_PATH) and flags */
@@ -104,7 +119,11 @@ type OpSeed =
   | { k: 'drop_inode'; path: number }
   | { k: 'abort'; fs: number }
   | { k: 'backing_open'; fd: number; flags: number; padding: number }
-  | { k: 'backing_close'; id: number };
+  | { k: 'backing_close'; id: number }
+  /** flock(2): type 0 sh, 1 ex, 2 un */
+  | { k: 'flock'; fd: number; type: number; nb: boolean }
+  /** fcntl(2): cmd 0 setlk, 1 setlkw, 2 getlk; type 0 rd, 1 wr, 2 un; a range of LOCK_RANGES */
+  | { k: 'lock'; fd: number; cmd: number; type: number; range: number };
 
 interface TasksSeed {
   /** each user task: usually an open first, then anything */
@@ -113,6 +132,8 @@ interface TasksSeed {
   ctl: { fs: number; prologue: boolean; ops: OpSeed[] } | null;
   /** the second user task is a thread of the first one's process (they share fds) */
   shareProc: boolean;
+  /** lock contention: the users' opens name the few files of LOCK_PATHS */
+  locking?: true;
 }
 
 interface ProgramSeed {
@@ -209,7 +230,25 @@ const serverSeedArb: fc.Arbitrary<ServerSeed> = fc.record({
   statfsErr: rarely(0.05),
   valid: weighted([8, 86_400], [2, 1], [1, 0]),
   atomicOTrunc: rarely(0.3),
+  posixLocks: rarely(0.4),
+  flockLocks: rarely(0.4),
+  locks: weighted<ServerSeed['locks']>([5, 'grant'], [4, 'table'], [1, 'conflict'], [1, 'ENOSYS']),
 });
+
+/** [l_start, l_len] of the random fcntl locks: the whole file, two overlapping ranges, one before l_start */
+const LOCK_RANGES: [number, number][] = [
+  [0, 0],
+  [0, 10],
+  [5, 10],
+  [20, -10],
+  [100, 1],
+];
+const FLOCK_TYPES = ['sh', 'ex', 'un'] as const;
+const LOCK_CMDS = ['setlk', 'setlkw', 'getlk'] as const;
+const LOCK_TYPES = ['rd', 'wr', 'un'] as const;
+/** The files a lock-contention program opens: a plain file, and a FUSE file (locks local or the server's per its INIT) */
+const LOCK_PATHS = 3;
+const lockPaths = (fuse: string[]) => ['/lower/a', `/${fuse[0]}/f`, '/lower/b'];
 
 /** a fd (or mapping) argument: the k-th one this process saved, now and then a bad one */
 const BAD_REF = 7;
@@ -241,6 +280,8 @@ const userOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ k: fc.constant('drop_inode' as const), path: fc.nat({ max: 9 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('abort' as const), fs: fc.nat({ max: 1 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('backing_open' as const), fd: fdRef, flags: fc.constant(0), padding: fc.constant(0) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('flock' as const), fd: fdRef, type: fc.nat({ max: 2 }), nb: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('lock' as const), fd: fdRef, cmd: fc.nat({ max: 2 }), type: fc.nat({ max: 2 }), range: fc.nat({ max: LOCK_RANGES.length - 1 }) }) },
 );
 
 const ctlOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
@@ -258,11 +299,35 @@ const ctlOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const), fd: fdRef }) },
 );
 
-const tasksSeedArb: fc.Arbitrary<TasksSeed> = fc.record({
-  users: fc.array(fc.tuple(fc.option(openOpArb, { freq: 6 }), fc.array(userOpArb, { maxLength: 5 })), { minLength: 1, maxLength: 3 }),
-  ctl: fc.option(fc.record({ fs: fc.nat({ max: 1 }), prologue: likely(0.8), ops: fc.array(ctlOpArb, { maxLength: 4 }) }), { freq: 2 }),
-  shareProc: rarely(0.2),
-});
+/** Lock contention: the processes open the same few files and lock them, often waiting. */
+const lockOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ k: fc.constant('open' as const), path: fc.nat({ max: LOCK_PATHS - 1 }), rw: likely(0.8) }) },
+  { weight: 8, arbitrary: fc.record({ k: fc.constant('lock' as const), fd: fc.nat({ max: 1 }), cmd: fc.nat({ max: 2 }), type: fc.nat({ max: 2 }), range: fc.nat({ max: 4 }) }) },
+  { weight: 6, arbitrary: fc.record({ k: fc.constant('flock' as const), fd: fc.nat({ max: 1 }), type: fc.nat({ max: 2 }), nb: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('close' as const), fd: fc.nat({ max: 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('read' as const), fd: fc.nat({ max: 1 }), off: fc.constant(0), splice: fc.constant(false) }) },
+);
+const lockFirstOpArb = fc.record({ k: fc.constant('open' as const), path: fc.nat({ max: LOCK_PATHS - 1 }), rw: likely(0.8) });
+
+const tasksSeedArb: fc.Arbitrary<TasksSeed> = fc.oneof(
+  {
+    weight: 9,
+    arbitrary: fc.record({
+      users: fc.array(fc.tuple(fc.option(openOpArb, { freq: 6 }), fc.array(userOpArb, { maxLength: 5 })), { minLength: 1, maxLength: 3 }),
+      ctl: fc.option(fc.record({ fs: fc.nat({ max: 1 }), prologue: likely(0.8), ops: fc.array(ctlOpArb, { maxLength: 4 }) }), { freq: 2 }),
+      shareProc: rarely(0.2),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      users: fc.array(fc.tuple(fc.option(lockFirstOpArb, { freq: 8 }), fc.array(lockOpArb, { maxLength: 6 })), { minLength: 2, maxLength: 3 }),
+      ctl: fc.constant(null),
+      shareProc: rarely(0.2),
+      locking: fc.constant(true as const),
+    }),
+  },
+);
 
 const topoSeedArb: fc.Arbitrary<TopoSeed> = fc.record({
   readonly: rarely(0.2),
@@ -312,7 +377,14 @@ export function layout(t: TopoSeed) {
 }
 
 function resolveServer(s: ServerSeed, backing: (string | null)[]): Record<string, unknown> {
-  const flags = [...(s.initExt ? ['INIT_EXT'] : []), ...(s.passthrough ? ['PASSTHROUGH'] : []), ...(s.writeback ? ['WRITEBACK_CACHE'] : []), ...(s.dioMmap ? ['DIRECT_IO_ALLOW_MMAP'] : [])];
+  const flags = [
+    ...(s.initExt ? ['INIT_EXT'] : []),
+    ...(s.passthrough ? ['PASSTHROUGH'] : []),
+    ...(s.writeback ? ['WRITEBACK_CACHE'] : []),
+    ...(s.dioMmap ? ['DIRECT_IO_ALLOW_MMAP'] : []),
+    ...(s.posixLocks ? ['POSIX_LOCKS'] : []),
+    ...(s.flockLocks ? ['FLOCK_LOCKS'] : []),
+  ];
   const files: Record<string, Record<string, unknown>> = {};
   (['f', 'g'] as const).forEach((name, i) => {
     const fs = s.files[i]!;
@@ -335,6 +407,7 @@ function resolveServer(s: ServerSeed, backing: (string | null)[]): Record<string
     ...(s.setattrErr ? { setattr: 'EPERM' } : {}),
     ...(s.statfsErr ? { statfs: 'EIO' } : {}),
     ...(s.valid !== 86_400 ? { entry_valid: s.valid, attr_valid: s.valid } : {}),
+    ...(s.locks !== 'grant' ? { locks: s.locks } : {}),
   };
 }
 
@@ -364,7 +437,7 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
         case 'open': {
           const save = `t${i}fd${nfd++}`;
           sc.fds.push(save);
-          const op: Record<string, unknown> = { op: 'open', path: pick(userPaths, o.path), mode: o.mode !== undefined ? OPEN_MODES[o.mode] : o.rw ? 'rw' : 'r', save };
+          const op: Record<string, unknown> = { op: 'open', path: pick(p.tasks.locking ? lockPaths(fuse) : userPaths, o.path), mode: o.mode !== undefined ? OPEN_MODES[o.mode] : o.rw ? 'rw' : 'r', save };
           if (o.flags?.length) op['flags'] = o.flags;
           return op;
         }
@@ -409,6 +482,12 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
           return { op: 'backing_open', fd: fd(o.fd) };
         case 'backing_close':
           return { op: 'backing_close', id: pick(CTL_IDS, o.id) };
+        case 'flock':
+          return { op: 'flock', fd: fd(o.fd), type: pick(FLOCK_TYPES, o.type), nb: o.nb };
+        case 'lock': {
+          const [start, len] = pick(LOCK_RANGES, o.range);
+          return { op: 'lock', fd: fd(o.fd), cmd: pick(LOCK_CMDS, o.cmd), type: pick(LOCK_TYPES, o.type), start, len };
+        }
       }
     });
     const t: Record<string, unknown> = { name: `t${i}`, ops: out };

@@ -14,6 +14,11 @@
  *   fsync FD               sleep MS
  *   mmap FD LEN PROT shared|private [OFF]       PROT: r, w or rw; ret = map id
  *   mread MAP OFF N        mwrite MAP OFF TEXT  munmap MAP
+ *   flock FD OP            flock(2); OP: LOCK_SH|LOCK_EX|LOCK_UN[|LOCK_NB] as a number
+ *   fcntllk FD CMD TYPE START LEN
+ *                          fcntl(2) F_GETLK/F_SETLK/F_SETLKW (CMD as a number) with
+ *                          struct flock { TYPE, SEEK_SET, START, LEN }; F_GETLK adds
+ *                          "ltype","lstart","llen","lpid": the struct as the kernel left it
  *
  * An FD/MAP argument "@K" means the return value of operation K (0-based).
  * A TEXT argument "hex:4142" is the bytes 0x41 0x42.
@@ -37,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -198,6 +204,8 @@ static int run_one(int argc, char **argv, int a, int i)
 	size_t buflen = 0;
 	struct stat st;
 	int have_stat = 0;
+	struct flock lk;
+	int have_lk = 0;
 
 	if (i >= MAX_OPS)
 		usage("too many operations", NULL);
@@ -365,6 +373,21 @@ static int run_one(int argc, char **argv, int a, int i)
 				errno = EFAULT;
 			}
 		}
+	} else if (!strcmp(op, "flock")) {
+		need(argc, a, 2, op);
+		ret = flock((int)num(argv[a + 1]), (int)num(argv[a + 2]));
+		a += 3;
+	} else if (!strcmp(op, "fcntllk")) {
+		need(argc, a, 5, op);
+		int cmd = (int)num(argv[a + 2]);
+		memset(&lk, 0, sizeof lk);
+		lk.l_type = (short)num(argv[a + 3]);
+		lk.l_whence = SEEK_SET;
+		lk.l_start = (off_t)num(argv[a + 4]);
+		lk.l_len = (off_t)num(argv[a + 5]);
+		ret = fcntl((int)num(argv[a + 1]), cmd, &lk);
+		have_lk = ret == 0 && cmd == F_GETLK;
+		a += 6;
 	} else if (!strcmp(op, "munmap")) {
 		need(argc, a, 1, op);
 		int m = map_index(argv[a + 1]);
@@ -387,6 +410,9 @@ static int run_one(int argc, char **argv, int a, int i)
 		print_hex(buf, buflen);
 	if (have_stat)
 		print_stat(&st);
+	if (have_lk)
+		printf(",\"ltype\":%d,\"lstart\":%lld,\"llen\":%lld,\"lpid\":%d", (int)lk.l_type,
+		       (long long)lk.l_start, (long long)lk.l_len, (int)lk.l_pid);
 	if (fault_sig && (!strcmp(op, "mread") || !strcmp(op, "mwrite")))
 		printf(",\"signal\":\"%s\"", fault_sig == SIGBUS ? "SIGBUS" : "SIGSEGV");
 	printf("}\n");

@@ -1,6 +1,8 @@
 // The spec's section 5 as code: one named predicate per invariant, each returning the
 // problems it sees in a world (plain data). Checked after every atomic step.
-import type { FuseBackingObj, FuseInodeObj, FuseFileObj, FileObj, World } from '../kernel/state.ts';
+import type { FileLockContext, FileLockObj, FuseBackingObj, FuseInodeObj, FuseFileObj, FileObj, World } from '../kernel/state.ts';
+import { F_RDLCK, F_WRLCK } from '../wire/uapi.ts';
+import { describeLock, FL_FLOCK, FL_POSIX } from '../kernel/vfs/locks.ts';
 import type { StepRecord } from '../kernel/effects.ts';
 import type { ViolationKind } from '../kernel/lib/violation.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH } from '../kernel/vfs/super.ts';
@@ -218,7 +220,89 @@ export const idsUnique: Invariant = {
   },
 };
 
-export const INVARIANTS: Invariant[] = [refcountOwners, noDanglingPointers, ioModes, stackDepth, idsUnique];
+/** Every inode's lock context in the world: tmpfs and overlay names, FUSE inodes. */
+function lockContexts(w: World, ix: HeapIndex): { what: string; ctx: FileLockContext }[] {
+  const out: { what: string; ctx: FileLockContext }[] = [];
+  for (const sb of w.sbs) {
+    if (sb.kind === 'plain') for (const [name, ino] of Object.entries(sb.files)) if (ino.flctx) out.push({ what: `/${sb.name}/${name}`, ctx: ino.flctx });
+    if (sb.kind === 'overlay') for (const [name, ctx] of Object.entries(sb.flctx ?? {})) out.push({ what: `/${sb.name}/${name}`, ctx });
+  }
+  for (const fi of ix.inodesNotFreed) if (fi.flctx) out.push({ what: n(fi), ctx: fi.flctx });
+  return out;
+}
+
+export const fileLocks: Invariant = {
+  name: 'file-locks',
+  spec: "fs/locks.c: an inode's locks never conflict across owners; one owner's POSIX ranges are sorted, apart and merged; a waiting request hangs behind one live lock or request",
+  kind: 'file-lock',
+  check(w, ix = indexWorld(w)) {
+    const out: Problem[] = [];
+    const listedIn = new Map<number, number>();
+    const lock = (p: number) => w.heap[p] as FileLockObj | undefined;
+    for (const { what, ctx } of lockContexts(w, ix)) {
+      for (const [kind, list, flag] of [
+        ['POSIX', ctx.flc_posix, FL_POSIX],
+        ['FLOCK', ctx.flc_flock, FL_FLOCK],
+      ] as const) {
+        const locks: FileLockObj[] = [];
+        for (const p of list) {
+          const fl = lock(p);
+          listedIn.set(p, (listedIn.get(p) ?? 0) + 1);
+          if (!fl || fl.type !== 'file_lock' || fl.life !== 'live') {
+            out.push({ object: `file_lock#${p}`, message: `${what}'s ${kind} list holds file_lock#${p}, which is ${fl ? fl.life : 'no object'}` });
+            continue;
+          }
+          if (!(fl.flags & flag) || !fl.listed || (fl.ltype !== F_RDLCK && fl.ltype !== F_WRLCK)) {
+            out.push({ object: n(fl), message: `${what}'s ${kind} list holds ${describeLock(fl)}${fl.listed ? '' : ' (not marked listed)'}` });
+          }
+          if (w.heap[fl.file]?.life === 'freed') out.push({ object: n(fl), message: `${describeLock(fl)} on ${what} outlives its file#${fl.file}` });
+          locks.push(fl);
+        }
+        for (let i = 0; i < locks.length; i++) {
+          for (let j = i + 1; j < locks.length; j++) {
+            const a = locks[i]!;
+            const b = locks[j]!;
+            const write = a.ltype === F_WRLCK || b.ltype === F_WRLCK;
+            if (flag === FL_FLOCK) {
+              if (a.file === b.file) out.push({ object: n(b), message: `${what}: two flock locks of file#${a.file}: ${describeLock(a)}, ${describeLock(b)}` });
+              else if (write) out.push({ object: n(b), message: `${what}: conflicting flock locks ${describeLock(a)} and ${describeLock(b)}` });
+              continue;
+            }
+            const overlap = a.end >= b.start && b.end >= a.start;
+            if (a.owner !== b.owner) {
+              if (overlap && write) out.push({ object: n(b), message: `${what}: conflicting POSIX locks ${describeLock(a)} and ${describeLock(b)}` });
+              continue;
+            }
+            if (j !== i + 1 && locks.slice(i + 1, j).some((m) => m.owner !== a.owner)) {
+              out.push({ object: n(b), message: `${what}: the POSIX locks of ${a.owner} are not together on the list` });
+            }
+            if (overlap) out.push({ object: n(b), message: `${what}: ${a.owner}'s POSIX locks overlap: ${describeLock(a)}, ${describeLock(b)}` });
+            else if (j === i + 1 && a.start > b.start) out.push({ object: n(b), message: `${what}: ${a.owner}'s POSIX locks are out of order: ${describeLock(a)} before ${describeLock(b)}` });
+            else if (a.ltype === b.ltype && (a.end === b.start - 1 || b.end === a.start - 1)) {
+              out.push({ object: n(b), message: `${what}: ${a.owner}'s POSIX locks touch but were not merged: ${describeLock(a)}, ${describeLock(b)}` });
+            }
+          }
+        }
+      }
+    }
+    for (const k in w.heap) {
+      const fl = w.heap[k]!;
+      if (fl.type !== 'file_lock' || fl.life !== 'live') continue;
+      const times = listedIn.get(fl.ptr) ?? 0;
+      if (fl.listed ? times !== 1 : times !== 0) out.push({ object: n(fl), message: `${describeLock(fl)} is on ${times} inode list(s)${fl.listed ? '' : ' though not a lock held'}` });
+      if (fl.blocker) {
+        const b = lock(fl.blocker);
+        if (!b || b.life !== 'live' || !b.blocked.includes(fl.ptr)) out.push({ object: n(fl), message: `${describeLock(fl)} waits behind file_lock#${fl.blocker}, which does not list it` });
+      }
+      for (const q of fl.blocked) {
+        if (lock(q)?.blocker !== fl.ptr) out.push({ object: n(fl), message: `${describeLock(fl)} lists waiter file_lock#${q}, which does not wait behind it` });
+      }
+    }
+    return out;
+  },
+};
+
+export const INVARIANTS: Invariant[] = [refcountOwners, noDanglingPointers, ioModes, stackDepth, idsUnique, fileLocks];
 
 /** Check every invariant; record each new problem once as a violation. */
 export function checkInvariants(w: World, task = '', fn = '') {

@@ -23,6 +23,8 @@ export interface StepRecord {
   /** the kernel (or server) functions run in this atomic step, as "function:label" */
   where: string[];
   effects: Effect[];
+  /** the step ended with the task asleep: what it waits for (WaitCond's "on") */
+  blocked?: string;
   /** an op that finished in this step: its index, name and result */
   done?: { op: number; name: string; ret: number | string };
 }

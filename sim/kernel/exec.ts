@@ -125,6 +125,12 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
       const t = w.tasks.find((x) => x.name === on.task);
       return !t || t.done || t.results.length >= on.ops;
     }
+    case 'file_lock': {
+      // fs/locks.c: list_empty(&fl->c.flc_blocked_member), or a fatal signal (interruptible)
+      const fl = w.heap[on.fl];
+      if (!fl || fl.type !== 'file_lock' || fl.life !== 'live' || fl.blocker === 0) return true;
+      return w.tasks.some((t) => t.name === on.task && t.killed);
+    }
     case 'iocache': {
       // fs/fuse/iomode.c: fuse_is_io_cache_wait() no longer true
       const fi = w.heap[on.inode];
@@ -167,10 +173,13 @@ export function stepTask(w: World, name: string, record: boolean): StepRecord {
       case 'yield':
         f.pc = n.pc;
         return c.finish();
-      case 'block':
+      case 'block': {
         f.pc = n.pc;
         t.blocked = n.on;
-        return c.finish();
+        const rec = c.finish();
+        rec.blocked = n.on.on;
+        return rec;
+      }
       case 'call':
         f.pc = n.ret;
         t.frames.push({ fn: n.fn, pc: 'start', l: { ...n.args }, into: n.into, ret: n.ret });
@@ -215,6 +224,13 @@ function resolveArg(c: Ctx, v: unknown): unknown {
 
 function finishOp(c: Ctx, t: Task, v: number) {
   const op = t.ops[t.next] as Op;
+  if (t.killed) {
+    // SIGKILL: the syscall unwound, but nothing returns to userspace, and the process is gone
+    c.emit('note', `${op.sys} ends (${v}) in a killed task: no result, no more ops`);
+    t.next = t.ops.length;
+    t.done = true;
+    return;
+  }
   const r = c.opResult(t.next, op.sys, v);
   if (op.save && v >= 0) c.p.vars[op.save] = v;
   t.next++;

@@ -10,6 +10,7 @@ import './vfs/attr.ts';
 import './vfs/ioctl.ts';
 import './vfs/namespace.ts';
 import './vfs/inode.ts';
+import './vfs/lock_syscalls.ts';
 import './mm/mmap.ts';
 import './mm/memory.ts';
 import './exit.ts';

@@ -69,6 +69,10 @@ export const MUTANTS = {
     fn: 'fuse_backing_files_free',
     story: 'connection teardown forgets the backing ids still in the map: their fuse_backing objects leak',
   },
+  'fcntl-setlk-no-close-race-check': {
+    fn: 'fcntl_setlk',
+    story: 'fcntl_setlk skips its fd check: a lock taken while a sibling thread closed the fd outlives the file (a leaked POSIX lock naming a freed file)',
+  },
 } as const satisfies Record<string, { fn: string; story: string }>;
 
 export type MutantName = keyof typeof MUTANTS;

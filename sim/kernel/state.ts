@@ -88,6 +88,8 @@ export interface FuseFileObj extends ObjBase {
   hasArgs: boolean;
   /** ff->count */
   count: number;
+  /** ff->flock: flock(2) was called on this open with FUSE_FLOCK_LOCKS (RELEASE then carries FLOCK_UNLOCK) */
+  flock?: boolean;
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_inode (with the bits of struct inode the model needs) */
@@ -131,6 +133,8 @@ export interface FuseInodeObj extends ObjBase {
   writeFiles: Ptr[];
   /** writeback cache: mtime/ctime changed locally and not yet told (I_DIRTY_SYNC; fuse_flush_times) */
   timesDirty: boolean;
+  /** inode->i_flctx: its file locks (fs/locks.c), made at the first lock */
+  flctx?: FileLockContext;
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_conn */
@@ -155,6 +159,10 @@ export interface FuseConnObj extends ObjBase {
   noFlush: boolean;
   /** fc->no_getxattr: the server answered GETXATTR with ENOSYS once; never asked again */
   noGetxattr: boolean;
+  /** fc->no_lock: INIT did not agree FUSE_POSIX_LOCKS; fcntl locks stay in the kernel */
+  noLock?: boolean;
+  /** fc->no_flock: INIT did not agree FUSE_FLOCK_LOCKS (before 7.17: POSIX_LOCKS); flock(2) stays in the kernel */
+  noFlock?: boolean;
   minor: number;
   /** fc->backing_files_map: an IDR guarded by fc->lock */
   idr: Idr;
@@ -172,7 +180,43 @@ export interface FuseConnObj extends ObjBase {
   idHighWater: number;
 }
 
-export type HeapObj = FuseBackingObj | CredObj | FileObj | FuseFileObj | FuseInodeObj | FuseConnObj;
+/**
+ * include/linux/filelock.h: struct file_lock (its file_lock_core): a lock an inode holds, or a
+ * request a syscall makes (fs/locks.c), which may wait behind a lock or another request.
+ */
+export interface FileLockObj extends ObjBase {
+  type: 'file_lock';
+  /** flc_flags: FL_POSIX or FL_FLOCK, with FL_SLEEP (may wait) and FL_CLOSE (close's unlock) */
+  flags: number;
+  /** flc_type: F_RDLCK, F_WRLCK or F_UNLCK (sim/wire/uapi.ts) */
+  ltype: number;
+  /**
+   * flc_owner: a POSIX lock's is the process's files_struct ("files:<process>"), a flock
+   * lock's the open file ("file#<ptr>")
+   */
+  owner: string;
+  /** flc_pid: the locker's tgid */
+  pid: number;
+  /** flc_file: the file it was taken through (no reference held) */
+  file: Ptr;
+  /** fl_start, fl_end: inclusive bytes; a lock to the end of the file ends at LOCK_OFFSET_MAX */
+  start: number;
+  end: number;
+  /** flc_blocker: the lock or request this request waits behind (NULL: not waiting) */
+  blocker: Ptr;
+  /** flc_blocked_requests: the requests waiting behind this one, in the order they came */
+  blocked: Ptr[];
+  /** on one of its inode's lists (flc_list), i.e. a lock held */
+  listed: boolean;
+}
+
+/** include/linux/filelock.h: struct file_lock_context (inode->i_flctx): an inode's locks, in list order */
+export interface FileLockContext {
+  flc_flock: Ptr[];
+  flc_posix: Ptr[];
+}
+
+export type HeapObj = FuseBackingObj | CredObj | FileObj | FuseFileObj | FuseInodeObj | FuseConnObj | FileLockObj;
 export type HeapType = HeapObj['type'];
 
 /** lib/idr.c: an IDR; entries is id -> pointer, next is the cyclic cursor */
@@ -208,6 +252,8 @@ export interface PlainInode {
   data: string;
   mtime: number;
   atime: number;
+  /** inode->i_flctx: its file locks (fs/locks.c), made at the first lock */
+  flctx?: FileLockContext;
 }
 
 export type SuperBlock =
@@ -238,6 +284,8 @@ export interface OverlaySb extends SbBase {
    * the one that has the name with a LOOKUP); a cached name is not looked up again
    */
   dentries: Record<string, true>;
+  /** the overlay inodes' i_flctx, by name: a lock taken through the overlay is the overlay inode's */
+  flctx?: Record<string, FileLockContext>;
 }
 
 export interface FuseSb extends SbBase {
@@ -278,6 +326,11 @@ export type WaitCond =
   | { on: 'initialized'; conn: Ptr }
   | { on: 'iocache'; inode: Ptr }
   | { on: 'rcu' }
+  /**
+   * fs/locks.c: wait_event_interruptible(fl->c.flc_wait, list_empty(&fl->c.flc_blocked_member)):
+   * until request fl waits behind nothing (a release woke it), or the task is killed
+   */
+  | { on: 'file_lock'; fl: Ptr; task: string }
   /** a scenario's "wait" op: until task has finished `ops` ops */
   | { on: 'task'; task: string; ops: number };
 
@@ -319,6 +372,12 @@ export interface Task {
   results: OpResult[];
   /** references this task holds in flight (for the refcount-owner invariant) */
   refs: Ptr[];
+  /**
+   * SIGKILL is pending (the harness kills what waits in a lock wait forever at teardown): an
+   * interruptible wait ends, the syscall unwinds and returns nothing, and the task runs no
+   * more ops
+   */
+  killed?: boolean;
 }
 
 /** A process: what its threads share (files_struct, mm, creds, and the program's variables). */

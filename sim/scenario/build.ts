@@ -9,6 +9,8 @@ import type { Scenario, ScenarioOp } from './schema.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
 import { DEVTMPFS } from '../kernel/mm/shmem.ts';
 import { O_LARGEFILE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, OPEN_FLAG_BITS, type OpenFlagName } from '../kernel/vfs/fcntl.ts';
+import { F_GETLK, F_SETLK, F_SETLKW, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../kernel/vfs/locks.ts';
+import { F_RDLCK, F_UNLCK, F_WRLCK } from '../wire/uapi.ts';
 import { LIFECYCLE_INITIAL } from '../server/lifecycle.ts';
 import { ServerPolicySchema } from '../server/policy.ts';
 import { newServerState } from '../server/core.ts';
@@ -39,9 +41,22 @@ export function toOp(o: ScenarioOp): Op {
       return base('mmap', { fd: rest['fd'], shared: rest['shared'], write: rest['prot'] === 'rw', len: rest['len'] });
     case 'ioctl':
       return base('ioctl', { dev: '$devfd', cmd: rest['cmd'] });
+    case 'flock':
+      return base('flock', { fd: rest['fd'], cmd: flockCmd(rest['type'] as string, rest['nb'] as boolean) });
+    case 'lock':
+      return base('fcntl', { fd: rest['fd'], cmd: LOCK_CMD[rest['cmd'] as keyof typeof LOCK_CMD], type: LOCK_TYPE[rest['type'] as keyof typeof LOCK_TYPE], start: rest['start'], len: rest['len'] });
     default:
       return base(op, rest);
   }
+}
+
+/** fcntl(2)'s lock commands and struct flock's l_type, by the scenario's names. */
+export const LOCK_CMD = { setlk: F_SETLK, setlkw: F_SETLKW, getlk: F_GETLK } as const;
+export const LOCK_TYPE = { rd: F_RDLCK, wr: F_WRLCK, un: F_UNLCK } as const;
+
+/** flock(2)'s operation: LOCK_SH, LOCK_EX or LOCK_UN, with LOCK_NB. */
+export function flockCmd(type: string, nb = false): number {
+  return (type === 'sh' ? LOCK_SH : type === 'ex' ? LOCK_EX : LOCK_UN) | (nb ? LOCK_NB : 0);
 }
 
 /**

@@ -17,6 +17,7 @@ export const VIOLATION_KINDS = [
   'idr',
   'warn-on',
   'deadlock',
+  'file-lock',
   'outcome',
 ] as const satisfies readonly ViolationKind[];
 

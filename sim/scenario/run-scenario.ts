@@ -56,10 +56,11 @@ export function describeOp(o: ScenarioOp): string {
 }
 
 function judge(expect: ScenarioOp['expect'], ret: number | string | undefined, data: string | undefined): { expected: string | null; ok: boolean } {
-  if (expect === undefined) return { expected: null, ok: true };
+  if (expect === undefined) return { expected: null, ok: ret !== undefined };
+  if (expect === 'blocks') return { expected: 'blocks (never returns)', ok: ret === undefined };
   const e = typeof expect === 'object' ? expect : { ret: expect };
   const parts: string[] = [];
-  let ok = true;
+  let ok = ret !== undefined;
   if (e.ret !== undefined) {
     parts.push(String(e.ret));
     if (e.ret === 'ok') ok &&= typeof ret === 'number' && ret >= 0;
@@ -113,7 +114,7 @@ export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): Scenari
       const r = byOp.get(i);
       const actual = r === undefined ? '(did not finish)' : `${r.ret}${r.data !== undefined ? ` ${JSON.stringify(r.data)}` : ''}`;
       const j = judge(op.expect, r?.ret, r?.data);
-      outcomes.push({ task: t.name, op: i, what: describeOp(op), expected: j.expected, actual, ok: r !== undefined && j.ok });
+      outcomes.push({ task: t.name, op: i, what: describeOp(op), expected: j.expected, actual, ok: j.ok });
     });
   });
   const expectedKinds = new Set(sc.expect.violations);

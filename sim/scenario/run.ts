@@ -9,7 +9,7 @@ import { buildWorld, KERNEL_PROC, newTask, RCU_TASK, serverProc } from './build.
 import type { Scenario } from './schema.ts';
 import { InputError } from './load.ts';
 import { leakCheck } from '../check/leak.ts';
-import { stuckTasks } from '../check/deadlock.ts';
+import { killableLockWaiters, stuckTasks } from '../check/deadlock.ts';
 
 /** Picks the next task among the runnable ones (never empty). */
 export type Scheduler = (w: World, runnable: Task[]) => string;
@@ -100,7 +100,8 @@ export const exitTaskName = (proc: string) => `teardown:exit:${proc}`;
 export const umountTaskName = (fs: string) => `teardown:umount:${fs}`;
 
 /**
- * Tear everything down, one piece after the other: each process exits (unmapping and closing
+ * Tear everything down, one piece after the other: what still sleeps in a lock wait (the
+ * program's own deadlock, sim/check/deadlock.ts) is killed and unwinds, each process exits (unmapping and closing
  * its files), overlays and FUSE mounts are unmounted (each FUSE server exits, closing
  * /dev/fuse, right after its mount), the kernel's own creds go, and RCU runs every pending
  * callback. What is left is a leak.
@@ -133,6 +134,14 @@ export function teardown(w: World, opts: RunOptions): PhaseResult {
   stages.push(task(exitTaskName(KERNEL_PROC), KERNEL_PROC, [{ sys: 'exit_creds', args: {} }]));
   let steps = 0;
   const stuck: string[] = [];
+  const killed = killableLockWaiters(w);
+  if (killed.length) {
+    // SIGKILL: their interruptible waits end, their syscalls unwind and return nothing
+    for (const t of killed) t.killed = true;
+    const r = runPhase(w, sequential, 'teardown', opts);
+    steps += r.steps;
+    stuck.push(...r.stuck);
+  }
   for (const t of stages) {
     w.tasks.push(t);
     const r = runPhase(w, sequential, 'teardown', opts);

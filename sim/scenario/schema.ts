@@ -49,16 +49,28 @@ const fsName = z.string().regex(/^[\w.-]+$/, 'a name of letters, digits, _, . an
 const OPCODE_NAMES = Object.keys(FUSE_OPCODE) as [string, ...string[]];
 const INIT_FLAG_NAMES = Object.keys(FUSE_INIT_FLAG) as [string, ...string[]];
 
-/** What an op should return: a number, an errno name, or "ok" (any success). */
+/** a lock's l_start or l_len: within +-2^50, so that the model's offset arithmetic stays exact */
+const LOCK_RANGE_LIMIT = 2 ** 50;
+const lockOffset = z
+  .number()
+  .int()
+  .min(-LOCK_RANGE_LIMIT, `at least -2^50 (the model's lock offsets stay exact below 2^53)`)
+  .max(LOCK_RANGE_LIMIT, `at most 2^50 (the model's lock offsets stay exact below 2^53)`);
+
+/**
+ * What an op should return: a number, an errno name, "ok" (any success), or "blocks": it never
+ * returns (it sleeps in a lock wait nothing ends; teardown kills it, and it has no result).
+ */
 const retSchema = z.union([z.number().int(), errnoName, z.literal('ok')], { error: 'a return value: an integer, an errno name (e.g. "EBADF") or "ok"' });
 export const ExpectSchema = z.union(
   [
     z.number().int(),
     errnoName,
     z.literal('ok'),
+    z.literal('blocks'),
     z.object({ ret: retSchema.optional(), data: z.string().optional() }).strict(),
   ],
-  { error: 'an expected result: an integer, an errno name (e.g. "EBADF"), "ok", or {"ret", "data"}' },
+  { error: 'an expected result: an integer, an errno name (e.g. "EBADF"), "ok", "blocks", or {"ret", "data"}' },
 );
 
 const common = { expect: ExpectSchema.optional(), save: varName.optional(), note: z.string().optional() };
@@ -109,6 +121,22 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('sleep'), ms: z.number().int().min(0).max(3_600_000), ...common }).strict(),
   /** statfs(2): returns f_namelen */
   z.object({ op: z.literal('statfs'), path, ...common }).strict(),
+  // flock(2): LOCK_SH, LOCK_EX or LOCK_UN, with LOCK_NB if nb
+  z.object({ op: z.literal('flock'), fd: ref, type: z.enum(['sh', 'ex', 'un']), nb: z.boolean().default(false), ...common }).strict(),
+  // fcntl(2) F_SETLK, F_SETLKW or F_GETLK with struct flock { l_type, SEEK_SET, l_start, l_len }
+  // (l_len 0: to the end of the file); F_GETLK's result is its data: "un", or the lock found
+  // as "<rd|wr> start=<l_start> len=<l_len> pid=<holder's process>"
+  z
+    .object({
+      op: z.literal('lock'),
+      fd: ref,
+      cmd: z.enum(['setlk', 'setlkw', 'getlk']),
+      type: z.enum(['rd', 'wr', 'un']),
+      start: lockOffset.default(0),
+      len: lockOffset.default(0),
+      ...common,
+    })
+    .strict(),
   z
     .object({
       op: z.literal('stat'),

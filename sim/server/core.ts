@@ -13,15 +13,16 @@ import {
   encode,
   FUSE_ATTR_OUT,
   FUSE_ENTRY_OUT,
+  FUSE_LK_OUT,
   FUSE_OPEN_OUT,
   FUSE_STATFS_OUT,
   FUSE_WRITE_OUT,
   zeroValue,
   type FuseInitOut,
 } from '../wire/structs.ts';
-import { FATTR, FOPEN, FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, V15_UAPI, initFlagNames, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
+import { F_RDLCK, F_UNLCK, F_WRLCK, FATTR, FOPEN, FUSE_INIT_FLAG, FUSE_LK_FLOCK, FUSE_OPCODE, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_ROOT_ID, V15_UAPI, initFlagNames, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
 import type { FopenName, OpenPolicy } from './policy.ts';
-import type { ServerInode, ServerState } from './state.ts';
+import type { ServerInode, ServerLock, ServerState } from './state.ts';
 
 /** What the server learns about the world outside it: its backing files, its saved values. */
 export interface ServerEnv {
@@ -47,7 +48,7 @@ export interface ServerRequest {
 }
 
 /** Opcodes the server decodes; everything else is answered ENOSYS (or not at all). */
-const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY']);
+const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW']);
 
 /** Requests the kernel expects no reply to. */
 export const NO_REPLY = new Set<number>([FUSE_OPCODE.FORGET, FUSE_OPCODE.BATCH_FORGET]);
@@ -94,9 +95,16 @@ export function requestLine(s: ServerState, nodeid: number, opcode: number, body
     .replace(/\b(pid|[acm]time|[acm]timensec)=(0x[0-9a-f]+|\d+)/g, (_m, k: string, v: string) => `${k}=${v === '0' ? '0' : 'set'}`);
 }
 
-/** Byte arrays become strings so a request stays plain data. */
+/** u64 values too wide for a number (lock offsets up to OFFSET_MAX, 64-bit owners) become decimal strings. */
+function noBigints(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v !== 'object' || v === null || v instanceof Uint8Array) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, noBigints(x)]));
+}
+
+/** Byte arrays become strings (and wide numbers strings) so a request stays plain data. */
 function plain(arg: { op: string; arg?: unknown; data?: Uint8Array; name?: string }): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...(arg.arg as object) };
+  const out: Record<string, unknown> = { ...(noBigints(arg.arg) as object) };
   if (arg.data) out['data'] = new TextDecoder().decode(arg.data);
   if (arg.name !== undefined) out['name'] = arg.name;
   return out;
@@ -229,7 +237,12 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
       return encodeReply(u, 0, encode(FUSE_WRITE_OUT, { size: a.data.length, padding: 0 }));
     }
     case 'FLUSH':
+      if (s.policy.locks === 'table') dropLocks(s, req.nodeid, String((req.arg as { lock_owner: number | string }).lock_owner), false);
       return encodeReply(u, s.policy.flush === 'ENOSYS' ? neg('ENOSYS') : 0, null);
+    case 'GETLK':
+    case 'SETLK':
+    case 'SETLKW':
+      return lockReply(s, req);
     case 'DESTROY':
       return encodeReply(u, 0, null);
     case 'STATFS': {
@@ -245,6 +258,88 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
       if (NO_REPLY.has(req.opcode)) return null;
       return encodeReply(u, neg('ENOSYS'), null);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Locks (GETLK, SETLK, SETLKW), per the policy's `locks`.
+
+interface LkArg {
+  owner: number | string;
+  lk: { start: number | string; end: number | string; type: number; pid: number };
+  lk_flags: number;
+}
+
+/** A u64 as the wire wants it: a number while safe, else a bigint. */
+function wide(v: bigint): Wide {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+function lkOut(u: Wide, lk: { start: Wide; end: Wide; type: number; pid: number }): Uint8Array {
+  return encodeReply(u, 0, encode(FUSE_LK_OUT, { lk }));
+}
+
+/** The reply to a lock request. */
+function lockReply(s: ServerState, req: ServerRequest): Uint8Array {
+  const u = req.unique;
+  const a = req.arg as unknown as LkArg;
+  const start = BigInt(a.lk.start);
+  const end = BigInt(a.lk.end);
+  const pol = s.policy.locks;
+  const getlk = req.name === 'GETLK';
+  switch (pol) {
+    case 'grant':
+      return getlk ? lkOut(u, { start: wide(start), end: wide(end), type: F_UNLCK, pid: 0 }) : encodeReply(u, 0, null);
+    case 'conflict':
+      if (getlk) return lkOut(u, { start: wide(start), end: wide(end), type: F_WRLCK, pid: 0 });
+      return encodeReply(u, a.lk.type === F_UNLCK ? 0 : neg('EAGAIN'), null);
+    case 'table':
+      return tableReply(s, req.nodeid, u, getlk, { owner: String(a.owner), start, end, type: a.lk.type, pid: a.lk.pid, flock: (a.lk_flags & FUSE_LK_FLOCK) !== 0 });
+    default:
+      return encodeReply(u, neg(pol), null);
+  }
+}
+
+interface LockReq {
+  owner: string;
+  start: bigint;
+  end: bigint;
+  type: number;
+  pid: number;
+  flock: boolean;
+}
+
+const overlaps = (l: ServerLock, r: LockReq) => BigInt(l.end) >= r.start && r.end >= BigInt(l.start);
+const conflicts = (l: ServerLock, r: LockReq) => l.flock === r.flock && l.owner !== r.owner && overlaps(l, r) && (l.type === F_WRLCK || r.type === F_WRLCK);
+
+/** The server's own lock table: see ServerPolicySchema's `locks`. */
+function tableReply(s: ServerState, nodeid: number, u: Wide, getlk: boolean, r: LockReq): Uint8Array {
+  const table = ((s.locks ??= {})[nodeid] ??= []);
+  if (getlk) {
+    const c = table.find((l) => !l.flock && conflicts(l, r));
+    if (!c) return lkOut(u, { start: wide(r.start), end: wide(r.end), type: F_UNLCK, pid: 0 });
+    return lkOut(u, { start: wide(BigInt(c.start)), end: wide(BigInt(c.end)), type: c.type, pid: c.pid });
+  }
+  if (r.type !== F_UNLCK && table.some((l) => conflicts(l, r))) return encodeReply(u, neg('EAGAIN'), null);
+  // the owner's locks of this kind lose the range (flock: the whole lock), then the new one is added
+  const kept: ServerLock[] = [];
+  for (const l of table) {
+    if (l.flock !== r.flock || l.owner !== r.owner || (!r.flock && !overlaps(l, r))) {
+      kept.push(l);
+      continue;
+    }
+    if (r.flock) continue;
+    if (BigInt(l.start) < r.start) kept.push({ ...l, end: (r.start - 1n).toString() });
+    if (BigInt(l.end) > r.end) kept.push({ ...l, start: (r.end + 1n).toString() });
+  }
+  if (r.type === F_RDLCK || r.type === F_WRLCK) kept.push({ owner: r.owner, start: r.start.toString(), end: r.end.toString(), type: r.type, pid: r.pid, flock: r.flock });
+  s.locks[nodeid] = kept;
+  return encodeReply(u, 0, null);
+}
+
+/** FLUSH (POSIX) or RELEASE with FUSE_RELEASE_FLOCK_UNLOCK (flock): the owner's locks on the inode go. */
+function dropLocks(s: ServerState, nodeid: number, owner: string, flock: boolean) {
+  const table = s.locks?.[nodeid];
+  if (table) s.locks![nodeid] = table.filter((l) => l.flock !== flock || l.owner !== owner);
 }
 
 /** `data` written at `offset` into `old` (holes read as NULs). */
@@ -285,6 +380,9 @@ export interface ReleaseJob {
   unique: Wide;
   nodeid: number;
   fh: number;
+  /** release_flags, and lock_owner (decimal) */
+  releaseFlags: number;
+  lockOwner: string;
   id: number;
   fd: number;
   r: number;
@@ -296,7 +394,8 @@ export function openJob(req: ServerRequest): OpenJob {
 }
 
 export function releaseJob(req: ServerRequest): ReleaseJob {
-  return { unique: req.unique, nodeid: req.nodeid, fh: (req.arg as { fh: number }).fh, id: 0, fd: -1, r: 0 };
+  const a = req.arg as { fh: number; release_flags: number; lock_owner: number | string };
+  return { unique: req.unique, nodeid: req.nodeid, fh: a.fh, releaseFlags: a.release_flags, lockOwner: String(a.lock_owner), id: 0, fd: -1, r: 0 };
 }
 
 export function openPolicyFor(s: ServerState, nodeid: number): OpenPolicy {
@@ -409,6 +508,7 @@ export const RELEASE_STEPS: Record<'start' | 'close_id' | 'close_fd' | 'done', S
     const ino = s.inodes[j.nodeid];
     const open = s.fhs[j.fh];
     delete s.fhs[j.fh];
+    if (s.policy.locks === 'table' && j.releaseFlags & FUSE_RELEASE_FLOCK_UNLOCK) dropLocks(s, j.nodeid, j.lockOwner, true);
     const bytes = encodeReply(j.unique, 0, null);
     j.id = 0;
     j.fd = -1;

@@ -91,6 +91,20 @@ export const ServerPolicySchema = z
     /** seconds the kernel may keep a LOOKUP's dentry and any attributes the server sends */
     entry_valid: z.number().int().min(0).max(0xffffffff).default(86_400),
     attr_valid: z.number().int().min(0).max(0xffffffff).default(86_400),
+    /**
+     * How the server answers GETLK, SETLK and SETLKW (sent only with FUSE_POSIX_LOCKS /
+     * FUSE_FLOCK_LOCKS in init.flags):
+     *  - "grant": every lock and unlock succeeds, GETLK finds nothing (F_UNLCK);
+     *  - "conflict": every lock fails EAGAIN (SETLKW too: the server never makes one wait),
+     *    unlocks succeed, GETLK reports a write lock over the range asked, pid 0;
+     *  - "table": a lock table of its own per inode: POSIX ranges by owner, flock locks by
+     *    owner (FUSE_LK_FLOCK), apart; a lock conflicting with another owner's fails EAGAIN
+     *    (SETLKW too), GETLK reports the first conflicting POSIX lock with the pid its SETLK
+     *    carried, FLUSH drops its lock_owner's POSIX locks on the inode and a RELEASE with
+     *    FUSE_RELEASE_FLOCK_UNLOCK its lock_owner's flock lock;
+     *  - an errno (ENOSYS: a libfuse server without getlk/setlk): every lock request fails with it.
+     */
+    locks: z.union([z.enum(['grant', 'conflict', 'table']), errnoName]).default('grant'),
   })
   .strict();
 

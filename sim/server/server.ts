@@ -117,7 +117,7 @@ const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/
   },
   // every other request gets one reply (or none: FORGET)
   ...Object.fromEntries(
-    ['LOOKUP', 'GETATTR', 'READ', 'WRITE', 'FLUSH', 'FORGET', 'DESTROY', 'GETXATTR', 'SETATTR', 'STATFS', 'OPENDIR', 'INTERRUPT'].map((n) => [
+    ['LOOKUP', 'GETATTR', 'READ', 'WRITE', 'FLUSH', 'FORGET', 'DESTROY', 'GETXATTR', 'SETATTR', 'STATFS', 'OPENDIR', 'INTERRUPT', 'GETLK', 'SETLK', 'SETLKW'].map((n) => [
       `op_${n}`,
       (c: Ctx, l: LoopL) => {
         const s = serverOf(c.w, l.fs);

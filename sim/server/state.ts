@@ -17,6 +17,20 @@ export interface ServerInode {
   mode: number;
 }
 
+/** A lock in the server's own table (policy locks: "table"); offsets as decimal strings (u64). */
+export interface ServerLock {
+  /** the fuse_lk_in owner (lock_owner of FLUSH and RELEASE name the same owners) */
+  owner: string;
+  start: string;
+  end: string;
+  /** F_RDLCK or F_WRLCK */
+  type: number;
+  /** the pid the SETLK carried (what GETLK reports) */
+  pid: number;
+  /** a flock lock (FUSE_LK_FLOCK), not a POSIX one */
+  flock: boolean;
+}
+
 export interface ServerState {
   /** the mount this server serves (its key in world.servers) */
   fs: string;
@@ -48,6 +62,8 @@ export interface ServerState {
   kernelInit: string;
   /** the kernel's INIT request: its minor and the flags it offered, by name (null before it came) */
   kernelInitRequest: { minor: number; offered: string[] } | null;
+  /** the lock table by nodeid (policy locks: "table"), made at the first lock */
+  locks?: Record<number, ServerLock[]>;
 }
 
 /** The servers of a world (the kernel keeps their state as opaque userspace memory). */

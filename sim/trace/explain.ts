@@ -107,6 +107,12 @@ const EXPLAIN: Record<ViolationKind, (v: Violation) => Explanation> = {
       `${v.task} waits for something nothing can ever bring: a reply the server will not send, an io mode that will never change (a parallel direct write that never ended its uncached reference, a cached open waiting for it), a grace period that cannot end. ` +
       'In the kernel the task sits in D state and the hung-task detector reports it; the process cannot be killed while it waits uninterruptibly.',
   }),
+  'file-lock': (v) => ({
+    report: /Leaked/.test(v.message) ? v.message : `kernel BUG at fs/locks.c${inFn(v)}`,
+    text:
+      `The file locks of an inode are inconsistent: ${v.message}. fs/locks.c keeps every inode's locks on its lists (no two conflicting locks of different owners, one owner's POSIX ranges merged and never overlapping) and every waiting request linked behind exactly one blocker until a release wakes it. ` +
+      'A lock left on the list after its file is gone (the close/fcntl race fcntl_setlk recovers from with locks_remove_posix) is reported at the last fput as "Leaked POSIX lock"; a request freed while still linked is a BUG_ON in locks_free_lock.',
+  }),
   outcome: (v) => ({
     report: '(not a kernel report: the scenario and the model disagree)',
     text:

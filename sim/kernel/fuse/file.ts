@@ -6,9 +6,9 @@ import type { FileObj, FuseConnObj, FuseFileObj, FuseInodeObj, Ptr } from '../st
 import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
 import { name } from '../ctx.ts';
-import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_SETATTR_IN, zeroValue } from '../../wire/structs.ts';
+import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_LK_IN, FUSE_SETATTR_IN, zeroValue, type Wide } from '../../wire/structs.ts';
 import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
-import { FATTR, FOPEN, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER } from '../../wire/uapi.ts';
+import { F_RDLCK, F_UNLCK, F_WRLCK, FATTR, FOPEN, FUSE_LK_FLOCK, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER, OFFSET_MAX } from '../../wire/uapi.ts';
 import { O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOCTTY, O_TRUNC } from '../vfs/fcntl.ts';
 import { filemap_read, invalidatePages, PAGE_SIZE, writeToPages } from '../mm/filemap.ts';
 import { generic_read_dir } from '../vfs/libfs.ts';
@@ -18,7 +18,9 @@ import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.t
 import { fuse_file_cached_io_open, fuse_file_io_open, fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
 import { fuse_passthrough_io, fuse_passthrough_release } from './passthrough.ts';
 import { get_file } from '../vfs/file_table.ts';
-import { register_file_operations, type MmapA, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { register_file_operations, type LockA, type MmapA, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { tgid_of } from '../pid.ts';
+import { F_CANCELLK, F_GETLK, FL_SLEEP, file_owner, LOCK_OFFSET_MAX, lockOf, locks_lock_file_wait, owner_proc, pid_nr_of, posix_lock_inode, posix_test_lock } from '../vfs/locks.ts';
 
 export function connOfInode(c: Ctx, fi: FuseInodeObj): FuseConnObj {
   const sb = c.w.sbs[fi.sb]!;
@@ -136,7 +138,7 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
     // fuse_sync_release: RELEASE, and wait for the server's answer
     const fi = c.deref(l.inode, 'fuse_inode');
     const fc = connOfInode(c, fi);
-    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.RELEASE, fi.nodeid, releaseBody(ff, f), true);
+    l.unique = fuse_queue_request(c, fc, FUSE_OPCODE.RELEASE, fi.nodeid, releaseBody(c, ff, f), true);
     if (l.unique < 0) return goto('released');
     return block({ on: 'answer', conn: fc.ptr, unique: l.unique }, 'released');
   },
@@ -156,9 +158,15 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
   },
 });
 
-/** fuse_prepare_release: RELEASE carries the file's flags (do_dentry_open dropped CREAT, EXCL, NOCTTY, TRUNC). */
-function releaseBody(ff: FuseFileObj, f: FileObj): Uint8Array {
-  return encode(FUSE_RELEASE_IN, { fh: ff.fh, flags: f.flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC), release_flags: 0, lock_owner: 0 });
+/**
+ * fuse_prepare_release: RELEASE carries the file's flags (do_dentry_open dropped CREAT, EXCL,
+ * NOCTTY, TRUNC); fuse_file_release adds FUSE_RELEASE_FLOCK_UNLOCK and the open file's lock
+ * owner when flock(2) was ever called on it with FUSE_FLOCK_LOCKS (ff->flock), so the server
+ * drops that owner's flock lock: close itself never sends an unlock.
+ */
+function releaseBody(c: Ctx, ff: FuseFileObj, f: FileObj): Uint8Array {
+  const flock = ff.flock ? { release_flags: FUSE_RELEASE_FLOCK_UNLOCK, lock_owner: fuse_lock_owner_id(c, file_owner(f.ptr)) } : { release_flags: 0, lock_owner: 0 };
+  return encode(FUSE_RELEASE_IN, { fh: ff.fh, flags: f.flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC), ...flock });
 }
 
 /**
@@ -176,7 +184,7 @@ export function fuse_release(c: Ctx, f: FileObj) {
   if (ff.hasArgs) {
     fuse_file_io_release(c, ff, fi);
     const fc = connOfInode(c, fi);
-    fuse_queue_request(c, fc, FUSE_OPCODE.RELEASE, fi.nodeid, releaseBody(ff, f), false);
+    fuse_queue_request(c, fc, FUSE_OPCODE.RELEASE, fi.nodeid, releaseBody(c, ff, f), false);
   }
   c.kfree(ff.ptr);
   setField(c, fi, 'icount', fi.icount - 1);
@@ -222,15 +230,163 @@ export const fuse_flush = kfunc<{ file: Ptr }, FlushL>('fuse_flush', 'fs/fuse/fi
 });
 
 /**
- * fuse_lock_owner_id(fc, current->files): the POSIX lock owner the kernel sends, a scrambled
- * pointer to the process's files_struct; the model's is a number per process (one for all
- * its fds, as the kernel's), never 0.
+ * fuse_lock_owner_id(fc, owner): the lock owner the kernel sends, a scrambled pointer: by
+ * default current->files, the POSIX owner (one for all of a process's fds, as the kernel's);
+ * a flock owner is the open file (sim/kernel/vfs/locks.ts: posix_owner, file_owner). The
+ * model's is a number per owner, never 0 (a POSIX owner's is its process name's hash).
  */
-export function fuse_lock_owner_id(c: Ctx): number {
+export function fuse_lock_owner_id(c: Ctx, owner?: string): number {
+  const key = owner === undefined ? c.p.name : (owner_proc(owner) ?? owner);
   let h = 0x811c9dc5;
-  for (let i = 0; i < c.p.name.length; i++) h = Math.imul(h ^ c.p.name.charCodeAt(i), 0x01000193) >>> 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
   return h || 1;
 }
+
+/** A model offset on the wire (LOCK_OFFSET_MAX is OFFSET_MAX). */
+function offsetOnWire(v: number): Wide {
+  return v === LOCK_OFFSET_MAX ? OFFSET_MAX : v;
+}
+
+/** A wire offset in the model: null beyond OFFSET_MAX (see convert_fuse_file_lock). */
+function offsetFromWire(v: Wide): number | null {
+  const b = BigInt(v);
+  if (b > OFFSET_MAX) return null;
+  if (b === OFFSET_MAX) return LOCK_OFFSET_MAX;
+  return Number(b);
+}
+
+/**
+ * fuse_lk_fill: GETLK/SETLK/SETLKW's fuse_lk_in: fh, the lock owner (the process's for a
+ * POSIX lock, the open file's for flock), the range (end inclusive, OFFSET_MAX to the end of
+ * the file), the type, the pid the caller gives, and FUSE_LK_FLOCK for flock(2).
+ */
+function fuse_lk_fill(c: Ctx, ff: FuseFileObj, flPtr: Ptr, pid: number, flock: boolean): Uint8Array {
+  const fl = lockOf(c, flPtr);
+  return encode(FUSE_LK_IN, {
+    fh: ff.fh,
+    owner: fuse_lock_owner_id(c, fl.owner),
+    lk: { start: offsetOnWire(fl.start), end: offsetOnWire(fl.end), type: fl.ltype, pid },
+    lk_flags: flock ? FUSE_LK_FLOCK : 0,
+    padding: 0,
+  });
+}
+
+/**
+ * convert_fuse_file_lock: a GETLK reply into the request. F_UNLCK changes only the type;
+ * F_RDLCK/F_WRLCK need a range within OFFSET_MAX with end >= start (else EIO), and their pid is
+ * looked up in the connection's pid namespace (a pid no task has becomes 0); any other type
+ * is EIO.
+ */
+function convert_fuse_file_lock(c: Ctx, lk: { start: Wide; end: Wide; type: number; pid: number }, flPtr: Ptr): number {
+  const fl = lockOf(c, flPtr);
+  switch (lk.type) {
+    case F_UNLCK:
+      break;
+    case F_RDLCK:
+    case F_WRLCK: {
+      const start = offsetFromWire(lk.start);
+      const end = offsetFromWire(lk.end);
+      if (start === null || end === null || end < start) return neg('EIO');
+      fl.start = start;
+      fl.end = end;
+      fl.pid = pid_nr_of(c, lk.pid);
+      break;
+    }
+    default:
+      return neg('EIO');
+  }
+  fl.ltype = lk.type;
+  return 0;
+}
+
+interface SetlkA {
+  file: Ptr;
+  fl: Ptr;
+  flock: boolean;
+}
+
+interface LkL {
+  file: Ptr;
+  fl: Ptr;
+  unique: number;
+  fc: Ptr;
+}
+
+/**
+ * fuse_setlk: SETLKW for a request that may sleep (FL_SLEEP: F_SETLKW, flock without
+ * LOCK_NB), else SETLK; pid is the caller's tgid, 0 for an unlock. The server decides: its
+ * errno goes to the caller as it is (ENOSYS too: nothing is remembered), and the kernel keeps
+ * no lock of its own.
+ */
+export const fuse_setlk = kfunc<SetlkA, SetlkA & LkL>('fuse_setlk', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { ff, fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
+    l.fc = fc.ptr;
+    const fl = lockOf(c, l.fl);
+    const opcode = fl.flags & FL_SLEEP ? FUSE_OPCODE.SETLKW : FUSE_OPCODE.SETLK;
+    const pid = fl.ltype !== F_UNLCK ? tgid_of(c.w, c.p.name) : 0;
+    return fuse_request_wait(c, l, fc, opcode, fi.nodeid, fuse_lk_fill(c, ff, l.fl, pid, l.flock), 'done');
+  },
+  done(c, l) {
+    return ret(fuse_take_answer(c, c.deref(l.fc, 'fuse_conn'), l.unique).error);
+  },
+});
+
+/** fuse_getlk: GETLK (pid 0, never FUSE_LK_FLOCK); the reply's lock replaces the request's. */
+const fuse_getlk = kfunc<{ file: Ptr; fl: Ptr }, LkL>('fuse_getlk', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { ff, fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
+    l.fc = fc.ptr;
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.GETLK, fi.nodeid, fuse_lk_fill(c, ff, l.fl, 0, false), 'done');
+  },
+  done(c, l) {
+    const a = fuse_take_answer(c, c.deref(l.fc, 'fuse_conn'), l.unique);
+    if (a.error) return ret(a.error);
+    const r = decodeReplyArg(FUSE_OPCODE.GETLK, a.body);
+    if (r.op !== 'GETLK') throw new Error('decodeReplyArg(GETLK) (model bug)');
+    return ret(convert_fuse_file_lock(c, r.arg.lk, l.fl));
+  },
+});
+
+/**
+ * fuse_file_lock (->lock): without FUSE_POSIX_LOCKS (fc->no_lock) the kernel keeps POSIX
+ * locks itself (posix_test_lock, posix_lock_file); with it every F_GETLK is a GETLK and every
+ * F_SETLK/F_SETLKW a SETLK/SETLKW, passthrough opens included.
+ */
+const fuse_file_lock = kfunc<LockA>('fuse_file_lock', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
+    if (l.cmd === F_CANCELLK) return ret(0);
+    if (l.cmd === F_GETLK) {
+      if (fc.noLock) {
+        posix_test_lock(c, l.file, l.fl);
+        return ret(0);
+      }
+      return tail(fuse_getlk, { file: l.file, fl: l.fl });
+    }
+    if (fc.noLock) return ret(posix_lock_inode(c, l.file, l.fl));
+    return tail(fuse_setlk, { file: l.file, fl: l.fl, flock: false });
+  },
+});
+
+/**
+ * fuse_file_flock (->flock): without FUSE_FLOCK_LOCKS (fc->no_flock) the kernel keeps flock
+ * locks itself (locks_lock_file_wait); with it flock is emulated with POSIX locks on the
+ * server: SETLK/SETLKW with FUSE_LK_FLOCK and the open file as owner, and ff->flock is set
+ * (before the request, so even a failed flock makes RELEASE carry FLOCK_UNLOCK).
+ */
+const fuse_file_flock = kfunc<LockA>('fuse_file_flock', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { ff, fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
+    if (fc.noFlock) return tail(locks_lock_file_wait, { file: l.file, fl: l.fl });
+    setField(c, ff, 'flock', true);
+    return tail(fuse_setlk, { file: l.file, fl: l.fl, flock: true });
+  },
+});
 
 /** The open flags fuse_send_open puts in fuse_open_in.flags (also OPENDIR's). */
 export function fuseOpenInFlags(f: FileObj, fc: FuseConnObj): number {
@@ -681,6 +837,8 @@ register_file_operations(FUSE_FOPS, {
   splice_write: fuse_splice_write,
   mmap: fuse_file_mmap,
   flush: fuse_flush,
+  lock: fuse_file_lock,
+  flock: fuse_file_flock,
   release: fuse_release,
   read_folio: fuse_read_folio,
   writepages: fuse_writepages,

@@ -17,6 +17,7 @@ import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
 import { fuse_getattr, fuse_lookup, fuse_setattr, fuse_statfs } from './dir.ts';
 import { fuse_getxattr } from './xattr.ts';
 import { FUSE_DIR_FOPS, FUSE_FOPS } from './file.ts';
+import { locks_free_lock_context } from '../vfs/locks.ts';
 
 /** fuse_send_init: INIT goes out asynchronously, offering the profile's flags; its answer runs process_init_reply. */
 export function fuse_send_init(c: Ctx, fc: FuseConnObj) {
@@ -43,6 +44,11 @@ export function process_init_reply(c: Ctx, fc: FuseConnObj, error: number, body:
       if (flags & FUSE_INIT_FLAG.WRITEBACK_CACHE) setField(c, fc, 'writebackCache', true);
       if (flags & FUSE_INIT_FLAG.DIRECT_IO_ALLOW_MMAP) setField(c, fc, 'directIoAllowMmap', true);
       if (flags & FUSE_INIT_FLAG.ATOMIC_O_TRUNC) setField(c, fc, 'atomicOTrunc', true);
+      // the lock flags: before 7.6 none; before 7.17 POSIX_LOCKS stands for both
+      const posix = arg.minor >= 6 && (flags & FUSE_INIT_FLAG.POSIX_LOCKS) !== 0n;
+      const flock = arg.minor >= 17 ? (flags & FUSE_INIT_FLAG.FLOCK_LOCKS) !== 0n : posix;
+      if (!posix) setField(c, fc, 'noLock', true);
+      if (!flock) setField(c, fc, 'noFlock', true);
       const depth = arg.max_stack_depth;
       const bounded = c.mutant('no-max-depth-bound') || depth <= FILESYSTEM_MAX_STACK_DEPTH;
       const wbConflict = c.profile.initRefusesWritebackCache && (flags & FUSE_INIT_FLAG.WRITEBACK_CACHE) !== 0n;
@@ -171,6 +177,7 @@ export function fuse_evict_inode(c: Ctx, fi: FuseInodeObj, sendForget: boolean) 
   const sb = c.w.sbs[fi.sb] as FuseSb;
   delete sb.inodes[fi.name];
   setField(c, fi, 'icount', 0);
+  locks_free_lock_context(c, `/${sb.name}/${fi.name}`, fi.flctx);
   const fc = c.deref(sb.conn, 'fuse_conn');
   if (sendForget && fc.connected && fi.nodeid !== FUSE_ROOT_ID) {
     const forget = new Uint8Array(8); // struct fuse_forget_in { u64 nlookup }
@@ -276,6 +283,13 @@ export function fuse_init() {
     realSb: (_w, sb) => sb.id,
     getattr: fuse_getattr,
     inodeOf: (_w, sb, name) => fuseSb(sb).inodes[name] ?? 0,
+    i_flctx: (c, f, create) => {
+      const p = f.private_data ? c.deref(f.private_data, 'fuse_file').inode : fuseSb(c.w.sbs[f.sb]!).inodes[f.name];
+      if (!p) return null;
+      const fi = c.deref(p, 'fuse_inode');
+      if (!fi.flctx && create) fi.flctx = { flc_flock: [], flc_posix: [] };
+      return fi.flctx ?? null;
+    },
     pathGet(c, inode) {
       const fi = c.deref(inode, 'fuse_inode');
       setField(c, fi, 'icount', fi.icount + 1);

@@ -14,6 +14,7 @@ export type ViolationKind =
   | 'idr'
   | 'warn-on'
   | 'deadlock'
+  | 'file-lock'
   | 'outcome';
 
 export interface Violation {

@@ -114,6 +114,12 @@ export function shmem_init() {
     readonly: (sb) => plain(sb).readonly,
     realSb: (_w, sb) => sb.id,
     getattr: shmem_getattr,
+    i_flctx: (c, f, create) => {
+      const inode = plain(c.w.sbs[f.sb]!).files[f.name];
+      if (!inode) return null;
+      if (!inode.flctx && create) inode.flctx = { flc_flock: [], flc_posix: [] };
+      return inode.flctx ?? null;
+    },
     statfs: simple_statfs,
     setattr: shmem_setattr,
     peek: (_w, sb, name) => {

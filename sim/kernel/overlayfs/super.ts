@@ -163,6 +163,12 @@ export function ovl_init() {
     readonly: () => true,
     realSb: (w, sb, name) => realInode(w, sb, name)?.sb.id ?? sb.id,
     getattr: ovl_getattr,
+    // a lock taken through the overlay is its own inode's, not the real inode's (no ->lock)
+    i_flctx: (c, f, create) => {
+      const sb = ovl(c.w.sbs[f.sb]!);
+      if (!sb.flctx?.[f.name] && create) (sb.flctx ??= {})[f.name] = { flc_flock: [], flc_posix: [] };
+      return sb.flctx?.[f.name] ?? null;
+    },
     statfs: simple_statfs,
     mount: ovl_mount,
     lowers: (sb) => ovl(sb).layers,

@@ -5,6 +5,7 @@ import { name } from '../ctx.ts';
 import type { FileObj, Ptr } from '../state.ts';
 import { get_cred, put_cred } from '../cred.ts';
 import { f_op } from './fs.ts';
+import { locks_remove_file } from './locks.ts';
 
 /** get_file() */
 export function get_file(c: Ctx, p: Ptr) {
@@ -30,8 +31,9 @@ export function fput(c: Ctx, p: Ptr) {
   if (f.count === 0) __fput(c, f);
 }
 
-/** __fput(): ->release, then the file's creds and memory. */
+/** __fput(): the file's locks go (locks_remove_file), then ->release, the creds and the memory. */
 function __fput(c: Ctx, f: FileObj) {
+  locks_remove_file(c, f);
   f_op(f).release?.(c, f);
   put_cred(c, f.cred);
   c.kfree(f.ptr);

@@ -5,7 +5,7 @@
 // names a filesystem.
 import type { Ctx } from '../ctx.ts';
 import type { KFunc } from '../exec.ts';
-import type { FileObj, InodeKind, Pages, Ptr, SuperBlock, World } from '../state.ts';
+import type { FileLockContext, FileObj, InodeKind, Pages, Ptr, SuperBlock, World } from '../state.ts';
 
 /** ->read_iter, ->splice_read, ->read: read n bytes at offset (the data goes to c.data). */
 export interface ReadA {
@@ -75,6 +75,17 @@ export interface IoctlA {
   id: number;
 }
 
+/**
+ * ->lock and ->flock (fs/locks.c calls them): cmd is F_GETLK, F_SETLK or F_SETLKW
+ * (sim/kernel/vfs/locks.ts), fl the request (a file_lock). Returns 0, -errno or
+ * FILE_LOCK_DEFERRED (the request now waits behind a lock: the caller sleeps and retries).
+ */
+export interface LockA {
+  file: Ptr;
+  cmd: number;
+  fl: Ptr;
+}
+
 /** struct file_operations: the members the model uses. */
 export interface FileOperations {
   /** the kernel's name for the table, e.g. fuse_file_operations */
@@ -89,6 +100,10 @@ export interface FileOperations {
   mmap?: KFunc<MmapA>;
   flush?: KFunc<{ file: Ptr }>;
   unlocked_ioctl?: KFunc<IoctlA>;
+  /** ->lock: POSIX record locks (fcntl(2)); without it fs/locks.c keeps them (posix_lock_file) */
+  lock?: KFunc<LockA>;
+  /** ->flock: flock(2) locks; without it fs/locks.c keeps them (locks_lock_file_wait) */
+  flock?: KFunc<LockA>;
   /** ->release, from __fput when the last reference goes */
   release?: (c: Ctx, f: FileObj) => void;
   /**
@@ -154,6 +169,11 @@ export interface FileSystemType {
    * (or -errno: ENODATA when there is none, EOPNOTSUPP when the filesystem has no xattrs)
    */
   getxattr?: KFunc<{ sb: number; name: string; inode: Ptr; xname: string; size: number }>;
+  /**
+   * inode->i_flctx of an open file's inode (file_inode(file)): its lock context, made on first
+   * use when create is set (locks_get_lock_context), else null if it has none
+   */
+  i_flctx(c: Ctx, f: FileObj, create: boolean): FileLockContext | null;
   /** mount(2) of a superblock declared unmounted: 0 or -errno */
   mount?: KFunc<{ sb: number }>;
   /** umount(2) (kill_sb): 0 or -errno; the default refuses while any file is open on it */

@@ -8,6 +8,7 @@ import { resolvePath } from './namei.ts';
 import { alloc_file, discard_file, fput } from './file_table.ts';
 import { fd_install } from './file.ts';
 import { handle_truncate } from './attr.ts';
+import { locks_remove_posix, posix_owner } from './locks.ts';
 
 interface OpenA {
   path: string;
@@ -105,11 +106,13 @@ interface CloseA {
 interface CloseL extends CloseA {
   file: Ptr;
   r: number;
+  x: number;
 }
 
 /**
- * close(2): filp_flush runs ->flush (FUSE: FLUSH), then the fd's reference is dropped; close
- * returns what ->flush returned (the fd is gone either way).
+ * close(2): filp_flush runs ->flush (FUSE: FLUSH), then drops every POSIX lock the process
+ * holds on the inode (locks_remove_posix, unless the file is O_PATH), then the fd's reference
+ * is dropped; close returns what ->flush returned (the fd is gone either way).
  */
 export const sys_close = entry(
   'close',
@@ -122,8 +125,12 @@ export const sys_close = entry(
       l.file = p;
       l.r = 0;
       const flush = f_op(c.deref(p, 'file')).flush;
-      if (flush) return call(flush, { file: p }, 'put', 'r');
-      return goto('put');
+      if (flush) return call(flush, { file: p }, 'locks', 'r');
+      return goto('locks');
+    },
+    locks(c, l) {
+      if (c.deref(l.file, 'file').opath) return goto('put');
+      return call(locks_remove_posix, { file: l.file, owner: posix_owner(c.p.name) }, 'put', 'x');
     },
     put(c, l) {
       fput(c, l.file);
