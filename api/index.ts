@@ -190,7 +190,7 @@ export interface CampaignRun extends CampaignResult {
   /** the failure for people: the shrunk program, the interleaving, seed and path; null on success */
   report: string | null;
   /** the counterexample files, when counterexampleDir was given and the campaign failed */
-  files: { trace: string; scenario: string } | null;
+  files: { trace: string | null; scenario: string } | null;
 }
 
 /** The programs a campaign draws from scenarios: own schedule, and random interleavings. */

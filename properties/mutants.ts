@@ -44,7 +44,7 @@ export interface MutantResult {
   failure: { kind: string; message: string } | null;
   /** time spent shrinking */
   shrinkMs: number;
-  files?: { trace: string; scenario: string };
+  files?: { trace: string | null; scenario: string };
   report?: string;
 }
 

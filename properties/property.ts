@@ -154,7 +154,7 @@ export function assertModel(o: PropertyOptions & { name: string; write?: boolean
       if (!d.failed) return;
       const ctx = contextOf(o, d, property);
       if (!ctx) throw new Error(fc.defaultReportMessage(d));
-      let files: { trace: string; scenario: string } | undefined;
+      let files: { trace: string | null; scenario: string } | undefined;
       if (o.write !== false) {
         try {
           files = writeCounterexample(ctx, o.name, o.dir);

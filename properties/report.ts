@@ -70,8 +70,12 @@ function freeName(dir: string, base: string): string {
   }
 }
 
-/** Write the trace and the scenario; returns their paths. Never replaces a file. */
-export function writeCounterexample(ctx: FailureContext, base: string, dir = COUNTEREXAMPLE_DIR): { trace: string; scenario: string } {
+/**
+ * Write the trace and the scenario; returns their paths (trace null when the model itself
+ * crashes on the program: there is no run to record, the scenario reproduces the crash).
+ * Never replaces a file.
+ */
+export function writeCounterexample(ctx: FailureContext, base: string, dir = COUNTEREXAMPLE_DIR): { trace: string | null; scenario: string } {
   mkdirSync(dir, { recursive: true });
   for (let attempt = 0; ; attempt++) {
     const name = freeName(dir, base.replace(/[^\w.-]+/g, '-'));
@@ -85,14 +89,19 @@ export function writeCounterexample(ctx: FailureContext, base: string, dir = COU
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 20) continue;
       throw e;
     }
-    const { trace } = recordTrace(scenario, { kernel: ctx.kernel, mutants: ctx.mutants });
+    let trace;
+    try {
+      trace = recordTrace(scenario, { kernel: ctx.kernel, mutants: ctx.mutants }).trace;
+    } catch {
+      return { trace: null, scenario: scenarioPath };
+    }
     writeTrace(tracePath, trace);
     return { trace: tracePath, scenario: scenarioPath };
   }
 }
 
 /** The report printed when a property fails. */
-export function formatFailure(ctx: FailureContext, files?: { trace: string; scenario: string }): string {
+export function formatFailure(ctx: FailureContext, files?: { trace: string | null; scenario: string }): string {
   const { program: p, info } = ctx;
   const lines: string[] = [];
   lines.push(`Property "${ctx.property}" failed (kernel ${ctx.kernel}${ctx.mutants.length ? `, mutants: ${ctx.mutants.join(', ')}` : ''})`);
@@ -105,7 +114,8 @@ export function formatFailure(ctx: FailureContext, files?: { trace: string; scen
   lines.push(`fast-check: seed ${ctx.seed}, path "${ctx.path ?? ''}"${ctx.numRuns !== undefined ? `, failed at run ${ctx.numRuns}` : ''}${ctx.numShrinks !== undefined ? ` after ${ctx.numShrinks} shrinks` : ''}`);
   lines.push(`  replay: fc.assert(prop, { seed: ${ctx.seed}, path: "${ctx.path ?? ''}", endOnFailure: true })`);
   if (files) {
-    lines.push(`Counterexample written: ${files.trace} (fpsim replay / fpsim run)`);
+    if (files.trace) lines.push(`Counterexample written: ${files.trace} (fpsim replay / fpsim run)`);
+    else lines.push('Counterexample written (no trace: the model crashed running it):');
     lines.push(`                        ${files.scenario} (npx tsx cli/main.ts run ${files.scenario})`);
   }
   return lines.join('\n');

@@ -27,7 +27,7 @@ const fmtCounts = (r: Record<string, number>) =>
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
 
-function jsonOf(r: CampaignResult, kernel: string, mutants: string[], files?: { trace: string; scenario: string }) {
+function jsonOf(r: CampaignResult, kernel: string, mutants: string[], files?: { trace: string | null; scenario: string }) {
   const c = r.coverage;
   return {
     runs: r.runs,
@@ -73,7 +73,7 @@ export function register(program: Command) {
       const bar = progress(o.runs);
       const r = runCampaign({ runs: o.runs, seed: o.seed, kernel: o.kernel, mutants, shrinkMs: o.shrink, onProgress: bar.tick, ...(o.maxSeconds !== undefined ? { timeLimitMs: o.maxSeconds * 1000 } : {}) });
       bar.end();
-      let files: { trace: string; scenario: string } | undefined;
+      let files: { trace: string | null; scenario: string } | undefined;
       if (r.ctx) {
         const kind = r.ctx.info.failures[0]?.kind.replace(/[^\w-]+/g, '-') ?? 'failure';
         files = writeCounterexample(r.ctx, `check-${kind}-seed${o.seed}${mutants.length ? `-${mutants.join('+')}` : ''}`);

@@ -557,7 +557,7 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
     for (let i = Math.floor(l.offset / PAGE_SIZE); i * PAGE_SIZE < end; i++) {
       const whole = l.offset <= i * PAGE_SIZE && end >= (i + 1) * PAGE_SIZE;
       if (fi.pages[i] === undefined && !whole && i * PAGE_SIZE < fi.size) {
-        return call(fuse_read_folio, { file: l.file, index: i, writeBegin: true }, 'wb_write', null);
+        return call(fuse_read_folio, { file: l.file, index: i, writeBegin: true }, 'wb_read', 'r');
       }
     }
     for (let i = Math.floor(l.offset / PAGE_SIZE); i * PAGE_SIZE < end; i++) {
@@ -573,6 +573,11 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
     setField(c, fi, 'timesDirty', true);
     c.emit('field', `${name(fi)}: ${l.data.length} bytes written into the page cache at ${l.offset} (dirty pages ${fi.dirty.join(',')})`);
     return ret(l.data.length);
+  },
+  wb_read(_c, l) {
+    // fuse_write_begin: a page that could not be read fails the write with the read's error
+    if (l.r < 0) return ret(l.r);
+    return goto('wb_write');
   },
   dio_lock(c, l) {
     // fuse_dio_lock: a parallel direct write holds an uncached reference (fb = NULL) for its
