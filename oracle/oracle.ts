@@ -14,14 +14,16 @@ import { opKey, runReal, type RealRun } from './real-run.ts';
 /** Ops only the model can do; a scenario using one is skipped. */
 const MODEL_ONLY_OPS: Record<string, string> = {
   drop_inode: 'drop_inode evicts one inode (the kernel has only the global drop_caches)',
-  umount: 'umount',
   serve: 'a second session loop',
+  signal:
+    'a signal ends an interruptible wait, and the real side runs one op at a time: the op it would interrupt never returns by itself, so the harness would wait for it forever',
 };
 /** Ops not run on the real side and not compared: model-only checks and orderings. */
 const NOT_COMPARED = new Set(['assert', 'wait']);
 const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fstat', 'sleep', 'mread', 'mwrite']);
-// a server thread's "ioctl" is issued on its /dev/fuse with a NULL argument
-const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount']);
+// a server thread's ops go through the helper that holds its /dev/fuse (an "ioctl" without a
+// "dev" is issued on that device with a NULL argument); a forked child's through the helper's child
+const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount', 'open_dev_fuse', 'clone', 'capset', 'socket', 'pipe', 'init_reply', 'umount']);
 
 /** Why the real side cannot run this scenario, or null. */
 export function realSkipReason(s: Scenario): string | null {
@@ -29,13 +31,24 @@ export function realSkipReason(s: Scenario): string | null {
   if (s.schedule === 'round-robin') return 'it uses the round-robin schedule (the real side runs ops one at a time)';
   if (s.mutants.length) return `it switches on mutants (${s.mutants.join(', ')})`;
   if (s.kernel === 'v15') return 'it pins the v15 patch kernel (a uapi no released kernel has)';
+  const procOf = (t: Scenario['tasks'][number]) => t.proc ?? t.name;
   for (const t of s.tasks) {
-    const server = t.proc?.startsWith('server:') ?? false;
+    const proc = procOf(t);
+    const forked = t.fork !== undefined;
+    const server = proc.startsWith('server:') || forked;
+    if (forked && !t.fork!.startsWith('server:')) return `process ${proc} forks from ${t.fork}: the real side forks only a FUSE server's process (its helper)`;
+    if (forked && s.tasks.filter((x) => procOf(x) === proc).length > 1) return `the forked process ${proc} has several threads: the real side's child of the helper is one`;
     for (const op of t.ops) {
-      if (Object.values(op).includes('$devfd')) return `op ${op.op} names the server's /dev/fuse fd ($devfd), which the helper keeps to itself`;
       if (NOT_COMPARED.has(op.op)) continue;
-      if (MODEL_ONLY_OPS[op.op]) return `op ${op.op}: ${MODEL_ONLY_OPS[op.op]} has no real counterpart`;
+      if (MODEL_ONLY_OPS[op.op]) return `op ${op.op}: ${MODEL_ONLY_OPS[op.op]}`;
       if (server ? !SERVER_OPS.has(op.op) : !USER_OPS.has(op.op)) return `op ${op.op} in a ${server ? 'server' : 'user'} thread`;
+      if (op.op === 'umount' && (!op.lazy || proc !== `server:${op.fs}`)) {
+        return `op umount${op.lazy ? '' : ' (not lazy)'} of /${op.fs} by ${proc}: the real side unmounts only lazily, a FUSE mount by its own server (the helper's umount2(MNT_DETACH))`;
+      }
+      if (op.op === 'capset' && !forked) {
+        return `op capset in a thread of ${proc}: the real side's server threads are one process (the helper) with its session loop, which would lose the capability too`;
+      }
+      if (op.op === 'init_reply' && forked) return 'op init_reply in a forked process: the real side holds the INIT reply in the server itself';
       if ('fd' in op && typeof op.fd === 'number' && !server) return `op ${op.op} names fd ${op.fd} by number (fd numbers differ)`;
     }
   }

@@ -65,6 +65,11 @@ export interface FileObj extends ObjBase {
   cred: Ptr;
   /** the sb of the real inode behind the file (an overlay file's lower layer; else sb) */
   realSb: number;
+  /**
+   * /dev/fuse only: FUSE_DEV_SYNC_INIT, the mark FUSE_DEV_IOC_SYNC_INIT leaves in private_data
+   * (its low bit) on a device no mount has attached yet (6.18)
+   */
+  devSyncInit?: boolean;
 }
 
 export type IoMode = 'IOM_NONE' | 'IOM_CACHED' | 'IOM_UNCACHED';
@@ -164,8 +169,10 @@ export interface FuseConnObj extends ObjBase {
   /** replies to waiting tasks, by unique */
   answered: Answer[];
   nextUnique: number;
-  /** the server's /dev/fuse struct file */
+  /** the server's /dev/fuse struct file (the one the mount attached) */
   devFile: Ptr;
+  /** fc->dev_count: the /dev/fuse files attached to the connection (the mount's and its clones) */
+  devCount: number;
   /** ghost state (not in the kernel): the highest backing id ever handed out, for the reuse check */
   idHighWater: number;
 }
@@ -191,6 +198,8 @@ export interface Request {
   bytes: string;
   /** the task waiting for the answer, or null for requests nobody waits on (RELEASE, FORGET) */
   waiter: string | null;
+  /** the /dev/fuse file the server read it through (its fuse_dev's fpq->processing), once read */
+  dev?: Ptr;
 }
 
 export interface Answer {
@@ -203,6 +212,8 @@ export interface Answer {
 
 export interface PlainInode {
   kind: InodeKind;
+  /** a symbolic link's target: a path of the model ("/<fs>/<name>") */
+  target?: string;
   data: string;
   mtime: number;
   atime: number;
@@ -218,7 +229,13 @@ interface SbBase {
   /** mount point name: paths are "/<name>/<file>" */
   name: string;
   s_stack_depth: number;
+  /** attached at its mount point: paths through "/<name>" reach it */
   mounted: boolean;
+  /**
+   * umount2(MNT_DETACH) took it out of the namespace while files were still open on it: it
+   * lives on until the last of them goes, then cleanup_mnt kills it (the mount's last mntput)
+   */
+  detached?: boolean;
 }
 
 export interface PlainSb extends SbBase {
@@ -276,6 +293,11 @@ export type WaitCond =
   | { on: 'initialized'; conn: Ptr }
   | { on: 'iocache'; inode: Ptr }
   | { on: 'rcu' }
+  /**
+   * fuse_get_dev's wait_event_interruptible(fuse_dev_waitq): until the /dev/fuse file is no
+   * longer marked FUSE_DEV_SYNC_INIT (a mount installed its fuse_dev) or a signal is pending
+   */
+  | { on: 'fud'; file: Ptr }
   /** a scenario's "wait" op: until task has finished `ops` ops */
   | { on: 'task'; task: string; ops: number };
 
@@ -317,6 +339,18 @@ export interface Task {
   results: OpResult[];
   /** references this task holds in flight (for the refcount-owner invariant) */
   refs: Ptr[];
+  /**
+   * task->cred once this task changed its own (commit_creds, e.g. capset(2)); absent, the
+   * task uses its process's (threads start sharing one cred object: copy_creds, CLONE_THREAD)
+   */
+  cred?: Ptr;
+  /** a signal is pending (signal_pending): interruptible waits end with -EINTR */
+  sigpending?: boolean;
+  /**
+   * task_work queued for the way back to userspace (task_work_add): the kfunc to run and its
+   * arguments (cleanup_mnt of a lazily unmounted mount whose last file went)
+   */
+  taskWork?: { fn: string; args: Record<string, unknown> }[];
 }
 
 /** A process: what its threads share (files_struct, mm, creds, and the program's variables). */

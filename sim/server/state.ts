@@ -48,6 +48,8 @@ export interface ServerState {
   kernelInit: string;
   /** the kernel's INIT request: its minor and the flags it offered, by name (null before it came) */
   kernelInitRequest: { minor: number; offered: string[] } | null;
+  /** the INIT reply the server holds back (policy init.hold), as hex, until "init_reply" sends it */
+  heldInit: { hex: string; failed: boolean } | null;
 }
 
 /** The servers of a world (the kernel keeps their state as opaque userspace memory). */

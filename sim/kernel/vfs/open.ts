@@ -1,7 +1,7 @@
 // fs/open.c and fs/namei.c's path_openat: open(2) and close(2).
 import { call, entry, goto, kfunc, ret } from '../exec.ts';
 import type { FileObj, Ptr } from '../state.ts';
-import { fmodeRead, fmodeWrite, O_CREAT, O_EXCL, O_NOCTTY, O_PATH, O_TRUNC } from './fcntl.ts';
+import { fmodeRead, fmodeWrite, O_CREAT, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC } from './fcntl.ts';
 import { neg } from '../lib/errno.ts';
 import { EMPTY_FOPS, f_op, s_type } from './fs.ts';
 import { resolvePath } from './namei.ts';
@@ -16,6 +16,8 @@ interface OpenA {
 }
 
 interface OpenL extends OpenA {
+  /** symbolic links followed so far (MAXSYMLINKS 40: ELOOP) */
+  links: number;
   sb: number;
   name: string;
   inode: Ptr;
@@ -47,6 +49,19 @@ export const sys_open = entry(
       const type = s_type(sb);
       const kind = type.inodeKind(c.w, sb, l.name);
       const opath = (l.flags & O_PATH) !== 0;
+      if (kind === 'lnk') {
+        // the trailing symlink: followed (step_into -> pick_link) unless O_NOFOLLOW; O_PATH |
+        // O_NOFOLLOW opens the link itself, O_NOFOLLOW alone is ELOOP (may_open)
+        const target = type.get_link?.(c.w, sb, l.name) ?? null;
+        if (l.flags & O_NOFOLLOW) {
+          if (!opath) return ret(neg('ELOOP'));
+        } else if (target !== null) {
+          l.links = (l.links ?? 0) + 1;
+          if (l.links > 40) return ret(neg('ELOOP'));
+          l.path = target;
+          return goto('start');
+        }
+      }
       const write = fmodeWrite(l.flags);
       if (write) {
         if (kind === 'dir') return ret(neg('EISDIR'));

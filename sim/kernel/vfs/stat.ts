@@ -1,5 +1,5 @@
 // fs/stat.c: stat(2), and statx(AT_STATX_DONT_SYNC) for what the kernel has cached.
-import { call, entry, kfunc, ret } from '../exec.ts';
+import { call, entry, goto, kfunc, ret } from '../exec.ts';
 import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { s_type } from './fs.ts';
@@ -14,6 +14,8 @@ interface StatA {
 }
 
 interface StatL extends StatA {
+  /** symbolic links followed so far (MAXSYMLINKS 40: ELOOP) */
+  links: number;
   sb: number;
   name: string;
   inode: Ptr;
@@ -54,7 +56,16 @@ export const sys_stat = entry(
     },
     found(c, l) {
       if (l.inode < 0) return ret(l.inode);
-      const type = s_type(c.w.sbs[l.sb]!);
+      const sb = c.w.sbs[l.sb]!;
+      const type = s_type(sb);
+      // stat(2) follows a trailing symlink (LOOKUP_FOLLOW)
+      const target = type.inodeKind(c.w, sb, l.name) === 'lnk' ? (type.get_link?.(c.w, sb, l.name) ?? null) : null;
+      if (target !== null) {
+        l.links = (l.links ?? 0) + 1;
+        if (l.links > 40) return ret(neg('ELOOP'));
+        l.path = target;
+        return goto('start');
+      }
       type.pathGet?.(c, l.inode);
       return call(type.getattr, { sb: l.sb, name: l.name, inode: l.inode, cached: !!l.cached }, 'done', 'r');
     },
