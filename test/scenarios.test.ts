@@ -148,7 +148,12 @@ const REQUEST_STREAM: Record<string, string[]> = {
   ],
   '2. open modes and syscalls users make': ['open-modes-wronly-append', 'open-trunc-setattr', 'setattr-truncate-passthrough', 'mmap-loads-stores-writeback'],
   '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts'],
-  '4. device and connection life': ['dev-fuse-unmounted-ioctls-6.18'],
+  '4. device and connection life': [
+    'dev-fuse-unmounted-ioctls-6.18',
+    'dev-fuse-unmounted-ioctls-6.9',
+    'dev-fuse-sync-init-backing-open-waits',
+    'init-held-backing-ioctls-eperm',
+  ],
   '6. the wire as it is': ['wire-open-reply-unknown-bits', 'wire-backing-open-padding-u64', 'wire-init-request'],
 };
 
