@@ -4,6 +4,7 @@
 // requests that reached each server (unmodelled ones dropped, and listed), what stat shows
 // (stat's result is st_size) and what ended up in the plain files.
 import { runScenario } from '../sim/scenario/run-scenario.ts';
+import type { Scheduler } from '../sim/scenario/run.ts';
 import { describeOp } from '../sim/scenario/run-scenario.ts';
 import type { Scenario } from '../sim/scenario/schema.ts';
 import { availability } from './transport.ts';
@@ -60,13 +61,21 @@ export interface ModelRun extends RealRun {
   order: [string, number][];
 }
 
-/** The model's run, stopped before teardown (as the real side is observed). */
-export function modelRun(s: Scenario, kernel: string): ModelRun {
+/**
+ * The scheduler of a nondeterministic scenario's second model run: a FUSE server's session
+ * loop whenever it can run (the server is always quick to read what the kernel queued), else
+ * the first runnable task, as the sequential scheduler does.
+ */
+export const serverEager: Scheduler = (_w, r) => (r.find((t) => t.role === 'daemon' && t.name.startsWith('fuse-daemon:')) ?? r[0]!).name;
+
+/** The model's run, stopped before teardown (as the real side is observed); scheduler: instead of the scenario's own. */
+export function modelRun(s: Scenario, kernel: string, scheduler?: Scheduler): ModelRun {
   const order: [string, number][] = [];
   const r = runScenario({ ...s, teardown: false }, {
     kernel,
     record: false,
     check: false,
+    ...(scheduler ? { scheduler } : {}),
     onStep: (rec, phase) => {
       if (phase === 'run' && rec.done && s.tasks.some((t) => t.name === rec.task)) order.push([rec.task, rec.done.op]);
     },
@@ -192,7 +201,29 @@ export async function runOracle(scenarios: Scenario[], opts: OracleOptions): Pro
       emit(s.name, [{ scenario: s.name, observable: '(harness)', model: '', kernel: `error: ${(e as Error).message}`, agree: false }]);
       continue;
     }
-    emit(s.name, compareRuns(s, model, real));
+    emit(s.name, s.nondeterministic ? compareNondeterministic(s, model, real, opts.kernel) : compareRuns(s, model, real));
   }
   return { rows };
+}
+
+/**
+ * A scenario with a race the kernel resolves either way (its "nondeterministic" reason): the
+ * kernel's run must match, as a whole, one of two model runs: the scenario's own schedule (user
+ * tasks first) or the server-eager one (the FUSE servers first whenever they can run). The rows
+ * of the one that matches are reported, each with a note saying which interleaving it is; if
+ * neither matches, the scenario's own, with its disagreements.
+ */
+export function compareNondeterministic(s: Scenario, model: ModelRun, real: RealRun, kernel: string): Row[] {
+  const own = compareRuns(s, model, real);
+  const alt = compareRuns(s, modelRun(s, kernel, serverEager), real);
+  const allAgree = (rows: Row[]) => rows.every((r) => r.agree !== false);
+  // the rows the race decides: their model value differs between the two runs (or one lacks them)
+  const value = (rows: Row[]) => new Map(rows.map((r) => [r.observable, r.model]));
+  const [ov, av] = [value(own), value(alt)];
+  const raced = (r: Row) => ov.get(r.observable) !== av.get(r.observable);
+  const note = (rows: Row[], which: string) =>
+    rows.map((r) => (raced(r) ? { ...r, note: [r.note, `${which}; nondeterministic: ${s.nondeterministic}`].filter(Boolean).join('; ') } : r));
+  if (allAgree(own)) return note(own, 'as the model with user tasks first');
+  if (allAgree(alt)) return note(alt, 'as the model with the servers first');
+  return note(own, 'neither the model with user tasks first nor with the servers first');
 }

@@ -153,6 +153,9 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'dev-fuse-unmounted-ioctls-6.9',
     'dev-fuse-sync-init-backing-open-waits',
     'init-held-backing-ioctls-eperm',
+    'clone-backing-ids-shared',
+    'dev-close-passthrough-keeps-working',
+    'lazy-umount-passthrough-open',
   ],
   '6. the wire as it is': ['wire-open-reply-unknown-bits', 'wire-backing-open-padding-u64', 'wire-init-request'],
 };

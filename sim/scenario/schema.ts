@@ -236,6 +236,12 @@ export const ScenarioSchema = z
     /** the spec paragraph this scenario demonstrates, e.g. "3. BACKING_OPEN" */
     spec: z.string().optional(),
     kernel: z.enum(PROFILE_NAMES as [string, ...string[]]).default('6.9'),
+    /**
+     * a race the real kernel resolves either way (why, in words): fpsim oracle then also runs
+     * the model with the FUSE servers scheduled first whenever they can run, and accepts the
+     * kernel's value of a row if either model run shows it (the note says which)
+     */
+    nondeterministic: z.string().min(1).optional(),
     mutants: z.array(z.enum(MUTANT_NAMES as [string, ...string[]])).default([]),
     filesystems: z.array(FilesystemSchema).min(1).max(64),
     tasks: z.array(TaskSchema).min(1).max(MAX_TASKS, `at most ${MAX_TASKS} tasks (the model is built for small programs)`),
