@@ -156,6 +156,8 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'clone-backing-ids-shared',
     'dev-close-passthrough-keeps-working',
     'lazy-umount-passthrough-open',
+    'fork-child-drops-cap-sys-admin',
+    'capset-one-thread-only',
   ],
   '6. the wire as it is': ['wire-open-reply-unknown-bits', 'wire-backing-open-padding-u64', 'wire-init-request'],
 };
