@@ -159,6 +159,14 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'fork-child-drops-cap-sys-admin',
     'capset-one-thread-only',
   ],
+  '5. every kind of backing fd': [
+    'backing-fd-kinds-6.18',
+    'backing-fd-kinds-6.9',
+    'backing-fd-regular-modes-6.18',
+    'backing-open-dir-6.18-eisdir',
+    'backing-open-fifo-6.18-einval',
+    'backing-open-opath-6.18-ok',
+  ],
   '6. the wire as it is': ['wire-open-reply-unknown-bits', 'wire-backing-open-padding-u64', 'wire-init-request'],
 };
 

@@ -330,7 +330,10 @@ export const ScenarioSchema = z
     for (const t of s.tasks) {
       const set = saved.get(procOf(t)) ?? new Set<string>();
       saved.set(procOf(t), set);
-      for (const op of t.ops) if (op.save !== undefined) set.add(op.save);
+      for (const op of t.ops) {
+        if (op.save !== undefined) set.add(op.save);
+        if (op.op === 'pipe' && op.save_write !== undefined) set.add(op.save_write);
+      }
     }
     const checkRef = (v: unknown, proc: string, at: (string | number)[]) => {
       if (typeof v !== 'string' || !v.startsWith('$')) return;
