@@ -236,6 +236,8 @@ interface SbBase {
    * lives on until the last of them goes, then cleanup_mnt kills it (the mount's last mntput)
    */
   detached?: boolean;
+  /** path walks in progress that hold this mount (the struct path a path-based syscall resolved) */
+  walkers?: number;
 }
 
 export interface PlainSb extends SbBase {

@@ -1,5 +1,5 @@
 // fs/namespace.c: mount(2) of a filesystem declared "mounted at run time", and umount(2).
-import { entry, kfunc, ret, tail, task_work_add } from '../exec.ts';
+import { entry, kfunc, ret, tail, task_work_add, type Next } from '../exec.ts';
 import type { SuperBlock } from '../state.ts';
 import type { Ctx } from '../ctx.ts';
 import { neg } from '../lib/errno.ts';
@@ -26,9 +26,45 @@ function generic_umount(c: Ctx, sb: SuperBlock): number {
   return 0;
 }
 
-/** Whether any file is still open on the superblock (each holds its mount: f_path.mnt). */
+/**
+ * Whether anything still holds the mount: a file open on it (f_path.mnt), or a path-based
+ * syscall in progress that resolved a path on it (the walk's struct path).
+ */
 function filesOpenOn(c: Ctx, sb: SuperBlock): boolean {
+  if (sb.walkers) return true;
   return Object.values(c.w.heap).some((o) => o.type === 'file' && o.life === 'live' && o.sb === sb.id);
+}
+
+/** A path-based syscall's hold on the mount its walk resolved (walkSb < 0 or absent: none). */
+export interface WalkL {
+  walkSb?: number;
+}
+
+/**
+ * path_get of the walk's result: the syscall holds the mount it resolved until its path_put
+ * (walk_put), so a lazy umount meanwhile leaves it alive (an open in progress still opens the
+ * file, which then holds the mount). A second walk (a symlink followed) drops the first.
+ */
+export function walk_get(c: Ctx, l: WalkL, sb: SuperBlock) {
+  walk_put(c, l);
+  sb.walkers = (sb.walkers ?? 0) + 1;
+  l.walkSb = sb.id;
+}
+
+/** path_put of the walk's result: the last hold on a detached mount queues its cleanup. */
+export function walk_put(c: Ctx, l: WalkL) {
+  if (l.walkSb === undefined || l.walkSb < 0) return;
+  const sb = c.w.sbs[l.walkSb]!;
+  l.walkSb = -1;
+  sb.walkers = (sb.walkers ?? 1) - 1;
+  if (sb.walkers <= 0) delete sb.walkers;
+  if (sb.detached) mntput(c, sb);
+}
+
+/** Return v from a path-based syscall, after its path_put. */
+export function walk_ret(c: Ctx, l: WalkL, v: number): Next {
+  walk_put(c, l);
+  return ret(v);
 }
 
 /**
