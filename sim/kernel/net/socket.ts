@@ -60,7 +60,10 @@ export const sys_socket = entry(
       }
       const sb = c.w.sbs.find((s) => s.name === SOCKFS);
       if (!sb) throw new Error('no sockfs (model bug)');
-      const name = `socket:[${c.w.step}]`;
+      // the inode number: the first one sockfs has not given out (the model never frees them)
+      let ino = 1;
+      while (s_type(sb).peek(c.w, sb, `socket:[${ino}]`)) ino++;
+      const name = `socket:[${ino}]`;
       s_type(sb).mknod?.(c, sb, name, 'sock');
       const f = alloc_file(c, { f_op: SOCKET_FOPS, sb: sb.id, name, mode: 'sock', flags: O_RDWR, read: true, write: true, opath: false, private_data: 0, backing: false, realSb: sb.id });
       return ret(fd_install(c, f.ptr));

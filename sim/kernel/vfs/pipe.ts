@@ -25,7 +25,10 @@ export const sys_pipe = entry(
       const sb = c.w.sbs.find((s) => s.name === PIPEFS);
       if (!sb) throw new Error('no pipefs (model bug)');
       const mknod = s_type(sb).mknod;
-      const name = `pipe:[${c.w.step}]`;
+      // the inode number: the first one pipefs has not given out (the model never frees them)
+      let ino = 1;
+      while (s_type(sb).peek(c.w, sb, `pipe:[${ino}]`)) ino++;
+      const name = `pipe:[${ino}]`;
       if (!mknod || mknod(c, sb, name, 'fifo') < 0) throw new Error(`pipefs: no inode ${name} (model bug)`);
       const end = (flags: number) =>
         alloc_file(c, { f_op: PIPEFIFO_FOPS, sb: sb.id, name, mode: 'fifo', flags, read: flags === O_RDONLY, write: flags === O_WRONLY, opath: false, private_data: 0, backing: false, realSb: sb.id });
