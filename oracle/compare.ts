@@ -67,7 +67,8 @@ export type ResultKind = 'value' | 'ok' | 'data' | 'value+data';
 
 /** Which ops' return values are numbers that differ between the model and a real process. */
 export function resultKind(op: string): ResultKind {
-  if (op === 'open' || op === 'mmap') return 'ok';
+  // fds, mapping ids: numbers of each side's own choosing
+  if (op === 'open' || op === 'mmap' || op === 'open_dev_fuse' || op === 'socket' || op === 'pipe') return 'ok';
   if (op === 'read' || op === 'mread') return 'data';
   if (op === 'lock') return 'value+data'; // F_GETLK reports the lock it found
   return 'value';

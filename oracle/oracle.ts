@@ -4,6 +4,7 @@
 // requests that reached each server (unmodelled ones dropped, and listed), what stat shows
 // (stat's result is st_size) and what ended up in the plain files.
 import { runScenario } from '../sim/scenario/run-scenario.ts';
+import type { Scheduler } from '../sim/scenario/run.ts';
 import { describeOp } from '../sim/scenario/run-scenario.ts';
 import type { Scenario } from '../sim/scenario/schema.ts';
 import { availability } from './transport.ts';
@@ -14,14 +15,16 @@ import { opKey, runReal, type OrderEntry, type RealRun } from './real-run.ts';
 /** Ops only the model can do; a scenario using one is skipped. */
 const MODEL_ONLY_OPS: Record<string, string> = {
   drop_inode: 'drop_inode evicts one inode (the kernel has only the global drop_caches)',
-  umount: 'umount',
   serve: 'a second session loop',
+  signal:
+    'a signal ends an interruptible wait, and the real side runs one op at a time: the op it would interrupt never returns by itself, so the harness would wait for it forever',
 };
 /** Ops not run on the real side and not compared: model-only checks and orderings. */
 const NOT_COMPARED = new Set(['assert', 'wait']);
 const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fstat', 'sleep', 'mread', 'mwrite', 'flock', 'lock']);
-// a server thread's "ioctl" is issued on its /dev/fuse with a NULL argument
-const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount']);
+// a server thread's ops go through the helper that holds its /dev/fuse (an "ioctl" without a
+// "dev" is issued on that device with a NULL argument); a forked child's through the helper's child
+const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount', 'open_dev_fuse', 'clone', 'capset', 'socket', 'pipe', 'init_reply', 'umount']);
 
 /** Why the real side cannot run this scenario, or null. */
 export function realSkipReason(s: Scenario): string | null {
@@ -29,13 +32,24 @@ export function realSkipReason(s: Scenario): string | null {
   if (s.schedule === 'round-robin') return 'it uses the round-robin schedule (the real side runs ops one at a time)';
   if (s.mutants.length) return `it switches on mutants (${s.mutants.join(', ')})`;
   if (s.kernel === 'v15') return 'it pins the v15 patch kernel (a uapi no released kernel has)';
+  const procOf = (t: Scenario['tasks'][number]) => t.proc ?? t.name;
   for (const t of s.tasks) {
-    const server = t.proc?.startsWith('server:') ?? false;
+    const proc = procOf(t);
+    const forked = t.fork !== undefined;
+    const server = proc.startsWith('server:') || forked;
+    if (forked && !t.fork!.startsWith('server:')) return `process ${proc} forks from ${t.fork}: the real side forks only a FUSE server's process (its helper)`;
+    if (forked && s.tasks.filter((x) => procOf(x) === proc).length > 1) return `the forked process ${proc} has several threads: the real side's child of the helper is one`;
     for (const op of t.ops) {
-      if (Object.values(op).includes('$devfd')) return `op ${op.op} names the server's /dev/fuse fd ($devfd), which the helper keeps to itself`;
       if (NOT_COMPARED.has(op.op)) continue;
-      if (MODEL_ONLY_OPS[op.op]) return `op ${op.op}: ${MODEL_ONLY_OPS[op.op]} has no real counterpart`;
+      if (MODEL_ONLY_OPS[op.op]) return `op ${op.op}: ${MODEL_ONLY_OPS[op.op]}`;
       if (server ? !SERVER_OPS.has(op.op) : !USER_OPS.has(op.op)) return `op ${op.op} in a ${server ? 'server' : 'user'} thread`;
+      if (op.op === 'umount' && (!op.lazy || proc !== `server:${op.fs}`)) {
+        return `op umount${op.lazy ? '' : ' (not lazy)'} of /${op.fs} by ${proc}: the real side unmounts only lazily, a FUSE mount by its own server (the helper's umount2(MNT_DETACH))`;
+      }
+      if (op.op === 'capset' && !forked) {
+        return `op capset in a thread of ${proc}: the real side's server threads are one process (the helper) with its session loop, which would lose the capability too`;
+      }
+      if (op.op === 'init_reply' && forked) return 'op init_reply in a forked process: the real side holds the INIT reply in the server itself';
       if ('fd' in op && typeof op.fd === 'number' && !server) return `op ${op.op} names fd ${op.fd} by number (fd numbers differ)`;
     }
   }
@@ -74,8 +88,15 @@ export interface ModelRun extends RealRun {
   order: OrderEntry[];
 }
 
-/** The model's run, stopped before teardown (as the real side is observed). */
-export function modelRun(s: Scenario, kernel: string): ModelRun {
+/**
+ * The scheduler of a nondeterministic scenario's second model run: a FUSE server's session
+ * loop whenever it can run (the server is always quick to read what the kernel queued), else
+ * the first runnable task, as the sequential scheduler does.
+ */
+export const serverEager: Scheduler = (_w, r) => (r.find((t) => t.role === 'daemon' && t.name.startsWith('fuse-daemon:')) ?? r[0]!).name;
+
+/** The model's run, stopped before teardown (as the real side is observed); scheduler: instead of the scenario's own. */
+export function modelRun(s: Scenario, kernel: string, scheduler?: Scheduler): ModelRun {
   const order: OrderEntry[] = [];
   const finished = new Map<string, number>();
   const blocked: Record<string, boolean> = {};
@@ -83,6 +104,7 @@ export function modelRun(s: Scenario, kernel: string): ModelRun {
     kernel,
     record: false,
     check: false,
+    ...(scheduler ? { scheduler } : {}),
     onStep: (rec, phase) => {
       if (phase !== 'run' || !s.tasks.some((t) => t.name === rec.task)) return;
       if (rec.done) {
@@ -227,7 +249,29 @@ export async function runOracle(scenarios: Scenario[], opts: OracleOptions): Pro
       emit(s.name, [{ scenario: s.name, observable: '(harness)', model: '', kernel: `error: ${(e as Error).message}`, agree: false }]);
       continue;
     }
-    emit(s.name, compareRuns(s, model, real));
+    emit(s.name, s.nondeterministic ? compareNondeterministic(s, model, real, opts.kernel) : compareRuns(s, model, real));
   }
   return { rows };
+}
+
+/**
+ * A scenario with a race the kernel resolves either way (its "nondeterministic" reason): the
+ * kernel's run must match, as a whole, one of two model runs: the scenario's own schedule (user
+ * tasks first) or the server-eager one (the FUSE servers first whenever they can run). The rows
+ * of the one that matches are reported, each with a note saying which interleaving it is; if
+ * neither matches, the scenario's own, with its disagreements.
+ */
+export function compareNondeterministic(s: Scenario, model: ModelRun, real: RealRun, kernel: string): Row[] {
+  const own = compareRuns(s, model, real);
+  const alt = compareRuns(s, modelRun(s, kernel, serverEager), real);
+  const allAgree = (rows: Row[]) => rows.every((r) => r.agree !== false);
+  // the rows the race decides: their model value differs between the two runs (or one lacks them)
+  const value = (rows: Row[]) => new Map(rows.map((r) => [r.observable, r.model]));
+  const [ov, av] = [value(own), value(alt)];
+  const raced = (r: Row) => ov.get(r.observable) !== av.get(r.observable);
+  const note = (rows: Row[], which: string) =>
+    rows.map((r) => (raced(r) ? { ...r, note: [r.note, `${which}; nondeterministic: ${s.nondeterministic}`].filter(Boolean).join('; ') } : r));
+  if (allAgree(own)) return note(own, 'as the model with user tasks first');
+  if (allAgree(alt)) return note(alt, 'as the model with the servers first');
+  return note(own, 'neither the model with user tasks first nor with the servers first');
 }

@@ -9,13 +9,14 @@
 // child per scenario process, one op at a time, in the order the model finished them; a
 // server thread's ops go through the transport.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scenario, ScenarioOp } from '../sim/scenario/schema.ts';
 import { flockCmd, LOCK_CMD, LOCK_TYPE, openFlags } from '../sim/scenario/build.ts';
+import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLONE } from '../sim/wire/uapi.ts';
 import { ensureBuilt } from './native/build.ts';
 import { RealServer } from './real-server.ts';
-import { RealFuseTransport, TransportClosedError } from './transport.ts';
+import { RealFuseTransport, ServerProcessOps, TransportClosedError } from './transport.ts';
 import type { UserResult } from './user.ts';
 import { canonicalErrno, errnoNameOf } from './compare.ts';
 
@@ -170,6 +171,8 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
   const users = new Map<string, UserProcess>();
   const servers = new Map<string, { t: RealFuseTransport; srv: RealServer }>();
   const roots = new Map<string, string>();
+  /** the server processes' and their forked children's operations, by process */
+  const procOps = new Map<string, ServerProcessOps>();
   const vars = new Map<string, Record<string, number>>();
   const varsOf = (proc: string) => {
     let v = vars.get(proc);
@@ -274,6 +277,7 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
     };
 
     // ---- setup: the filesystems, in order
+    const links: [string, string][] = [];
     for (const f of s.filesystems) {
       if (f.type === 'plain') {
         const dir = plainDir(f.name);
@@ -281,6 +285,9 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
         for (const [n, v] of Object.entries(f.files)) {
           if (typeof v === 'string') writeFileSync(host(join(dir, n)), v);
           else if ('dir' in v) mkdirSync(host(join(dir, n)));
+          else if ('chr' in v) mknodNull(host(join(dir, n)));
+          // made once every filesystem is there: the link points at its target's real path
+          else if ('symlink' in v) links.push([host(join(dir, n)), v.symlink]);
           else mkfifo(host(join(dir, n)));
         }
         const target = join(areaDir, f.name);
@@ -305,16 +312,34 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
           onNote: (n) => log(n),
         });
         servers.set(f.name, { t, srv });
+        procOps.set(`server:${f.name}`, t.ops());
         roots.set(f.name, t.mountpoint);
+        // the server's own /dev/fuse fd: what its ops name $devfd
+        const devfd = await t.ops().devFd();
+        if (devfd < 0) throw new Error(`/${f.name}: the helper has no /dev/fuse fd (${errnoNameOf(devfd)})`);
+        varsOf(`server:${f.name}`)['devfd'] = devfd;
         let timer: NodeJS.Timeout | undefined;
         const ok = await Promise.race([srv.init.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5_000)))]);
         clearTimeout(timer);
         if (!ok) throw new Error(`/${f.name}: the kernel sent no INIT within 5 s`);
-        log(`mounted /${f.name} at ${t.mountpoint}`);
+        log(`mounted /${f.name} at ${t.mountpoint}${f.server.init.hold ? ' (INIT held)' : ''}`);
       } else if (f.mount === 'setup') {
         const r = await mountOverlay(f.name);
         if (r !== 0) throw new Error(`overlay mount of /${f.name}: ${errnoNameOf(r)}`);
       }
+    }
+
+    for (const [at, target] of links) symlinkSync(realPath(target), at);
+
+    // ---- forked processes: children of their server's helper, forked once the mounts are up
+    const forks = new Map<string, string>();
+    for (const t of s.tasks) if (t.fork !== undefined) forks.set(t.proc ?? t.name, t.fork);
+    for (const [child, parent] of forks) {
+      const fs = parent.startsWith('server:') ? servers.get(parent.slice(7)) : undefined;
+      if (!fs) throw new Error(`fork of ${parent}: only a FUSE server's process can be forked on the real side`);
+      procOps.set(child, await fs.t.fork());
+      Object.assign(varsOf(child), varsOf(parent));
+      log(`forked ${child} from ${parent}`);
     }
 
     /**
@@ -380,9 +405,10 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
             res = abortConnection(host(fusectl), t.mountpoint, nsPid);
           }
         }
-      } else if (serverFs !== null) {
-        const t = servers.get(serverFs)!.t;
-        res = await serverOp(t, op, arg, realPath);
+      } else if (procOps.has(proc)) {
+        // a server thread, or a thread of a process forked from a server: through its helper
+        const fs = serverFs ?? forks.get(proc)!.slice(7);
+        res = await serverOp(servers.get(fs)!, procOps.get(proc)!, op, arg, pv, realPath);
       } else {
         let u = users.get(proc);
         if (!u) users.set(proc, (u = new UserProcess(nsPid)));
@@ -440,6 +466,14 @@ export async function runReal(s: Scenario, opts: RealRunOptions): Promise<RealRu
   }
 }
 
+/** mknod(1) of /dev/null's device (c 1 3): Node has no mknod. */
+function mknodNull(path: string): void {
+  const r = spawnSync('mknod', ['-m', '0666', path, 'c', '1', '3'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`mknod ${path}: ${r.error?.message ?? r.stderr}`);
+}
+
+const O_RDWR_ = 2;
+
 /** mkfifo(1): Node has no mknod. */
 function mkfifo(path: string): void {
   const r = spawnSync('mkfifo', ['-m', '0644', path], { encoding: 'utf8' });
@@ -466,25 +500,75 @@ function abortConnection(fusectl: string, mountpoint: string, nsPid: number): Re
   }
 }
 
-/** A server thread's op: through the helper that holds the mount's /dev/fuse. */
+/** The bytes of struct fuse_backing_map (s32 fd, u32 flags, u64 padding). */
+function backingMap(fd: number, flags: number, padding: bigint | number | string): Buffer {
+  const p = Buffer.alloc(16);
+  p.writeInt32LE(fd | 0, 0);
+  p.writeUInt32LE(flags >>> 0, 4);
+  p.writeBigUInt64LE(BigInt.asUintN(64, BigInt(padding)), 8);
+  return p;
+}
+
+/** A u32 ioctl argument. */
+function u32Arg(v: number): Buffer {
+  const p = Buffer.alloc(4);
+  p.writeUInt32LE(v >>> 0, 0);
+  return p;
+}
+
+/**
+ * A server thread's op (or a forked child's): through the helper that holds the mount's
+ * /dev/fuse (its ops, or its child's). An ioctl on another /dev/fuse fd than the server's own
+ * goes through devIoctl with the argument's bytes.
+ */
 async function serverOp(
-  t: RealFuseTransport,
+  server: { t: RealFuseTransport; srv: RealServer },
+  ops: ServerProcessOps,
   op: ScenarioOp,
   arg: (v: number | string) => number,
+  vars: Record<string, number>,
   realPath: (p: string) => string,
 ): Promise<RealResult> {
+  const dev = (o: { dev?: number | string | undefined }) => (o.dev === undefined ? null : arg(o.dev));
   try {
     switch (op.op) {
       case 'open':
-        return fromErr(await t.openFile(realPath(op.path), openFlags(op.mode, op.flags)));
-      case 'backing_open':
-        return fromErr(await t.backingOpenFd(arg(op.fd), { flags: op.flags, padding: BigInt(op.padding) }));
-      case 'backing_close':
-        return fromErr(await t.backingClose(arg(op.id)));
-      case 'ioctl':
-        return fromErr(await t.ioctl(op.cmd));
+        return fromErr(await ops.openFile(realPath(op.path), openFlags(op.mode, op.flags)));
+      case 'open_dev_fuse':
+        return fromErr(await ops.openFile('/dev/fuse', O_RDWR_));
+      case 'backing_open': {
+        const d = dev(op);
+        if (d === null) return fromErr(await ops.backingOpenFd(arg(op.fd), { flags: op.flags, padding: BigInt(op.padding) }));
+        return fromErr(await ops.devIoctl(d, FUSE_DEV_IOC_BACKING_OPEN, backingMap(arg(op.fd), op.flags, op.padding)));
+      }
+      case 'backing_close': {
+        const d = dev(op);
+        if (d === null) return fromErr(await ops.backingClose(arg(op.id)));
+        return fromErr(await ops.devIoctl(d, FUSE_DEV_IOC_BACKING_CLOSE, u32Arg(arg(op.id))));
+      }
+      case 'ioctl': {
+        const d = dev(op);
+        return fromErr(d === null ? await server.t.ioctl(op.cmd) : await ops.devIoctl(d, op.cmd));
+      }
+      case 'clone':
+        return fromErr(await ops.devIoctl(dev(op) ?? (vars['devfd'] ?? -1), FUSE_DEV_IOC_CLONE, u32Arg(arg(op.from))));
       case 'close':
-        return fromErr(await t.closeFile(arg(op.fd)));
+        return fromErr(await ops.closeFile(arg(op.fd)));
+      case 'capset':
+        return fromErr(await ops.setCapSysAdmin(op.cap_sys_admin));
+      case 'socket':
+        return fromErr(await ops.socket(op.bind === undefined ? undefined : realPath(op.bind)));
+      case 'pipe': {
+        const r = await ops.pipe();
+        if (typeof r === 'number') return fromErr(r);
+        if (op.save_write) vars[op.save_write] = r.w;
+        return { ret: r.r };
+      }
+      case 'init_reply':
+        return fromErr(server.srv.releaseInit());
+      case 'umount':
+        // the server's own mount, lazily (the helper's umount2(MNT_DETACH), then its directory goes)
+        return fromErr(await server.t.umount());
       default:
         throw new Error(`a server thread cannot ${op.op} on the real side`);
     }

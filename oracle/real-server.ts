@@ -10,6 +10,7 @@ import {
   initReply,
   openJob,
   OPEN_STEPS,
+  releaseInit,
   releaseJob,
   RELEASE_STEPS,
   isJob,
@@ -53,7 +54,7 @@ export interface RealServerOptions {
 
 export class RealServer {
   readonly state: ServerState;
-  /** resolves once INIT has been answered (whatever the answer) */
+  /** resolves once INIT has been answered (whatever the answer), or held (policy init.hold) */
   readonly init: Promise<void>;
   /** resolves when the device is gone (unmounted, aborted) or the transport closed */
   readonly done: Promise<void>;
@@ -156,8 +157,11 @@ export class RealServer {
     if (req.name === 'INIT') {
       this.kernelInit = req.arg as RealServer['kernelInit'];
       const r = initReply(s, req.unique);
-      this.reply(r.bytes);
-      this.lifecycle(r.failed ? { type: 'INIT_FAILED' } : { type: 'INIT_REPLIED', passthrough: true });
+      // a held reply waits for releaseInit (a server thread's "init_reply")
+      if (!r.held) {
+        this.reply(r.bytes);
+        this.lifecycle(r.failed ? { type: 'INIT_FAILED' } : { type: 'INIT_REPLIED', passthrough: true });
+      }
       this.resolveInit();
       return;
     }
@@ -197,6 +201,18 @@ export class RealServer {
       }
     }
     throw new Error('server job did not finish in 64 steps');
+  }
+
+  /**
+   * A server thread writes the INIT reply the policy held back (init.hold): 0, or -ENOENT when
+   * none is held (the same as the model's "init_reply").
+   */
+  releaseInit(): number {
+    const r = releaseInit(this.state);
+    if (!r) return -2;
+    this.reply(r.bytes);
+    this.lifecycle(r.failed ? { type: 'INIT_FAILED' } : { type: 'INIT_REPLIED', passthrough: true });
+    return 0;
   }
 
   private perform(a: Action): Promise<number> {

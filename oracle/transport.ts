@@ -436,6 +436,23 @@ export class RealFuseTransport {
     return this.control('K', Buffer.concat([head, ...strs]));
   }
 
+  /** The server process's own operations (its fd table, its creds): the helper's. */
+  ops(): ServerProcessOps {
+    return new ServerProcessOps((kind, payload) => this.control(kind, payload));
+  }
+
+  /**
+   * fork(2) of the server process: a child that shares the helper's open files, /dev/fuse
+   * included, and runs the operations given to it. Rejects with the errno if the fork failed.
+   */
+  async fork(): Promise<ServerProcessOps> {
+    const idx = await this.control('F', Buffer.alloc(0));
+    if (idx < 0) throw new Error(`fpsim-fuse-helper: fork failed (errno ${-idx})`);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(idx, 0);
+    return new ServerProcessOps((kind, payload) => this.control('T', Buffer.concat([head, Buffer.from(kind, 'latin1'), payload])));
+  }
+
   /** Lazily unmounts now (the helper keeps relaying until the kernel says ENODEV). */
   umount(): Promise<number> {
     return this.control('U', Buffer.alloc(0));
@@ -469,6 +486,75 @@ export class RealFuseTransport {
     ]);
     clearTimeout(timer);
     return done;
+  }
+}
+
+/**
+ * What a server process does through the helper (the helper itself, or a child it forked): its
+ * own files, its /dev/fuse ioctls, its capabilities. Each returns a value >= 0 or -errno.
+ */
+export class ServerProcessOps {
+  constructor(private readonly ctl: (kind: string, payload: Uint8Array) => Promise<number>) {}
+
+  /** open(2) of a path (not on the helper's own mount). */
+  openFile(path: string, oflags: number): Promise<number> {
+    const p = Buffer.alloc(4);
+    p.writeInt32LE(oflags | 0, 0);
+    return this.ctl('O', Buffer.concat([p, Buffer.from(path, 'utf8')]));
+  }
+
+  /** close(2) of an fd it opened, or of its /dev/fuse ($devfd). */
+  closeFile(fd: number): Promise<number> {
+    const p = Buffer.alloc(4);
+    p.writeInt32LE(fd | 0, 0);
+    return this.ctl('X', p);
+  }
+
+  /** The fd number of the server's /dev/fuse (its $devfd). */
+  devFd(): Promise<number> {
+    return this.ctl('G', Buffer.alloc(0));
+  }
+
+  /** ioctl(2) on a /dev/fuse fd (the server's own or one it opened), with the argument's bytes (none: NULL). */
+  devIoctl(fd: number, cmd: number, arg: Uint8Array = new Uint8Array(0)): Promise<number> {
+    const p = Buffer.alloc(8);
+    p.writeInt32LE(fd | 0, 0);
+    p.writeUInt32LE(cmd >>> 0, 4);
+    return this.ctl('V', Buffer.concat([p, arg]));
+  }
+
+  /** FUSE_DEV_IOC_BACKING_OPEN through the server's own /dev/fuse. */
+  backingOpenFd(fd: number, opts: Omit<BackingOpenOptions, 'oflags'> = {}): Promise<number> {
+    const p = Buffer.alloc(16);
+    p.writeInt32LE(fd, 0);
+    p.writeUInt32LE((opts.flags ?? 0) >>> 0, 4);
+    p.writeBigUInt64LE(BigInt.asUintN(64, BigInt(opts.padding ?? 0)), 8);
+    return this.ctl('B', p);
+  }
+
+  /** FUSE_DEV_IOC_BACKING_CLOSE through the server's own /dev/fuse. */
+  backingClose(id: number): Promise<number> {
+    const p = Buffer.alloc(4);
+    p.writeInt32LE(id | 0, 0);
+    return this.ctl('C', p);
+  }
+
+  /** capset(2): CAP_SYS_ADMIN raised in or dropped from the effective set. */
+  setCapSysAdmin(on: boolean): Promise<number> {
+    const p = Buffer.alloc(4);
+    p.writeInt32LE(on ? 1 : 0, 0);
+    return this.ctl('A', p);
+  }
+
+  /** socket(AF_UNIX, SOCK_STREAM), bound to path if given: the fd. */
+  socket(path?: string): Promise<number> {
+    return this.ctl('S', Buffer.from(path ?? '', 'utf8'));
+  }
+
+  /** pipe(2): the read and the write end. */
+  async pipe(): Promise<{ r: number; w: number } | number> {
+    const v = await this.ctl('Y', Buffer.alloc(0));
+    return v < 0 ? v : { r: v & 0xffff, w: v >>> 16 };
   }
 }
 

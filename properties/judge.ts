@@ -66,6 +66,17 @@ function reachable(w: World, roots: number[]): Set<string> {
   return new Set([...seen].map((p) => `${w.heap[p]!.type}#${p}`));
 }
 
+/**
+ * A task that waits for a connection caught in the 6.9 /dev/fuse cycle once its server closed
+ * its fd: the device file lives on in the connection's own backing map, so the connection is
+ * never aborted, and nobody reads it any more. The real kernel hangs there too.
+ */
+function waitsOnCycle(w: World, task: string | undefined, cycle: Set<string>): boolean {
+  const t = w.tasks.find((x) => x.name === task);
+  const b = t?.blocked;
+  return !!b && (b.on === 'answer' || b.on === 'initialized') && cycle.has(`fuse_conn#${b.conn}`);
+}
+
 /** What the property checks after a run (the invariants were checked after every step). */
 export function judgeRun(p: Program, r: ScenarioResult): Failure[] {
   const out: Failure[] = [];
@@ -76,6 +87,7 @@ export function judgeRun(p: Program, r: ScenarioResult): Failure[] {
   for (const v of r.violations) {
     if (p.own && !r.unexpectedViolations.includes(v)) continue; // a hand-made program expected it
     if (v.kind === 'leak' && v.object !== undefined && cycle.has(v.object)) continue; // the known 6.9 cycle
+    if (v.kind === 'deadlock' && waitsOnCycle(r.world, v.task, cycle)) continue; // its connection can never end
     out.push({ kind: v.kind, message: v.message, task: v.task, step: v.step });
   }
   out.push(...outcomeProblems(p.scenario, r, profileOf(r.world.profile)));

@@ -43,8 +43,17 @@ export interface Program {
 
 // --- the world's shape ---------------------------------------------------------------
 
-/** The plain filesystem every program has: two files and a directory. */
-export const LOWER_FILES = { a: 'hello, backing file', b: 'second backing file', d: { dir: true as const } };
+/**
+ * The plain filesystem every program has: two files, a directory, /dev/null's device node and
+ * a symlink to the first file (backing fds of every kind a server can name by path).
+ */
+export const LOWER_FILES = {
+  a: 'hello, backing file',
+  b: 'second backing file',
+  d: { dir: true as const },
+  n: { chr: 'null' as const },
+  l: { symlink: '/lower/a' },
+};
 
 interface TopoSeed {
   /** the plain fs is read-only (a backing file opened for writing gets EROFS) */
@@ -123,7 +132,20 @@ type OpSeed =
   /** flock(2): type 0 sh, 1 ex, 2 un */
   | { k: 'flock'; fd: number; type: number; nb: boolean }
   /** fcntl(2): cmd 0 setlk, 1 setlkw, 2 getlk; type 0 rd, 1 wr, 2 un; a range of LOCK_RANGES */
-  | { k: 'lock'; fd: number; cmd: number; type: number; range: number };
+  | { k: 'lock'; fd: number; cmd: number; type: number; range: number }
+  /** umount2(MNT_DETACH) of a FUSE mount */
+  | { k: 'umount'; fs: number }
+  // a server thread's own fds and devices
+  | { k: 'pipe' }
+  | { k: 'socket' }
+  | { k: 'open_dev_fuse' }
+  /** FUSE_DEV_IOC_CLONE of $devfd onto the k-th /dev/fuse fd it opened */
+  | { k: 'clone'; dev: number }
+  /** BACKING_OPEN through the k-th /dev/fuse fd it opened (attached by a clone, or not) */
+  | { k: 'backing_open_dev'; dev: number; fd: number }
+  /** the server closes its own /dev/fuse */
+  | { k: 'close_dev' }
+  | { k: 'capset'; cap: boolean };
 
 interface TasksSeed {
   /** each user task: usually an open first, then anything */
@@ -279,6 +301,7 @@ const userOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ k: fc.constant('stat' as const), path: fc.nat({ max: 9 }) }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('drop_inode' as const), path: fc.nat({ max: 9 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('abort' as const), fs: fc.nat({ max: 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('umount' as const), fs: fc.nat({ max: 1 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('backing_open' as const), fd: fdRef, flags: fc.constant(0), padding: fc.constant(0) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('flock' as const), fd: fdRef, type: fc.nat({ max: 2 }), nb: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('lock' as const), fd: fdRef, cmd: fc.nat({ max: 2 }), type: fc.nat({ max: 2 }), range: fc.nat({ max: LOCK_RANGES.length - 1 }) }) },
@@ -297,6 +320,13 @@ const ctlOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
   },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('backing_close' as const), id: fc.nat({ max: 6 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const), fd: fdRef }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'pipe' as const }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'socket' as const }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'open_dev_fuse' as const }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('clone' as const), dev: fc.nat({ max: 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('backing_open_dev' as const), dev: fc.nat({ max: 1 }), fd: fdRef }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('capset' as const), cap: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'close_dev' as const }) },
 );
 
 /** Lock contention: the processes open the same few files and lock them, often waiting. */
@@ -365,7 +395,9 @@ function openPolicy(s: OpenSeed): Record<string, unknown> {
 export function layout(t: TopoSeed) {
   const fuse = ['fuse', ...(t.second === 'none' ? [] : ['top'])];
   // weighted by repetition; a directory (EOPNOTSUPP / EISDIR) and inline data now and then
-  const plainBacking = t.overlay ? ['/lower/a', '/ovl/a', '/lower/b', '/ovl/b', '/lower/a', '/lower/d'] : ['/lower/a', '/lower/b', '/lower/a', '/lower/b', '/lower/d'];
+  const plainBacking = t.overlay
+    ? ['/lower/a', '/ovl/a', '/lower/b', '/ovl/b', '/lower/a', '/lower/d', '/lower/n', '/lower/l']
+    : ['/lower/a', '/lower/b', '/lower/a', '/lower/b', '/lower/d', '/lower/n', '/lower/l'];
   const candidates: Record<string, (string | null)[]> = {
     fuse: [...plainBacking, null],
     top: t.second === 'stacked' ? ['/fuse/f', '/fuse/g', '/fuse/f', '/lower/a', null] : [...plainBacking, null],
@@ -488,6 +520,10 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
           const [start, len] = pick(LOCK_RANGES, o.range);
           return { op: 'lock', fd: fd(o.fd), cmd: pick(LOCK_CMDS, o.cmd), type: pick(LOCK_TYPES, o.type), start, len };
         }
+        case 'umount':
+          return { op: 'umount', fs: pick(fuse, o.fs), lazy: true };
+        default:
+          throw new Error(`no user op ${o.k}`);
       }
     });
     const t: Record<string, unknown> = { name: `t${i}`, ops: out };
@@ -499,9 +535,10 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
     const fs = pick(fuse, p.tasks.ctl.fs);
     const cands = candidates[fs]!.filter((x): x is string => x !== null);
     const fds: string[] = [];
+    const devs: string[] = [];
     let n = 0;
     const seeds: OpSeed[] = p.tasks.ctl.prologue ? [{ k: 'open', path: 0, rw: false }, { k: 'backing_open', fd: 0, flags: 0, padding: 0 }] : [];
-    const ops = [...seeds, ...p.tasks.ctl.ops].map((o): Record<string, unknown> => {
+    const ops = [...seeds, ...p.tasks.ctl.ops].flatMap((o): Record<string, unknown> | Record<string, unknown>[] => {
       // the k-th fd it opened; or its /dev/fuse fd, or a bad one, when asked for a bad one
       const fd = (k: number) => (k === BAD_REF || fds.length === 0 ? pick<string | number>(['$devfd', BAD_FD], k) : `$${pick(fds, k)}`);
       switch (o.k) {
@@ -520,6 +557,32 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
           return { op: 'backing_close', id: pick(CTL_IDS, o.id) };
         case 'close':
           return { op: 'close', fd: fd(o.fd) };
+        case 'pipe': {
+          const save = `cfd${n++}`;
+          const w = `cfd${n++}`;
+          fds.push(save, w);
+          return { op: 'pipe', save, save_write: w };
+        }
+        case 'socket': {
+          const save = `cfd${n++}`;
+          fds.push(save);
+          return { op: 'socket', save };
+        }
+        case 'open_dev_fuse': {
+          const save = `dev${devs.length}`;
+          devs.push(save);
+          return { op: 'open_dev_fuse', save };
+        }
+        case 'clone':
+          return { op: 'clone', dev: devs.length ? `$${pick(devs, o.dev)}` : '$devfd', from: '$devfd' };
+        case 'backing_open_dev':
+          return { op: 'backing_open', dev: devs.length ? `$${pick(devs, o.dev)}` : BAD_FD, fd: fd(o.fd), save: 'id' };
+        case 'close_dev':
+          // the server closes every /dev/fuse fd it holds: its own and the ones it opened (a
+          // clone left open would keep the connection up with nobody reading it: a real hang)
+          return [{ op: 'close', fd: '$devfd' }, ...devs.map((d) => ({ op: 'close', fd: `$${d}` }))];
+        case 'capset':
+          return { op: 'capset', cap_sys_admin: o.cap };
         default:
           throw new Error(`no ctl op ${o.k}`);
       }

@@ -143,6 +143,61 @@ describe.skipIf(!avail.ok)(title, () => {
     }
   });
 
+  it("the server process's own operations: its $devfd, another /dev/fuse, a clone, sockets, pipes, a forked child without CAP_SYS_ADMIN, closing its device", async () => {
+    const { t, s } = await startServed();
+    const ops = t.ops();
+    const dir = mkdtempSync(join(tmpdir(), 'fpsim-oracle-test-'));
+    const backing = join(dir, 'backing');
+    writeFileSync(backing, 'BACKING-DATA-123');
+    try {
+      const devfd = await ops.devFd();
+      expect(devfd).toBeGreaterThanOrEqual(0);
+      const bfd = await ops.openFile(backing, 0);
+      const map = (fd: number) => {
+        const b = Buffer.alloc(16);
+        b.writeInt32LE(fd, 0);
+        return b;
+      };
+      const u32 = (v: number) => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32LE(v, 0);
+        return b;
+      };
+      // a /dev/fuse no mount attached: EPERM for the backing ioctls, SYNC_INIT marks it
+      const dev = await ops.openFile('/dev/fuse', 2);
+      expect(await ops.devIoctl(dev, 0x4010e501, map(bfd))).toBe(-1); // EPERM
+      expect(await ops.devIoctl(dev, 0xe503)).toBe(0); // FUSE_DEV_IOC_SYNC_INIT
+      expect(await ops.closeFile(dev)).toBe(0);
+      // a clone shares the id space
+      const c = await ops.openFile('/dev/fuse', 2);
+      expect(await ops.devIoctl(c, 0x8004e500, u32(devfd))).toBe(0); // FUSE_DEV_IOC_CLONE
+      expect(await ops.devIoctl(c, 0x4010e501, map(bfd))).toBe(1);
+      expect(await ops.backingOpenFd(bfd)).toBe(2);
+      expect(await ops.devIoctl(c, 0x4004e502, u32(2))).toBe(0);
+      expect(await ops.closeFile(c)).toBe(0);
+      // sockets and pipes: fds the server may name (not regular files: EINVAL on 6.18)
+      const sk = await ops.socket(join(dir, 'sock'));
+      expect(sk).toBeGreaterThanOrEqual(0);
+      const p = await ops.pipe();
+      expect(typeof p).toBe('object');
+      // a forked child shares the device; without CAP_SYS_ADMIN its ioctls are EPERM
+      const kid = await t.fork();
+      expect(await kid.devFd()).toBe(devfd);
+      expect(await kid.backingOpenFd(bfd)).toBe(3);
+      expect(await kid.setCapSysAdmin(false)).toBe(0);
+      expect(await kid.backingOpenFd(bfd)).toBe(-1);
+      expect(await kid.backingClose(3)).toBe(-1);
+      expect(await ops.backingClose(3)).toBe(0);
+      // the server closes its device; the child's copy keeps the connection up until it goes
+      expect(await ops.closeFile(devfd)).toBe(0);
+      expect(await kid.closeFile(devfd)).toBe(0);
+      await s.done;
+      expect(t.replyErrors).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     it(`the helper cleans up when the node harness that started it gets ${signal}`, async () => {
       const { child, info } = await startHarness();

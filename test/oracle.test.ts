@@ -17,7 +17,7 @@ import {
   summarize,
   type Row,
 } from '../oracle/compare.ts';
-import { compareRuns, modelRun, realSkipReason, type ModelRun } from '../oracle/oracle.ts';
+import { compareNondeterministic, compareRuns, modelRun, realSkipReason, serverEager, type ModelRun } from '../oracle/oracle.ts';
 import type { RealRun } from '../oracle/real-run.ts';
 import { availability } from '../oracle/transport.ts';
 import { KILL_SCENARIOS, killTrial } from '../oracle/killtest.ts';
@@ -106,6 +106,36 @@ function cannedReal(model: ModelRun, change: Partial<RealRun> = {}): RealRun {
     ...change,
   };
 }
+
+describe('a race the kernel resolves either way', () => {
+  const s = scenario('lazy-umount-passthrough-open');
+  const own = modelRun(s, '6.18');
+  const alt = modelRun(s, '6.18', serverEager);
+  const asReal = (m: ModelRun): RealRun => ({ results: m.results, seen: m.seen, log: m.log, backingOpens: m.backingOpens, kernelInit: m.kernelInit, files: m.files, errors: [] });
+
+  it('the two model runs differ only by the last RELEASE', () => {
+    expect(own.seen['fuse']).toEqual(['INIT', 'LOOKUP', 'OPEN', 'GETXATTR', 'GETATTR', 'FLUSH']);
+    expect(alt.seen['fuse']).toEqual([...own.seen['fuse']!, 'RELEASE']);
+    expect(alt.results).toEqual(own.results);
+  });
+
+  it('accepts a kernel run matching either, noting which, and only on the rows the race decides', () => {
+    const lost = compareNondeterministic(s, own, asReal(own), '6.18');
+    expect(lost.every((r) => r.agree)).toBe(true);
+    expect(lost.find((r) => r.observable === 'requests at /fuse')?.note).toMatch(/user tasks first; nondeterministic: the last RELEASE/);
+    expect(lost.find((r) => r.observable.startsWith('user[2]'))?.note).toBeUndefined();
+    const delivered = compareNondeterministic(s, own, asReal(alt), '6.18');
+    expect(delivered.every((r) => r.agree)).toBe(true);
+    expect(delivered.find((r) => r.observable === 'requests at /fuse')?.note).toMatch(/the servers first/);
+  });
+
+  it('still disagrees with a kernel run neither model run shows', () => {
+    const odd = asReal(own);
+    odd.seen = { fuse: [...own.seen['fuse']!, 'RELEASE', 'RELEASE'] };
+    const rows = compareNondeterministic(s, own, odd, '6.18');
+    expect(rows.filter((r) => r.agree === false).map((r) => r.observable)).toEqual(['requests at /fuse']);
+  });
+});
 
 describe('the conformance table', () => {
   const s = scenario('passthrough-read');

@@ -170,6 +170,25 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'flock-cycle-sleeps-forever',
   ],
   '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort'],
+  '4. device and connection life': [
+    'dev-fuse-unmounted-ioctls-6.18',
+    'dev-fuse-unmounted-ioctls-6.9',
+    'dev-fuse-sync-init-backing-open-waits',
+    'init-held-backing-ioctls-eperm',
+    'clone-backing-ids-shared',
+    'dev-close-passthrough-keeps-working',
+    'lazy-umount-passthrough-open',
+    'fork-child-drops-cap-sys-admin',
+    'capset-one-thread-only',
+  ],
+  '5. every kind of backing fd': [
+    'backing-fd-kinds-6.18',
+    'backing-fd-kinds-6.9',
+    'backing-fd-regular-modes-6.18',
+    'backing-open-dir-6.18-eisdir',
+    'backing-open-fifo-6.18-einval',
+    'backing-open-opath-6.18-ok',
+  ],
   '6. the wire as it is': ['wire-open-reply-unknown-bits', 'wire-backing-open-padding-u64', 'wire-init-request'],
 };
 

@@ -22,9 +22,9 @@ export const FLOORS: { name: string; match: RegExp }[] = [
 
 /** Inside the kernel: generic code below the filesystems, which are below the kernel's init. */
 export const KERNEL_FLOORS: { name: string; match: RegExp }[] = [
-  { name: 'kernel base (state, step machine, lib, creds)', match: /^sim\/kernel\/((?!index\.ts|exit\.ts|kthreads\.ts)[^/]+\.ts|lib\/.*)$/ },
-  { name: 'generic (vfs, mm, exit, kthreads)', match: /^sim\/kernel\/(vfs\/.*|mm\/(?!shmem\.ts)[^/]+\.ts|exit\.ts|kthreads\.ts)$/ },
-  { name: 'filesystems (fuse, overlayfs, tmpfs)', match: /^sim\/kernel\/(fuse\/.*|overlayfs\/.*|mm\/shmem\.ts)$/ },
+  { name: 'kernel base (state, step machine, lib, creds)', match: /^sim\/kernel\/((?!index\.ts|exit\.ts|fork\.ts|kthreads\.ts)[^/]+\.ts|lib\/.*)$/ },
+  { name: 'generic (vfs, mm, exit, fork, kthreads)', match: /^sim\/kernel\/(vfs\/.*|mm\/(?!shmem\.ts)[^/]+\.ts|exit\.ts|fork\.ts|kthreads\.ts)$/ },
+  { name: 'filesystems and drivers (fuse, overlayfs, tmpfs, sockets, char devices)', match: /^sim\/kernel\/(fuse\/.*|overlayfs\/.*|mm\/shmem\.ts|net\/.*|drivers\/.*)$/ },
   { name: 'init', match: /^sim\/kernel\/index\.ts$/ },
 ];
 

@@ -35,7 +35,8 @@
  *     'P' BACKING_OPEN on a path: i32 oflags, u32 flags, u64 padding, path
  *     'C' BACKING_CLOSE: i32 id
  *     'O' open a file in the helper: i32 oflags, path -> fd
- *     'X' close a file opened by 'O': i32 fd
+ *     'X' close a file opened by 'O', 'S' or 'Y': i32 fd; or the helper's own
+ *         /dev/fuse (the server closes its device: 'D' follows at once)
  *     'U' unmount now (MNT_DETACH) and remove the directory
  *     'I' ioctl on /dev/fuse with no argument (NULL): u32 cmd -> 0 or -errno
  *     'A' i32 on: raise (1) or drop (0) CAP_SYS_ADMIN in the effective set (a
@@ -43,6 +44,15 @@
  *     'K' mount below the directory: u32 mount flags, then four NUL-terminated
  *         strings: fstype, source, target (must lie strictly inside the
  *         helper's directory; created if missing), data
+ *     'G' the fd number of the helper's own /dev/fuse (the server's $devfd)
+ *     'V' ioctl on a /dev/fuse fd: i32 fd (the helper's own, or one 'O' opened),
+ *         u32 cmd, then the argument's bytes (none: a NULL argument) -> result
+ *     'S' socket(AF_UNIX, SOCK_STREAM), bound to the path that follows if any -> fd
+ *     'Y' pipe(2) -> read end | write end << 16
+ *     'F' fork a child process (the server's child: it shares every open file,
+ *         /dev/fuse included) -> its index; it runs control frames sent with 'T'
+ *     'T' u32 child index, u8 kind, payload: that control frame, run by the child
+ *         (its result, or -ETIMEDOUT when it takes over 5 s)
  *
  * Options: --default-permissions, --allow-other (mount options), --keeper,
  * --newns, --ns PID.
@@ -72,6 +82,9 @@
 #include <sys/ioctl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -98,7 +111,10 @@ struct backing_map {
 #define MAX_OPEN_FDS 1024
 
 static char mnt[sizeof(MOUNT_PARENT) + 32];
-static int have_dir, mounted, fuse_fd = -1, keeper;
+static int have_dir, mounted, fuse_fd = -1, keeper, device_gone, is_child;
+#define MAX_CHILDREN 8
+static pid_t child_pid[MAX_CHILDREN];
+static int child_sock[MAX_CHILDREN], nchildren;
 static volatile sig_atomic_t got_signal;
 static unsigned char opened_fd[MAX_OPEN_FDS]; /* fds created by 'O' */
 
@@ -169,6 +185,17 @@ static int set_cap_sys_admin(int on)
  * now-empty directory. */
 static void cleanup(void)
 {
+	/* forked children hold /dev/fuse too: they go first */
+	for (int i = 0; i < nchildren; i++) {
+		if (child_pid[i] > 0) {
+			kill(child_pid[i], SIGKILL);
+			waitpid(child_pid[i], NULL, 0);
+			child_pid[i] = 0;
+		}
+		if (child_sock[i] >= 0)
+			close(child_sock[i]);
+		child_sock[i] = -1;
+	}
 	set_cap_sys_admin(1); /* umount2 needs it */
 	if (mounted) {
 		if (umount2(mnt, MNT_DETACH) == -1 && errno != EINVAL && errno != ENOENT)
@@ -405,6 +432,162 @@ static int64_t backing_open_fd(int32_t fd, uint32_t flags, uint64_t padding)
 	return r < 0 ? -errno : r;
 }
 
+
+/* 'V': ioctl on /dev/fuse fds the server holds: its own, or one it opened. */
+static int64_t dev_ioctl(const unsigned char *p, size_t n)
+{
+	int32_t fd;
+	uint32_t cmd;
+	uint64_t arg[2] = {0, 0};
+	if (n < 8 || n - 8 > sizeof arg)
+		return -EINVAL;
+	memcpy(&fd, p, 4);
+	memcpy(&cmd, p + 4, 4);
+	if (fd < 0 || (fd != fuse_fd && (fd >= MAX_OPEN_FDS || !opened_fd[fd])))
+		return -EBADF;
+	memcpy(arg, p + 8, n - 8);
+	int r = ioctl(fd, (unsigned long)cmd, n > 8 ? (void *)arg : NULL);
+	return r < 0 ? -errno : r;
+}
+
+/* 'S': an AF_UNIX stream socket, bound to path if one is given. */
+static int64_t do_socket(const unsigned char *p, size_t n)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (n > 0) {
+		if (n >= sizeof sa.sun_path || memchr(p, 0, n)) {
+			close(fd);
+			return -ENAMETOOLONG;
+		}
+		memcpy(sa.sun_path, p, n);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+	}
+	if (fd >= MAX_OPEN_FDS) {
+		close(fd);
+		return -EMFILE;
+	}
+	opened_fd[fd] = 1;
+	return fd;
+}
+
+/* 'Y': a pipe; both ends are the server's to use and close. */
+static int64_t do_pipe(void)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		return -errno;
+	if (pfd[0] >= MAX_OPEN_FDS || pfd[1] >= MAX_OPEN_FDS) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -EMFILE;
+	}
+	opened_fd[pfd[0]] = opened_fd[pfd[1]] = 1;
+	return (int64_t)pfd[0] | ((int64_t)pfd[1] << 16);
+}
+
+static int64_t control(char kind, const unsigned char *p, size_t n);
+
+static int read_all(int fd, void *p, size_t n)
+{
+	char *c = p;
+	while (n > 0) {
+		ssize_t r = read(fd, c, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		c += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* A forked child: control frames from its socket, one result each, until EOF. */
+static __attribute__((noreturn)) void child_loop(int sock)
+{
+	unsigned char *buf = malloc(MAX_FRAME);
+	is_child = 1;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (;;) {
+		unsigned char hdr[5];
+		uint32_t len;
+		if (!buf || read_all(sock, hdr, 5))
+			_exit(0);
+		memcpy(&len, hdr, 4);
+		if (len > MAX_FRAME || read_all(sock, buf, len))
+			_exit(0);
+		int64_t r = control((char)hdr[4], buf, len);
+		if (write_all(sock, &r, 8))
+			_exit(0);
+	}
+}
+
+/* 'F': fork a child of the server process. */
+static int64_t do_fork(void)
+{
+	int sv[2];
+	pid_t pid;
+	if (nchildren == MAX_CHILDREN)
+		return -EAGAIN;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		/* node's pipes and the other children's sockets are not the child's business */
+		close(sv[0]);
+		close(0);
+		close(1);
+		for (int i = 0; i < nchildren; i++)
+			if (child_sock[i] >= 0)
+				close(child_sock[i]);
+		nchildren = 0;
+		child_loop(sv[1]);
+	}
+	close(sv[1]);
+	child_pid[nchildren] = pid;
+	child_sock[nchildren] = sv[0];
+	return nchildren++;
+}
+
+/* 'T': a control frame for child idx; its result within 5 s. */
+static int64_t to_child(const unsigned char *p, size_t n)
+{
+	uint32_t idx, len;
+	unsigned char hdr[5];
+	int64_t r;
+	struct pollfd pfd;
+	if (n < 5)
+		return -EINVAL;
+	memcpy(&idx, p, 4);
+	if (idx >= (uint32_t)nchildren || child_pid[idx] <= 0)
+		return -ESRCH;
+	len = (uint32_t)(n - 5);
+	memcpy(hdr, &len, 4);
+	hdr[4] = p[4];
+	if (write_all(child_sock[idx], hdr, 5) || write_all(child_sock[idx], p + 5, len))
+		return -EPIPE;
+	pfd.fd = child_sock[idx];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5000) <= 0)
+		return -ETIMEDOUT;
+	if (read_all(child_sock[idx], &r, 8))
+		return -EPIPE;
+	return r;
+}
+
 static int64_t control(char kind, const unsigned char *p, size_t n)
 {
 	int32_t i32;
@@ -462,7 +645,18 @@ static int64_t control(char kind, const unsigned char *p, size_t n)
 		if (n != 4)
 			return -EINVAL;
 		memcpy(&i32, p, 4);
-		/* only fds we opened for node: never stdio or /dev/fuse */
+		if (i32 >= 0 && i32 == fuse_fd) {
+			/* the server closes its device: the relay stops reading it */
+			r = close(fuse_fd) == -1 ? -errno : 0;
+			fuse_fd = -1;
+			if (!is_child && !device_gone) {
+				device_gone = 1;
+				if (send_frame('D', NULL, 0, NULL, 0))
+					return -EPIPE;
+			}
+			return r;
+		}
+		/* only fds we opened for node: never stdio */
 		if (i32 < 0 || i32 >= MAX_OPEN_FDS || !opened_fd[i32])
 			return -EBADF;
 		opened_fd[i32] = 0;
@@ -479,8 +673,22 @@ static int64_t control(char kind, const unsigned char *p, size_t n)
 		memcpy(&i32, p, 4);
 		return set_cap_sys_admin(i32 != 0);
 	case 'K':
-		return do_mount(p, n);
+		return is_child ? -EPERM : do_mount(p, n);
+	case 'G':
+		return fuse_fd >= 0 ? fuse_fd : -EBADF;
+	case 'V':
+		return dev_ioctl(p, n);
+	case 'S':
+		return do_socket(p, n);
+	case 'Y':
+		return do_pipe();
+	case 'F':
+		return is_child ? -EPERM : do_fork();
+	case 'T':
+		return is_child ? -EPERM : to_child(p, n);
 	case 'U':
+		if (is_child)
+			return -EPERM;
 		if (mounted) {
 			if (umount2(mnt, MNT_DETACH) == -1)
 				return -errno;
@@ -628,7 +836,9 @@ int main(int argc, char **argv)
 
 	if (keeper) {
 		/* a private area: everything mounted below goes with it */
-		if (mount("fpsim", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m") == -1)
+		/* no MS_NODEV: a scenario's plain filesystem may hold a device node
+		 * (/dev/null's); the area lives in the run's own mount namespace */
+		if (mount("fpsim", mnt, "tmpfs", MS_NOSUID, "mode=0755,size=64m") == -1)
 			die("mount tmpfs", mnt);
 		mounted = 1;
 	} else {
@@ -655,7 +865,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	int status = 0, device_gone = fuse_fd < 0;
+	int status = 0;
+	device_gone = fuse_fd < 0;
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		child_sock[i] = -1;
 	while (!got_signal) {
 		/* a negative fd is skipped by ppoll: the keeper, or a device that is gone */
 		struct pollfd pfd[2] = {{.fd = device_gone ? -1 : fuse_fd, .events = POLLIN},

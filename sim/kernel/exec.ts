@@ -121,6 +121,12 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
     }
     case 'rcu':
       return rcuCanAdvance(w);
+    case 'fud': {
+      // wait_event_interruptible: the condition, or a signal (the waiter's own task is not
+      // known here: every task waiting on this file is woken by its own signal, see taskRunnable)
+      const f = w.heap[on.file];
+      return !f || f.type !== 'file' || f.life !== 'live' || !f.devSyncInit;
+    }
     case 'task': {
       const t = w.tasks.find((x) => x.name === on.task);
       return !t || t.done || t.results.length >= on.ops;
@@ -144,9 +150,12 @@ function isPending(fc: { pending: { unique: number }[]; processing: { unique: nu
   return fc.pending.some((r) => r.unique === unique) || fc.processing.some((r) => r.unique === unique);
 }
 
+/** Waits a pending signal ends (wait_event_interruptible and friends): the sleeper returns -EINTR. */
+const INTERRUPTIBLE = new Set<WaitCond['on']>(['fud']);
+
 export function taskRunnable(w: World, t: Task): boolean {
   if (t.done) return false;
-  if (t.blocked && !waitSatisfied(w, t.blocked)) return false;
+  if (t.blocked && !waitSatisfied(w, t.blocked) && !(t.sigpending && INTERRUPTIBLE.has(t.blocked.on))) return false;
   return t.frames.length > 0 || t.next < t.ops.length;
 }
 
@@ -191,6 +200,12 @@ export function stepTask(w: World, name: string, record: boolean): StepRecord {
         t.frames.pop();
         const caller = t.frames[t.frames.length - 1];
         if (!caller) {
+          if (t.taskWork?.length) {
+            // on the way back to userspace: the task_work queued during the syscall runs next,
+            // in a step of its own (a preemption point: another CPU may act in between)
+            t.frames.push({ fn: task_work_run.name, pc: 'start', l: { v: n.v }, into: null, ret: null });
+            return c.finish();
+          }
           finishOp(c, t, n.v);
           return c.finish();
         }
@@ -201,6 +216,27 @@ export function stepTask(w: World, name: string, record: boolean): StepRecord {
   }
   throw new Error(`task ${name} made ${MAX_TRANSFERS} transfers in one step: a loop without a preemption point`);
 }
+
+/**
+ * task_work_add(current, work): fn(args) runs on the way back to userspace, after the syscall
+ * that queued it (fput's __fput and the mount's last mntput run so in the kernel).
+ */
+export function task_work_add<A extends object>(c: Ctx, fn: KFunc<A>, args: A) {
+  (c.t.taskWork ??= []).push({ fn: fn.name, args: { ...args } as Record<string, unknown> });
+  c.emit('note', `${c.t.name}: task_work_add(${fn.name})`);
+}
+
+/** kernel/task_work.c: task_work_run: each queued work in turn; then the syscall returns v. */
+const task_work_run = kfunc<{ v: number }>('task_work_run', 'kernel/task_work.c', {
+  start(c, l) {
+    const work = c.t.taskWork?.shift();
+    if (!work) {
+      delete c.t.taskWork;
+      return ret(l.v);
+    }
+    return { k: 'call', fn: work.fn, args: work.args, ret: 'start', into: null };
+  },
+});
 
 function startOp(c: Ctx, t: Task) {
   const op = t.ops[t.next] as Op;
@@ -223,6 +259,8 @@ function resolveArg(c: Ctx, v: unknown): unknown {
 }
 
 function finishOp(c: Ctx, t: Task, v: number) {
+  // back in userspace: a pending signal's handler runs now
+  delete t.sigpending;
   const op = t.ops[t.next] as Op;
   if (t.killed) {
     // SIGKILL: the syscall unwound, but nothing returns to userspace, and the process is gone

@@ -22,11 +22,20 @@ export const sys_exit = entry(
   }),
 );
 
-/** exit_creds: the process's own credentials go. */
+/**
+ * exit_creds: the process's credentials go: those of each of its threads that changed its own
+ * (task->cred, commit_creds), then the ones they shared.
+ */
 export const sys_exit_creds = entry(
   'exit_creds',
   kfunc<object>('sys_exit_creds', 'kernel/cred.c', {
     start(c) {
+      for (const t of c.w.tasks) {
+        if (t.proc !== c.p.name || !t.cred) continue;
+        const own = t.cred;
+        delete t.cred;
+        put_cred(c, own);
+      }
       const cred = c.p.cred;
       c.p.cred = 0;
       put_cred(c, cred);

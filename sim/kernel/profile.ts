@@ -33,6 +33,13 @@ export interface Profile {
    * a device already attached to a connection it is EINVAL; a kernel without it says ENOTTY
    */
   syncInitIoctl: boolean;
+  /**
+   * fuse_dev_ioctl_clone looks up the old fd's device with fuse_get_dev, which returns
+   * ERR_PTR(-EPERM) for a /dev/fuse fd no mount attached (and waits on a SYNC_INIT-marked one):
+   * CLONE from an unmounted fd is EPERM (6.18, the sync-INIT rework); before, __fuse_get_dev's
+   * NULL made it EINVAL (6.9)
+   */
+  cloneWaitsForDev: boolean;
   /** the flags fuse_send_init (6.18: fuse_new_init) offers in INIT, flags2 in bits 32..63 */
   initFlags: bigint;
 }
@@ -63,6 +70,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     passthroughWriteExtendsSize: false,
     dioExclusiveInCacheIoMode: false,
     syncInitIoctl: false,
+    cloneWaitsForDev: false,
     initFlags: INIT_FLAGS_6_9,
   },
   '6.9': {
@@ -79,6 +87,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     dioExclusiveInCacheIoMode: false,
     // an unknown command: ENOTTY
     syncInitIoctl: false,
+    // fuse_dev_ioctl_clone: __fuse_get_dev's NULL is EINVAL (source reading)
+    cloneWaitsForDev: false,
     initFlags: INIT_FLAGS_6_9,
   },
   '6.18': {
@@ -100,6 +110,9 @@ export const PROFILES: Record<ProfileName, Profile> = {
     dioExclusiveInCacheIoMode: true,
     // v6.18: dfb84c330794; found by fpsim oracle (scenario ioctl-sync-init-6.18-einval)
     syncInitIoctl: true,
+    // v6.18 (dfb84c330794): fuse_get_dev in fuse_dev_ioctl_clone; docs/request-streams.md §8
+    // (CLONE of a never-mounted fd: EPERM); oracle: dev-fuse-unmounted-ioctls-6.18
+    cloneWaitsForDev: true,
     initFlags: INIT_FLAGS_6_18,
   },
 };

@@ -65,6 +65,11 @@ export interface FileObj extends ObjBase {
   cred: Ptr;
   /** the sb of the real inode behind the file (an overlay file's lower layer; else sb) */
   realSb: number;
+  /**
+   * /dev/fuse only: FUSE_DEV_SYNC_INIT, the mark FUSE_DEV_IOC_SYNC_INIT leaves in private_data
+   * (its low bit) on a device no mount has attached yet (6.18)
+   */
+  devSyncInit?: boolean;
 }
 
 export type IoMode = 'IOM_NONE' | 'IOM_CACHED' | 'IOM_UNCACHED';
@@ -174,8 +179,10 @@ export interface FuseConnObj extends ObjBase {
   /** replies to waiting tasks, by unique */
   answered: Answer[];
   nextUnique: number;
-  /** the server's /dev/fuse struct file */
+  /** the server's /dev/fuse struct file (the one the mount attached) */
   devFile: Ptr;
+  /** fc->dev_count: the /dev/fuse files attached to the connection (the mount's and its clones) */
+  devCount: number;
   /** ghost state (not in the kernel): the highest backing id ever handed out, for the reuse check */
   idHighWater: number;
 }
@@ -237,6 +244,8 @@ export interface Request {
   bytes: string;
   /** the task waiting for the answer, or null for requests nobody waits on (RELEASE, FORGET) */
   waiter: string | null;
+  /** the /dev/fuse file the server read it through (its fuse_dev's fpq->processing), once read */
+  dev?: Ptr;
 }
 
 export interface Answer {
@@ -249,6 +258,8 @@ export interface Answer {
 
 export interface PlainInode {
   kind: InodeKind;
+  /** a symbolic link's target: a path of the model ("/<fs>/<name>") */
+  target?: string;
   data: string;
   mtime: number;
   atime: number;
@@ -266,7 +277,15 @@ interface SbBase {
   /** mount point name: paths are "/<name>/<file>" */
   name: string;
   s_stack_depth: number;
+  /** attached at its mount point: paths through "/<name>" reach it */
   mounted: boolean;
+  /**
+   * umount2(MNT_DETACH) took it out of the namespace while files were still open on it: it
+   * lives on until the last of them goes, then cleanup_mnt kills it (the mount's last mntput)
+   */
+  detached?: boolean;
+  /** path walks in progress that hold this mount (the struct path a path-based syscall resolved) */
+  walkers?: number;
 }
 
 export interface PlainSb extends SbBase {
@@ -331,6 +350,11 @@ export type WaitCond =
    * until request fl waits behind nothing (a release woke it), or the task is killed
    */
   | { on: 'file_lock'; fl: Ptr; task: string }
+  /**
+   * fuse_get_dev's wait_event_interruptible(fuse_dev_waitq): until the /dev/fuse file is no
+   * longer marked FUSE_DEV_SYNC_INIT (a mount installed its fuse_dev) or a signal is pending
+   */
+  | { on: 'fud'; file: Ptr }
   /** a scenario's "wait" op: until task has finished `ops` ops */
   | { on: 'task'; task: string; ops: number };
 
@@ -378,6 +402,18 @@ export interface Task {
    * more ops
    */
   killed?: boolean;
+  /**
+   * task->cred once this task changed its own (commit_creds, e.g. capset(2)); absent, the
+   * task uses its process's (threads start sharing one cred object: copy_creds, CLONE_THREAD)
+   */
+  cred?: Ptr;
+  /** a signal is pending (signal_pending): interruptible waits end with -EINTR */
+  sigpending?: boolean;
+  /**
+   * task_work queued for the way back to userspace (task_work_add): the kfunc to run and its
+   * arguments (cleanup_mnt of a lazily unmounted mount whose last file went)
+   */
+  taskWork?: { fn: string; args: Record<string, unknown> }[];
 }
 
 /** A process: what its threads share (files_struct, mm, creds, and the program's variables). */

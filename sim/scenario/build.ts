@@ -6,9 +6,11 @@ import './ops.ts';
 import { entryOf, type Op } from '../kernel/exec.ts';
 import type { PlainInode, Proc, SuperBlock, Task, TaskRole, World } from '../kernel/state.ts';
 import type { Scenario, ScenarioOp } from './schema.ts';
-import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
+import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLONE } from '../wire/uapi.ts';
 import { DEVTMPFS } from '../kernel/mm/shmem.ts';
-import { O_LARGEFILE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, OPEN_FLAG_BITS, type OpenFlagName } from '../kernel/vfs/fcntl.ts';
+import { PIPEFS } from '../kernel/vfs/pipe.ts';
+import { SOCKFS } from '../kernel/net/socket.ts';
+import { O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, OPEN_FLAG_BITS, type OpenFlagName } from '../kernel/vfs/fcntl.ts';
 import { F_GETLK, F_SETLK, F_SETLKW, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../kernel/vfs/locks.ts';
 import { F_RDLCK, F_UNLCK, F_WRLCK } from '../wire/uapi.ts';
 import { LIFECYCLE_INITIAL } from '../server/lifecycle.ts';
@@ -34,13 +36,16 @@ export function toOp(o: ScenarioOp): Op {
       return base('open', { path: rest['path'], flags: openFlags(rest['mode'] as string, rest['flags'] as OpenFlagName[]) });
     // the server's own ioctls go to its /dev/fuse fd
     case 'backing_open':
-      return base('ioctl', { dev: '$devfd', cmd: FUSE_DEV_IOC_BACKING_OPEN, fd: rest['fd'], flags: rest['flags'], padding: rest['padding'] });
+      return base('ioctl', { dev: rest['dev'] ?? '$devfd', cmd: FUSE_DEV_IOC_BACKING_OPEN, fd: rest['fd'], flags: rest['flags'], padding: rest['padding'] });
     case 'backing_close':
-      return base('ioctl', { dev: '$devfd', cmd: FUSE_DEV_IOC_BACKING_CLOSE, id: rest['id'] });
+      return base('ioctl', { dev: rest['dev'] ?? '$devfd', cmd: FUSE_DEV_IOC_BACKING_CLOSE, id: rest['id'] });
     case 'mmap':
       return base('mmap', { fd: rest['fd'], shared: rest['shared'], write: rest['prot'] === 'rw', len: rest['len'] });
     case 'ioctl':
-      return base('ioctl', { dev: '$devfd', cmd: rest['cmd'] });
+      return base('ioctl', { dev: rest['dev'] ?? '$devfd', cmd: rest['cmd'] });
+    // FUSE_DEV_IOC_CLONE: its argument (a u32) is the old fd
+    case 'clone':
+      return base('ioctl', { dev: rest['dev'] ?? '$devfd', cmd: FUSE_DEV_IOC_CLONE, fd: rest['from'] });
     case 'flock':
       return base('flock', { fd: rest['fd'], cmd: flockCmd(rest['type'] as string, rest['nb'] as boolean) });
     case 'lock':
@@ -64,7 +69,8 @@ export function flockCmd(type: string, nb = false): number {
  * (force_o_largefile in build_open_flags), except to O_PATH, which keeps only O_PATH's flags.
  */
 export function openFlags(mode: string, names: readonly OpenFlagName[] = []): number {
-  if (mode === 'path') return O_PATH;
+  // build_open_flags: O_PATH keeps only O_PATH_FLAGS (O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC)
+  if (mode === 'path') return O_PATH | (names.includes('O_NOFOLLOW') ? O_NOFOLLOW : 0);
   let flags = (mode === 'rw' ? O_RDWR : mode === 'w' ? O_WRONLY : O_RDONLY) | O_LARGEFILE;
   for (const n of names) flags |= OPEN_FLAG_BITS[n];
   return flags;
@@ -111,8 +117,9 @@ export function buildWorld(s: Scenario): Built {
     if (f.type === 'plain') {
       const files: Record<string, PlainInode> = {};
       for (const [n, v] of Object.entries(f.files)) {
-        const kind = typeof v === 'string' ? 'reg' : 'dir' in v ? 'dir' : 'fifo';
+        const kind = typeof v === 'string' ? 'reg' : 'dir' in v ? 'dir' : 'fifo' in v ? 'fifo' : 'chr' in v ? 'chr' : 'lnk';
         files[n] = { kind, data: typeof v === 'string' ? v : '', mtime: 0, atime: 0 };
+        if (typeof v === 'object' && 'symlink' in v) files[n]!.target = v.symlink;
       }
       sb = { id, name: f.name, kind: 'plain', s_stack_depth: 0, mounted: true, readonly: f.readonly, files };
     } else if (f.type === 'overlay') {
@@ -130,8 +137,13 @@ export function buildWorld(s: Scenario): Built {
     }
     w.sbs.push(sb);
   }
-  // devtmpfs, where /dev/fuse is: not reachable by path in scenarios (never "mounted" there)
-  w.sbs.push({ id: w.sbs.length, name: DEVTMPFS, kind: 'plain', s_stack_depth: 0, mounted: false, readonly: false, files: {} });
+  // devtmpfs, where /dev/fuse is, and the kernel's internal pipefs and sockfs: not reachable
+  // by path in scenarios (never "mounted" there)
+  for (const n of [DEVTMPFS, PIPEFS, SOCKFS]) w.sbs.push({ id: w.sbs.length, name: n, kind: 'plain', s_stack_depth: 0, mounted: false, readonly: false, files: {} });
+  // forked processes: made by copy_process at setup, once the mounts are up
+  const forks = new Map<string, string>();
+  for (const t of s.tasks) if (t.fork !== undefined) forks.set(t.proc ?? t.name, t.fork);
+  for (const [child, parent] of forks) setupOps.push({ sys: 'fork', args: { parent, child } });
   w.tasks.push(newTask(SETUP_TASK, KERNEL_PROC, 'setup', setupOps));
   w.tasks.push(...servers);
   const rcu = newTask(RCU_TASK, KERNEL_PROC, 'daemon', [{ sys: 'rcu_gp_kthread', args: {} }]);
@@ -140,8 +152,8 @@ export function buildWorld(s: Scenario): Built {
   w.tasks.push(rcu);
   const userTasks = s.tasks.map((t) => {
     const pname = t.proc ?? t.name;
-    if (!w.procs[pname]) proc(pname, cred(false, 1000));
-    return newTask(t.name, pname, t.proc?.startsWith('server:') ? 'server' : 'user', t.ops.map(toOp));
+    if (!w.procs[pname] && !forks.has(pname)) proc(pname, cred(false, 1000));
+    return newTask(t.name, pname, t.proc?.startsWith('server:') || forks.get(pname)?.startsWith('server:') ? 'server' : 'user', t.ops.map(toOp));
   });
   return { world: w, userTasks };
 }

@@ -35,8 +35,8 @@ export const RESERVED_TASK_NAMES = ['setup', 'rcu_gp'] as const;
 export const RESERVED_TASK_PREFIXES = ['fuse-daemon:', 'teardown:'] as const;
 /** the kernel's own process (KERNEL_PROC: CAP_SYS_ADMIN credentials) */
 export const RESERVED_PROC_NAMES = ['kernel'] as const;
-/** the superblock /dev/fuse lives on (DEVTMPFS) */
-export const RESERVED_FS_NAMES = ['devtmpfs'] as const;
+/** the superblocks of the kernel's own: /dev/fuse's (DEVTMPFS), pipes' (PIPEFS) and sockets' (SOCKFS) */
+export const RESERVED_FS_NAMES = ['devtmpfs', 'pipefs', 'sockfs'] as const;
 
 export function reservedTaskName(n: string): boolean {
   return (RESERVED_TASK_NAMES as readonly string[]).includes(n) || RESERVED_TASK_PREFIXES.some((p) => n.startsWith(p));

@@ -119,10 +119,12 @@ export function teardown(w: World, opts: RunOptions): PhaseResult {
   // Topmost first, and each FUSE server exits right after its mount goes: a server of a
   // stacked mount holds files on the mount below it (its backing fds), which stays busy
   // (umount: EBUSY) until that server has closed them.
-  const mounted = w.sbs.filter((s) => s.mounted && s.kind !== 'plain').reverse();
+  // (a FUSE mount a task already unmounted, lazily or not, keeps its place in the stack: its
+  // server still holds files on the mounts below it)
+  const mounted = w.sbs.filter((s) => (s.mounted && s.kind !== 'plain') || (s.kind === 'fuse' && w.procs[serverProc(s.name)])).reverse();
   const exited = new Set<string>();
   for (const sb of mounted) {
-    stages.push(task(umountTaskName(sb.name), KERNEL_PROC, [{ sys: 'umount', args: { fs: sb.name } }]));
+    if (sb.mounted) stages.push(task(umountTaskName(sb.name), KERNEL_PROC, [{ sys: 'umount', args: { fs: sb.name } }]));
     if (sb.kind === 'fuse' && w.procs[serverProc(sb.name)]) {
       stages.push(serverExit(sb.name));
       exited.add(sb.name);

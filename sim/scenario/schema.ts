@@ -17,7 +17,7 @@ import { MAX_FILE_BYTES, MAX_OPS_PER_TASK, MAX_TASKS, MAX_TOTAL_OPS, RESERVED_FS
 
 const errnoName = z.enum(Object.keys(ERRNO) as [string, ...string[]]);
 /** the open(2) flags a scenario may add to an open's mode */
-export const SCENARIO_OPEN_FLAGS = ['O_APPEND', 'O_DIRECT', 'O_NOATIME', 'O_TRUNC'] as const satisfies readonly OpenFlagName[];
+export const SCENARIO_OPEN_FLAGS = ['O_APPEND', 'O_DIRECT', 'O_NOATIME', 'O_TRUNC', 'O_NOFOLLOW'] as const satisfies readonly OpenFlagName[];
 const savedRef = z.string().regex(/^\$\w+$/, 'a saved value: "$name"');
 /** an int argument of a syscall (C int: an fd, a vma number) */
 const s32 = z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1);
@@ -156,13 +156,30 @@ export const OpSchema = z.discriminatedUnion('op', [
       /** struct fuse_backing_map: u32 flags, u64 padding (a safe integer, or any u64 as a decimal or 0x string) */
       flags: u32.default(0),
       padding: u64.default(0),
+      /** the /dev/fuse fd the ioctl is made on (default: the server's own, "$devfd") */
+      dev: ref.optional(),
       ...common,
     })
     .strict(),
-  z.object({ op: z.literal('backing_close'), id: ref32, ...common }).strict(),
-  z.object({ op: z.literal('ioctl'), cmd: u32, ...common }).strict(),
+  z.object({ op: z.literal('backing_close'), id: ref32, dev: ref.optional(), ...common }).strict(),
+  z.object({ op: z.literal('ioctl'), cmd: u32, dev: ref.optional(), ...common }).strict(),
+  /** FUSE_DEV_IOC_CLONE on the /dev/fuse fd `dev` (default "$devfd"): attach it to the connection of fd `from` */
+  z.object({ op: z.literal('clone'), dev: ref.optional(), from: ref, ...common }).strict(),
+  /** open("/dev/fuse", O_RDWR): a device attached to no connection yet (returns the fd) */
+  z.object({ op: z.literal('open_dev_fuse'), ...common }).strict(),
+  /** a server thread writes the INIT reply its server held back (policy init.hold) */
+  z.object({ op: z.literal('init_reply'), ...common }).strict(),
+  /** capset(2) of the calling thread: CAP_SYS_ADMIN in its effective set or not (its siblings keep theirs) */
+  z.object({ op: z.literal('capset'), cap_sys_admin: z.boolean(), ...common }).strict(),
+  /** a signal to another task (its handler has no SA_RESTART): an interruptible wait it sleeps in ends with EINTR */
+  z.object({ op: z.literal('signal'), task: z.string(), ...common }).strict(),
+  /** pipe(2) on pipefs: returns (and saves) the read end; save_write saves the write end */
+  z.object({ op: z.literal('pipe'), save_write: varName.optional(), ...common }).strict(),
+  /** socket(AF_UNIX, SOCK_STREAM), bound to `bind` (a path on a plain filesystem) if given; returns the fd */
+  z.object({ op: z.literal('socket'), bind: path.optional(), ...common }).strict(),
   z.object({ op: z.literal('drop_inode'), path, ...common }).strict(),
-  z.object({ op: z.literal('umount'), fs: z.string(), ...common }).strict(),
+  /** umount(2); lazy: umount2(MNT_DETACH) */
+  z.object({ op: z.literal('umount'), fs: z.string(), lazy: z.boolean().default(false), ...common }).strict(),
   z.object({ op: z.literal('abort'), fs: z.string(), ...common }).strict(),
   z.object({ op: z.literal('mount'), fs: z.string(), ...common }).strict(),
   z.object({ op: z.literal('serve'), ...common }).strict(),
@@ -188,11 +205,21 @@ export const OpSchema = z.discriminatedUnion('op', [
     .strict(),
 ]);
 
-// a regular file (its content), a directory, or a FIFO (for open and BACKING_OPEN only: the
-// model does not model pipe io, and a real open O_RDONLY of a FIFO waits for a writer)
-const fileSpec = z.union([z.string().max(MAX_FILE_BYTES), z.object({ dir: z.literal(true) }).strict(), z.object({ fifo: z.literal(true) }).strict()], {
-  error: 'a file: its content (a string), {"dir": true} or {"fifo": true}',
-});
+// a regular file (its content), a directory, a FIFO (for open and BACKING_OPEN only: the
+// model does not model pipe io, and a real open O_RDONLY of a FIFO waits for a writer), the
+// character device /dev/null (mknod c 1 3), or a symbolic link to another path
+const fileSpec = z.union(
+  [
+    z.string().max(MAX_FILE_BYTES),
+    z.object({ dir: z.literal(true) }).strict(),
+    z.object({ fifo: z.literal(true) }).strict(),
+    z.object({ chr: z.literal('null') }).strict(),
+    z.object({ symlink: path }).strict(),
+  ],
+  {
+    error: 'a file: its content (a string), {"dir": true}, {"fifo": true}, {"chr": "null"} or {"symlink": "/<fs>/<name>"}',
+  },
+);
 
 export const FilesystemSchema = z.discriminatedUnion('type', [
   z
@@ -220,6 +247,12 @@ export const TaskSchema = z
     name: z.string().regex(/^[\w.-]+$/, 'a name of letters, digits, _, . and -'),
     /** the process this task is a thread of (default: its own); "server:<fs>" joins a server */
     proc: z.string().optional(),
+    /**
+     * its process is a fork(2) of this one (a FUSE server's: "server:<fs>"), made at setup once
+     * the mounts are up: the same open files (the server's /dev/fuse fd is its $devfd too), a
+     * copy of the creds and of the saved values
+     */
+    fork: z.string().optional(),
     ops: z.array(OpSchema).max(MAX_OPS_PER_TASK),
   })
   .strict();
@@ -233,6 +266,12 @@ export const ScenarioSchema = z
     /** the spec paragraph this scenario demonstrates, e.g. "3. BACKING_OPEN" */
     spec: z.string().optional(),
     kernel: z.enum(PROFILE_NAMES as [string, ...string[]]).default('6.9'),
+    /**
+     * a race the real kernel resolves either way (why, in words): fpsim oracle then also runs
+     * the model with the FUSE servers scheduled first whenever they can run, and accepts the
+     * kernel's value of a row if either model run shows it (the note says which)
+     */
+    nondeterministic: z.string().min(1).optional(),
     mutants: z.array(z.enum(MUTANT_NAMES as [string, ...string[]])).default([]),
     filesystems: z.array(FilesystemSchema).min(1).max(64),
     tasks: z.array(TaskSchema).min(1).max(MAX_TASKS, `at most ${MAX_TASKS} tasks (the model is built for small programs)`),
@@ -315,9 +354,16 @@ export const ScenarioSchema = z
     const saved = new Map<string, Set<string>>();
     for (const f of fuseNames) saved.set(`server:${f}`, new Set(['devfd']));
     for (const t of s.tasks) {
+      // a forked process starts with what its parent held at setup ($devfd)
+      if (t.fork !== undefined && !saved.has(procOf(t))) saved.set(procOf(t), new Set(saved.get(t.fork) ?? []));
+    }
+    for (const t of s.tasks) {
       const set = saved.get(procOf(t)) ?? new Set<string>();
       saved.set(procOf(t), set);
-      for (const op of t.ops) if (op.save !== undefined) set.add(op.save);
+      for (const op of t.ops) {
+        if (op.save !== undefined) set.add(op.save);
+        if (op.op === 'pipe' && op.save_write !== undefined) set.add(op.save_write);
+      }
     }
     const checkRef = (v: unknown, proc: string, at: (string | number)[]) => {
       if (typeof v !== 'string' || !v.startsWith('$')) return;
@@ -328,6 +374,9 @@ export const ScenarioSchema = z
       }
     };
     s.filesystems.forEach((f, i) => {
+      if (f.type === 'plain') {
+        for (const [name, file] of Object.entries(f.files)) if (typeof file === 'object' && 'symlink' in file) checkPath(file.symlink, ['filesystems', i, 'files', name, 'symlink']);
+      }
       if (f.type === 'fuse') {
         for (const [name, file] of Object.entries(f.server.files)) {
           if (file.backing !== undefined) checkPath(file.backing, ['filesystems', i, 'server', 'files', name, 'backing']);
@@ -351,6 +400,15 @@ export const ScenarioSchema = z
       if (t.proc?.startsWith('server:') && !fuseNames.has(t.proc.slice(7))) {
         ctx.addIssue({ code: 'custom', path: ['tasks', i, 'proc'], message: `no FUSE filesystem "${t.proc.slice(7)}" to join the server of (FUSE filesystems: ${[...fuseNames].join(', ') || 'none'})` });
       }
+      if (t.fork !== undefined) {
+        const parents = new Set([...[...fuseNames].map((f) => `server:${f}`), ...s.tasks.filter((x) => x.fork === undefined).map(procOf)]);
+        if (proc.startsWith('server:')) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'fork'], message: `a server process is made by its mount, not by fork: give the forked process its own name ("proc")` });
+        else if (!parents.has(t.fork) || t.fork === proc) {
+          ctx.addIssue({ code: 'custom', path: ['tasks', i, 'fork'], message: `no process "${t.fork}" to fork from (processes: ${[...parents].filter((x) => x !== proc).join(', ') || 'none'})` });
+        }
+        const other = s.tasks.find((x) => procOf(x) === proc && x.fork !== t.fork);
+        if (other) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'fork'], message: `task "${other.name}" of process "${proc}" says it is ${other.fork === undefined ? 'not forked' : `forked from "${other.fork}"`}: every task of a forked process names the same parent` });
+      }
       t.ops.forEach((op, j) => {
         const at = (k: string) => ['tasks', i, 'ops', j, k];
         if (op.op === 'wait' && !s.tasks.some((x) => x.name === op.task)) {
@@ -363,7 +421,11 @@ export const ScenarioSchema = z
         if ((op.op === 'write' || op.op === 'splice_write') && op.offset <= MAX_FILE_BYTES && op.offset + op.data.length > MAX_FILE_BYTES) {
           ctx.addIssue({ code: 'custom', path: at('offset'), message: `offset + data length is ${op.offset + op.data.length}, at most ${MAX_FILE_BYTES} (16 MiB): the model keeps file data in memory` });
         }
-        for (const k of ['fd', 'vma', 'id'] as const) if (k in op) checkRef((op as Record<string, unknown>)[k], proc, at(k));
+        for (const k of ['fd', 'vma', 'id', 'dev', 'from'] as const) if (k in op) checkRef((op as Record<string, unknown>)[k], proc, at(k));
+        if (op.op === 'signal' && !s.tasks.some((x) => x.name === op.task)) {
+          ctx.addIssue({ code: 'custom', path: at('task'), message: `no task "${op.task}" to signal (tasks: ${s.tasks.map((x) => x.name).join(', ')})` });
+        }
+        if (op.op === 'socket') checkPath(op.bind, at('bind'));
       });
     });
     for (const key of ['server_seen', 'server_never', 'kernel_init'] as const) {

@@ -23,6 +23,7 @@ import {
 import { F_RDLCK, F_UNLCK, F_WRLCK, FATTR, FOPEN, FUSE_INIT_FLAG, FUSE_LK_FLOCK, FUSE_OPCODE, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_ROOT_ID, V15_UAPI, initFlagNames, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
 import type { FopenName, OpenPolicy } from './policy.ts';
 import type { ServerInode, ServerLock, ServerState } from './state.ts';
+import { fromHex, toHex } from '../kernel/fuse/hex.ts';
 
 /** What the server learns about the world outside it: its backing files, its saved values. */
 export interface ServerEnv {
@@ -120,8 +121,26 @@ export function isJob(opcode: number): 'open' | 'release' | null {
 // ---------------------------------------------------------------------------
 // One-reply requests.
 
-/** The INIT reply, from the policy; failed: the policy makes INIT fail. */
-export function initReply(s: ServerState, unique: Wide): { bytes: Uint8Array; failed: boolean } {
+/**
+ * The INIT reply, from the policy; failed: the policy makes INIT fail; held: the policy holds
+ * it (init.hold), kept in s.heldInit until releaseInit.
+ */
+export function initReply(s: ServerState, unique: Wide): { bytes: Uint8Array; failed: boolean; held: boolean } {
+  const r = initReplyBytes(s, unique);
+  if (!s.policy.init.hold) return { ...r, held: false };
+  s.heldInit = { hex: toHex(r.bytes), failed: r.failed };
+  return { ...r, held: true };
+}
+
+/** The held INIT reply, now to be written (null: none is held), and no longer held. */
+export function releaseInit(s: ServerState): { bytes: Uint8Array; failed: boolean } | null {
+  const h = s.heldInit;
+  if (!h) return null;
+  s.heldInit = null;
+  return { bytes: fromHex(h.hex), failed: h.failed };
+}
+
+function initReplyBytes(s: ServerState, unique: Wide): { bytes: Uint8Array; failed: boolean } {
   const p = s.policy.init;
   if (p.errno) return { bytes: encodeReply(unique, neg(p.errno), null), failed: true };
   let flags = 0n;
@@ -540,5 +559,5 @@ export const RELEASE_STEPS: Record<'start' | 'close_id' | 'close_fd' | 'done', S
 
 /** A fresh server state for a mount (the model keys it by connection, the oracle by mount). */
 export function newServerState(fs: string, proc: string, policy: ServerState['policy'], lifecycle: string): ServerState {
-  return { fs, conn: 0, proc, lifecycle, policy, inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], log: [], owners: [], backingOpens: [], kernelInit: '', kernelInitRequest: null };
+  return { fs, conn: 0, proc, lifecycle, policy, inodes: {}, nextNodeid: 2, fhs: {}, nextFh: 1, seen: [], log: [], owners: [], backingOpens: [], kernelInit: '', kernelInitRequest: null, heldInit: null };
 }

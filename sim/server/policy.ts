@@ -66,9 +66,15 @@ export const ServerPolicySchema = z
         errno: errnoName.optional(),
         /** reply only the first N bytes of fuse_init_out (an old server) */
         size: z.number().int().min(0).max(64).default(64),
+        /**
+         * hold the INIT reply: the server reads INIT and answers nothing until a thread of the
+         * server process runs the op "init_reply" (the connection stays uninitialized meanwhile:
+         * fc->passthrough unset, users' requests wait)
+         */
+        hold: z.boolean().default(false),
       })
       .strict()
-      .default({ flags: ['INIT_EXT', 'PASSTHROUGH'], max_stack_depth: 1, minor: 40, major: 7, size: 64 }),
+      .default({ flags: ['INIT_EXT', 'PASSTHROUGH'], max_stack_depth: 1, minor: 40, major: 7, size: 64, hold: false }),
     /** the files the server exports: each backed by a path on another mount, or inline data */
     files: z.record(
       z.string().regex(/^[^/]+$/),

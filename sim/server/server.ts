@@ -8,7 +8,7 @@ import type { Ctx } from '../kernel/ctx.ts';
 import { block, call, entry, goto, kfunc, preempt, ret, tail, type Next } from '../kernel/exec.ts';
 import type { Ptr } from '../kernel/state.ts';
 import { neg } from '../kernel/lib/errno.ts';
-import { fuse_dev_read, fuse_dev_write, fuse_get_dev } from '../kernel/fuse/dev.ts';
+import { __fuse_get_dev, fuse_dev_read, fuse_dev_write } from '../kernel/fuse/dev.ts';
 import { resolvePath } from '../kernel/vfs/namei.ts';
 import { s_type } from '../kernel/vfs/fs.ts';
 import { sys_open, sys_close } from '../kernel/vfs/open.ts';
@@ -20,6 +20,7 @@ import {
   initReply,
   openJob,
   OPEN_STEPS,
+  releaseInit,
   releaseJob,
   RELEASE_STEPS,
   simpleReply,
@@ -75,6 +76,8 @@ interface LoopA {
   /** the mount served (the server's key in world.servers) */
   fs: string;
   conn: Ptr;
+  /** the /dev/fuse file the loop reads (its $devfd when it started) */
+  dev: Ptr;
 }
 
 interface LoopL extends LoopA {
@@ -85,13 +88,19 @@ interface LoopL extends LoopA {
 const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/fuse_loop.c', {
   start(c, l) {
     const s = serverOf(c.w, l.fs);
+    if (c.p.fds[devfd(c)] !== l.dev) {
+      // the server closed the fd it reads (read(2): EBADF): the loop ends
+      c.emit('note', `server ${s.fs}: its /dev/fuse fd is closed; the session loop ends`);
+      lifecycle(c, s, { type: 'ABORTED' });
+      return ret(0);
+    }
     const fc = c.deref(l.conn, 'fuse_conn');
     if (fc.pending.length === 0) {
       if (fc.connected) return block({ on: 'request', conn: l.conn }, 'start');
       lifecycle(c, s, { type: c.w.sbs[fc.sb]!.mounted ? 'ABORTED' : 'UNMOUNTED' });
       return ret(0); // read(2) on /dev/fuse: ENODEV, the loop ends
     }
-    const bytes = fuse_dev_read(c, fc);
+    const bytes = fuse_dev_read(c, fc, l.dev);
     if (typeof bytes === 'number') return ret(0);
     l.req = acceptRequest(s, bytes);
     if (l.req.name !== 'FORGET') lifecycle(c, s, { type: 'REQUEST' });
@@ -100,6 +109,10 @@ const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/
   op_INIT(c, l) {
     const s = serverOf(c.w, l.fs);
     const r = initReply(s, l.req.unique);
+    if (r.held) {
+      c.emit('note', `server ${s.fs}: holds its INIT reply (until a server thread's init_reply)`);
+      return again(c, l.conn);
+    }
     reply(c, s, r.bytes);
     const fc = c.deref(l.conn, 'fuse_conn');
     if (r.failed) lifecycle(c, s, { type: 'INIT_FAILED' });
@@ -199,10 +212,31 @@ entry(
     start(c) {
       const s = serverStates(c.w).find((x) => x.proc === c.p.name);
       const dev = c.p.fds[devfd(c)];
-      const fc = s && dev !== undefined ? fuse_get_dev(c, dev) : null;
+      const fc = s && dev !== undefined ? __fuse_get_dev(c, dev) : null;
       if (!s || !fc) return ret(neg('EBADF'));
       s.conn = fc.ptr;
-      return tail(fuse_session_loop, { fs: s.fs, conn: fc.ptr });
+      return tail(fuse_session_loop, { fs: s.fs, conn: fc.ptr, dev: dev! });
+    },
+  }),
+);
+
+/**
+ * A server thread's op "init_reply": write the INIT reply the server held back (policy
+ * init.hold) to /dev/fuse; process_init_reply runs in this thread. 0, or ENOENT when no INIT
+ * reply is held (none arrived yet, or it was already sent).
+ */
+entry(
+  'init_reply',
+  kfunc<object>('srv_init_reply', 'libfuse lib/fuse_lowlevel.c', {
+    start(c) {
+      const s = serverStates(c.w).find((x) => x.proc === c.p.name);
+      const r = s && s.conn ? releaseInit(s) : null;
+      if (!s || !r) return ret(neg('ENOENT'));
+      reply(c, s, r.bytes);
+      const fc = c.deref(s.conn, 'fuse_conn');
+      if (r.failed) lifecycle(c, s, { type: 'INIT_FAILED' });
+      else lifecycle(c, s, { type: fc.connError ? 'INIT_FAILED' : 'INIT_REPLIED', passthrough: fc.passthrough });
+      return ret(0);
     },
   }),
 );

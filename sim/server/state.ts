@@ -64,6 +64,8 @@ export interface ServerState {
   kernelInitRequest: { minor: number; offered: string[] } | null;
   /** the lock table by nodeid (policy locks: "table"), made at the first lock */
   locks?: Record<number, ServerLock[]>;
+  /** the INIT reply the server holds back (policy init.hold), as hex, until "init_reply" sends it */
+  heldInit: { hex: string; failed: boolean } | null;
 }
 
 /** The servers of a world (the kernel keeps their state as opaque userspace memory). */

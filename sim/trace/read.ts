@@ -62,6 +62,8 @@ export function knownTaskNames(s: Scenario): Set<string> {
   const { world, userTasks } = buildWorld(s);
   const names = new Set<string>([...world.tasks, ...userTasks].map((t) => t.name));
   for (const p of Object.keys(world.procs)) names.add(exitTaskName(p));
+  // forked processes are made at setup (copy_process), and exit at teardown like the others
+  for (const t of s.tasks) if (t.fork !== undefined) names.add(exitTaskName(t.proc ?? t.name));
   for (const sb of world.sbs) if (sb.kind !== 'plain') names.add(umountTaskName(sb.name));
   return names;
 }

@@ -12,6 +12,7 @@ import { fget } from '../vfs/file.ts';
 import { fput } from '../vfs/file_table.ts';
 import { f_op } from '../vfs/fs.ts';
 import { prepare_creds, put_cred } from '../cred.ts';
+import { capable } from '../capability.ts';
 
 /**
  * fuse_backing_get: take a reference only if the object is not already dying. A lookup
@@ -87,8 +88,8 @@ interface OpenL extends OpenA {
 export const fuse_backing_open = kfunc<OpenA, OpenL>('fuse_backing_open', 'fs/fuse/backing.c', {
   start(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
-    const cred = c.deref(c.p.cred, 'cred');
-    if (!fc.passthrough || !cred.capSysAdmin) return ret(neg('EPERM'));
+    // capable() of the calling task: a sibling or a forked child may hold other creds
+    if (!fc.passthrough || !capable(c, 'CAP_SYS_ADMIN')) return ret(neg('EPERM'));
     if (l.flags !== 0 && !c.mutant('no-flags-check')) return ret(neg('EINVAL'));
     if (c.profile.backingOpenChecksPadding && BigInt(l.padding) !== 0n) return ret(neg('EINVAL'));
     const file = fget(c, l.fd, c.profile.backingOpenAcceptsOPath);
@@ -155,8 +156,7 @@ interface CloseL extends CloseA {
 export const fuse_backing_close = kfunc<CloseA, CloseL>('fuse_backing_close', 'fs/fuse/backing.c', {
   start(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
-    const cred = c.deref(c.p.cred, 'cred');
-    if (!fc.passthrough || !cred.capSysAdmin) return ret(neg('EPERM'));
+    if (!fc.passthrough || !capable(c, 'CAP_SYS_ADMIN')) return ret(neg('EPERM'));
     if (l.id <= 0) return ret(neg('EINVAL'));
     l.fb = fuse_backing_id_remove(c, fc, l.id);
     if (l.fb === 0) return ret(neg('ENOENT'));

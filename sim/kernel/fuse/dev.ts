@@ -1,14 +1,17 @@
 // fs/fuse/dev.c: the request queue between the kernel and the server, the /dev/fuse device
 // (its open, read and write paths, its ioctls, its release) and connection abort.
 import type { Ctx } from '../ctx.ts';
-import { block, kfunc, ret, tail, type Next } from '../exec.ts';
+import { block, entry, goto, kfunc, ret, tail, type Next } from '../exec.ts';
 import { name } from '../ctx.ts';
 import type { FileObj, FuseConnObj, Proc, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { decodeReplyArg, decodeRequest, decodeRequestArg, encodeRequest, WireError } from '../../wire/messages.ts';
 import { decode, FUSE_OUT_HEADER } from '../../wire/structs.ts';
-import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_SYNC_INIT, FUSE_OPCODE, opcodeName } from '../../wire/uapi.ts';
+import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLONE, FUSE_DEV_IOC_SYNC_INIT, FUSE_OPCODE, opcodeName } from '../../wire/uapi.ts';
 import { alloc_file } from '../vfs/file_table.ts';
+import { fdput, fget } from '../vfs/file.ts';
+import { current_cred } from '../cred.ts';
+import { setField } from '../lib/once.ts';
 import { register_file_operations, type IoctlA, type ReadA, type WriteA } from '../vfs/fs.ts';
 import { DEVTMPFS } from '../mm/shmem.ts';
 import { O_RDWR } from '../vfs/fcntl.ts';
@@ -74,9 +77,10 @@ export function fuse_take_answer(c: Ctx, fc: FuseConnObj, unique: number): { err
  * fs/fuse/dev.c: fuse_dev_do_read. The request moves from pending to processing.
  * With nothing pending on a dead connection the server gets ENODEV (ECONNABORTED after abort).
  */
-export function fuse_dev_read(c: Ctx, fc: FuseConnObj): Uint8Array | number {
+export function fuse_dev_read(c: Ctx, fc: FuseConnObj, dev?: Ptr): Uint8Array | number {
   const req = fc.pending.shift();
   if (!req) return fc.connected ? neg('EAGAIN') : neg('ENODEV');
+  if (dev !== undefined) req.dev = dev; // now on this device's fpq->processing
   fc.processing.push(req);
   c.emit('wire', `${name(fc)}: server reads ${opcodeName(req.opcode)} unique=${req.unique}`);
   return fromHex(req.bytes);
@@ -156,59 +160,158 @@ export function fuse_abort_conn(c: Ctx, fc: FuseConnObj) {
   c.emit('field', `${name(fc)}.connected true -> false (fuse_abort_conn${ended.length ? `, ${ended.length} request(s) end with ECONNABORTED` : ''})`);
 }
 
-/** fs/fuse/dev.c: fuse_get_dev: the connection a /dev/fuse file is attached to, or NULL. */
-export function fuse_get_dev(c: Ctx, devFile: Ptr): FuseConnObj | null {
+/**
+ * fs/fuse/fuse_dev_i.h: __fuse_get_dev: the connection a /dev/fuse file is attached to (its
+ * fuse_dev's fc), or NULL: never mounted nor cloned, or only marked FUSE_DEV_SYNC_INIT (the
+ * mark is the low bit of private_data, masked off here).
+ */
+export function __fuse_get_dev(c: Ctx, devFile: Ptr): FuseConnObj | null {
   const f = c.deref(devFile, 'file');
   if (f.private_data === 0) return null;
   return c.deref(f.private_data, 'fuse_conn');
 }
 
 /**
- * fuse_dev_open: open("/dev/fuse") in process `p` (the device lives on devtmpfs, not on the
- * mount it will serve); private_data stays NULL until a mount attaches a connection.
- * Returns the new fd.
+ * fuse_get_dev (6.18): the fuse_dev, waiting interruptibly on fuse_dev_waitq while the file is
+ * marked FUSE_DEV_SYNC_INIT and no mount has installed one yet; an unattached, unmarked file is
+ * ERR_PTR(-EPERM) (6.9: NULL, which every caller but CLONE turns into EPERM). As a step: the
+ * connection, -errno, or a wait (retry at `again`).
  */
-export function fuse_dev_open(c: Ctx, p: Proc): { fd: number; file: FileObj } {
+function fuse_get_dev(c: Ctx, devFile: Ptr, again: string): FuseConnObj | number | Next {
+  const fc = __fuse_get_dev(c, devFile);
+  if (fc) return fc;
+  if (!c.deref(devFile, 'file').devSyncInit) return neg('EPERM');
+  if (c.t.sigpending) return neg('EINTR'); // -ERESTARTSYS: EINTR for a handler without SA_RESTART
+  return block({ on: 'fud', file: devFile }, again);
+}
+
+/**
+ * fuse_dev_open: open("/dev/fuse") in process `p` (the device lives on devtmpfs, not on the
+ * mount it will serve); private_data stays NULL until a mount (or FUSE_DEV_IOC_CLONE) attaches
+ * a connection. Returns the new fd.
+ */
+export function fuse_dev_open(c: Ctx, p: Proc, cred: Ptr = p.cred): { fd: number; file: FileObj } {
   const devtmpfs = c.w.sbs.findIndex((s) => s.name === DEVTMPFS);
   if (devtmpfs < 0) throw new Error('no devtmpfs (model bug)');
   const file = alloc_file(
     c,
     { f_op: FUSE_DEV_FOPS, sb: devtmpfs, name: '', mode: 'chr', flags: O_RDWR, read: true, write: true, opath: false, private_data: 0, backing: false, realSb: devtmpfs },
-    p.cred,
+    cred,
   );
   const fd = p.nextFd++;
   p.fds[fd] = file.ptr;
   return { fd, file };
 }
 
-/** fuse_dev_release: the server closed /dev/fuse: abort, and drop the device's reference. */
+/** open("/dev/fuse", O_RDWR) by a program (a server opening its device before any mount). */
+entry(
+  'open_dev_fuse',
+  kfunc<object>('fuse_dev_open', 'fs/fuse/dev.c', {
+    start(c) {
+      const { fd, file } = fuse_dev_open(c, c.p, current_cred(c));
+      c.emit('fd', `${c.t.name}: fd ${fd} -> ${name(file)} (/dev/fuse, attached to no connection)`);
+      return ret(fd);
+    },
+  }),
+);
+
+/**
+ * fuse_dev_release: the last reference to a /dev/fuse file. The requests the server read
+ * through this device and has not answered end with ECONNABORTED (fuse_dev_end_requests on its
+ * fpq->processing); the last device of the connection aborts it (fc->dev_count); the
+ * device's reference to the connection goes (fuse_dev_free).
+ */
 export function fuse_dev_release(c: Ctx, f: FileObj) {
-  if (!f.private_data) return; // never attached to a connection
+  if (!f.private_data) return; // never attached to a connection (perhaps only SYNC_INIT-marked)
   const fc = c.deref(f.private_data, 'fuse_conn');
-  fuse_abort_conn(c, fc);
-  c.emit('note', `fuse_dev_release: ${name(fc)} loses its server`);
+  const mine = fc.processing.filter((r) => r.dev === f.ptr);
+  if (mine.length) {
+    fc.processing = fc.processing.filter((r) => r.dev !== f.ptr);
+    for (const r of mine) {
+      if (r.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, neg('ECONNABORTED'), new Uint8Array(0));
+      if (r.waiter !== null) fc.answered.push({ unique: r.unique, error: neg('ECONNABORTED'), body: '' });
+    }
+    c.emit('note', `fuse_dev_release: ${mine.length} request(s) read through ${name(f)} end with ECONNABORTED`);
+  }
+  setField(c, fc, 'devCount', fc.devCount - 1);
+  if (fc.devCount === 0) {
+    fuse_abort_conn(c, fc);
+    c.emit('note', `fuse_dev_release: ${name(fc)} loses its last device: aborted`);
+  }
   fuse_conn_put(c, fc);
 }
 
 /**
- * fuse_dev_ioctl: the backing ioctls need a device attached to a connection (EPERM before
- * that: fuse_get_dev is NULL); SYNC_INIT (6.18) is only for a device no mount has attached
- * yet; anything else is ENOTTY.
+ * fuse_device_clone: attach the new /dev/fuse file to fc (a fuse_dev of its own, one more
+ * reference on fc, one more device: fc->dev_count). A file already attached is EINVAL; a
+ * SYNC_INIT mark is simply replaced.
  */
-export const fuse_dev_ioctl = kfunc<IoctlA>('fuse_dev_ioctl', 'fs/fuse/dev.c', {
+function fuse_device_clone(c: Ctx, fc: FuseConnObj, file: Ptr): number {
+  const f = c.deref(file, 'file');
+  if (__fuse_get_dev(c, file)) return neg('EINVAL');
+  f.private_data = fc.ptr;
+  delete f.devSyncInit;
+  setField(c, fc, 'count', fc.count + 1);
+  setField(c, fc, 'devCount', fc.devCount + 1);
+  c.emit('field', `${name(f)}.private_data -> ${name(fc)} (FUSE_DEV_IOC_CLONE)`);
+  return 0;
+}
+
+interface DevIoctlL extends IoctlA {
+  /** CLONE: the old fd's file (fdget), held until the clone is done */
+  old: Ptr;
+}
+
+/**
+ * fuse_dev_ioctl: CLONE (fuse_dev_ioctl_clone), BACKING_OPEN / BACKING_CLOSE
+ * (fuse_dev_ioctl_backing_open/close: fuse_get_dev first, EPERM without a connection, a wait
+ * on a SYNC_INIT-marked file), SYNC_INIT (6.18: fuse_dev_ioctl_sync_init); anything else is
+ * ENOTTY. CLONE's argument, the old fd, comes in `fd`.
+ */
+export const fuse_dev_ioctl = kfunc<IoctlA, DevIoctlL>('fuse_dev_ioctl', 'fs/fuse/dev.c', {
   start(c, l) {
-    const fc = fuse_get_dev(c, l.file);
     if (l.cmd === FUSE_DEV_IOC_SYNC_INIT && c.profile.syncInitIoctl) {
       // fuse_dev_ioctl_sync_init: only a device no mount has attached yet can be marked
-      return ret(fc ? neg('EINVAL') : 0);
+      if (__fuse_get_dev(c, l.file)) return ret(neg('EINVAL'));
+      const f = c.deref(l.file, 'file');
+      if (!f.devSyncInit) c.emit('field', `${name(f)}.private_data = FUSE_DEV_SYNC_INIT`);
+      f.devSyncInit = true;
+      return ret(0);
     }
+    if (l.cmd === FUSE_DEV_IOC_CLONE) return goto('clone');
     if (l.cmd !== FUSE_DEV_IOC_BACKING_OPEN && l.cmd !== FUSE_DEV_IOC_BACKING_CLOSE) return ret(neg('ENOTTY'));
-    if (!fc) return ret(neg('EPERM'));
+    return goto('backing');
+  },
+  backing(c, l) {
+    const fc = fuse_get_dev(c, l.file, 'backing');
+    if (typeof fc === 'number') return ret(fc);
+    if (!('type' in fc)) return fc; // asleep on fuse_dev_waitq
     if (l.cmd === FUSE_DEV_IOC_BACKING_OPEN) {
       return tail(fuse_backing_open, { fc: fc.ptr, fd: l.fd ?? 0, flags: l.flags ?? 0, padding: l.padding ?? 0 });
     }
     // the argument is a u32 read into an int: 0xffffffff is -1
     return tail(fuse_backing_close, { fc: fc.ptr, id: (l.id ?? 0) | 0 });
+  },
+  clone(c, l) {
+    // fuse_dev_ioctl_clone: the old fd (fdget: a bad fd or an O_PATH file is EINVAL) must be
+    // a /dev/fuse file too (CUSE shares the ioctl)
+    const old = fget(c, l.fd);
+    if (old === 0) return ret(neg('EINVAL'));
+    l.old = old;
+    if (c.deref(old, 'file').f_op !== c.deref(l.file, 'file').f_op) return fdput(c, old, neg('EINVAL'));
+    return goto('clone_get');
+  },
+  clone_get(c, l) {
+    if (!c.profile.cloneWaitsForDev) {
+      // 6.9: __fuse_get_dev; no connection behind the old fd is EINVAL
+      const fc = __fuse_get_dev(c, l.old);
+      return fdput(c, l.old, fc ? fuse_device_clone(c, fc, l.file) : neg('EINVAL'));
+    }
+    // 6.18: fuse_get_dev of the old fd (EPERM, or a wait if it is SYNC_INIT-marked)
+    const fc = fuse_get_dev(c, l.old, 'clone_get');
+    if (typeof fc === 'number') return fdput(c, l.old, fc);
+    if (!('type' in fc)) return fc;
+    return fdput(c, l.old, fuse_device_clone(c, fc, l.file));
   },
 });
 

@@ -244,7 +244,7 @@ entry(
       const fc = c.alloc<FuseConnObj>({
         type: 'fuse_conn', name: l.fs, sb: sb.id, count: 2, connected: true, initialized: false, connError: false,
         passthrough: false, maxStackDepth: 0, writebackCache: false, directIoAllowMmap: false, atomicOTrunc: false, noOpen: false, noFlush: false, noGetxattr: false, minor: 0,
-        idr: idr_init(), lock: { owner: null }, pending: [], processing: [], answered: [], nextUnique: 2, devFile: dev.ptr,
+        idr: idr_init(), lock: { owner: null }, pending: [], processing: [], answered: [], nextUnique: 2, devFile: dev.ptr, devCount: 1,
         idHighWater: 0,
       });
       dev.private_data = fc.ptr; // fuse_fill_super attaches the fuse_dev to the opened /dev/fuse file

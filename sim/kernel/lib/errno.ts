@@ -3,6 +3,7 @@
 export const ERRNO = {
   EPERM: 1,
   ENOENT: 2,
+  ESRCH: 3,
   EINTR: 4,
   EIO: 5,
   ENXIO: 6,
@@ -36,6 +37,7 @@ export const ERRNO = {
   ENODATA: 61,
   EOVERFLOW: 75,
   EOPNOTSUPP: 95,
+  EADDRINUSE: 98,
   ECONNABORTED: 103,
   ENOTCONN: 107,
   ECONNREFUSED: 111,

@@ -10,6 +10,9 @@ import { O_APPEND } from '../vfs/fcntl.ts';
 import { ATTR_SIZE, register_file_operations, register_filesystem, type IattrA, type ReadA, type WriteA } from '../vfs/fs.ts';
 import { copy_splice_read, iter_file_splice_write } from '../vfs/splice.ts';
 import { generic_file_mmap, generic_read_dir, simple_statfs } from '../vfs/libfs.ts';
+import { EMPTY_FOPS } from '../vfs/fs.ts';
+import { NULL_FOPS } from '../drivers/mem.ts';
+import { BAD_SOCK_FOPS } from '../net/socket.ts';
 
 const plain = (sb: SuperBlock) => sb as PlainSb;
 
@@ -110,7 +113,11 @@ export function shmem_init() {
     name: 'plain',
     lookup: simple_lookup,
     inodeKind: (_w, sb, name) => plain(sb).files[name]?.kind ?? 'reg',
-    fops: (kind) => (kind === 'dir' ? 'shmem_dir' : kind === 'fifo' ? 'pipefifo' : 'shmem'),
+    // init_special_inode: a FIFO's pipefifo_fops, a character device's def_chr_fops (which
+    // chrdev_open swaps for the driver's: /dev/null's null_fops, drivers/char/mem.c), a
+    // socket's bad_sock_fops (net/socket.c: open is ENXIO); a symlink is never opened itself
+    // but with O_PATH (empty_fops)
+    fops: (kind) => ({ dir: 'shmem_dir', fifo: 'pipefifo', chr: NULL_FOPS, sock: BAD_SOCK_FOPS, lnk: EMPTY_FOPS, reg: 'shmem' })[kind],
     readonly: (sb) => plain(sb).readonly,
     realSb: (_w, sb) => sb.id,
     getattr: shmem_getattr,
@@ -130,6 +137,17 @@ export function shmem_init() {
       const inode = plain(sb).files[name];
       if (inode) shmem_write(w, inode, offset, data);
     },
+    // shmem_mknod: a new inode of that type (tmpfs keeps it in the dcache)
+    mknod: (c, sb, name, kind) => {
+      const p = plain(sb);
+      if (p.files[name]) return neg('EEXIST');
+      if (p.readonly) return neg('EROFS');
+      p.files[name] = { kind, data: '', mtime: ++c.w.clock, atime: 0 };
+      c.emit('field', `/${sb.name}/${name}: a new ${kind} inode`);
+      return 0;
+    },
+    // shmem_get_link (simple_get_link): the target the symlink was made with
+    get_link: (_w, sb, name) => plain(sb).files[name]?.target ?? null,
     pokeSize: (w, sb, name, size) => {
       const inode = plain(sb).files[name];
       if (!inode) return;

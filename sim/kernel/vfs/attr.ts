@@ -6,6 +6,7 @@ import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { ATTR_CTIME, ATTR_FILE, ATTR_MODE, ATTR_MTIME, ATTR_OPEN, ATTR_SIZE, s_type, type IattrA } from './fs.ts';
 import { resolvePath } from './namei.ts';
+import { walk_get, walk_ret, type WalkL } from './namespace.ts';
 import { fdget, fdput } from './file.ts';
 
 /** The capability xattr file_remove_privs asks about (XATTR_NAME_CAPS). */
@@ -99,7 +100,7 @@ export const sys_ftruncate = entry(
   }),
 );
 
-interface PathAttrL {
+interface PathAttrL extends WalkL {
   path: string;
   sb: number;
   name: string;
@@ -112,25 +113,26 @@ export const sys_truncate = entry(
   'truncate',
   kfunc<{ path: string; size: number }, PathAttrL & { size: number }>('sys_truncate', 'fs/open.c', {
     start(c, l) {
-      if (l.size < 0) return ret(neg('EINVAL'));
+      if (l.size < 0) return walk_ret(c, l, neg('EINVAL'));
       const r = resolvePath(c.w, l.path);
-      if (!r) return ret(neg('ENOENT'));
+      if (!r) return walk_ret(c, l, neg('ENOENT'));
+      walk_get(c, l, r.sb);
       l.sb = r.sb.id;
       l.name = r.name;
       return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
     },
     found(c, l) {
-      if (l.inode < 0) return ret(l.inode);
+      if (l.inode < 0) return walk_ret(c, l, l.inode);
       const sb = c.w.sbs[l.sb]!;
       const type = s_type(sb);
-      if (type.inodeKind(c.w, sb, l.name) === 'dir') return ret(neg('EISDIR'));
-      if (type.readonly(sb)) return ret(neg('EROFS'));
+      if (type.inodeKind(c.w, sb, l.name) === 'dir') return walk_ret(c, l, neg('EISDIR'));
+      if (type.readonly(sb)) return walk_ret(c, l, neg('EROFS'));
       type.pathGet?.(c, l.inode);
       return call(do_truncate, { sb: l.sb, name: l.name, inode: l.inode, size: l.size, how: 0, file: 0 }, 'done', 'r');
     },
     done(c, l) {
       s_type(c.w.sbs[l.sb]!).pathPut?.(c, l.inode);
-      return ret(l.r);
+      return walk_ret(c, l, l.r);
     },
   }),
 );
@@ -141,16 +143,17 @@ export const sys_chmod = entry(
   kfunc<{ path: string; mode: number }, PathAttrL & { mode: number }>('sys_chmod', 'fs/open.c', {
     start(c, l) {
       const r = resolvePath(c.w, l.path);
-      if (!r) return ret(neg('ENOENT'));
+      if (!r) return walk_ret(c, l, neg('ENOENT'));
+      walk_get(c, l, r.sb);
       l.sb = r.sb.id;
       l.name = r.name;
       return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
     },
     found(c, l) {
-      if (l.inode < 0) return ret(l.inode);
+      if (l.inode < 0) return walk_ret(c, l, l.inode);
       const sb = c.w.sbs[l.sb]!;
       const type = s_type(sb);
-      if (type.readonly(sb)) return ret(neg('EROFS'));
+      if (type.readonly(sb)) return walk_ret(c, l, neg('EROFS'));
       type.pathGet?.(c, l.inode);
       const kind = type.inodeKind(c.w, sb, l.name);
       const ifmt = kind === 'dir' ? 0o40000 : kind === 'fifo' ? 0o10000 : 0o100000;
@@ -158,7 +161,7 @@ export const sys_chmod = entry(
     },
     done(c, l) {
       s_type(c.w.sbs[l.sb]!).pathPut?.(c, l.inode);
-      return ret(l.r);
+      return walk_ret(c, l, l.r);
     },
   }),
 );

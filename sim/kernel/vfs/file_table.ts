@@ -3,9 +3,10 @@
 import type { Ctx } from '../ctx.ts';
 import { name } from '../ctx.ts';
 import type { FileObj, Ptr } from '../state.ts';
-import { get_cred, put_cred } from '../cred.ts';
+import { current_cred, get_cred, put_cred } from '../cred.ts';
 import { f_op } from './fs.ts';
 import { locks_remove_file } from './locks.ts';
+import { mntput } from './namespace.ts';
 
 /** get_file() */
 export function get_file(c: Ctx, p: Ptr) {
@@ -31,12 +32,14 @@ export function fput(c: Ctx, p: Ptr) {
   if (f.count === 0) __fput(c, f);
 }
 
-/** __fput(): the file's locks go (locks_remove_file), then ->release, the creds and the memory. */
+/** __fput(): the file's locks go (locks_remove_file), then ->release, the file's creds and memory, then its mount's reference (mntput). */
 function __fput(c: Ctx, f: FileObj) {
   locks_remove_file(c, f);
   f_op(f).release?.(c, f);
   put_cred(c, f.cred);
   c.kfree(f.ptr);
+  const sb = c.w.sbs[f.sb];
+  if (sb?.detached) mntput(c, sb);
 }
 
 /** A file whose ->open failed is discarded without ->release (fs/open.c: do_dentry_open). */
@@ -46,7 +49,7 @@ export function discard_file(c: Ctx, p: Ptr) {
   c.kfree(f.ptr);
 }
 
-/** alloc_empty_file(): a new struct file with one reference, with the given creds (default: the task's). */
-export function alloc_file(c: Ctx, init: Omit<FileObj, 'ptr' | 'life' | 'type' | 'count' | 'cred'>, cred: Ptr = c.p.cred): FileObj {
+/** alloc_empty_file(): a new struct file with one reference, with the given creds (default: the task's, current_cred()). */
+export function alloc_file(c: Ctx, init: Omit<FileObj, 'ptr' | 'life' | 'type' | 'count' | 'cred'>, cred: Ptr = current_cred(c)): FileObj {
   return c.alloc<FileObj>({ type: 'file', count: 1, cred: get_cred(c, cred), ...init });
 }

@@ -193,6 +193,13 @@ export interface FileSystemType {
   poke?(w: World, sb: SuperBlock, name: string, offset: number, data: string): void;
   /** a userspace truncate the model does not step through (a server answering SETATTR) */
   pokeSize?(w: World, sb: SuperBlock, name: string, size: number): void;
+  /**
+   * i_op->mknod (vfs_mknod): a new inode of that type at `name` (a FIFO, a socket a bind(2)
+   * makes, a pipe's or a socket's inode on the kernel's own pipefs / sockfs): 0 or -errno
+   */
+  mknod?(c: Ctx, sb: SuperBlock, name: string, kind: InodeKind): number;
+  /** i_op->get_link: the target of a symbolic link (a path of the model), or null if `name` is none */
+  get_link?(w: World, sb: SuperBlock, name: string): string | null;
 }
 
 const fsTypes = new Map<string, FileSystemType>();

@@ -1,7 +1,7 @@
 // fs/open.c and fs/namei.c's path_openat: open(2) and close(2).
 import { call, entry, goto, kfunc, ret } from '../exec.ts';
 import type { FileObj, Ptr } from '../state.ts';
-import { fmodeRead, fmodeWrite, O_CREAT, O_EXCL, O_NOCTTY, O_PATH, O_TRUNC } from './fcntl.ts';
+import { fmodeRead, fmodeWrite, O_CREAT, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC } from './fcntl.ts';
 import { neg } from '../lib/errno.ts';
 import { EMPTY_FOPS, f_op, s_type } from './fs.ts';
 import { resolvePath } from './namei.ts';
@@ -9,6 +9,7 @@ import { alloc_file, discard_file, fput } from './file_table.ts';
 import { fd_install } from './file.ts';
 import { handle_truncate } from './attr.ts';
 import { locks_remove_posix, posix_owner } from './locks.ts';
+import { walk_get, walk_ret, type WalkL } from './namespace.ts';
 
 interface OpenA {
   path: string;
@@ -16,7 +17,9 @@ interface OpenA {
   flags: number;
 }
 
-interface OpenL extends OpenA {
+interface OpenL extends OpenA, WalkL {
+  /** symbolic links followed so far (MAXSYMLINKS 40: ELOOP) */
+  links: number;
   sb: number;
   name: string;
   inode: Ptr;
@@ -37,21 +40,35 @@ export const sys_open = entry(
   kfunc<OpenA, OpenL>('sys_open', 'fs/open.c', {
     start(c, l) {
       const r = resolvePath(c.w, l.path);
-      if (!r) return ret(neg('ENOENT'));
+      if (!r) return walk_ret(c, l, neg('ENOENT'));
+      walk_get(c, l, r.sb);
       l.sb = r.sb.id;
       l.name = r.name;
       return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
     },
     found(c, l) {
-      if (l.inode < 0) return ret(l.inode);
+      if (l.inode < 0) return walk_ret(c, l, l.inode);
       const sb = c.w.sbs[l.sb]!;
       const type = s_type(sb);
       const kind = type.inodeKind(c.w, sb, l.name);
       const opath = (l.flags & O_PATH) !== 0;
+      if (kind === 'lnk') {
+        // the trailing symlink: followed (step_into -> pick_link) unless O_NOFOLLOW; O_PATH |
+        // O_NOFOLLOW opens the link itself, O_NOFOLLOW alone is ELOOP (may_open)
+        const target = type.get_link?.(c.w, sb, l.name) ?? null;
+        if (l.flags & O_NOFOLLOW) {
+          if (!opath) return walk_ret(c, l, neg('ELOOP'));
+        } else if (target !== null) {
+          l.links = (l.links ?? 0) + 1;
+          if (l.links > 40) return walk_ret(c, l, neg('ELOOP'));
+          l.path = target;
+          return goto('start');
+        }
+      }
       const write = fmodeWrite(l.flags);
       if (write) {
-        if (kind === 'dir') return ret(neg('EISDIR'));
-        if (type.readonly(sb)) return ret(neg('EROFS'));
+        if (kind === 'dir') return walk_ret(c, l, neg('EISDIR'));
+        if (type.readonly(sb)) return walk_ret(c, l, neg('EROFS'));
       }
       const f = alloc_file(c, {
         f_op: opath ? EMPTY_FOPS : type.fops(kind),
@@ -68,7 +85,7 @@ export const sys_open = entry(
       });
       l.file = f.ptr;
       const open = f_op(f).open;
-      if (!open) return ret(fd_install(c, opened(f)));
+      if (!open) return walk_ret(c, l, fd_install(c, opened(f)));
       type.pathGet?.(c, l.inode);
       return call(open, { file: l.file }, 'opened', 'err');
     },
@@ -76,19 +93,19 @@ export const sys_open = entry(
       s_type(c.w.sbs[l.sb]!).pathPut?.(c, l.inode);
       if (l.err < 0) {
         discard_file(c, l.file);
-        return ret(l.err);
+        return walk_ret(c, l, l.err);
       }
       const f = c.deref(l.file, 'file');
       // do_open: an O_TRUNC open of an existing regular file truncates it now (handle_truncate)
       if (f.flags & O_TRUNC && f.mode === 'reg') return call(handle_truncate, { file: l.file }, 'truncated', 'err');
-      return ret(fd_install(c, opened(f)));
+      return walk_ret(c, l, fd_install(c, opened(f)));
     },
     truncated(c, l) {
       if (l.err < 0) {
         fput(c, l.file);
-        return ret(l.err);
+        return walk_ret(c, l, l.err);
       }
-      return ret(fd_install(c, opened(c.deref(l.file, 'file'))));
+      return walk_ret(c, l, fd_install(c, opened(c.deref(l.file, 'file'))));
     },
   }),
 );

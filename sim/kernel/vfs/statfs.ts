@@ -1,11 +1,12 @@
 // fs/statfs.c: statfs(2): the path walk, then the filesystem's ->statfs of that inode.
-import { call, entry, kfunc, ret } from '../exec.ts';
+import { call, entry, kfunc } from '../exec.ts';
 import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { s_type } from './fs.ts';
 import { resolvePath } from './namei.ts';
+import { walk_get, walk_ret, type WalkL } from './namespace.ts';
 
-interface StatfsL {
+interface StatfsL extends WalkL {
   path: string;
   sb: number;
   name: string;
@@ -19,20 +20,21 @@ export const sys_statfs = entry(
   kfunc<{ path: string }, StatfsL>('sys_statfs', 'fs/statfs.c', {
     start(c, l) {
       const r = resolvePath(c.w, l.path);
-      if (!r) return ret(neg('ENOENT'));
+      if (!r) return walk_ret(c, l, neg('ENOENT'));
+      walk_get(c, l, r.sb);
       l.sb = r.sb.id;
       l.name = r.name;
       return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
     },
     found(c, l) {
-      if (l.inode < 0) return ret(l.inode);
+      if (l.inode < 0) return walk_ret(c, l, l.inode);
       const type = s_type(c.w.sbs[l.sb]!);
       type.pathGet?.(c, l.inode);
       return call(type.statfs, { sb: l.sb, name: l.name, inode: l.inode }, 'done', 'r');
     },
     done(c, l) {
       s_type(c.w.sbs[l.sb]!).pathPut?.(c, l.inode);
-      return ret(l.r);
+      return walk_ret(c, l, l.r);
     },
   }),
 );
