@@ -312,6 +312,12 @@ export interface FuseSb extends SbBase {
   conn: Ptr;
   /** the dcache/icache: name -> fuse_inode */
   inodes: Record<string, Ptr>;
+  /**
+   * inodes whose dentry went (d_invalidate) while something still held them (an open file, a
+   * path walk): still the superblock's, evicted when the last holder goes (fuse_iput) or at
+   * umount, and counted as busy by umount until then
+   */
+  orphans?: Ptr[];
 }
 
 /** The RCU state: readers, the grace period in progress and the callbacks waiting for one. */

@@ -89,7 +89,10 @@ function d_invalidate(c: Ctx, inode: Ptr) {
   const sb = c.w.sbs[fi.sb] as FuseSb;
   if (sb.inodes[fi.name] === inode) delete sb.inodes[fi.name];
   if (fi.icount <= 1) fuse_evict_inode(c, fi, true);
-  else setField(c, fi, 'icount', fi.icount - 1);
+  else {
+    setField(c, fi, 'icount', fi.icount - 1);
+    sb.orphans = [...(sb.orphans ?? []), inode];
+  }
 }
 
 interface GetattrA {

@@ -13,6 +13,7 @@ import { O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOCTTY, O_TRUNC } from '../vfs/f
 import { filemap_read, invalidatePages, PAGE_SIZE, writeToPages } from '../mm/filemap.ts';
 import { generic_read_dir } from '../vfs/libfs.ts';
 import { fuse_getattr } from './dir.ts';
+import { fuse_iput } from './inode.ts';
 import { file_remove_privs } from '../vfs/attr.ts';
 import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
 import { fuse_file_cached_io_open, fuse_file_io_open, fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
@@ -187,7 +188,7 @@ export function fuse_release(c: Ctx, f: FileObj) {
     fuse_queue_request(c, fc, FUSE_OPCODE.RELEASE, fi.nodeid, releaseBody(c, ff, f), false);
   }
   c.kfree(ff.ptr);
-  setField(c, fi, 'icount', fi.icount - 1);
+  fuse_iput(c, fi);
 }
 
 interface FlushL {

@@ -175,7 +175,8 @@ export function fuse_iget(c: Ctx, sbId: number, name: string, nodeid: number, at
  */
 export function fuse_evict_inode(c: Ctx, fi: FuseInodeObj, sendForget: boolean) {
   const sb = c.w.sbs[fi.sb] as FuseSb;
-  delete sb.inodes[fi.name];
+  if (sb.inodes[fi.name] === fi.ptr) delete sb.inodes[fi.name];
+  if (sb.orphans?.includes(fi.ptr)) sb.orphans = sb.orphans.filter((p) => p !== fi.ptr);
   setField(c, fi, 'icount', 0);
   locks_free_lock_context(c, `/${sb.name}/${fi.name}`, fi.flctx);
   const fc = c.deref(sb.conn, 'fuse_conn');
@@ -185,6 +186,17 @@ export function fuse_evict_inode(c: Ctx, fi: FuseInodeObj, sendForget: boolean) 
     fuse_queue_request(c, fc, FUSE_OPCODE.FORGET, fi.nodeid, forget, false);
   }
   c.kfreeRcu(fi.ptr, 'free_inode');
+}
+
+/**
+ * iput: one holder of the inode fewer (an open file's, a path walk's). The dcache's own
+ * reference keeps a named inode; one whose dentry went (an orphan) is evicted with its last
+ * holder.
+ */
+export function fuse_iput(c: Ctx, fi: FuseInodeObj) {
+  const sb = c.w.sbs[fi.sb] as FuseSb;
+  if (fi.icount <= 1 && sb.orphans?.includes(fi.ptr)) return fuse_evict_inode(c, fi, true);
+  setField(c, fi, 'icount', fi.icount - 1);
 }
 
 /** fuse_free_inode: the RCU callback puts whatever fi->fb is left. */
@@ -211,6 +223,7 @@ export function fuse_umount(c: Ctx, sb: FuseSb): number {
     const fi = c.deref(p, 'fuse_inode');
     if (fi.icount > 1) return neg('EBUSY');
   }
+  if (sb.orphans?.length) return neg('EBUSY');
   const fc = c.deref(sb.conn, 'fuse_conn');
   fuse_abort_conn(c, fc);
   for (const p of Object.values(sb.inodes).sort((a, b) => a - b)) fuse_evict_inode(c, c.deref(p, 'fuse_inode'), false);
@@ -295,8 +308,7 @@ export function fuse_init() {
       setField(c, fi, 'icount', fi.icount + 1);
     },
     pathPut(c, inode) {
-      const fi = c.deref(inode, 'fuse_inode');
-      setField(c, fi, 'icount', fi.icount - 1);
+      fuse_iput(c, c.deref(inode, 'fuse_inode'));
     },
     statfs: fuse_statfs,
     setattr: fuse_setattr,
