@@ -177,6 +177,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'init-held-backing-ioctls-eperm',
     'clone-backing-ids-shared',
     'dev-close-passthrough-keeps-working',
+    'dev-close-revalidate-drops-open-inode',
     'lazy-umount-passthrough-open',
     'fork-child-drops-cap-sys-admin',
     'capset-one-thread-only',
