@@ -21,7 +21,7 @@ const MODEL_ONLY_OPS: Record<string, string> = {
 };
 /** Ops not run on the real side and not compared: model-only checks and orderings. */
 const NOT_COMPARED = new Set(['assert', 'wait']);
-const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fstat', 'sleep', 'mread', 'mwrite', 'flock', 'lock']);
+const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fsync', 'fdatasync', 'fallocate', 'lseek', 'copy_file_range', 'sendfile', 'fstat', 'sleep', 'mread', 'mwrite', 'flock', 'lock']);
 // a server thread's ops go through the helper that holds its /dev/fuse (an "ioctl" without a
 // "dev" is issued on that device with a NULL argument); a forked child's through the helper's child
 const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount', 'open_dev_fuse', 'clone', 'capset', 'socket', 'pipe', 'init_reply', 'umount']);
@@ -50,7 +50,10 @@ export function realSkipReason(s: Scenario): string | null {
         return `op capset in a thread of ${proc}: the real side's server threads are one process (the helper) with its session loop, which would lose the capability too`;
       }
       if (op.op === 'init_reply' && forked) return 'op init_reply in a forked process: the real side holds the INIT reply in the server itself';
-      if ('fd' in op && typeof op.fd === 'number' && !server) return `op ${op.op} names fd ${op.fd} by number (fd numbers differ)`;
+      for (const k of ['fd', 'fd_in', 'fd_out', 'in_fd', 'out_fd'] as const) {
+        const v = (op as Record<string, unknown>)[k];
+        if (typeof v === 'number' && !server) return `op ${op.op} names ${k} ${v} by number (fd numbers differ)`;
+      }
     }
   }
   return null;

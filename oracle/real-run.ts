@@ -11,9 +11,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Scenario, ScenarioOp } from '../sim/scenario/schema.ts';
+import { SEEK_NAMES, type Scenario, type ScenarioOp } from '../sim/scenario/schema.ts';
 import { flockCmd, LOCK_CMD, LOCK_TYPE, openFlags } from '../sim/scenario/build.ts';
-import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLONE } from '../sim/wire/uapi.ts';
+import { FALLOC_FL, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLONE } from '../sim/wire/uapi.ts';
 import { ensureBuilt } from './native/build.ts';
 import { RealServer } from './real-server.ts';
 import { RealFuseTransport, ServerProcessOps, TransportClosedError } from './transport.ts';
@@ -630,6 +630,23 @@ async function userOp(
       break;
     case 'statfs':
       line = ['statfs', realPath(op.path)];
+      break;
+    case 'fsync':
+    case 'fdatasync':
+      line = [op.op, arg(op.fd)];
+      break;
+    case 'fallocate':
+      line = ['fallocate', arg(op.fd), op.mode.reduce((m, n) => m | FALLOC_FL[n], 0), op.offset, op.len];
+      break;
+    case 'lseek':
+      line = ['lseek', arg(op.fd), op.offset, typeof op.whence === 'number' ? op.whence : SEEK_NAMES.indexOf(op.whence)];
+      break;
+    case 'copy_file_range':
+      // "-": a NULL offset pointer (the file's f_pos)
+      line = ['copyrange', arg(op.fd_in), op.off_in ?? '-', arg(op.fd_out), op.off_out ?? '-', op.len, op.flags];
+      break;
+    case 'sendfile':
+      line = ['sendfile', arg(op.out_fd), arg(op.in_fd), op.offset ?? '-', op.count];
       break;
     case 'fstat':
       line = ['fstat', arg(op.fd)];

@@ -45,6 +45,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -316,6 +317,41 @@ static int run_one(int argc, char **argv, int a, int i)
 		if (ret == 0)
 			ret = (long long)sfs.f_namelen;
 		a += 2;
+	} else if (!strcmp(op, "fsync") || !strcmp(op, "fdatasync")) {
+		need(argc, a, 1, op);
+		ret = op[0] == 'f' && op[1] == 's' ? fsync((int)num(argv[a + 1])) : fdatasync((int)num(argv[a + 1]));
+		a += 2;
+	} else if (!strcmp(op, "fallocate")) {
+		/* fd mode offset len */
+		need(argc, a, 4, op);
+		ret = fallocate((int)num(argv[a + 1]), (int)num(argv[a + 2]), (off_t)num(argv[a + 3]), (off_t)num(argv[a + 4]));
+		a += 5;
+	} else if (!strcmp(op, "lseek")) {
+		/* fd offset whence: the result is the new offset */
+		need(argc, a, 3, op);
+		ret = (long long)lseek((int)num(argv[a + 1]), (off_t)num(argv[a + 2]), (int)num(argv[a + 3]));
+		a += 4;
+	} else if (!strcmp(op, "copyrange")) {
+		/* fd_in off_in|- fd_out off_out|- len flags ("-": NULL, the file's f_pos) */
+		loff_t oin, oout;
+		need(argc, a, 6, op);
+		int nin = !strcmp(argv[a + 2], "-"), nout = !strcmp(argv[a + 4], "-");
+		if (!nin)
+			oin = (loff_t)num(argv[a + 2]);
+		if (!nout)
+			oout = (loff_t)num(argv[a + 4]);
+		ret = copy_file_range((int)num(argv[a + 1]), nin ? NULL : &oin, (int)num(argv[a + 3]), nout ? NULL : &oout,
+				      (size_t)num(argv[a + 5]), (unsigned int)num(argv[a + 6]));
+		a += 7;
+	} else if (!strcmp(op, "sendfile")) {
+		/* out_fd in_fd offset|- count */
+		off_t off;
+		need(argc, a, 4, op);
+		int noff = !strcmp(argv[a + 3], "-");
+		if (!noff)
+			off = (off_t)num(argv[a + 3]);
+		ret = sendfile((int)num(argv[a + 1]), (int)num(argv[a + 2]), noff ? NULL : &off, (size_t)num(argv[a + 4]));
+		a += 5;
 	} else if (!strcmp(op, "sleep")) {
 		need(argc, a, 1, op);
 		long long ms = num(argv[a + 1]);

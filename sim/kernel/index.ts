@@ -7,6 +7,8 @@ import './vfs/splice.ts';
 import './vfs/stat.ts';
 import './vfs/statfs.ts';
 import './vfs/attr.ts';
+import './vfs/sync.ts';
+import './vfs/falloc.ts';
 import './vfs/ioctl.ts';
 import './vfs/namespace.ts';
 import './vfs/inode.ts';

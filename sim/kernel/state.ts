@@ -70,6 +70,8 @@ export interface FileObj extends ObjBase {
    * (its low bit) on a device no mount has attached yet (6.18)
    */
   devSyncInit?: boolean;
+  /** f_pos: where read/write without an offset, lseek(2) and sendfile(2) without one work (absent: 0) */
+  pos?: number;
 }
 
 export type IoMode = 'IOM_NONE' | 'IOM_CACHED' | 'IOM_UNCACHED';
@@ -168,6 +170,17 @@ export interface FuseConnObj extends ObjBase {
   noLock?: boolean;
   /** fc->no_flock: INIT did not agree FUSE_FLOCK_LOCKS (before 7.17: POSIX_LOCKS); flock(2) stays in the kernel */
   noFlock?: boolean;
+  /** fc->no_fsync / no_fsyncdir: FSYNC (FSYNCDIR) answered ENOSYS once; fsync(2) then succeeds without asking */
+  noFsync?: boolean;
+  noFsyncdir?: boolean;
+  /** fc->no_fallocate: FALLOCATE answered ENOSYS once; fallocate(2) is EOPNOTSUPP from then on */
+  noFallocate?: boolean;
+  /** fc->no_lseek: LSEEK answered ENOSYS once; SEEK_DATA/SEEK_HOLE are answered from i_size */
+  noLseek?: boolean;
+  /** fc->no_copy_file_range_64 (6.18): COPY_FILE_RANGE_64 answered ENOSYS once; COPY_FILE_RANGE is sent instead */
+  noCopyFileRange64?: boolean;
+  /** fc->no_copy_file_range: COPY_FILE_RANGE answered ENOSYS once; the VFS copies by splice */
+  noCopyFileRange?: boolean;
   minor: number;
   /** fc->backing_files_map: an IDR guarded by fc->lock */
   idr: Idr;

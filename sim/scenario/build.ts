@@ -5,14 +5,14 @@ import '../server/server.ts';
 import './ops.ts';
 import { entryOf, type Op } from '../kernel/exec.ts';
 import type { PlainInode, Proc, SuperBlock, Task, TaskRole, World } from '../kernel/state.ts';
-import type { Scenario, ScenarioOp } from './schema.ts';
+import { SEEK_NAMES, type Scenario, type ScenarioOp } from './schema.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLONE } from '../wire/uapi.ts';
 import { DEVTMPFS } from '../kernel/mm/shmem.ts';
 import { PIPEFS } from '../kernel/vfs/pipe.ts';
 import { SOCKFS } from '../kernel/net/socket.ts';
 import { O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, OPEN_FLAG_BITS, type OpenFlagName } from '../kernel/vfs/fcntl.ts';
 import { F_GETLK, F_SETLK, F_SETLKW, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../kernel/vfs/locks.ts';
-import { F_RDLCK, F_UNLCK, F_WRLCK } from '../wire/uapi.ts';
+import { F_RDLCK, F_UNLCK, F_WRLCK, FALLOC_FL } from '../wire/uapi.ts';
 import { LIFECYCLE_INITIAL } from '../server/lifecycle.ts';
 import { ServerPolicySchema } from '../server/policy.ts';
 import { newServerState } from '../server/core.ts';
@@ -48,6 +48,10 @@ export function toOp(o: ScenarioOp): Op {
       return base('ioctl', { dev: rest['dev'] ?? '$devfd', cmd: FUSE_DEV_IOC_CLONE, fd: rest['from'] });
     case 'flock':
       return base('flock', { fd: rest['fd'], cmd: flockCmd(rest['type'] as string, rest['nb'] as boolean) });
+    case 'fallocate':
+      return base('fallocate', { fd: rest['fd'], mode: (rest['mode'] as (keyof typeof FALLOC_FL)[]).reduce((m, n) => m | FALLOC_FL[n], 0), offset: rest['offset'], len: rest['len'] });
+    case 'lseek':
+      return base('lseek', { fd: rest['fd'], offset: rest['offset'], whence: typeof rest['whence'] === 'number' ? rest['whence'] : SEEK_NAMES.indexOf(rest['whence'] as (typeof SEEK_NAMES)[number]) });
     case 'lock':
       return base('fcntl', { fd: rest['fd'], cmd: LOCK_CMD[rest['cmd'] as keyof typeof LOCK_CMD], type: LOCK_TYPE[rest['type'] as keyof typeof LOCK_TYPE], start: rest['start'], len: rest['len'] });
     default:

@@ -43,6 +43,12 @@ const ref32 = z.union([any32, savedRef], { error: 'a 32-bit integer (-2^31 to 2^
 const varName = z.string().regex(/^\w+$/, 'a name of letters, digits and _');
 /** a file offset or size the model keeps in memory (see MAX_FILE_BYTES) */
 const fileBytes = z.number().int().min(0).max(MAX_FILE_BYTES, `at most ${MAX_FILE_BYTES} (16 MiB): the model keeps file data in memory`);
+/** an offset or length that may be negative (lseek(2), fallocate(2)'s EINVAL) */
+const signedBytes = z.number().int().min(-MAX_FILE_BYTES).max(MAX_FILE_BYTES, `at most ${MAX_FILE_BYTES} (16 MiB): the model keeps file data in memory`);
+/** fallocate(2)'s FALLOC_FL_ bits by name */
+export const FALLOC_MODE_NAMES = ['KEEP_SIZE', 'PUNCH_HOLE', 'NO_HIDE_STALE', 'COLLAPSE_RANGE', 'ZERO_RANGE', 'INSERT_RANGE', 'UNSHARE_RANGE'] as const;
+/** lseek(2)'s whence by name: SEEK_SET .. SEEK_HOLE */
+export const SEEK_NAMES = ['set', 'cur', 'end', 'data', 'hole'] as const;
 const pathRe = /^\/[^/]+(\/.*)?$/;
 const path = z.string().regex(pathRe, 'a path "/<filesystem>/<name>"');
 const fsName = z.string().regex(/^[\w.-]+$/, 'a name of letters, digits, _, . and -');
@@ -121,6 +127,31 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('sleep'), ms: z.number().int().min(0).max(3_600_000), ...common }).strict(),
   /** statfs(2): returns f_namelen */
   z.object({ op: z.literal('statfs'), path, ...common }).strict(),
+  /** fsync(2) and fdatasync(2) */
+  z.object({ op: z.literal('fsync'), fd: ref, ...common }).strict(),
+  z.object({ op: z.literal('fdatasync'), fd: ref, ...common }).strict(),
+  /** fallocate(2): mode is a list of FALLOC_FL_ names (none: allocate the range) */
+  z.object({ op: z.literal('fallocate'), fd: ref, mode: z.array(z.enum(FALLOC_MODE_NAMES)).default([]), offset: signedBytes.default(0), len: signedBytes, ...common }).strict(),
+  /** lseek(2): returns the new f_pos; whence by name, or a number (an unknown one is EINVAL) */
+  z.object({ op: z.literal('lseek'), fd: ref, offset: signedBytes.default(0), whence: z.union([z.enum(SEEK_NAMES), z.number().int().min(0).max(255)]), ...common }).strict(),
+  /**
+   * copy_file_range(2): len bytes from fd_in at off_in to fd_out at off_out; an offset left
+   * out is the file's f_pos (which then moves)
+   */
+  z
+    .object({
+      op: z.literal('copy_file_range'),
+      fd_in: ref,
+      off_in: fileBytes.optional(),
+      fd_out: ref,
+      off_out: fileBytes.optional(),
+      len: fileBytes,
+      flags: z.number().int().min(0).max(0xffffffff).default(0),
+      ...common,
+    })
+    .strict(),
+  /** sendfile(2): count bytes from in_fd (at offset, else its f_pos) to out_fd at its f_pos */
+  z.object({ op: z.literal('sendfile'), out_fd: ref, in_fd: ref, offset: fileBytes.optional(), count: fileBytes, ...common }).strict(),
   // flock(2): LOCK_SH, LOCK_EX or LOCK_UN, with LOCK_NB if nb
   z.object({ op: z.literal('flock'), fd: ref, type: z.enum(['sh', 'ex', 'un']), nb: z.boolean().default(false), ...common }).strict(),
   // fcntl(2) F_SETLK, F_SETLKW or F_GETLK with struct flock { l_type, SEEK_SET, l_start, l_len }
@@ -421,7 +452,7 @@ export const ScenarioSchema = z
         if ((op.op === 'write' || op.op === 'splice_write') && op.offset <= MAX_FILE_BYTES && op.offset + op.data.length > MAX_FILE_BYTES) {
           ctx.addIssue({ code: 'custom', path: at('offset'), message: `offset + data length is ${op.offset + op.data.length}, at most ${MAX_FILE_BYTES} (16 MiB): the model keeps file data in memory` });
         }
-        for (const k of ['fd', 'vma', 'id', 'dev', 'from'] as const) if (k in op) checkRef((op as Record<string, unknown>)[k], proc, at(k));
+        for (const k of ['fd', 'vma', 'id', 'dev', 'from', 'fd_in', 'fd_out', 'in_fd', 'out_fd'] as const) if (k in op) checkRef((op as Record<string, unknown>)[k], proc, at(k));
         if (op.op === 'signal' && !s.tasks.some((x) => x.name === op.task)) {
           ctx.addIssue({ code: 'custom', path: at('task'), message: `no task "${op.task}" to signal (tasks: ${s.tasks.map((x) => x.name).join(', ')})` });
         }

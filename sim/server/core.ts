@@ -12,7 +12,9 @@ import { formatRequest } from '../wire/format.ts';
 import {
   encode,
   FUSE_ATTR_OUT,
+  FUSE_COPY_FILE_RANGE_OUT,
   FUSE_ENTRY_OUT,
+  FUSE_LSEEK_OUT,
   FUSE_LK_OUT,
   FUSE_OPEN_OUT,
   FUSE_STATFS_OUT,
@@ -20,7 +22,7 @@ import {
   zeroValue,
   type FuseInitOut,
 } from '../wire/structs.ts';
-import { F_RDLCK, F_UNLCK, F_WRLCK, FATTR, FOPEN, FUSE_INIT_FLAG, FUSE_LK_FLOCK, FUSE_OPCODE, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_ROOT_ID, V15_UAPI, initFlagNames, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
+import { F_RDLCK, F_UNLCK, F_WRLCK, FALLOC_FL, FATTR, FOPEN, SEEK_HOLE, FUSE_INIT_FLAG, FUSE_LK_FLOCK, FUSE_OPCODE, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_ROOT_ID, V15_UAPI, initFlagNames, joinInitFlags, opcodeName, splitInitFlags } from '../wire/uapi.ts';
 import type { FopenName, OpenPolicy } from './policy.ts';
 import type { ServerInode, ServerLock, ServerState } from './state.ts';
 import { fromHex, toHex } from '../kernel/fuse/hex.ts';
@@ -48,8 +50,11 @@ export interface ServerRequest {
   arg: Record<string, unknown> | null;
 }
 
+/** fsync, fallocate, lseek and copy_file_range's requests, answered by syncReply */
+const SYNC_OPS = ['FSYNC', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'COPY_FILE_RANGE', 'COPY_FILE_RANGE_64'];
+
 /** Opcodes the server decodes; everything else is answered ENOSYS (or not at all). */
-const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW']);
+const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW', ...SYNC_OPS]);
 
 /** Requests the kernel expects no reply to. */
 export const NO_REPLY = new Set<number>([FUSE_OPCODE.FORGET, FUSE_OPCODE.BATCH_FORGET]);
@@ -273,9 +278,76 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
       st.st.namelen = 255;
       return encodeReply(u, 0, encode(FUSE_STATFS_OUT, st));
     }
+    case 'FSYNC':
+    case 'FSYNCDIR':
+    case 'FALLOCATE':
+    case 'LSEEK':
+    case 'COPY_FILE_RANGE':
+    case 'COPY_FILE_RANGE_64':
+      return syncReply(s, env, req);
     default:
       if (NO_REPLY.has(req.opcode)) return null;
       return encodeReply(u, neg('ENOSYS'), null);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// FSYNC(DIR), FALLOCATE, LSEEK, COPY_FILE_RANGE(_64), per the policy's knobs.
+
+/** The server's file behind a nodeid: its policy entry and current data, or null. */
+function fileOf(s: ServerState, env: ServerEnv, nodeid: number) {
+  const ino = s.inodes[nodeid];
+  const f = ino && s.policy.files[ino.name];
+  const d = ino && fileData(s, env, ino.name);
+  if (!ino || !f || !d) return null;
+  return { f, data: d.data };
+}
+
+/** Write `data` at `offset` of the server's file (its backing file, or its inline data). */
+function writeFile(env: ServerEnv, f: ServerState['policy']['files'][string], offset: number, data: string) {
+  if (f.backing) env.writeBacking(f.backing, offset, data);
+  else f.data = splice(f.data ?? '', offset, data);
+}
+
+function syncReply(s: ServerState, env: ServerEnv, req: ServerRequest): Uint8Array {
+  const u = req.unique;
+  const p = s.policy;
+  const knob = req.name === 'FSYNC' || req.name === 'FSYNCDIR' ? p.fsync : req.name === 'FALLOCATE' ? p.fallocate : req.name === 'LSEEK' ? p.lseek : req.name === 'COPY_FILE_RANGE_64' ? (p.copy_file_range_64 ?? p.copy_file_range) : p.copy_file_range;
+  if (knob !== 'ok') return encodeReply(u, neg(knob), null);
+  if (req.name === 'FSYNC' || req.name === 'FSYNCDIR') return encodeReply(u, 0, null);
+  const file = fileOf(s, env, req.nodeid);
+  if (!file) return encodeReply(u, neg('ENOENT'), null);
+  switch (req.name) {
+    case 'FALLOCATE': {
+      // passthrough_hp: fallocate(2) on its fd, which the model's files do as below
+      const a = req.arg as { offset: number; length: number; mode: number };
+      const size = file.data.length;
+      const end = a.offset + a.length;
+      if (a.mode & (FALLOC_FL.PUNCH_HOLE | FALLOC_FL.ZERO_RANGE)) {
+        const to = a.mode & FALLOC_FL.KEEP_SIZE ? Math.min(end, size) : end;
+        if (to > a.offset) writeFile(env, file.f, a.offset, '\0'.repeat(to - a.offset));
+      } else if (!(a.mode & FALLOC_FL.KEEP_SIZE) && end > size) {
+        writeFile(env, file.f, size, '\0'.repeat(end - size));
+      }
+      return encodeReply(u, 0, null);
+    }
+    case 'LSEEK': {
+      // lseek(2) on a file without holes: data up to the end, the one hole after it
+      const a = req.arg as { offset: number; whence: number };
+      const size = file.data.length;
+      if (a.offset >= size) return encodeReply(u, neg('ENXIO'), null);
+      return encodeReply(u, 0, encode(FUSE_LSEEK_OUT, { offset: a.whence === SEEK_HOLE ? size : a.offset }));
+    }
+    default: {
+      // copy_file_range(2) between the two files: what the source has in the range
+      const a = req.arg as { off_in: number; nodeid_out: number; off_out: number; len: number };
+      const out = fileOf(s, env, a.nodeid_out);
+      if (!out) return encodeReply(u, neg('ENOENT'), null);
+      const data = file.data.slice(a.off_in, a.off_in + a.len);
+      if (data.length) writeFile(env, out.f, a.off_out, data);
+      if (req.name === 'COPY_FILE_RANGE_64') return encodeReply(u, 0, encode(FUSE_COPY_FILE_RANGE_OUT, { bytes_copied: data.length }));
+      return encodeReply(u, 0, encode(FUSE_WRITE_OUT, { size: data.length, padding: 0 }));
+    }
   }
 }
 

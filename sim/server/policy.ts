@@ -111,6 +111,21 @@ export const ServerPolicySchema = z
      *  - an errno (ENOSYS: a libfuse server without getlk/setlk): every lock request fails with it.
      */
     locks: z.union([z.enum(['grant', 'conflict', 'table']), errnoName]).default('grant'),
+    /**
+     * FSYNC and FSYNCDIR, FALLOCATE, LSEEK (SEEK_DATA/SEEK_HOLE), COPY_FILE_RANGE(_64): "ok"
+     * (passthrough_hp's: done on the file's data, its backing file included), or an errno;
+     * ENOSYS by default, libfuse's answer for an operation the filesystem does not implement.
+     * "ok" means: fsync succeeds; fallocate allocates (without KEEP_SIZE the file grows to the
+     * range's end) or, with PUNCH_HOLE / ZERO_RANGE, zeroes the range within the file; lseek
+     * finds the whole file data (SEEK_DATA: the offset, SEEK_HOLE: the size; ENXIO at or past
+     * the end); a copy copies what the source has in the range and replies the count.
+     */
+    fsync: z.union([z.literal('ok'), errnoName]).default('ENOSYS'),
+    fallocate: z.union([z.literal('ok'), errnoName]).default('ENOSYS'),
+    lseek: z.union([z.literal('ok'), errnoName]).default('ENOSYS'),
+    copy_file_range: z.union([z.literal('ok'), errnoName]).default('ENOSYS'),
+    /** COPY_FILE_RANGE_64 (7.45) alone; by default as copy_file_range (a server built before 7.45: "ENOSYS") */
+    copy_file_range_64: z.union([z.literal('ok'), errnoName]).optional(),
   })
   .strict();
 

@@ -140,6 +140,18 @@ const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/
       },
     ]),
   ),
+  // fsync, fallocate, lseek, copy_file_range: one reply each, by policy
+  ...Object.fromEntries(
+    ['FSYNC', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'COPY_FILE_RANGE', 'COPY_FILE_RANGE_64'].map((n) => [
+      `op_${n}`,
+      (c: Ctx, l: LoopL) => {
+        const s = serverOf(c.w, l.fs);
+        const bytes = simpleReply(s, env(c), l.req);
+        if (bytes) reply(c, s, bytes);
+        return again(c, l.conn);
+      },
+    ]),
+  ),
 });
 
 /** Back to reading /dev/fuse: at once if a request waits, else sleep until one comes. */

@@ -6,11 +6,13 @@ import type { FileObj, FuseConnObj, FuseFileObj, FuseInodeObj, Ptr } from '../st
 import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
 import { name } from '../ctx.ts';
-import { encode, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_LK_IN, FUSE_SETATTR_IN, zeroValue, type Wide } from '../../wire/structs.ts';
+import { encode, FUSE_FALLOCATE_IN, FUSE_FSYNC_IN, FUSE_LSEEK_IN, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_LK_IN, FUSE_SETATTR_IN, zeroValue, type Wide } from '../../wire/structs.ts';
 import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
-import { F_RDLCK, F_UNLCK, F_WRLCK, FATTR, FOPEN, FUSE_LK_FLOCK, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER, OFFSET_MAX } from '../../wire/uapi.ts';
+import { F_RDLCK, F_UNLCK, F_WRLCK, FALLOC_FL, FATTR, FOPEN, FUSE_FSYNC_FDATASYNC, FUSE_ROOT_ID, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, FUSE_LK_FLOCK, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER, OFFSET_MAX } from '../../wire/uapi.ts';
 import { O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOCTTY, O_TRUNC } from '../vfs/fcntl.ts';
-import { filemap_read, invalidatePages, PAGE_SIZE, writeToPages } from '../mm/filemap.ts';
+import { filemap_read, invalidatePages, PAGE_SIZE, truncatePagesRange, writeToPages } from '../mm/filemap.ts';
+import { generic_file_llseek, vfs_setpos } from '../vfs/read_write.ts';
+import { MAX_LFS_FILESIZE } from '../vfs/falloc.ts';
 import { generic_read_dir } from '../vfs/libfs.ts';
 import { fuse_getattr } from './dir.ts';
 import { fuse_iput } from './inode.ts';
@@ -19,7 +21,7 @@ import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.t
 import { fuse_file_cached_io_open, fuse_file_io_open, fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
 import { fuse_passthrough_io, fuse_passthrough_release } from './passthrough.ts';
 import { get_file } from '../vfs/file_table.ts';
-import { register_file_operations, type LockA, type MmapA, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { register_file_operations, type FallocateA, type FsyncA, type LlseekA, type LockA, type MmapA, type ReadA, type WriteA } from '../vfs/fs.ts';
 import { tgid_of } from '../pid.ts';
 import { F_CANCELLK, F_GETLK, FL_SLEEP, file_owner, LOCK_OFFSET_MAX, lockOf, locks_lock_file_wait, owner_proc, pid_nr_of, posix_lock_inode, posix_test_lock } from '../vfs/locks.ts';
 
@@ -746,14 +748,16 @@ interface WritepagesL {
  * (fuse_write_file_get), the last page cut at i_size; writeback waits for each reply
  * (filemap_write_and_wait). The pages are clean afterwards.
  */
-export const fuse_writepages = kfunc<{ file: Ptr; inode?: Ptr }, WritepagesL>('fuse_writepages', 'fs/fuse/file.c', {
+export const fuse_writepages = kfunc<{ file: Ptr; inode?: Ptr; from?: number; to?: number }, WritepagesL & { from?: number; to?: number }>('fuse_writepages', 'fs/fuse/file.c', {
   start(c, l) {
     if (!l.inode) l.inode = fuseFileOf(c, l.file).fi.ptr;
     return goto('run');
   },
   run(c, l) {
     const fi = c.deref(l.inode, 'fuse_inode');
-    const first = fi.dirty[0];
+    // filemap_write_and_wait_range (fuse_writeback_range) writes only the pages from..to
+    const inRange = (i: number) => (l.from === undefined || i >= l.from) && (l.to === undefined || i <= l.to);
+    const first = fi.dirty.find(inRange);
     const wf = fi.writeFiles[0];
     if (first === undefined) return ret(0);
     if (wf === undefined) {
@@ -761,7 +765,7 @@ export const fuse_writepages = kfunc<{ file: Ptr; inode?: Ptr }, WritepagesL>('f
       return ret(neg('EIO'));
     }
     let count = 1;
-    while (fi.dirty.includes(first + count)) count++;
+    while (fi.dirty.includes(first + count) && inRange(first + count)) count++;
     l.first = first;
     l.count = count;
     const start = first * PAGE_SIZE;
@@ -832,6 +836,212 @@ const fuse_vma_close = kfunc<{ file: Ptr }>('fuse_vma_close', 'fs/fuse/file.c', 
   },
 });
 
+interface FsyncL extends FsyncA {
+  unique: number;
+  fc: Ptr;
+}
+
+/**
+ * fuse_fsync: the dirty pages go to the server first (file_write_and_wait_range, then
+ * fuse_sync_writes), then the inode's metadata (sync_inode_metadata: with the writeback cache
+ * the times it changed itself, fuse_flush_times); only then, unless the server once said it
+ * has no FSYNC (fc->no_fsync: success without asking), FSYNC with FUSE_FSYNC_FDATASYNC for
+ * fdatasync(2) (fuse_fsync_common). ENOSYS is remembered and is success. A passthrough file
+ * has no pages and asks the server all the same: 6.18 passes no fsync to the backing file.
+ */
+const fuse_fsync = kfunc<FsyncA, FsyncL>('fuse_fsync', 'fs/fuse/file.c', {
+  start(c, l) {
+    return call(fuse_write_inode_now, { inode: fuseFileOf(c, l.file).fi.ptr }, 'send', null);
+  },
+  send(c, l) {
+    const { ff, fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
+    if (fc.noFsync) return ret(0);
+    l.fc = fc.ptr;
+    const body = encode(FUSE_FSYNC_IN, { fh: ff.fh, fsync_flags: l.datasync ? FUSE_FSYNC_FDATASYNC : 0, padding: 0 });
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.FSYNC, fi.nodeid, body, 'done');
+  },
+  done(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS')) {
+      setField(c, fc, 'noFsync', true);
+      return ret(0);
+    }
+    return ret(a.error);
+  },
+});
+
+/**
+ * fuse_dir_fsync: FSYNCDIR with the directory's fh (0: the model's directories are opened
+ * without OPENDIR); fc->no_fsyncdir after ENOSYS, then success without asking.
+ */
+const fuse_dir_fsync = kfunc<FsyncA, FsyncL>('fuse_dir_fsync', 'fs/fuse/dir.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const sb = c.w.sbs[f.sb]!;
+    if (sb.kind !== 'fuse') throw new Error('fuse directory on a non-fuse sb (model bug)');
+    const fc = c.deref(sb.conn, 'fuse_conn');
+    if (fc.noFsyncdir) return ret(0);
+    l.fc = fc.ptr;
+    const fi = inodeOfFile(c, f);
+    const nodeid = fi ? c.deref(fi, 'fuse_inode').nodeid : FUSE_ROOT_ID;
+    const fh = f.private_data ? c.deref(f.private_data, 'fuse_file').fh : 0;
+    const body = encode(FUSE_FSYNC_IN, { fh, fsync_flags: l.datasync ? FUSE_FSYNC_FDATASYNC : 0, padding: 0 });
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.FSYNCDIR, nodeid, body, 'done');
+  },
+  done(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS')) {
+      setField(c, fc, 'noFsyncdir', true);
+      return ret(0);
+    }
+    return ret(a.error);
+  },
+});
+
+interface FallocL extends FallocateA {
+  unique: number;
+  fc: Ptr;
+  r: number;
+}
+
+/**
+ * fuse_file_fallocate: modes other than KEEP_SIZE, PUNCH_HOLE and ZERO_RANGE, and any mode
+ * once the server said ENOSYS (fc->no_fallocate), are EOPNOTSUPP at once. PUNCH_HOLE and
+ * ZERO_RANGE write the range's dirty pages back first (fuse_writeback_range); growing past
+ * s_maxbytes is EFBIG (inode_newsize_ok); file_modified asks about privileges (GETXATTR);
+ * then FALLOCATE. ENOSYS is remembered and EOPNOTSUPP. After success, without KEEP_SIZE i_size
+ * grows to the range's end (fuse_write_update_attr), PUNCH_HOLE/ZERO_RANGE drop the range from
+ * the page cache (truncate_pagecache_range), and the attributes are invalid (the next stat
+ * asks). Passthrough files too: 6.18 sends the request, the backing file is not touched.
+ */
+const fuse_file_fallocate = kfunc<FallocateA, FallocL>('fuse_file_fallocate', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
+    if (l.mode & ~(FALLOC_FL.KEEP_SIZE | FALLOC_FL.PUNCH_HOLE | FALLOC_FL.ZERO_RANGE)) return ret(neg('EOPNOTSUPP'));
+    if (fc.noFallocate) return ret(neg('EOPNOTSUPP'));
+    if (l.mode & (FALLOC_FL.PUNCH_HOLE | FALLOC_FL.ZERO_RANGE)) {
+      const from = Math.floor(l.offset / PAGE_SIZE);
+      const to = Math.floor((l.offset + l.len - 1) / PAGE_SIZE);
+      if (fi.dirty.some((i) => i >= from && i <= to)) return call(fuse_writepages, { file: l.file, from, to }, 'privs', 'r');
+    }
+    return goto('privs');
+  },
+  privs(c, l) {
+    if (l.r < 0) return ret(l.r);
+    const { fi } = fuseFileOf(c, l.file);
+    if (!(l.mode & FALLOC_FL.KEEP_SIZE) && l.offset + l.len > MAX_LFS_FILESIZE) return ret(neg('EFBIG'));
+    return call(file_remove_privs, { sb: fi.sb, name: fi.name, inode: fi.ptr }, 'send', 'r');
+  },
+  send(c, l) {
+    if (l.r < 0) return ret(l.r);
+    const { ff, fi } = fuseFileOf(c, l.file);
+    const fc = connOfInode(c, fi);
+    l.fc = fc.ptr;
+    const body = encode(FUSE_FALLOCATE_IN, { fh: ff.fh, offset: l.offset, length: l.len, mode: l.mode, padding: 0 });
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.FALLOCATE, fi.nodeid, body, 'done');
+  },
+  done(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS')) {
+      setField(c, fc, 'noFallocate', true);
+      return ret(neg('EOPNOTSUPP'));
+    }
+    if (a.error) return ret(a.error);
+    const { fi } = fuseFileOf(c, l.file);
+    const end = l.offset + l.len;
+    if (!(l.mode & FALLOC_FL.KEEP_SIZE) && end > fi.size) setField(c, fi, 'size', end);
+    if (l.mode & (FALLOC_FL.PUNCH_HOLE | FALLOC_FL.ZERO_RANGE)) truncatePagesRange(fi.pages, l.offset, end - 1);
+    setField(c, fi, 'attrValid', false); // fuse_invalidate_attr_mask(FUSE_STATX_MODSIZE)
+    return ret(0);
+  },
+});
+
+interface LlseekL extends LlseekA {
+  unique: number;
+  fc: Ptr;
+  r: number;
+}
+
+/** fuse_update_attributes(inode, file, STATX_SIZE) asks the server only for a size it cannot trust. */
+function sizeNeedsGetattr(c: Ctx, fi: FuseInodeObj): boolean {
+  // (with the writeback cache the kernel keeps the size itself: only expired attributes count)
+  const wb = connOfInode(c, fi).writebackCache;
+  return (!fi.attrValid && !wb) || c.w.jiffies >= fi.attrExpires;
+}
+
+/**
+ * fuse_file_llseek: SEEK_SET and SEEK_CUR are generic; SEEK_END first makes i_size current
+ * (fuse_update_attributes: GETATTR with the file's fh when the size is invalid or expired);
+ * SEEK_DATA and SEEK_HOLE ask the server (fuse_lseek: LSEEK, its offset becomes f_pos, its
+ * errno, ENXIO too, is the caller's) unless it once said ENOSYS (fc->no_lseek): then, as
+ * after that ENOSYS, i_size is made current and the generic answer given (the whole file is
+ * data). Passthrough files too: 6.18 does not seek the backing file.
+ */
+const fuse_file_llseek = kfunc<LlseekA, LlseekL>('fuse_file_llseek', 'fs/fuse/file.c', {
+  start(c, l) {
+    switch (l.whence) {
+      case SEEK_SET:
+      case SEEK_CUR:
+        return goto('generic');
+      case SEEK_END:
+        return goto('update');
+      case SEEK_DATA:
+      case SEEK_HOLE: {
+        const { ff, fi } = fuseFileOf(c, l.file);
+        const fc = connOfInode(c, fi);
+        if (fc.noLseek) return goto('update');
+        l.fc = fc.ptr;
+        const body = encode(FUSE_LSEEK_IN, { fh: ff.fh, offset: l.offset, whence: l.whence, padding: 0 });
+        return fuse_request_wait(c, l, fc, FUSE_OPCODE.LSEEK, fi.nodeid, body, 'lseek_done');
+      }
+      default:
+        return ret(neg('EINVAL'));
+    }
+  },
+  lseek_done(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS')) {
+      setField(c, fc, 'noLseek', true);
+      return goto('update');
+    }
+    if (a.error) return ret(a.error);
+    const r = decodeReplyArg(FUSE_OPCODE.LSEEK, a.body);
+    if (r.op !== 'LSEEK') throw new Error('decodeReplyArg(LSEEK) (model bug)');
+    const off = BigInt(r.arg.offset);
+    // vfs_setpos: an offset past s_maxbytes (or negative as a loff_t) is EINVAL
+    if (off > BigInt(MAX_LFS_FILESIZE)) return ret(neg('EINVAL'));
+    return ret(vfs_setpos(c.deref(l.file, 'file'), Number(off), MAX_LFS_FILESIZE));
+  },
+  update(c, l) {
+    const { f, fi } = fuseFileOf(c, l.file);
+    if (sizeNeedsGetattr(c, fi)) return call(fuse_getattr, { sb: fi.sb, name: fi.name, inode: fi.ptr, cached: false, file: f.ptr }, 'updated', 'r');
+    return goto('generic');
+  },
+  updated(_c, l) {
+    if (l.r < 0) return ret(l.r);
+    return goto('generic');
+  },
+  generic(c, l) {
+    const { f, fi } = fuseFileOf(c, l.file);
+    return ret(generic_file_llseek(f, l.offset, l.whence, fi.size));
+  },
+});
+
+/** fuse_dir_operations' llseek: generic_file_llseek over the directory's i_size (the root's: 0). */
+const fuse_dir_llseek = kfunc<LlseekA>('generic_file_llseek', 'fs/read_write.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const fi = inodeOfFile(c, f);
+    return ret(generic_file_llseek(f, l.offset, l.whence, fi ? c.deref(fi, 'fuse_inode').size : 0));
+  },
+});
+
 /** fuse_file_operations, with fuse_file_aops' read_folio */
 export const FUSE_FOPS = 'fuse';
 register_file_operations(FUSE_FOPS, {
@@ -849,6 +1059,9 @@ register_file_operations(FUSE_FOPS, {
   read_folio: fuse_read_folio,
   writepages: fuse_writepages,
   vma_close: fuse_vma_close,
+  fsync: fuse_fsync,
+  fallocate: fuse_file_fallocate,
+  llseek: fuse_file_llseek,
   mapping(c, f) {
     const fi = c.deref(c.deref(f.private_data, 'fuse_file').inode, 'fuse_inode');
     return { pages: fi.pages, size: fi.size, dirty: fi.dirty };
@@ -857,4 +1070,4 @@ register_file_operations(FUSE_FOPS, {
 
 /** fuse_dir_operations (the directory's io: reading one is EISDIR) */
 export const FUSE_DIR_FOPS = 'fuse_dir';
-register_file_operations(FUSE_DIR_FOPS, { name: 'fuse_dir_operations', read: generic_read_dir });
+register_file_operations(FUSE_DIR_FOPS, { name: 'fuse_dir_operations', read: generic_read_dir, fsync: fuse_dir_fsync, llseek: fuse_dir_llseek });

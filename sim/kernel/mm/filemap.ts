@@ -62,6 +62,28 @@ export function truncatePages(pages: Pages, size: number): void {
   }
 }
 
+/**
+ * truncate_inode_pages_range (truncate_pagecache_range): the pages wholly inside bytes
+ * start..end (inclusive) go, a page the range covers in part keeps its other bytes and has
+ * the covered ones zeroed.
+ */
+export function truncatePagesRange(pages: Pages, start: number, end: number): void {
+  for (const k of Object.keys(pages)) {
+    const i = Number(k);
+    const from = i * PAGE_SIZE;
+    const to = from + PAGE_SIZE - 1;
+    if (to < start || from > end) continue;
+    if (from >= start && to <= end) {
+      delete pages[i];
+      continue;
+    }
+    const page = pages[i]!;
+    const a = Math.max(start, from) - from;
+    const b = Math.min(end, to) - from + 1;
+    if (a < page.length) pages[i] = page.slice(0, a) + '\0'.repeat(Math.min(b, page.length) - a) + page.slice(b);
+  }
+}
+
 /** invalidate_inode_pages2: every clean page goes. */
 export function invalidatePages(pages: Pages): void {
   for (const k of Object.keys(pages)) delete pages[Number(k)];

@@ -7,9 +7,11 @@ import type { Ctx } from '../ctx.ts';
 import type { FileObj, PlainInode, PlainSb, SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { O_APPEND } from '../vfs/fcntl.ts';
-import { ATTR_SIZE, register_file_operations, register_filesystem, type IattrA, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { ATTR_SIZE, register_file_operations, register_filesystem, type FallocateA, type IattrA, type LlseekA, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { generic_file_llseek } from '../vfs/read_write.ts';
+import { FALLOC_FL, SEEK_DATA, SEEK_HOLE } from '../../wire/uapi.ts';
 import { copy_splice_read, iter_file_splice_write } from '../vfs/splice.ts';
-import { generic_file_mmap, generic_read_dir, simple_statfs } from '../vfs/libfs.ts';
+import { dcache_dir_lseek, generic_file_mmap, generic_read_dir, noop_fsync, simple_statfs } from '../vfs/libfs.ts';
 import { EMPTY_FOPS } from '../vfs/fs.ts';
 import { NULL_FOPS } from '../drivers/mem.ts';
 import { BAD_SOCK_FOPS } from '../net/socket.ts';
@@ -61,6 +63,43 @@ const shmem_file_write_iter = kfunc<WriteA>('shmem_file_write_iter', 'mm/shmem.c
   },
 });
 
+/**
+ * shmem_file_llseek: SEEK_SET/CUR/END generic over i_size; SEEK_DATA/SEEK_HOLE
+ * (mapping_seek_hole_data) ENXIO for a negative offset or one at or past i_size, else DATA
+ * stays where it is and HOLE goes to i_size: the model's tmpfs keeps no holes (a page never
+ * written, or cut by PUNCH_HOLE, would be one on the real tmpfs).
+ */
+const shmem_file_llseek = kfunc<LlseekA>('shmem_file_llseek', 'mm/shmem.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const size = inodeOf(c, f)?.data.length ?? 0;
+    if ((l.whence === SEEK_DATA || l.whence === SEEK_HOLE) && l.offset < 0) return ret(neg('ENXIO'));
+    return ret(generic_file_llseek(f, l.offset, l.whence, size));
+  },
+});
+
+/**
+ * shmem_fallocate: only KEEP_SIZE and PUNCH_HOLE (anything else EOPNOTSUPP). PUNCH_HOLE frees
+ * the range's pages: it reads back as NULs, the size stays; otherwise the range is allocated
+ * and, without KEEP_SIZE, i_size grows to its end (NULs).
+ */
+const shmem_fallocate = kfunc<FallocateA>('shmem_fallocate', 'mm/shmem.c', {
+  start(c, l) {
+    if (l.mode & ~(FALLOC_FL.KEEP_SIZE | FALLOC_FL.PUNCH_HOLE)) return ret(neg('EOPNOTSUPP'));
+    const inode = inodeOf(c, c.deref(l.file, 'file'));
+    if (!inode) return ret(neg('ENOENT'));
+    const end = l.offset + l.len;
+    if (l.mode & FALLOC_FL.PUNCH_HOLE) {
+      const size = inode.data.length;
+      if (l.offset < size) inode.data = inode.data.slice(0, l.offset) + '\0'.repeat(Math.min(end, size) - l.offset) + inode.data.slice(Math.min(end, size));
+    } else if (!(l.mode & FALLOC_FL.KEEP_SIZE) && end > inode.data.length) {
+      inode.data = inode.data.padEnd(end, '\0');
+    }
+    inode.mtime = ++c.w.clock;
+    return ret(0);
+  },
+});
+
 register_file_operations('shmem', {
   name: 'shmem_file_operations',
   read_iter: shmem_file_read_iter,
@@ -68,8 +107,11 @@ register_file_operations('shmem', {
   splice_read: copy_splice_read,
   splice_write: iter_file_splice_write,
   mmap: generic_file_mmap,
+  llseek: shmem_file_llseek,
+  fsync: noop_fsync,
+  fallocate: shmem_fallocate,
 });
-register_file_operations('shmem_dir', { name: 'simple_dir_operations', read: generic_read_dir });
+register_file_operations('shmem_dir', { name: 'simple_dir_operations', read: generic_read_dir, llseek: dcache_dir_lseek, fsync: noop_fsync });
 // A FIFO's f_op (pipefifo_fops) has read_iter and write_iter (what 6.9's BACKING_OPEN check
 // asks for) but no mmap. Pipe io itself is not modelled: a FIFO reads like an empty file.
 register_file_operations('pipefifo', {

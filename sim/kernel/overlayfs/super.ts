@@ -3,10 +3,12 @@
 import { call, entry, goto, kfunc, ret, tail } from '../exec.ts';
 import type { OverlaySb, Ptr, SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
-import { register_file_operations, register_filesystem, s_type, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { register_file_operations, register_filesystem, s_type, type FsyncA, type LlseekA, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { generic_file_llseek } from '../vfs/read_write.ts';
+import { SEEK_DATA, SEEK_HOLE } from '../../wire/uapi.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { copy_splice_read } from '../vfs/splice.ts';
-import { generic_file_mmap, generic_read_dir, simple_statfs } from '../vfs/libfs.ts';
+import { dcache_dir_lseek, generic_file_mmap, generic_read_dir, simple_statfs } from '../vfs/libfs.ts';
 import { shmem_read, shmem_write } from '../mm/shmem.ts';
 import { ovl_lookup, realInode } from './namei.ts';
 
@@ -135,14 +137,41 @@ const ovl_write_iter = kfunc<WriteA>('ovl_write_iter', 'fs/overlayfs/file.c', {
   },
 });
 
+/**
+ * ovl_llseek: the real file seeks (its f_pos carried over and back): the real tmpfs inode's
+ * shmem_file_llseek, over its size.
+ */
+const ovl_llseek = kfunc<LlseekA>('ovl_llseek', 'fs/overlayfs/file.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const real = realInode(c.w, c.w.sbs[f.sb]!, f.name);
+    const size = real?.inode.data.length ?? 0;
+    if ((l.whence === SEEK_DATA || l.whence === SEEK_HOLE) && l.offset < 0) return ret(neg('ENXIO'));
+    return ret(generic_file_llseek(f, l.offset, l.whence, size));
+  },
+});
+
+/**
+ * ovl_fsync / ovl_dir_fsync: only an upper file is synced ("don't sync lower file for fear
+ * of receiving EROFS"); the model's overlays have only lower layers: 0.
+ */
+const ovl_fsync = kfunc<FsyncA>('ovl_fsync', 'fs/overlayfs/file.c', {
+  start() {
+    return ret(0);
+  },
+});
+
 register_file_operations('ovl', {
   name: 'ovl_file_operations',
   read_iter: ovl_read_iter,
   write_iter: ovl_write_iter,
   splice_read: copy_splice_read,
   mmap: generic_file_mmap,
+  llseek: ovl_llseek,
+  fsync: ovl_fsync,
 });
-register_file_operations('ovl_dir', { name: 'ovl_dir_operations', read: generic_read_dir });
+// ovl_dir_llseek of a directory from one layer is the real directory's (dcache_dir_lseek)
+register_file_operations('ovl_dir', { name: 'ovl_dir_operations', read: generic_read_dir, llseek: dcache_dir_lseek, fsync: ovl_fsync });
 
 /** ovl_getattr: the real inode's size. */
 const ovl_getattr = kfunc<{ sb: number; name: string }>('ovl_getattr', 'fs/overlayfs/inode.c', {

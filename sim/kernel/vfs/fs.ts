@@ -86,6 +86,37 @@ export interface LockA {
   fl: Ptr;
 }
 
+/** ->fsync (vfs_fsync_range): the whole file (start 0, end LLONG_MAX), datasync for fdatasync(2) */
+export interface FsyncA {
+  file: Ptr;
+  datasync: boolean;
+}
+
+/** ->llseek: the new f_pos (also set in the file), or -errno */
+export interface LlseekA {
+  file: Ptr;
+  offset: number;
+  whence: number;
+}
+
+/** ->fallocate: mode FALLOC_FL_* bits (sim/kernel/vfs/falloc.ts) */
+export interface FallocateA {
+  file: Ptr;
+  mode: number;
+  offset: number;
+  len: number;
+}
+
+/** ->copy_file_range: the bytes copied, or -errno (EOPNOTSUPP / EXDEV: the VFS may fall back to splice) */
+export interface CopyRangeA {
+  fileIn: Ptr;
+  posIn: number;
+  fileOut: Ptr;
+  posOut: number;
+  len: number;
+  flags: number;
+}
+
 /** struct file_operations: the members the model uses. */
 export interface FileOperations {
   /** the kernel's name for the table, e.g. fuse_file_operations */
@@ -104,6 +135,14 @@ export interface FileOperations {
   lock?: KFunc<LockA>;
   /** ->flock: flock(2) locks; without it fs/locks.c keeps them (locks_lock_file_wait) */
   flock?: KFunc<LockA>;
+  /** ->fsync: without it fsync(2) is EINVAL */
+  fsync?: KFunc<FsyncA>;
+  /** ->llseek: without it (no FMODE_LSEEK: pipes, sockets) lseek(2) is ESPIPE */
+  llseek?: KFunc<LlseekA>;
+  /** ->fallocate: without it fallocate(2) is EOPNOTSUPP */
+  fallocate?: KFunc<FallocateA>;
+  /** ->copy_file_range (FUSE's): without it the VFS copies by splice (same sb) or says EXDEV */
+  copy_file_range?: KFunc<CopyRangeA>;
   /** ->release, from __fput when the last reference goes */
   release?: (c: Ctx, f: FileObj) => void;
   /**

@@ -1,7 +1,8 @@
 // fs/libfs.c and mm/filemap.c: generic pieces filesystems put in their operations.
 import { kfunc, ret } from '../exec.ts';
 import { neg } from '../lib/errno.ts';
-import type { MmapA, ReadA } from './fs.ts';
+import type { FsyncA, LlseekA, MmapA, ReadA } from './fs.ts';
+import { SEEK_CUR, SEEK_SET } from '../../wire/uapi.ts';
 import { get_file } from './file_table.ts';
 
 /** generic_read_dir: ->read of a directory: EISDIR. */
@@ -25,3 +26,27 @@ export const simple_statfs = kfunc<{ sb: number }>('simple_statfs', 'fs/libfs.c'
     return ret(0);
   },
 });
+
+/** noop_fsync: nothing to write back (tmpfs, simple directories): 0. */
+export const noop_fsync = kfunc<FsyncA>('noop_fsync', 'fs/libfs.c', {
+  start() {
+    return ret(0);
+  },
+});
+
+/**
+ * dcache_dir_lseek (simple_dir_operations; the model's other directories seek alike): only
+ * SEEK_SET and SEEK_CUR, to a non-negative position; anything else EINVAL.
+ */
+export const dcache_dir_lseek = kfunc<LlseekA>('dcache_dir_lseek', 'fs/libfs.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    let offset = l.offset;
+    if (l.whence === SEEK_CUR) offset += f.pos ?? 0;
+    else if (l.whence !== SEEK_SET) return ret(neg('EINVAL'));
+    if (offset < 0) return ret(neg('EINVAL'));
+    f.pos = offset;
+    return ret(offset);
+  },
+});
+
