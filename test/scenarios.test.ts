@@ -153,6 +153,11 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'lock-fuse-init-minor-16-flock-follows-posix',
     'fsync-fallocate-lseek-enosys-remembered',
     'fsync-fallocate-lseek-implemented',
+    'copy-file-range-enosys-falls-back-to-splice',
+    'copy-file-range-server-copies',
+    'copy-file-range-64-enosys-then-32',
+    'copy-file-range-6.9-no-64',
+    'sendfile-splice-through-fuse',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',

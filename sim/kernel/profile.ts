@@ -42,6 +42,12 @@ export interface Profile {
   cloneWaitsForDev: boolean;
   /** the flags fuse_send_init (6.18: fuse_new_init) offers in INIT, flags2 in bits 32..63 */
   initFlags: bigint;
+  /**
+   * __fuse_copy_file_range sends COPY_FILE_RANGE_64 (7.45: a u64 length and count) first and
+   * COPY_FILE_RANGE only after its ENOSYS (fc->no_copy_file_range_64); before 7.45 only
+   * COPY_FILE_RANGE exists
+   */
+  copyFileRange64: boolean;
 }
 
 /**
@@ -72,6 +78,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     syncInitIoctl: false,
     cloneWaitsForDev: false,
     initFlags: INIT_FLAGS_6_9,
+    copyFileRange64: false,
   },
   '6.9': {
     name: '6.9',
@@ -90,6 +97,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     // fuse_dev_ioctl_clone: __fuse_get_dev's NULL is EINVAL (source reading)
     cloneWaitsForDev: false,
     initFlags: INIT_FLAGS_6_9,
+    // 7.40: no COPY_FILE_RANGE_64 (source reading: the opcode is 7.45's)
+    copyFileRange64: false,
   },
   '6.18': {
     name: '6.18',
@@ -114,6 +123,9 @@ export const PROFILES: Record<ProfileName, Profile> = {
     // (CLONE of a never-mounted fd: EPERM); oracle: dev-fuse-unmounted-ioctls-6.18
     cloneWaitsForDev: true,
     initFlags: INIT_FLAGS_6_18,
+    // v6.18 (7.45): COPY_FILE_RANGE_64 first (docs/request-streams.md §3; oracle:
+    // copy-file-range-enosys-falls-back-to-splice)
+    copyFileRange64: true,
   },
 };
 

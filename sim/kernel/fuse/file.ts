@@ -6,12 +6,13 @@ import type { FileObj, FuseConnObj, FuseFileObj, FuseInodeObj, Ptr } from '../st
 import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
 import { name } from '../ctx.ts';
-import { encode, FUSE_FALLOCATE_IN, FUSE_FSYNC_IN, FUSE_LSEEK_IN, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_LK_IN, FUSE_SETATTR_IN, zeroValue, type Wide } from '../../wire/structs.ts';
+import { encode, FUSE_COPY_FILE_RANGE_IN, FUSE_FALLOCATE_IN, FUSE_FSYNC_IN, FUSE_LSEEK_IN, FUSE_OPEN_IN, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_FLUSH_IN, FUSE_LK_IN, FUSE_SETATTR_IN, zeroValue, type Wide } from '../../wire/structs.ts';
 import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
 import { F_RDLCK, F_UNLCK, F_WRLCK, FALLOC_FL, FATTR, FOPEN, FUSE_FSYNC_FDATASYNC, FUSE_ROOT_ID, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, FUSE_LK_FLOCK, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER, OFFSET_MAX } from '../../wire/uapi.ts';
 import { O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOCTTY, O_TRUNC } from '../vfs/fcntl.ts';
 import { filemap_read, invalidatePages, PAGE_SIZE, truncatePagesRange, writeToPages } from '../mm/filemap.ts';
 import { generic_file_llseek, vfs_setpos } from '../vfs/read_write.ts';
+import { splice_copy_file_range } from '../vfs/splice.ts';
 import { MAX_LFS_FILESIZE } from '../vfs/falloc.ts';
 import { generic_read_dir } from '../vfs/libfs.ts';
 import { fuse_getattr } from './dir.ts';
@@ -21,7 +22,7 @@ import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.t
 import { fuse_file_cached_io_open, fuse_file_io_open, fuse_file_io_release, fuse_inode_backing, fuse_inode_uncached_io_end, fuse_inode_uncached_io_start } from './iomode.ts';
 import { fuse_passthrough_io, fuse_passthrough_release } from './passthrough.ts';
 import { get_file } from '../vfs/file_table.ts';
-import { register_file_operations, type FallocateA, type FsyncA, type LlseekA, type LockA, type MmapA, type ReadA, type WriteA } from '../vfs/fs.ts';
+import { register_file_operations, type CopyRangeA, type FallocateA, type FsyncA, type LlseekA, type LockA, type MmapA, type ReadA, type WriteA } from '../vfs/fs.ts';
 import { tgid_of } from '../pid.ts';
 import { F_CANCELLK, F_GETLK, FL_SLEEP, file_owner, LOCK_OFFSET_MAX, lockOf, locks_lock_file_wait, owner_proc, pid_nr_of, posix_lock_inode, posix_test_lock } from '../vfs/locks.ts';
 
@@ -1042,6 +1043,108 @@ const fuse_dir_llseek = kfunc<LlseekA>('generic_file_llseek', 'fs/read_write.c',
   },
 });
 
+interface CopyL extends CopyRangeA {
+  unique: number;
+  fc: Ptr;
+  r: number;
+  opcode: number;
+}
+
+/**
+ * __fuse_copy_file_range: EOPNOTSUPP once the server said it has no copy
+ * (fc->no_copy_file_range), EXDEV between two connections; the source's dirty pages in the
+ * range go back first (fuse_writeback_range), then file_modified(file_out) asks about
+ * privileges (GETXATTR) and the destination's range is written back. The request is
+ * COPY_FILE_RANGE_64 (6.18) unless the server once said ENOSYS to it
+ * (fc->no_copy_file_range_64), in which case, and right after that ENOSYS, COPY_FILE_RANGE
+ * with the same fields; its ENOSYS sets fc->no_copy_file_range and is EOPNOTSUPP. After a
+ * copy the destination's pages in the range go (truncate_inode_pages_range), its i_size grows
+ * to the copy's end and its attributes are invalid (fuse_write_update_attr). Passthrough files
+ * too: the server copies (6.18 has no passthrough copy).
+ */
+const __fuse_copy_file_range = kfunc<CopyRangeA, CopyL>('__fuse_copy_file_range', 'fs/fuse/file.c', {
+  start(c, l) {
+    const { fi } = fuseFileOf(c, l.fileIn);
+    const fc = connOfInode(c, fi);
+    if (fc.noCopyFileRange) return ret(neg('EOPNOTSUPP'));
+    if (fi.sb !== fuseFileOf(c, l.fileOut).fi.sb) return ret(neg('EXDEV'));
+    l.fc = fc.ptr;
+    const from = Math.floor(l.posIn / PAGE_SIZE);
+    const to = Math.floor((l.posIn + l.len - 1) / PAGE_SIZE);
+    if (fi.dirty.some((i) => i >= from && i <= to)) return call(fuse_writepages, { file: l.fileIn, from, to }, 'privs', 'r');
+    return goto('privs');
+  },
+  privs(c, l) {
+    if (l.r < 0) return ret(l.r);
+    const { fi } = fuseFileOf(c, l.fileOut);
+    return call(file_remove_privs, { sb: fi.sb, name: fi.name, inode: fi.ptr }, 'wb_out', 'r');
+  },
+  wb_out(c, l) {
+    if (l.r < 0) return ret(l.r);
+    const { fi } = fuseFileOf(c, l.fileOut);
+    const from = Math.floor(l.posOut / PAGE_SIZE);
+    const to = Math.floor((l.posOut + l.len - 1) / PAGE_SIZE);
+    if (fi.dirty.some((i) => i >= from && i <= to)) return call(fuse_writepages, { file: l.fileOut, from, to }, 'send', 'r');
+    return goto('send');
+  },
+  send(c, l) {
+    if (l.r < 0) return ret(l.r);
+    const fc = c.deref(l.fc, 'fuse_conn');
+    l.opcode = c.profile.copyFileRange64 && !fc.noCopyFileRange64 ? FUSE_OPCODE.COPY_FILE_RANGE_64 : FUSE_OPCODE.COPY_FILE_RANGE;
+    return goto('request');
+  },
+  request(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const { ff: ffIn, fi: fiIn } = fuseFileOf(c, l.fileIn);
+    const { ff: ffOut } = fuseFileOf(c, l.fileOut);
+    const body = encode(FUSE_COPY_FILE_RANGE_IN, { fh_in: ffIn.fh, off_in: l.posIn, nodeid_out: ffOut.nodeid, fh_out: ffOut.fh, off_out: l.posOut, len: l.len, flags: l.flags });
+    return fuse_request_wait(c, l, fc, l.opcode, fiIn.nodeid, body, 'done');
+  },
+  done(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS')) {
+      if (l.opcode === FUSE_OPCODE.COPY_FILE_RANGE_64) {
+        setField(c, fc, 'noCopyFileRange64', true);
+        l.opcode = FUSE_OPCODE.COPY_FILE_RANGE;
+        return goto('request');
+      }
+      setField(c, fc, 'noCopyFileRange', true);
+      return ret(neg('EOPNOTSUPP'));
+    }
+    if (a.error) return ret(a.error);
+    const r = decodeReplyArg(l.opcode, a.body);
+    const copied = r.op === 'COPY_FILE_RANGE_64' ? Number(r.arg.bytes_copied) : r.op === 'COPY_FILE_RANGE' ? r.arg.size : 0;
+    const { fi } = fuseFileOf(c, l.fileOut);
+    const start = Math.floor(l.posOut / PAGE_SIZE) * PAGE_SIZE;
+    const end = Math.ceil((l.posOut + copied) / PAGE_SIZE) * PAGE_SIZE - 1;
+    if (end >= start) truncatePagesRange(fi.pages, start, end);
+    if (l.posOut + copied > fi.size) setField(c, fi, 'size', l.posOut + copied);
+    setField(c, fi, 'attrValid', false);
+    return ret(copied);
+  },
+});
+
+interface CopyOuterL extends CopyRangeA {
+  r: number;
+}
+
+/**
+ * fuse_copy_file_range (->copy_file_range): the server's copy; when that is EOPNOTSUPP
+ * (the server has none, or said so) or EXDEV, the kernel copies through splice
+ * (splice_copy_file_range: READ and WRITE by the usual rules, passthrough files their backing
+ * files).
+ */
+const fuse_copy_file_range = kfunc<CopyRangeA, CopyOuterL>('fuse_copy_file_range', 'fs/fuse/file.c', {
+  start(_c, l) {
+    return call(__fuse_copy_file_range, { ...l }, 'done', 'r');
+  },
+  done(_c, l) {
+    if (l.r !== neg('EOPNOTSUPP') && l.r !== neg('EXDEV')) return ret(l.r);
+    return tail(splice_copy_file_range, { fileIn: l.fileIn, posIn: l.posIn, fileOut: l.fileOut, posOut: l.posOut, len: l.len });
+  },
+});
+
 /** fuse_file_operations, with fuse_file_aops' read_folio */
 export const FUSE_FOPS = 'fuse';
 register_file_operations(FUSE_FOPS, {
@@ -1062,6 +1165,7 @@ register_file_operations(FUSE_FOPS, {
   fsync: fuse_fsync,
   fallocate: fuse_file_fallocate,
   llseek: fuse_file_llseek,
+  copy_file_range: fuse_copy_file_range,
   mapping(c, f) {
     const fi = c.deref(c.deref(f.private_data, 'fuse_file').inode, 'fuse_inode');
     return { pages: fi.pages, size: fi.size, dirty: fi.dirty };

@@ -4,7 +4,11 @@
 import { call, entry, kfunc, ret, tail } from '../exec.ts';
 import type { FileObj, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
-import { f_op, type LlseekA, type ReadA, type WriteA } from './fs.ts';
+import type { Ctx } from '../ctx.ts';
+import { f_op, s_type, type CopyRangeA, type LlseekA, type ReadA, type WriteA } from './fs.ts';
+import { do_splice_direct, do_splice_read } from './splice.ts';
+import { fput } from './file_table.ts';
+import { O_APPEND } from './fcntl.ts';
 import { MAX_LFS_FILESIZE } from './falloc.ts';
 import { SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE } from '../../wire/uapi.ts';
 
@@ -156,6 +160,173 @@ export const sys_lseek = entry(
     },
     done(c, l) {
       return fdput(c, l.file, l.r);
+    },
+  }),
+);
+
+// ---------------------------------------------------------------------------------------------
+// copy_file_range(2) and sendfile(2): a filesystem's own copy, or the kernel's (splice).
+
+/** MAX_RW_COUNT: the most one read, write or copy moves (INT_MAX & PAGE_MASK) */
+const MAX_RW_COUNT = 0x7ffff000;
+
+/**
+ * generic_copy_file_checks (with generic_file_rw_checks): a directory on either side is
+ * EISDIR, anything else but a regular file EINVAL; the input not open for reading, the output
+ * not for writing or O_APPEND, EBADF; different filesystems EXDEV (unless both have the same
+ * ->copy_file_range: FUSE to FUSE goes to FUSE, which sorts it out); the count is cut at the
+ * input's i_size as the kernel knows it (0 at or past it: nothing happens); an overlap within
+ * one inode is EINVAL. The (possibly shortened) count, or -errno.
+ */
+function generic_copy_file_checks(c: Ctx, fin: FileObj, posIn: number, fout: FileObj, posOut: number, len: number): number {
+  if (fin.mode === 'dir' || fout.mode === 'dir') return neg('EISDIR');
+  if (fin.mode !== 'reg' || fout.mode !== 'reg') return neg('EINVAL');
+  if (!fin.read || !fout.write || fout.flags & O_APPEND) return neg('EBADF');
+  const cin = f_op(fin).copy_file_range;
+  const cout = f_op(fout).copy_file_range;
+  if (cout) {
+    if (cin !== cout) return neg('EXDEV');
+  } else if (fin.sb !== fout.sb) return neg('EXDEV');
+  const m = f_op(fin).mapping?.(c, fin);
+  const sizeIn = m ? m.size : (s_type(c.w.sbs[fin.sb]!).peek(c.w, c.w.sbs[fin.sb]!, fin.name)?.data.length ?? 0);
+  let count = posIn >= sizeIn ? 0 : Math.min(len, sizeIn - posIn);
+  if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
+  if (fin.sb === fout.sb && fin.name === fout.name && posOut + count > posIn && posOut < posIn + count) return neg('EINVAL');
+  return count;
+}
+
+interface CopyL extends CopyRangeA {
+  r: number;
+}
+
+/**
+ * vfs_copy_file_range: the checks, then nothing for a count of 0; a filesystem with
+ * ->copy_file_range copies itself (FUSE: fuse_copy_file_range, which falls back to splice on
+ * its own); another copies through splice within one filesystem (do_splice_direct).
+ */
+export const vfs_copy_file_range = kfunc<CopyRangeA, CopyL>('vfs_copy_file_range', 'fs/read_write.c', {
+  start(c, l) {
+    if (l.flags !== 0) return ret(neg('EINVAL'));
+    const fin = c.deref(l.fileIn, 'file');
+    const fout = c.deref(l.fileOut, 'file');
+    const count = generic_copy_file_checks(c, fin, l.posIn, fout, l.posOut, l.len);
+    if (count <= 0) return ret(count);
+    const copy = f_op(fout).copy_file_range;
+    if (copy) return tail(copy, { fileIn: l.fileIn, posIn: l.posIn, fileOut: l.fileOut, posOut: l.posOut, len: count, flags: l.flags });
+    // same sb, no ->copy_file_range nor ->remap_file_range: "fallback to splice for same sb copy for backward compat"
+    return tail(do_splice_direct, { fileIn: l.fileIn, posIn: l.posIn, fileOut: l.fileOut, posOut: l.posOut, len: count });
+  },
+});
+
+interface CopySysA {
+  fd_in: number;
+  off_in?: number;
+  fd_out: number;
+  off_out?: number;
+  len: number;
+  flags?: number;
+}
+
+interface CopySysL extends CopySysA {
+  fileIn: Ptr;
+  fileOut: Ptr;
+  posIn: number;
+  posOut: number;
+  r: number;
+}
+
+/**
+ * copy_file_range(2): both fds (EBADF), the offsets given or each file's f_pos, flags other
+ * than 0 EINVAL, vfs_copy_file_range; what was copied moves the f_pos of a file whose offset
+ * was not given.
+ */
+export const sys_copy_file_range = entry(
+  'copy_file_range',
+  kfunc<CopySysA, CopySysL>('sys_copy_file_range', 'fs/read_write.c', {
+    start(c, l) {
+      const fin = fdget(c, l.fd_in);
+      if (!fin) return ret(neg('EBADF'));
+      l.fileIn = fin.ptr;
+      const fout = fdget(c, l.fd_out);
+      if (!fout) return fdput(c, l.fileIn, neg('EBADF'));
+      l.fileOut = fout.ptr;
+      l.posIn = l.off_in ?? fin.pos ?? 0;
+      l.posOut = l.off_out ?? fout.pos ?? 0;
+      if ((l.flags ?? 0) !== 0) return goto_put(c, l, neg('EINVAL'));
+      return call(vfs_copy_file_range, { fileIn: l.fileIn, posIn: l.posIn, fileOut: l.fileOut, posOut: l.posOut, len: l.len, flags: 0 }, 'done', 'r');
+    },
+    done(c, l) {
+      c.data = undefined;
+      if (l.r > 0) {
+        if (l.off_in === undefined) c.deref(l.fileIn, 'file').pos = l.posIn + l.r;
+        if (l.off_out === undefined) c.deref(l.fileOut, 'file').pos = l.posOut + l.r;
+      }
+      return goto_put(c, l, l.r);
+    },
+  }),
+);
+
+/** fdput of both files, then return v */
+function goto_put(c: Ctx, l: { fileIn: Ptr; fileOut: Ptr }, v: number) {
+  fput(c, l.fileOut);
+  return fdput(c, l.fileIn, v);
+}
+
+interface SendfileA {
+  out_fd: number;
+  in_fd: number;
+  offset?: number;
+  count: number;
+}
+
+interface SendfileL extends SendfileA {
+  fileIn: Ptr;
+  fileOut: Ptr;
+  pos: number;
+  outPos: number;
+  r: number;
+}
+
+/** FMODE_PREAD: pipes and sockets have none (stream_open, sockets' pseudo files) */
+function fmode_pread(f: FileObj): boolean {
+  return f.mode !== 'fifo' && f.mode !== 'sock';
+}
+
+/**
+ * sendfile(2) (do_sendfile): the input open for reading (EBADF), an explicit offset only on a
+ * file with FMODE_PREAD (ESPIPE), else the input's f_pos; the output open for writing (EBADF),
+ * written at its own f_pos. A pipe output gets what the input's ->splice_read gives
+ * (splice_file_to_pipe; the model keeps no pipe contents), anything else goes through
+ * do_splice_direct. What moved advances the output's f_pos, and the input's when no offset
+ * was given.
+ */
+export const sys_sendfile = entry(
+  'sendfile',
+  kfunc<SendfileA, SendfileL>('sys_sendfile', 'fs/read_write.c', {
+    start(c, l) {
+      const fin = fdget(c, l.in_fd);
+      if (!fin) return ret(neg('EBADF'));
+      l.fileIn = fin.ptr;
+      if (!fin.read) return fdput(c, l.fileIn, neg('EBADF'));
+      if (l.offset !== undefined && !fmode_pread(fin)) return fdput(c, l.fileIn, neg('ESPIPE'));
+      l.pos = l.offset ?? fin.pos ?? 0;
+      const fout = fdget(c, l.out_fd);
+      if (!fout) return fdput(c, l.fileIn, neg('EBADF'));
+      l.fileOut = fout.ptr;
+      if (!fout.write) return goto_put(c, l, neg('EBADF'));
+      l.outPos = fout.pos ?? 0;
+      const count = Math.min(l.count, MAX_RW_COUNT);
+      if (fout.mode === 'fifo') return call(do_splice_read, { file: l.fileIn, offset: l.pos, n: Math.min(count, 16 * 4096) }, 'done', 'r');
+      return call(do_splice_direct, { fileIn: l.fileIn, posIn: l.pos, fileOut: l.fileOut, posOut: l.outPos, len: count }, 'done', 'r');
+    },
+    done(c, l) {
+      c.data = undefined;
+      if (l.r > 0) {
+        const fout = c.deref(l.fileOut, 'file');
+        if (fout.mode !== 'fifo') fout.pos = l.outPos + l.r;
+        if (l.offset === undefined) c.deref(l.fileIn, 'file').pos = l.pos + l.r;
+      }
+      return goto_put(c, l, l.r);
     },
   }),
 );

@@ -1,7 +1,8 @@
 // fs/splice.c: splice(2) between a file and a pipe (the pipe's side is not modelled: the
 // data is the result, as for read), and the generic splice helpers filesystems put in their
 // f_op: copy_splice_read (through ->read_iter) and iter_file_splice_write (->write_iter).
-import { call, entry, kfunc, ret, tail } from '../exec.ts';
+import { call, entry, goto, kfunc, ret, tail } from '../exec.ts';
+import { O_APPEND, O_DIRECT } from './fcntl.ts';
 import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { f_op, type ReadA, type WriteA } from './fs.ts';
@@ -73,3 +74,85 @@ export const sys_splice_write = entry(
     },
   }),
 );
+
+/** the pipe do_splice_direct moves data through holds 16 pages (PIPE_DEF_BUFFERS) */
+const PIPE_BYTES = 16 * 4096;
+
+/**
+ * do_splice_read: a file not open for reading is EBADF; O_DIRECT goes through ->read_iter
+ * (copy_splice_read: no page cache); else the file's ->splice_read (none: EINVAL). The data
+ * read goes to c.data.
+ */
+export const do_splice_read = kfunc<ReadA>('do_splice_read', 'fs/splice.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    if (!f.read) return ret(neg('EBADF'));
+    if (l.n === 0) return ret(0);
+    if (f.flags & O_DIRECT) return tail(copy_splice_read, { file: l.file, offset: l.offset, n: l.n });
+    const splice = f_op(f).splice_read;
+    if (!splice) return ret(neg('EINVAL'));
+    return tail(splice, { file: l.file, offset: l.offset, n: l.n });
+  },
+});
+
+interface DirectA {
+  fileIn: Ptr;
+  posIn: number;
+  fileOut: Ptr;
+  posOut: number;
+  len: number;
+}
+
+interface DirectL extends DirectA {
+  done: number;
+  r: number;
+  data: string;
+}
+
+/**
+ * do_splice_direct -> splice_direct_to_actor: the kernel's own copy (copy_file_range's
+ * fallback, sendfile(2)): the output must be open for writing (EBADF) and not O_APPEND
+ * (EINVAL), the input a regular file (EINVAL: "we require the input to be seekable"). Then
+ * a pipe's worth at a time: do_splice_read from the input, the output's ->splice_write
+ * (direct_splice_actor -> do_splice_from; none: EINVAL) of what came, until len is done, the
+ * input ends (a read of 0) or a write comes up short. The bytes moved, or the first error if
+ * nothing moved. Both files' positions are the caller's (posIn/posOut + the result).
+ */
+export const do_splice_direct = kfunc<DirectA, DirectL>('do_splice_direct', 'fs/splice.c', {
+  start(c, l) {
+    const out = c.deref(l.fileOut, 'file');
+    if (!out.write) return ret(neg('EBADF'));
+    if (out.flags & O_APPEND) return ret(neg('EINVAL'));
+    if (c.deref(l.fileIn, 'file').mode !== 'reg') return ret(neg('EINVAL'));
+    l.done = 0;
+    return goto('read');
+  },
+  read(_c, l) {
+    const n = Math.min(l.len - l.done, PIPE_BYTES);
+    if (n <= 0) return ret(l.done);
+    return call(do_splice_read, { file: l.fileIn, offset: l.posIn + l.done, n }, 'write', 'r');
+  },
+  write(c, l) {
+    l.data = c.data ?? '';
+    c.data = undefined;
+    if (l.r <= 0) return ret(l.done || l.r);
+    const splice = f_op(c.deref(l.fileOut, 'file')).splice_write;
+    if (!splice) return ret(l.done || neg('EINVAL'));
+    return call(splice, { file: l.fileOut, offset: l.posOut + l.done, data: l.data.slice(0, l.r) }, 'wrote', 'r');
+  },
+  wrote(_c, l) {
+    if (l.r <= 0) return ret(l.done || l.r);
+    const short = l.r < l.data.length;
+    l.done += l.r;
+    l.data = '';
+    if (short) return ret(l.done);
+    return goto('read');
+  },
+});
+
+/** splice_copy_file_range: copy_file_range(2) done by the kernel (do_splice_direct). */
+export const splice_copy_file_range = kfunc<DirectA>('splice_copy_file_range', 'fs/splice.c', {
+  start(_c, l) {
+    return tail(do_splice_direct, { ...l });
+  },
+});
