@@ -158,6 +158,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'copy-file-range-64-enosys-then-32',
     'copy-file-range-6.9-no-64',
     'sendfile-splice-through-fuse',
+    'writeback-cache-fsync-fallocate-copy',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',
@@ -175,8 +176,10 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'flock-and-fcntl-locks-independent',
     'flock-waits-until-last-close',
     'flock-cycle-sleeps-forever',
+    'sync-seek-alloc-plain-files',
+    'sendfile-splice-through-fuse',
   ],
-  '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort'],
+  '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort', 'writeback-cache-fsync-fallocate-copy'],
   '4. device and connection life': [
     'dev-fuse-unmounted-ioctls-6.18',
     'dev-fuse-unmounted-ioctls-6.9',

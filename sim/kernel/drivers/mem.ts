@@ -34,5 +34,7 @@ register_file_operations(NULL_FOPS, {
   name: 'null_fops',
   read_iter: read_iter_null,
   write_iter: write_iter_null,
+  // splice_write_null: whatever the pipe holds is consumed
+  splice_write: write_iter_null,
   llseek: null_lseek,
 });

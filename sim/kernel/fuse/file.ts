@@ -805,10 +805,11 @@ interface WriteInodeL {
  * cache, the times the kernel changed locally (fuse_write_inode -> fuse_flush_times: SETATTR
  * MTIME|CTIME|FH through the inode's write file).
  */
-export const fuse_write_inode_now = kfunc<{ inode: Ptr }, WriteInodeL>('write_inode_now', 'fs/fs-writeback.c', {
+export const fuse_write_inode_now = kfunc<{ inode: Ptr; metadataOnly?: boolean }, WriteInodeL & { metadataOnly?: boolean }>('write_inode_now', 'fs/fs-writeback.c', {
   start(c, l) {
     const fi = c.deref(l.inode, 'fuse_inode');
-    if (fi.dirty.length) return call(fuse_writepages, { file: 0, inode: fi.ptr }, 'times', null);
+    // sync_inode_metadata (metadataOnly) writes the inode, not its pages
+    if (fi.dirty.length && !l.metadataOnly) return call(fuse_writepages, { file: 0, inode: fi.ptr }, 'times', null);
     return goto('times');
   },
   times(c, l) {
@@ -925,21 +926,25 @@ const fuse_file_fallocate = kfunc<FallocateA, FallocL>('fuse_file_fallocate', 'f
     if (l.mode & ~(FALLOC_FL.KEEP_SIZE | FALLOC_FL.PUNCH_HOLE | FALLOC_FL.ZERO_RANGE)) return ret(neg('EOPNOTSUPP'));
     if (fc.noFallocate) return ret(neg('EOPNOTSUPP'));
     if (l.mode & (FALLOC_FL.PUNCH_HOLE | FALLOC_FL.ZERO_RANGE)) {
+      // fuse_writeback_range: from the range's start to the end of the file (LLONG_MAX)
       const from = Math.floor(l.offset / PAGE_SIZE);
-      const to = Math.floor((l.offset + l.len - 1) / PAGE_SIZE);
-      if (fi.dirty.some((i) => i >= from && i <= to)) return call(fuse_writepages, { file: l.file, from, to }, 'privs', 'r');
+      if (fi.dirty.some((i) => i >= from)) return call(fuse_writepages, { file: l.file, from }, 'privs', 'r');
     }
     return goto('privs');
   },
   privs(c, l) {
-    if (l.r < 0) return ret(l.r);
+    if (l.r < 0) return goto('out');
     const { fi } = fuseFileOf(c, l.file);
-    if (!(l.mode & FALLOC_FL.KEEP_SIZE) && l.offset + l.len > MAX_LFS_FILESIZE) return ret(neg('EFBIG'));
+    if (!(l.mode & FALLOC_FL.KEEP_SIZE) && l.offset + l.len > MAX_LFS_FILESIZE) {
+      l.r = neg('EFBIG');
+      return goto('out');
+    }
     return call(file_remove_privs, { sb: fi.sb, name: fi.name, inode: fi.ptr }, 'send', 'r');
   },
   send(c, l) {
-    if (l.r < 0) return ret(l.r);
+    if (l.r < 0) return goto('out');
     const { ff, fi } = fuseFileOf(c, l.file);
+    file_update_time(c, fi);
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
     const body = encode(FUSE_FALLOCATE_IN, { fh: ff.fh, offset: l.offset, length: l.len, mode: l.mode, padding: 0 });
@@ -950,17 +955,35 @@ const fuse_file_fallocate = kfunc<FallocateA, FallocL>('fuse_file_fallocate', 'f
     const a = fuse_take_answer(c, fc, l.unique);
     if (a.error === neg('ENOSYS')) {
       setField(c, fc, 'noFallocate', true);
-      return ret(neg('EOPNOTSUPP'));
+      l.r = neg('EOPNOTSUPP');
+      return goto('out');
     }
-    if (a.error) return ret(a.error);
+    l.r = a.error;
+    if (a.error) return goto('out');
     const { fi } = fuseFileOf(c, l.file);
     const end = l.offset + l.len;
     if (!(l.mode & FALLOC_FL.KEEP_SIZE) && end > fi.size) setField(c, fi, 'size', end);
     if (l.mode & (FALLOC_FL.PUNCH_HOLE | FALLOC_FL.ZERO_RANGE)) truncatePagesRange(fi.pages, l.offset, end - 1);
     setField(c, fi, 'attrValid', false); // fuse_invalidate_attr_mask(FUSE_STATX_MODSIZE)
-    return ret(0);
+    return goto('out');
+  },
+  out(c, l) {
+    // fuse_flush_time_update: sync_inode_metadata (the writeback cache's times: SETATTR)
+    return call(fuse_write_inode_now, { inode: fuseFileOf(c, l.file).fi.ptr, metadataOnly: true }, 'done_out', null);
+  },
+  done_out(_c, l) {
+    return ret(l.r);
   },
 });
+
+/**
+ * file_update_time (file_modified's second half): with the writeback cache the kernel keeps
+ * mtime/ctime itself and the inode becomes dirty (I_DIRTY_SYNC: fuse_flush_times tells the
+ * server later); without it FUSE inodes are S_NOCMTIME and nothing changes.
+ */
+function file_update_time(c: Ctx, fi: FuseInodeObj) {
+  if (connOfInode(c, fi).writebackCache && !fi.timesDirty) setField(c, fi, 'timesDirty', true);
+}
 
 interface LlseekL extends LlseekA {
   unique: number;
@@ -1069,9 +1092,9 @@ const __fuse_copy_file_range = kfunc<CopyRangeA, CopyL>('__fuse_copy_file_range'
     if (fc.noCopyFileRange) return ret(neg('EOPNOTSUPP'));
     if (fi.sb !== fuseFileOf(c, l.fileOut).fi.sb) return ret(neg('EXDEV'));
     l.fc = fc.ptr;
+    // fuse_writeback_range: from the range's start to the end of the file (LLONG_MAX)
     const from = Math.floor(l.posIn / PAGE_SIZE);
-    const to = Math.floor((l.posIn + l.len - 1) / PAGE_SIZE);
-    if (fi.dirty.some((i) => i >= from && i <= to)) return call(fuse_writepages, { file: l.fileIn, from, to }, 'privs', 'r');
+    if (fi.dirty.some((i) => i >= from)) return call(fuse_writepages, { file: l.fileIn, from }, 'privs', 'r');
     return goto('privs');
   },
   privs(c, l) {
@@ -1082,13 +1105,13 @@ const __fuse_copy_file_range = kfunc<CopyRangeA, CopyL>('__fuse_copy_file_range'
   wb_out(c, l) {
     if (l.r < 0) return ret(l.r);
     const { fi } = fuseFileOf(c, l.fileOut);
+    file_update_time(c, fi);
     const from = Math.floor(l.posOut / PAGE_SIZE);
-    const to = Math.floor((l.posOut + l.len - 1) / PAGE_SIZE);
-    if (fi.dirty.some((i) => i >= from && i <= to)) return call(fuse_writepages, { file: l.fileOut, from, to }, 'send', 'r');
+    if (fi.dirty.some((i) => i >= from)) return call(fuse_writepages, { file: l.fileOut, from }, 'send', 'r');
     return goto('send');
   },
   send(c, l) {
-    if (l.r < 0) return ret(l.r);
+    if (l.r < 0) return goto('out');
     const fc = c.deref(l.fc, 'fuse_conn');
     l.opcode = c.profile.copyFileRange64 && !fc.noCopyFileRange64 ? FUSE_OPCODE.COPY_FILE_RANGE_64 : FUSE_OPCODE.COPY_FILE_RANGE;
     return goto('request');
@@ -1110,9 +1133,11 @@ const __fuse_copy_file_range = kfunc<CopyRangeA, CopyL>('__fuse_copy_file_range'
         return goto('request');
       }
       setField(c, fc, 'noCopyFileRange', true);
-      return ret(neg('EOPNOTSUPP'));
+      l.r = neg('EOPNOTSUPP');
+      return goto('out');
     }
-    if (a.error) return ret(a.error);
+    l.r = a.error;
+    if (a.error) return goto('out');
     const r = decodeReplyArg(l.opcode, a.body);
     const copied = r.op === 'COPY_FILE_RANGE_64' ? Number(r.arg.bytes_copied) : r.op === 'COPY_FILE_RANGE' ? r.arg.size : 0;
     const { fi } = fuseFileOf(c, l.fileOut);
@@ -1121,7 +1146,15 @@ const __fuse_copy_file_range = kfunc<CopyRangeA, CopyL>('__fuse_copy_file_range'
     if (end >= start) truncatePagesRange(fi.pages, start, end);
     if (l.posOut + copied > fi.size) setField(c, fi, 'size', l.posOut + copied);
     setField(c, fi, 'attrValid', false);
-    return ret(copied);
+    l.r = copied;
+    return goto('out');
+  },
+  out(c, l) {
+    // fuse_flush_time_update(inode_out): sync_inode_metadata (the writeback cache's times)
+    return call(fuse_write_inode_now, { inode: fuseFileOf(c, l.fileOut).fi.ptr, metadataOnly: true }, 'done_out', null);
+  },
+  done_out(_c, l) {
+    return ret(l.r);
   },
 });
 
