@@ -333,10 +333,12 @@ function syncReply(s: ServerState, env: ServerEnv, req: ServerRequest): Uint8Arr
     }
     case 'LSEEK': {
       // lseek(2) on a file without holes: data up to the end, the one hole after it
-      const a = req.arg as { offset: number; whence: number };
+      // (a negative loff_t arrives as a huge u64, a decimal string here: ENXIO as well)
+      const a = req.arg as { offset: number | string; whence: number };
       const size = file.data.length;
-      if (a.offset >= size) return encodeReply(u, neg('ENXIO'), null);
-      return encodeReply(u, 0, encode(FUSE_LSEEK_OUT, { offset: a.whence === SEEK_HOLE ? size : a.offset }));
+      const off = Number(a.offset);
+      if (off >= size) return encodeReply(u, neg('ENXIO'), null);
+      return encodeReply(u, 0, encode(FUSE_LSEEK_OUT, { offset: a.whence === SEEK_HOLE ? size : off }));
     }
     default: {
       // copy_file_range(2) between the two files: what the source has in the range

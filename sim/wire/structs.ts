@@ -490,7 +490,7 @@ export const FUSE_LSEEK_IN = defineLayout({
   size: 24,
   fields: [
     { name: 'fh', type: 'u64', offset: 0 },
-    { name: 'offset', type: 'u64', offset: 8 },
+    { name: 'offset', type: 'u64w', offset: 8 }, // a loff_t: a negative SEEK_DATA offset goes out as is
     { name: 'whence', type: 'u32', offset: 16 },
     { name: 'padding', type: 'u32', offset: 20 },
   ],

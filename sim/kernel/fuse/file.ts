@@ -1020,7 +1020,8 @@ const fuse_file_llseek = kfunc<LlseekA, LlseekL>('fuse_file_llseek', 'fs/fuse/fi
         const fc = connOfInode(c, fi);
         if (fc.noLseek) return goto('update');
         l.fc = fc.ptr;
-        const body = encode(FUSE_LSEEK_IN, { fh: ff.fh, offset: l.offset, whence: l.whence, padding: 0 });
+        // fuse_lseek passes the loff_t as it is: a negative offset is a huge u64 on the wire
+        const body = encode(FUSE_LSEEK_IN, { fh: ff.fh, offset: l.offset < 0 ? BigInt.asUintN(64, BigInt(l.offset)) : l.offset, whence: l.whence, padding: 0 });
         return fuse_request_wait(c, l, fc, FUSE_OPCODE.LSEEK, fi.nodeid, body, 'lseek_done');
       }
       default:
