@@ -93,6 +93,8 @@ interface ServerSeed {
   flushEnosys: boolean;
   /** what GETXATTR of security.capability answers (before writes and truncation) */
   getxattrEnodata: boolean;
+  /** FSYNC, FALLOCATE, LSEEK and COPY_FILE_RANGE(_64) implemented ("ok"), else libfuse's ENOSYS */
+  syncOk: boolean;
   /** SETATTR and STATFS fail now and then */
   setattrErr: boolean;
   statfsErr: boolean;
@@ -117,6 +119,16 @@ type OpSeed =
   | { k: 'mread'; vma: number; off: number }
   | { k: 'mwrite'; vma: number; data: number }
   | { k: 'ftruncate'; fd: number; size: number }
+  /** fsync(2), or fdatasync(2) */
+  | { k: 'fsync'; fd: number; datasync: boolean }
+  /** fallocate(2) with FALLOC_MODES[mode] at offset off */
+  | { k: 'fallocate'; fd: number; mode: number; off: number }
+  /** lseek(2): whence 0..4 (SET .. HOLE), 5 an unknown one */
+  | { k: 'lseek'; fd: number; whence: number; off: number }
+  /** copy_file_range(2) from fd to fd2, at offset off of both, or (pos) at their f_pos */
+  | { k: 'copy_file_range'; fd: number; fd2: number; off: number; pos: boolean }
+  /** sendfile(2) from fd to fd2, at offset off of the input, or (pos) at its f_pos */
+  | { k: 'sendfile'; fd: number; fd2: number; off: number; pos: boolean }
   | { k: 'truncate'; path: number; size: number }
   | { k: 'chmod'; path: number }
   | { k: 'fstat'; fd: number }
@@ -248,6 +260,7 @@ const serverSeedArb: fc.Arbitrary<ServerSeed> = fc.record({
   files: fc.tuple(fileSeedArb, fileSeedArb),
   flushEnosys: rarely(0.1),
   getxattrEnodata: rarely(0.3),
+  syncOk: likely(0.5),
   setattrErr: rarely(0.05),
   statfsErr: rarely(0.05),
   valid: weighted([8, 86_400], [2, 1], [1, 0]),
@@ -266,6 +279,9 @@ const LOCK_RANGES: [number, number][] = [
   [100, 1],
 ];
 const FLOCK_TYPES = ['sh', 'ex', 'un'] as const;
+/** fallocate(2) modes of the random programs: allocate, keep the size, punch a hole, zero a range (not on tmpfs), an unknown bit */
+const FALLOC_MODES = [[], ['KEEP_SIZE'], ['KEEP_SIZE', 'PUNCH_HOLE'], ['ZERO_RANGE'], ['NO_HIDE_STALE']] as const;
+const SEEK_WHENCE = ['set', 'cur', 'end', 'data', 'hole', 7] as const;
 const LOCK_CMDS = ['setlk', 'setlkw', 'getlk'] as const;
 const LOCK_TYPES = ['rd', 'wr', 'un'] as const;
 /** The files a lock-contention program opens: a plain file, and a FUSE file (locks local or the server's per its INIT) */
@@ -291,6 +307,11 @@ const userOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ k: fc.constant('mread' as const), vma: fdRef, off: fc.constantFrom(0, 2, 4096) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('mwrite' as const), vma: fdRef, data: fc.nat({ max: 1 }) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('ftruncate' as const), fd: fdRef, size: fc.constantFrom(0, 3, 40) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('fsync' as const), fd: fdRef, datasync: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('fallocate' as const), fd: fdRef, mode: fc.nat({ max: FALLOC_MODES.length - 1 }), off: fc.constantFrom(0, 2, 4096) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('lseek' as const), fd: fdRef, whence: fc.nat({ max: 5 }), off: fc.constantFrom(0, 3, -1, 40) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('copy_file_range' as const), fd: fdRef, fd2: fdRef, off: fc.constantFrom(0, 2), pos: rarely(0.3) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('sendfile' as const), fd: fdRef, fd2: fdRef, off: fc.constantFrom(0, 2), pos: rarely(0.3) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('truncate' as const), path: fc.nat({ max: 9 }), size: fc.constantFrom(0, 5) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('chmod' as const), path: fc.nat({ max: 9 }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('fstat' as const), fd: fdRef }) },
@@ -436,6 +457,7 @@ function resolveServer(s: ServerSeed, backing: (string | null)[]): Record<string
     open: openPolicy(s.open),
     ...(s.flushEnosys ? { flush: 'ENOSYS' } : {}),
     ...(s.getxattrEnodata ? { getxattr: 'ENODATA' } : {}),
+    ...(s.syncOk ? { fsync: 'ok', fallocate: 'ok', lseek: 'ok', copy_file_range: 'ok' } : {}),
     ...(s.setattrErr ? { setattr: 'EPERM' } : {}),
     ...(s.statfsErr ? { statfs: 'EIO' } : {}),
     ...(s.valid !== 86_400 ? { entry_valid: s.valid, attr_valid: s.valid } : {}),
@@ -489,6 +511,16 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
           return { op: 'mwrite', vma: ref(sc.vmas, o.vma, BAD_VMA), offset: 1, data: pick(WRITE_DATA, o.data) };
         case 'ftruncate':
           return { op: 'ftruncate', fd: fd(o.fd), size: o.size };
+        case 'fsync':
+          return { op: o.datasync ? 'fdatasync' : 'fsync', fd: fd(o.fd) };
+        case 'fallocate':
+          return { op: 'fallocate', fd: fd(o.fd), mode: [...pick(FALLOC_MODES, o.mode)], offset: o.off, len: 8 };
+        case 'lseek':
+          return { op: 'lseek', fd: fd(o.fd), offset: o.off, whence: pick(SEEK_WHENCE, o.whence) };
+        case 'copy_file_range':
+          return { op: 'copy_file_range', fd_in: fd(o.fd), fd_out: fd(o.fd2), ...(o.pos ? {} : { off_in: o.off, off_out: o.off + 4 }), len: 6 };
+        case 'sendfile':
+          return { op: 'sendfile', in_fd: fd(o.fd), out_fd: fd(o.fd2), ...(o.pos ? {} : { offset: o.off }), count: 6 };
         case 'truncate':
           return { op: 'truncate', path: pick(userPaths, o.path), size: o.size };
         case 'chmod':
@@ -611,7 +643,7 @@ function unsavedRefsToMinusOne(filesystems: Record<string, unknown>[], tasks: Re
     const v = o[key];
     if (typeof v === 'string' && v.startsWith('$') && !saved.get(proc)?.has(v.slice(1))) o[key] = -1;
   };
-  for (const t of tasks) for (const op of t['ops'] as Record<string, unknown>[]) for (const k of ['fd', 'vma', 'id']) fix(op, k, procOf(t));
+  for (const t of tasks) for (const op of t['ops'] as Record<string, unknown>[]) for (const k of ['fd', 'vma', 'id', 'fd_in', 'fd_out', 'in_fd', 'out_fd']) fix(op, k, procOf(t));
   for (const f of filesystems) {
     if (f['type'] !== 'fuse') continue;
     const proc = `server:${f['name'] as string}`;

@@ -159,6 +159,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'copy-file-range-6.9-no-64',
     'sendfile-splice-through-fuse',
     'writeback-cache-fsync-fallocate-copy',
+    'fsyncdir-enosys-remembered',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',
