@@ -48,6 +48,13 @@ export interface Profile {
    * COPY_FILE_RANGE exists
    */
   copyFileRange64: boolean;
+  /**
+   * vfs_fallocate treats the modes as exclusive (a switch over FALLOC_FL_MODE_MASK, "fs: sort
+   * out the fallocate mode vs flag mess", v6.12): any two modes, or COLLAPSE/INSERT with
+   * KEEP_SIZE, are EOPNOTSUPP; before, COLLAPSE_RANGE or INSERT_RANGE with any other bit and
+   * UNSHARE_RANGE with anything but KEEP_SIZE were EINVAL
+   */
+  fallocateModesExclusive: boolean;
 }
 
 /**
@@ -79,6 +86,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     cloneWaitsForDev: false,
     initFlags: INIT_FLAGS_6_9,
     copyFileRange64: false,
+    fallocateModesExclusive: false,
   },
   '6.9': {
     name: '6.9',
@@ -99,6 +107,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     initFlags: INIT_FLAGS_6_9,
     // 7.40: no COPY_FILE_RANGE_64 (source reading: the opcode is 7.45's)
     copyFileRange64: false,
+    // the bit-by-bit checks of fs/open.c before v6.12 (source reading)
+    fallocateModesExclusive: false,
   },
   '6.18': {
     name: '6.18',
@@ -126,6 +136,9 @@ export const PROFILES: Record<ProfileName, Profile> = {
     // v6.18 (7.45): COPY_FILE_RANGE_64 first (docs/request-streams.md §3; oracle:
     // copy-file-range-enosys-falls-back-to-splice)
     copyFileRange64: true,
+    // v6.12 (hch, "fs: sort out the fallocate mode vs flag mess"); oracle:
+    // sync-seek-alloc-plain-files (INSERT_RANGE|KEEP_SIZE: EOPNOTSUPP)
+    fallocateModesExclusive: true,
   },
 };
 

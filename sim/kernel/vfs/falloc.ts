@@ -17,12 +17,22 @@ export const MAX_LFS_FILESIZE = Number.MAX_SAFE_INTEGER;
 
 /**
  * The mode and range checks of vfs_fallocate that need no file: EINVAL for a negative offset
- * or a length <= 0, EOPNOTSUPP for an unknown bit, two modes at once, PUNCH_HOLE without
- * KEEP_SIZE, COLLAPSE/INSERT with KEEP_SIZE. 0 when the call may go on.
+ * or a length <= 0, EOPNOTSUPP for an unknown bit; then (exclusive modes, v6.12+) EOPNOTSUPP
+ * for two modes at once, PUNCH_HOLE without KEEP_SIZE, COLLAPSE/INSERT with KEEP_SIZE, or
+ * (before) the old bit-by-bit rules (Profile.fallocateModesExclusive). 0 when the call may go on.
  */
-export function fallocate_mode_check(mode: number, offset: number, len: number): number {
+export function fallocate_mode_check(mode: number, offset: number, len: number, exclusive: boolean): number {
   if (offset < 0 || len <= 0) return neg('EINVAL');
   if (mode & ~(FALLOC_FL_MODE_MASK | FALLOC_FL.KEEP_SIZE)) return neg('EOPNOTSUPP');
+  if (!exclusive) {
+    // before v6.12: bit by bit (FALLOC_FL_SUPPORTED_MASK is the same set as above)
+    if ((mode & (FALLOC_FL.PUNCH_HOLE | FALLOC_FL.ZERO_RANGE)) === (FALLOC_FL.PUNCH_HOLE | FALLOC_FL.ZERO_RANGE)) return neg('EOPNOTSUPP');
+    if (mode & FALLOC_FL.PUNCH_HOLE && !(mode & FALLOC_FL.KEEP_SIZE)) return neg('EOPNOTSUPP');
+    if (mode & FALLOC_FL.COLLAPSE_RANGE && mode & ~FALLOC_FL.COLLAPSE_RANGE) return neg('EINVAL');
+    if (mode & FALLOC_FL.INSERT_RANGE && mode & ~FALLOC_FL.INSERT_RANGE) return neg('EINVAL');
+    if (mode & FALLOC_FL.UNSHARE_RANGE && mode & ~(FALLOC_FL.UNSHARE_RANGE | FALLOC_FL.KEEP_SIZE)) return neg('EINVAL');
+    return 0;
+  }
   switch (mode & FALLOC_FL_MODE_MASK) {
     case 0: // FALLOC_FL_ALLOCATE_RANGE
     case FALLOC_FL.UNSHARE_RANGE:
@@ -45,7 +55,7 @@ export function fallocate_mode_check(mode: number, offset: number, len: number):
  */
 export const vfs_fallocate = kfunc<{ file: Ptr; mode: number; offset: number; len: number }>('vfs_fallocate', 'fs/open.c', {
   start(c, l) {
-    const bad = fallocate_mode_check(l.mode, l.offset, l.len);
+    const bad = fallocate_mode_check(l.mode, l.offset, l.len, c.profile.fallocateModesExclusive);
     if (bad) return ret(bad);
     const f = c.deref(l.file, 'file');
     if (!f.write) return ret(neg('EBADF'));
