@@ -593,10 +593,10 @@ async function userOp(
       line = ['open', realPath(op.path), openFlags(op.mode, op.flags)];
       break;
     case 'read':
-      line = ['pread', arg(op.fd), op.n, op.offset];
+      line = op.pos ? ['read', arg(op.fd), op.n] : ['pread', arg(op.fd), op.n, op.offset];
       break;
     case 'write':
-      line = ['pwrite', arg(op.fd), `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`, op.offset];
+      line = op.pos ? ['write', arg(op.fd), `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`] : ['pwrite', arg(op.fd), `hex:${Buffer.from(op.data, 'utf8').toString('hex')}`, op.offset];
       break;
     case 'splice_read':
       line = ['spliceread', arg(op.fd), op.n, op.offset];

@@ -113,8 +113,8 @@ type OpenFlag = 'O_APPEND' | 'O_DIRECT' | 'O_NOATIME' | 'O_TRUNC';
 
 type OpSeed =
   | { k: 'open'; path: number; rw: boolean; mode?: number; flags?: OpenFlag[] }
-  | { k: 'read'; fd: number; off: number; splice: boolean }
-  | { k: 'write'; fd: number; data: number; splice: boolean }
+  | { k: 'read'; fd: number; off: number; splice: boolean; pos?: boolean }
+  | { k: 'write'; fd: number; data: number; splice: boolean; pos?: boolean }
   | { k: 'mmap'; fd: number; shared: boolean; write?: boolean }
   | { k: 'mread'; vma: number; off: number }
   | { k: 'mwrite'; vma: number; data: number }
@@ -301,8 +301,8 @@ const openOpArb = fc.record({
 });
 const userOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
   { weight: 20, arbitrary: openOpArb },
-  { weight: 10, arbitrary: fc.record({ k: fc.constant('read' as const), fd: fdRef, off: fc.constantFrom(0, 3), splice: likely(0.25) }) },
-  { weight: 8, arbitrary: fc.record({ k: fc.constant('write' as const), fd: fdRef, data: fc.nat({ max: 1 }), splice: likely(0.25) }) },
+  { weight: 10, arbitrary: fc.record({ k: fc.constant('read' as const), fd: fdRef, off: fc.constantFrom(0, 3), splice: likely(0.25), pos: rarely(0.2) }) },
+  { weight: 8, arbitrary: fc.record({ k: fc.constant('write' as const), fd: fdRef, data: fc.nat({ max: 1 }), splice: likely(0.25), pos: rarely(0.2) }) },
   { weight: 8, arbitrary: fc.record({ k: fc.constant('mmap' as const), fd: fdRef, shared: likely(0.8), write: rarely(0.4) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('mread' as const), vma: fdRef, off: fc.constantFrom(0, 2, 4096) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('mwrite' as const), vma: fdRef, data: fc.nat({ max: 1 }) }) },
@@ -496,8 +496,11 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
           return op;
         }
         case 'read':
+          // read(2) at f_pos (pos), else pread(2) or splice(2) at an offset
+          if (o.pos && !o.splice) return { op: 'read', fd: fd(o.fd), n: 8, pos: true };
           return { op: o.splice ? 'splice_read' : 'read', fd: fd(o.fd), n: 8, offset: o.off };
         case 'write':
+          if (o.pos && !o.splice) return { op: 'write', fd: fd(o.fd), data: pick(WRITE_DATA, o.data), pos: true };
           return { op: o.splice ? 'splice_write' : 'write', fd: fd(o.fd), data: pick(WRITE_DATA, o.data) };
         case 'mmap': {
           const save = `t${i}vm${nvma++}`;

@@ -181,6 +181,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'sendfile-splice-through-fuse',
     'fallocate-mode-checks-6.18',
     'fallocate-mode-checks-6.9',
+    'read-write-at-f-pos',
   ],
   '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort', 'writeback-cache-fsync-fallocate-copy'],
   '4. device and connection life': [

@@ -93,8 +93,10 @@ export const OpSchema = z.discriminatedUnion('op', [
       ...common,
     })
     .strict(),
-  z.object({ op: z.literal('read'), fd: ref, n: fileBytes.default(4096), offset: fileBytes.default(0), ...common }).strict(),
-  z.object({ op: z.literal('write'), fd: ref, data: z.string().max(MAX_FILE_BYTES), offset: fileBytes.default(0), ...common }).strict(),
+  /** pread(2) at offset; with "pos": true read(2) at the file's f_pos, which moves (offset is then unused) */
+  z.object({ op: z.literal('read'), fd: ref, n: fileBytes.default(4096), offset: fileBytes.default(0), pos: z.literal(true).optional(), ...common }).strict(),
+  /** pwrite(2) at offset; with "pos": true write(2) at the file's f_pos (O_APPEND: at the end), which moves */
+  z.object({ op: z.literal('write'), fd: ref, data: z.string().max(MAX_FILE_BYTES), offset: fileBytes.default(0), pos: z.literal(true).optional(), ...common }).strict(),
   z.object({ op: z.literal('splice_read'), fd: ref, n: fileBytes.default(4096), offset: fileBytes.default(0), ...common }).strict(),
   z.object({ op: z.literal('splice_write'), fd: ref, data: z.string().max(MAX_FILE_BYTES), offset: fileBytes.default(0), ...common }).strict(),
   z

@@ -1,4 +1,5 @@
-// fs/read_write.c: pread(2) and pwrite(2), and vfs_read/vfs_write, which hand the io to
+// fs/read_write.c: pread(2) and pwrite(2) (read(2)/write(2) at f_pos), lseek(2),
+// copy_file_range(2), sendfile(2), and vfs_read/vfs_write, which hand the io to
 // whatever filesystem the file is on through its f_op (a passthrough read recurses here for
 // the backing file).
 import { call, entry, kfunc, ret, tail } from '../exec.ts';
@@ -46,12 +47,24 @@ interface PreadA {
   fd: number;
   offset?: number;
   n?: number;
+  /** read(2): at f_pos (ksys_read: fdget_pos, then f_pos moves by what was read) */
+  pos?: boolean;
 }
 
 interface PwriteA {
   fd: number;
   offset?: number;
   data?: string;
+  /** write(2): at f_pos (O_APPEND: the filesystem writes at i_size and f_pos follows) */
+  pos?: boolean;
+}
+
+/** The file's size as its filesystem keeps it (the page cache's i_size, else the inode's data). */
+function i_size(c: Ctx, f: FileObj): number {
+  const m = f_op(f).mapping?.(c, f);
+  if (m) return m.size;
+  const sb = c.w.sbs[f.sb]!;
+  return s_type(sb).peek(c.w, sb, f.name)?.data.length ?? 0;
 }
 
 interface SysIoL {
@@ -59,7 +72,7 @@ interface SysIoL {
   r: number;
 }
 
-/** pread(2) */
+/** pread(2); read(2) with pos (at f_pos, which moves) */
 export const sys_read = entry(
   'read',
   kfunc<PreadA, PreadA & SysIoL>('sys_read', 'fs/read_write.c', {
@@ -67,15 +80,17 @@ export const sys_read = entry(
       const f = fdget(c, l.fd);
       if (!f) return ret(neg('EBADF'));
       l.file = f.ptr;
+      if (l.pos) l.offset = f.pos ?? 0;
       return call(vfs_read, { file: f.ptr, offset: l.offset ?? 0, n: l.n ?? 4096 }, 'done', 'r');
     },
     done(c, l) {
+      if (l.pos && l.r > 0) c.deref(l.file, 'file').pos = (l.offset ?? 0) + l.r;
       return fdput(c, l.file, l.r);
     },
   }),
 );
 
-/** pwrite(2): a file not opened for writing is EBADF. */
+/** pwrite(2); write(2) with pos (at f_pos, which moves): a file not opened for writing is EBADF. */
 export const sys_write = entry(
   'write',
   kfunc<PwriteA, PwriteA & SysIoL>('sys_write', 'fs/read_write.c', {
@@ -84,9 +99,15 @@ export const sys_write = entry(
       if (!f) return ret(neg('EBADF'));
       l.file = f.ptr;
       if (!f.write) return fdput(c, l.file, neg('EBADF'));
+      if (l.pos) l.offset = f.pos ?? 0;
       return call(vfs_write, { file: f.ptr, offset: l.offset ?? 0, data: l.data ?? '' }, 'done', 'r');
     },
     done(c, l) {
+      if (l.pos && l.r > 0) {
+        const f = c.deref(l.file, 'file');
+        // generic_write_checks moved an O_APPEND write to i_size: f_pos ends at the new end
+        f.pos = f.flags & O_APPEND ? i_size(c, f) : (l.offset ?? 0) + l.r;
+      }
       return fdput(c, l.file, l.r);
     },
   }),
