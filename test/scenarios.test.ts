@@ -160,6 +160,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'sendfile-splice-through-fuse',
     'writeback-cache-fsync-fallocate-copy',
     'fsyncdir-enosys-remembered',
+    'sync-seek-copy-after-abort',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',
