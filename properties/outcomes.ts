@@ -8,12 +8,19 @@
 //  - BACKING_OPEN with map.flags != 0 (or map.padding != 0 where the profile checks it)
 //    never succeeds (spec 3, BACKING_OPEN: EINVAL)
 //  - BACKING_CLOSE of an id <= 0 never succeeds (spec 3, BACKING_CLOSE: EINVAL)
+//  - fsync, fdatasync, fallocate, lseek, copy_file_range and sendfile never return ENOSYS: the
+//    kernel turns a server's ENOSYS into success (FSYNC), EOPNOTSUPP (FALLOCATE), the generic
+//    answer (LSEEK) or its own splice copy (COPY_FILE_RANGE), and remembers it
+//    (docs/request-streams.md section 3)
 import type { Scenario, ScenarioOp } from '../sim/scenario/schema.ts';
 import type { ScenarioResult } from '../sim/scenario/run-scenario.ts';
 import { describeOp } from '../sim/scenario/run-scenario.ts';
 import type { Profile } from '../sim/kernel/profile.ts';
 import type { OpenPolicy } from '../sim/server/policy.ts';
 import type { Failure } from './failure.ts';
+
+/** Syscalls whose server ENOSYS the kernel absorbs (fc->no_fsync, no_fallocate, no_lseek, no_copy_file_range) */
+const ENOSYS_NEVER = new Set(['fsync', 'fdatasync', 'fallocate', 'lseek', 'copy_file_range', 'sendfile']);
 
 /** The errnos a failed FUSE open may carry whatever the server does. */
 export const OPEN_TRANSPORT_ERRNOS = ['EIO', 'ENOENT', 'ENOTCONN', 'ECONNABORTED', 'ECONNREFUSED'] as const;
@@ -99,6 +106,14 @@ export function outcomeProblems(s: Scenario, r: ScenarioResult, profile: Profile
             op: at,
           });
         }
+      }
+      if (ENOSYS_NEVER.has(op.op) && ret === 'ENOSYS') {
+        out.push({
+          kind: 'outcome:enosys-leaked',
+          message: `${t.name}[${res.op}] ${describeOp(op)} failed with ENOSYS: the kernel never passes a server's ENOSYS for ${op.op} to the caller (it remembers it and answers itself)`,
+          task: t.name,
+          op: at,
+        });
       }
       if (op.op === 'backing_close' && typeof op.id === 'number' && (op.id | 0) <= 0 && typeof ret === 'number') {
         out.push({

@@ -73,6 +73,10 @@ export const MUTANTS = {
     fn: 'fcntl_setlk',
     story: 'fcntl_setlk skips its fd check: a lock taken while a sibling thread closed the fd outlives the file (a leaked POSIX lock naming a freed file)',
   },
+  'fsync-enosys-returned': {
+    fn: 'fuse_fsync',
+    story: 'fuse_fsync remembers a server without FSYNC (fc->no_fsync) but hands its ENOSYS to fsync(2) instead of success',
+  },
 } as const satisfies Record<string, { fn: string; story: string }>;
 
 export type MutantName = keyof typeof MUTANTS;

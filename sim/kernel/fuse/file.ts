@@ -868,7 +868,7 @@ const fuse_fsync = kfunc<FsyncA, FsyncL>('fuse_fsync', 'fs/fuse/file.c', {
     const a = fuse_take_answer(c, fc, l.unique);
     if (a.error === neg('ENOSYS')) {
       setField(c, fc, 'noFsync', true);
-      return ret(0);
+      return ret(c.mutant('fsync-enosys-returned') ? a.error : 0);
     }
     return ret(a.error);
   },
