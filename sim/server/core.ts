@@ -54,7 +54,8 @@ export interface ServerRequest {
 const SYNC_OPS = ['FSYNC', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'COPY_FILE_RANGE', 'COPY_FILE_RANGE_64'];
 
 /** Opcodes the server decodes; everything else is answered ENOSYS (or not at all). */
-const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW', ...SYNC_OPS]);
+const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW']);
+for (const n of SYNC_OPS) DECODED.add(n);
 
 /** Requests the kernel expects no reply to. */
 export const NO_REPLY = new Set<number>([FUSE_OPCODE.FORGET, FUSE_OPCODE.BATCH_FORGET]);
