@@ -27,6 +27,8 @@ interface Opts {
   maxStates?: string;
   hashes?: string;
   paranoid?: boolean;
+  bitstate?: boolean;
+  bitstateBits?: string;
 }
 
 function parseShard(v: string | undefined): { index: number; count: number } | undefined {
@@ -61,6 +63,8 @@ export function register(program: Command) {
     .option('--frontier <d>', 'the depth at which shards split (default: the first layer with 4 states per shard)')
     .option('--max-states <n>', `stop after this many distinct states (default: what fits in the heap, here ${defaultMaxStates()})`)
     .option('--hashes <file>', 'write the visited states\' hashes, one a line (to check a union of shards)')
+    .option('--bitstate', 'bitstate hashing (as SPIN\'s -DBITSTATE): 3 bits a state in a bit array instead of a 128-bit fingerprint; may miss states')
+    .option('--bitstate-bits <b>', 'the bit array has 2^b bits (default 30: 128 MB); implies --bitstate')
     .option('--paranoid', 'check every incremental hash and every undo against a full recomputation (slow)')
     .action(async (file: string, o: Opts) => {
       checkOptions(o);
@@ -68,6 +72,7 @@ export function register(program: Command) {
       const workers = optInt('--workers', o.workers, workersRange());
       const frontier = optInt('--frontier', o.frontier, { min: 0, max: 1_000_000, what: 'a depth' });
       const maxStates = optInt('--max-states', o.maxStates, { min: 1, max: 1_000_000_000, what: 'a number of states' });
+      const bitsLog2 = optInt('--bitstate-bits', o.bitstateBits, { min: 10, max: 36, what: 'a power of two (2^b bits)' });
       const shard = parseShard(o.shard);
       if (shard && workers !== undefined && workers > 1) throw new InputError('--shard and --workers do not go together: --workers k runs shards 0/k .. k-1/k');
       // where the results go is checked before the work, not after it
@@ -88,6 +93,7 @@ export function register(program: Command) {
       if (o.kernel) eo.kernel = o.kernel;
       if (o.mutant) eo.mutants = o.mutant;
       if (o.paranoid) eo.paranoid = true;
+      if (o.bitstate || bitsLog2 !== undefined) eo.bitstate = bitsLog2 ?? 30;
       let r: ExploreResult & { overlap?: number };
       if (workers !== undefined && workers > 1) {
         try {
@@ -134,6 +140,7 @@ function print(r: ExploreResult & { overlap?: number }, written: { kind: string;
   );
   const sh = r.shard ? `, ${r.shard.count > 1 && r.overlap !== undefined ? `${r.shard.count} workers, overlap ${r.overlap.toFixed(2)}x` : `shard ${r.shard.index}/${r.shard.count}`}, frontier depth ${r.shard.frontier ?? 'none (too few states: the whole space)'}` : '';
   console.log(`${secs(r.ms)}, ${r.statesPerSec} states/s${sh}`);
+  console.log(dim(`visited set: ${r.visited.note} (${Math.round(r.visited.bytes / 2 ** 10)} KB)`));
   if (r.stopped) console.log(dim(`  ${r.stopped.hint}`));
   if (!r.findings.length) {
     console.log(bold('no violations') + (r.complete ? ' in any interleaving' : ' within the bound'));
