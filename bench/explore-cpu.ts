@@ -5,7 +5,9 @@
 // FPSIM_BENCH_AFTER=<the tree to measure as after> (default: this one); FPSIM_BENCH_GROWTH_MAX (default 4). Writes bench/EXPLORE-CPU.md, which npm run bench
 // includes in bench/RESULTS.md.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { EXPLORE_CPU_FILE, EXPLORE_CPU_HEADING, withExploreCpuSection } from './explore-cpu-section.ts';
+import { RESULTS_FILE } from './startup-section.ts';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -58,7 +60,7 @@ const load1 = loadavg()[0]!;
 const f = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const fmtP = (p: number) => (p === 0 ? '0' : p.toExponential(1));
 const lines = [
-  '## The explorer before and after issue 13, in CPU time',
+  EXPLORE_CPU_HEADING,
   '',
   `Produced by \`npm run bench:explore\` (bench/explore-cpu.ts) on ${new Date().toISOString().slice(0, 10)}: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, Node ${process.version}. The machine was shared by other sessions (1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end, on ${cpus().length} cores), so times are **CPU time** (process.cpuUsage, user + system, of the exploring process: it includes V8's garbage-collector threads), not wall time; wall time is shown for what it is worth. Each row is one run of each tree in a process of its own, before first.`,
   '',
@@ -92,7 +94,7 @@ lines.push(
   'Targets of issue 13 not met: 100 000 distinct states per second at 4 tasks (this is a few thousand), 5 tasks in under 10 minutes (no symmetry reduction: docs/explorer.md says why), and the SPIN comparison at 4 and 5 tasks (no Promela model of the growth family yet). What the time goes to now, by `node --cpu-prof` on 3 tasks: the proxied model step (the kernel model, the FUSE server formatting its log lines, hex-encoded messages) about 45%, of which the footprint proxies 25%; garbage collection 10%; hashing the changed components 9%; copying them for new states 4%; invariants 5%.',
   '',
 );
-const out = join(here, 'EXPLORE-CPU.md');
-writeFileSync(out, lines.join('\n'));
+writeFileSync(EXPLORE_CPU_FILE, `${lines.join('\n')}\n`);
+writeFileSync(RESULTS_FILE, withExploreCpuSection(readFileSync(RESULTS_FILE, 'utf8')));
 console.log(lines.join('\n'));
-console.log(`wrote ${out}`);
+console.log(`wrote ${EXPLORE_CPU_FILE} and its section in ${RESULTS_FILE}`);

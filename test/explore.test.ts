@@ -139,6 +139,31 @@ describe('the reduction and the hashing lose nothing', () => {
     }
   });
 
+  it('hash compaction: one 128-bit fingerprint per state, the collision bound printed', () => {
+    const r = explore(twoOpens, { keepHashes: true });
+    expect(r.visited.mode).toBe('fingerprint');
+    expect(new Set(r.hashes).size).toBe(r.states);
+    expect(r.hashes!.every((h) => /^[0-9a-f]{32}$/.test(h))).toBe(true);
+    expect(r.visited.p).toBeCloseTo((r.states * r.states) / 2 ** 129, 40);
+    expect(r.visited.note).toMatch(/P\(any two of 1533 states collide\) <= 3\.5e-33/);
+  });
+
+  it('bitstate: a large array finds every state; a tiny one misses some, never invents any', () => {
+    const exact = explore(twoOpens, { keepHashes: true });
+    const big = explore(twoOpens, { bitstate: 24, keepHashes: true });
+    expect(big.visited.mode).toBe('bitstate');
+    expect(big.states).toBe(exact.states);
+    expect(big.transitions).toBe(exact.transitions);
+    const tiny = explore(twoOpens, { bitstate: 10, keepHashes: true });
+    expect(tiny.states).toBeLessThan(exact.states);
+    const all = new Set(exact.hashes);
+    for (const h of tiny.hashes!) expect(all.has(h)).toBe(true);
+    expect(tiny.visited.note).toMatch(/states may be missed/);
+    // the seeded race is still found with its shortest trace when the bits suffice
+    const race = explore(lookupVsClose, { bitstate: 20, mutants: ['free-without-grace-period'] });
+    expect(race.findings.map((f) => `${f.kind}@${f.depth}`)).toEqual(['rcu-early-free@5', 'use-after-free@12']);
+  });
+
   it('incremental hashes and undo agree with a full recomputation (--paranoid)', () => {
     const r = explore(lookupVsClose, { paranoid: true, mutants: ['free-without-grace-period'] });
     expect(r.states).toBeGreaterThan(100);
