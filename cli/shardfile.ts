@@ -133,7 +133,7 @@ export function mergeShardFiles(paths: string[]): MergedExplore | MergedCheck {
     const result = mergeExplore(rs, Math.max(...rs.map((r) => r.ms)), count);
     if (missing.length) {
       result.complete = false;
-      result.stopped = { reason: 'max-states', message: `shards missing: ${missing.map((i) => `${i}/${count}`).join(', ')}`, hint: 'merge every shard of the job (fpsim merge shard-*.json)' };
+      result.stopped = { reason: 'shards-missing', message: `shards missing: ${missing.map((i) => `${i}/${count}`).join(', ')}`, hint: 'merge every shard of the job (fpsim merge shard-*.json)' };
     }
     return { command: 'explore', job: first.job, count, missing, result };
   }

@@ -115,7 +115,7 @@ export interface VisitedInfo {
 }
 
 export interface StopReason {
-  reason: 'depth' | 'max-states' | 'memory' | 'worker-memory';
+  reason: 'depth' | 'max-states' | 'memory' | 'worker-memory' | 'shards-missing';
   message: string;
   hint: string;
 }
