@@ -3,7 +3,8 @@
 // After the scenario's setup (run sequentially, exactly as runScenario does), every runnable
 // task (user tasks, server threads, the server's session loop, the rcu_gp kthread) is a
 // choice at every state. A state is a whole World (plain data); states are deduplicated by
-// a canonical hash, so the search ends on any finite model. Breadth-first, so the first
+// a 128-bit fingerprint of a canonical encoding (canon.ts, visited.ts: hash compaction, or
+// bitstate), so the search ends on any finite model. Breadth-first, so the first
 // trace found to a violation kind is a shortest one. Sleep sets, with footprints recorded
 // by proxies (footprint.ts), skip interleavings that only reorder independent steps; see
 // docs/explorer.md for why this loses no state and no shortest trace.
@@ -378,11 +379,12 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
         done.push({ i, fp: foot });
       }
       const id = parent.length;
-      let seen = nextIndex ? nextIndex.addOrGet(fp, id) : -1;
-      if (seen < 0) {
-        seen = visited.addOrGet(fp, id);
-        // bitstate: seen before, in an earlier layer (or lost to a bit collision): no id
-        if (nextIndex && seen >= 0) seen = -2;
+      let seen = visited.addOrGet(fp, id);
+      if (nextIndex) {
+        // bitstate: a new state goes into the next layer's table; a "seen" one is this layer's
+        // arrival if the table has it, else seen in an earlier layer (or lost to a bit collision)
+        if (seen === -1) nextIndex.addOrGet(fp, id);
+        else seen = nextIndex.get(fp) >= 0 ? nextIndex.get(fp) : -2;
       }
       if (seen !== -1) {
         // another arrival in the same layer: the state keeps only what both may skip

@@ -68,6 +68,18 @@ export class FingerprintSet implements Visited {
     }
   }
 
+  /** the id kept for this fingerprint, or -1 */
+  get(f: Digest): number {
+    const fp = this.fp;
+    const ids = this.ids;
+    for (let i = (f.h0 ^ f.h3) & this.mask; ; i = (i + 1) & this.mask) {
+      const have = ids[i]!;
+      if (have < 0) return -1;
+      const o = i * 4;
+      if (fp[o] === f.h0 && fp[o + 1] === f.h1 && fp[o + 2] === f.h2 && fp[o + 3] === f.h3) return have;
+    }
+  }
+
   private grow() {
     const { fp, ids, cap } = this;
     this.cap = cap * 2;
