@@ -34,7 +34,8 @@ export function exploreShardFile(scenarioFile: string, r: ExploreResult, o: Expl
     format: SHARD_FORMAT,
     command: 'explore',
     job: { scenario: scenarioFile, kernel: r.kernel, mutants: r.mutants, por: r.por, depth: o.depth ?? null, frontier: o.frontier ?? null, bitstate: o.bitstate ?? null },
-    shard: r.shard ? { index: r.shard.index, count: r.shard.count } : { index: 0, count: 1 },
+    // the shard asked for (--shard or the environment); --workers k merged its k shards: the whole job
+    shard: o.shard && o.shard.count > 1 ? { index: o.shard.index, count: o.shard.count } : { index: 0, count: 1 },
     result: r,
   };
 }
