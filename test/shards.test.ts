@@ -73,6 +73,29 @@ describe('shards as processes, merged', () => {
     expect(m.result.coverage).toEqual(one.coverage);
   }, 120_000);
 
+  it('check merge keeps the smallest counterexample of any shard, and sums the rest', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fpsim-shards-'));
+    const cov = (n: number) => ({ runs: n, ops: { open: { ok: n, errnos: { EIO: 1 } } }, returned: { EIO: 1 }, internal: {}, functions: { fuse_open: n }, labels: {}, violations: {} });
+    const file = (index: number, failure: { steps: number; ops: number } | null) => {
+      const path = join(dir, `c${index}.json`);
+      const f = failure ? { kind: 'leak', message: `shard ${index}`, seed: 5, path: `${index}:0`, ...failure } : null;
+      writeFileSync(path, JSON.stringify({ format: 'fpsim-shard/1', command: 'check', job: { seed: 5, runs: 9, kernel: '6.9', mutants: ['m'] }, shard: { index, count: 3 }, result: { runs: 3, requested: 3, timedOut: false, ms: 10, ops: 7, steps: 40, failed: !!f, failure: f, coverage: cov(3) } }));
+      return path;
+    };
+    const m = mergeShardFiles([file(0, { steps: 30, ops: 4 }), file(1, null), file(2, { steps: 12, ops: 6 })]);
+    if (m.command !== 'check') throw new Error('not a check merge');
+    expect(m.result.failure?.message).toBe('shard 2');
+    expect(m.result.shardOfFailure).toBe(2);
+    expect([m.result.runs, m.result.ops, m.result.steps]).toEqual([9, 21, 120]);
+    expect(m.result.coverage.ops['open']).toEqual({ ok: 9, errnos: { EIO: 3 } });
+    expect(m.result.coverage.functions).toEqual({ fuse_open: 9 });
+    // another job's file is refused, a shard twice too
+    const other = join(dir, 'other.json');
+    writeFileSync(other, JSON.stringify({ format: 'fpsim-shard/1', command: 'check', job: { seed: 6, runs: 9, kernel: '6.9', mutants: ['m'] }, shard: { index: 1, count: 3 }, result: {} }));
+    expect(() => mergeShardFiles([join(dir, 'c0.json'), other])).toThrow(/another job/);
+    expect(() => mergeShardFiles([join(dir, 'c0.json'), join(dir, 'c0.json')])).toThrow(/again/);
+  });
+
   it('bad shard input is a located error, not a stack trace', async () => {
     expect(() => shardFromEnv({ JOB_COMPLETION_INDEX: '0' })).toThrow(InputError);
     expect(() => shardFromEnv({ JOB_COMPLETION_INDEX: '3', FPSIM_SHARD_COUNT: '3' })).toThrow(/expected i\/n/);
