@@ -21,6 +21,8 @@ export interface CampaignOptions {
   onProgress?: (done: number, total: number, elapsedMs: number) => void;
   /** the programs (default modelArb(): random ones, the hand-made races, the scenario library) */
   arb?: fc.Arbitrary<Program>;
+  /** run only programs index mod count == index (PropertyOptions.shard) */
+  shard?: { index: number; count: number };
 }
 
 export interface CampaignResult {
@@ -57,19 +59,21 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
     ...(o.timeLimitMs !== undefined ? { timeLimitMs: o.timeLimitMs } : {}),
     record: true,
     arb: o.arb ?? modelArb(),
+    ...(o.shard ? { shard: o.shard } : {}),
     onRun(p, info, elapsed) {
       done++;
       ops += info.ops;
       steps += info.steps;
       if (info.result) addRun(cov, p.scenario, info.result);
-      o.onProgress?.(done, o.runs, elapsed);
+      o.onProgress?.(done, shardRuns(o.runs, o.shard), elapsed);
     },
   });
   const searchMs = r.msToFailure ?? r.ms;
+  const mine = shardRuns(o.runs, o.shard);
   return {
     runs: r.runs,
-    requested: o.runs,
-    timedOut: !r.failed && r.runs < o.runs,
+    requested: mine,
+    timedOut: !r.failed && r.runs < mine,
     seed: o.seed,
     ms: r.ms,
     runsPerSec: r.runs / (searchMs / 1000 || 1e-9),
@@ -80,6 +84,11 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
     coverage: cov,
     unreachedLabels: unreached(cov),
   };
+}
+
+/** How many of a campaign's `runs` programs are a shard's own (indices congruent to its index). */
+export function shardRuns(runs: number, shard?: { index: number; count: number }): number {
+  return shard ? Math.max(0, Math.ceil((runs - shard.index) / shard.count)) : runs;
 }
 
 /** The steps ("fn:label") of every function the campaign entered that it never ran. */

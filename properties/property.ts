@@ -30,6 +30,12 @@ export interface PropertyOptions {
   onRun?: (p: Program, info: RunInfo, elapsedMs: number) => void;
   /** replay a counterexample path (with its seed) */
   path?: string;
+  /**
+   * run only the programs whose index (in the order fast-check generates them from the seed)
+   * is `index` mod `count`: n shards with the same seed run exactly the unsharded campaign's
+   * programs between them (the others are generated, which is cheap, and pass unrun)
+   */
+  shard?: { index: number; count: number };
 }
 
 export interface PropertyResult {
@@ -64,12 +70,15 @@ interface State {
   t0: number;
   firstFailAt: number | null;
   runs: number;
+  /** programs generated so far (the run index, for shards) */
+  generated: number;
   baselineFailures: PropertyResult['baselineFailures'];
 }
 
 function predicate(o: PropertyOptions, st: State) {
   return (p: Program): boolean => {
     const now = performance.now();
+    if (o.shard && st.firstFailAt === null && st.generated++ % o.shard.count !== o.shard.index) return true; // another shard's
     if (st.firstFailAt === null) {
       if (o.timeLimitMs !== undefined && now - st.t0 > o.timeLimitMs) return true;
       st.runs++;
@@ -130,7 +139,7 @@ export function envInt(name: string, dflt: number): number {
 
 /** Run the property with fc.check: the result, never a throw. */
 export function checkModel(o: PropertyOptions, property = 'model'): PropertyResult {
-  const st: State = { t0: performance.now(), firstFailAt: null, runs: 0, baselineFailures: [] };
+  const st: State = { t0: performance.now(), firstFailAt: null, runs: 0, generated: 0, baselineFailures: [] };
   const d = fc.check(fc.property(o.arb ?? modelArb(), predicate(o, st)), params(o));
   return {
     failed: d.failed && !!d.counterexample,
@@ -147,7 +156,7 @@ export function checkModel(o: PropertyOptions, property = 'model'): PropertyResu
  * program as steps, the interleaving, seed and path), write the counterexample files, throw.
  */
 export function assertModel(o: PropertyOptions & { name: string; write?: boolean; dir?: string }, property = 'model') {
-  const st: State = { t0: performance.now(), firstFailAt: null, runs: 0, baselineFailures: [] };
+  const st: State = { t0: performance.now(), firstFailAt: null, runs: 0, generated: 0, baselineFailures: [] };
   fc.assert(fc.property(o.arb ?? modelArb(), predicate(o, st)), {
     ...params(o),
     reporter(d) {

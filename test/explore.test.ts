@@ -87,6 +87,17 @@ describe('the explorer counts on bench/reference are pinned', () => {
     ['lookup-vs-backing-close.json', ['get-without-not-zero'], true, { states: 135, transitions: 165, pruned: 60, maxDepth: 17, terminals: 4, findings: ['refcount-inc-from-zero@12', 'use-after-free@16', 'double-free@17'] }],
     ['two-opens-vs-release.json', [], true, { states: 1533, transitions: 2023, pruned: 723, maxDepth: 36, terminals: 32, findings: [] }],
     ['two-opens-vs-release.json', [], false, { states: 1533, transitions: 2746, pruned: 0, maxDepth: 36, terminals: 32, findings: [] }],
+    // every seeded mutant the explorer finds on bench/reference, at its shortest depth (issue 13)
+    ['abort-vs-open.json', ['free-without-grace-period'], false, { states: 48, transitions: 65, pruned: 0, maxDepth: 13, terminals: 6, findings: ['rcu-early-free@8'] }],
+    ['two-opens-vs-release.json', ['free-without-grace-period'], true, { states: 1533, transitions: 2023, pruned: 723, maxDepth: 36, terminals: 32, findings: ['rcu-early-free@17'] }],
+    ['two-opens-vs-release.json', ['missing-put-on-ebusy'], true, { states: 1177, transitions: 1647, pruned: 349, maxDepth: 34, terminals: 22, findings: ['leak@25'] }],
+    ['abort-vs-open.json', ['store-instead-of-xchg'], true, { states: 48, transitions: 47, pruned: 18, maxDepth: 13, terminals: 6, findings: ['refcount-owners@13', 'warn-on@13'] }],
+    ['lookup-vs-backing-close.json', ['store-instead-of-xchg'], true, { states: 119, transitions: 147, pruned: 57, maxDepth: 16, terminals: 2, findings: ['leak@15', 'refcount-owners@15'] }],
+    ['two-opens-vs-release.json', ['store-instead-of-xchg'], true, { states: 1263, transitions: 1661, pruned: 655, maxDepth: 34, terminals: 22, findings: ['refcount-owners@14', 'leak@26'] }],
+    ['two-opens-vs-release.json', ['id-reused-at-once'], true, { states: 1533, transitions: 2023, pruned: 723, maxDepth: 36, terminals: 32, findings: ['idr@20'] }],
+    ['abort-vs-open.json', ['passthrough-release-no-fput'], true, { states: 48, transitions: 47, pruned: 18, maxDepth: 13, terminals: 6, findings: ['leak@13'] }],
+    ['lookup-vs-backing-close.json', ['passthrough-release-no-fput'], true, { states: 119, transitions: 147, pruned: 57, maxDepth: 16, terminals: 2, findings: ['leak@15'] }],
+    ['abort-vs-open.json', ['files-free-skips-map'], true, { states: 48, transitions: 47, pruned: 18, maxDepth: 13, terminals: 6, findings: ['leak@8', 'refcount-owners@8'] }],
   ];
   for (const [file, mutants, por, want] of PINNED) {
     it(`${file}${mutants.length ? ` --mutant ${mutants.join(',')}` : ''}${por ? '' : ' --no-por'}`, () => {
@@ -94,10 +105,22 @@ describe('the explorer counts on bench/reference are pinned', () => {
       expect({ states: r.states, transitions: r.transitions, pruned: r.pruned, maxDepth: r.maxDepth, terminals: r.terminals, findings: r.findings.map((f) => `${f.kind}@${f.depth}`) }).toEqual(want);
     });
   }
-  it('the growth family at 3 tasks', () => {
-    const r = explore(growthScenario(3));
-    expect([r.states, r.transitions, r.pruned, r.findings.length]).toEqual([6926, 11827, 4852, 0]);
-  });
+  // growth-3: distinct states and transitions, with and without sleep sets, and the mutants
+  // that show on it at their shortest depth (the compact states of issue 13 keep them all)
+  const GROWTH3: [string[], boolean, [number, number, number, number, number], string[]][] = [
+    [[], true, [6926, 11827, 4852, 26, 28], []],
+    [[], false, [6926, 16679, 0, 26, 28], []],
+    [['free-without-grace-period'], true, [8722, 14762, 5925, 26, 40], ['rcu-early-free@5', 'use-after-free@12']],
+    [['get-without-not-zero'], true, [8854, 14866, 5967, 27, 60], ['refcount-inc-from-zero@12', 'use-after-free@16', 'double-free@23']],
+    [['store-instead-of-xchg'], true, [6926, 11827, 4852, 26, 28], ['leak@21', 'refcount-owners@21']],
+  ];
+  for (const [mutants, por, counts, findings] of GROWTH3) {
+    it(`the growth family at 3 tasks${mutants.length ? ` --mutant ${mutants.join(',')}` : ''}${por ? '' : ' --no-por'}`, () => {
+      const r = explore(growthScenario(3), { mutants, por });
+      expect([r.states, r.transitions, r.pruned, r.maxDepth, r.terminals]).toEqual(counts);
+      expect(r.findings.map((f) => `${f.kind}@${f.depth}`)).toEqual(findings);
+    });
+  }
 });
 
 describe('the reduction and the hashing lose nothing', () => {
@@ -114,6 +137,31 @@ describe('the reduction and the hashing lose nothing', () => {
       expect(new Set(por.hashes)).toEqual(new Set(full.hashes));
       expect(por.findings.map((f) => [f.kind, f.depth])).toEqual(full.findings.map((f) => [f.kind, f.depth]));
     }
+  });
+
+  it('hash compaction: one 128-bit fingerprint per state, the collision bound printed', () => {
+    const r = explore(twoOpens, { keepHashes: true });
+    expect(r.visited.mode).toBe('fingerprint');
+    expect(new Set(r.hashes).size).toBe(r.states);
+    expect(r.hashes!.every((h) => /^[0-9a-f]{32}$/.test(h))).toBe(true);
+    expect(r.visited.p).toBeCloseTo((r.states * r.states) / 2 ** 129, 40);
+    expect(r.visited.note).toMatch(/P\(any two of 1533 states collide\) <= 3\.5e-33/);
+  });
+
+  it('bitstate: a large array finds every state; a tiny one misses some, never invents any', () => {
+    const exact = explore(twoOpens, { keepHashes: true });
+    const big = explore(twoOpens, { bitstate: 24, keepHashes: true });
+    expect(big.visited.mode).toBe('bitstate');
+    expect(big.states).toBe(exact.states);
+    expect(big.transitions).toBe(exact.transitions);
+    const tiny = explore(twoOpens, { bitstate: 10, keepHashes: true });
+    expect(tiny.states).toBeLessThan(exact.states);
+    const all = new Set(exact.hashes);
+    for (const h of tiny.hashes!) expect(all.has(h)).toBe(true);
+    expect(tiny.visited.note).toMatch(/states may be missed/);
+    // the seeded race is still found with its shortest trace when the bits suffice
+    const race = explore(lookupVsClose, { bitstate: 20, mutants: ['free-without-grace-period'] });
+    expect(race.findings.map((f) => `${f.kind}@${f.depth}`)).toEqual(['rcu-early-free@5', 'use-after-free@12']);
   });
 
   it('incremental hashes and undo agree with a full recomputation (--paranoid)', () => {

@@ -9,6 +9,10 @@ import { bold, dim, green, red } from '../narrate.ts';
 import { checkOptions } from '../common.ts';
 import { MS, RUNS, SECONDS, SEED, intArg } from '../args.ts';
 import { progressLine } from '../progress.ts';
+import { writeFileSync } from 'node:fs';
+import { checkOutputFile } from '../args.ts';
+import { resolveShard } from '../shard.ts';
+import { SHARD_FORMAT, type CheckShardFile } from '../shardfile.ts';
 
 function progress(total: number) {
   const line = progressLine();
@@ -65,24 +69,49 @@ export function register(program: Command) {
     .option('--mutant <name...>', 'switch on seeded bugs (a failure then counts only if the program passes without them)')
     .option('--shrink <ms>', 'shrinking budget if the property fails', intArg('--shrink', MS), 10000)
     .option('--json', 'print the summary as JSON')
-    .action((o: { runs: number; maxSeconds?: number; seed: number; kernel?: string; mutant?: string[]; shrink: number; json?: boolean }) => {
+    .option('--shard <i/n>', 'run only programs i, i+n, i+2n, ... of the campaign (n shards with one seed run it all); default: from JOB_COMPLETION_INDEX and FPSIM_SHARD_COUNT when set (a Kubernetes Indexed Job)')
+    .option('--result <file>', 'write the result as a shard file for fpsim merge (JSON)')
+    .action((o: { runs: number; maxSeconds?: number; seed: number; kernel?: string; mutant?: string[]; shrink: number; json?: boolean; shard?: string; result?: string }) => {
       checkOptions(o);
+      const shard = resolveShard(o.shard);
+      if (o.result !== undefined) checkOutputFile('--result', o.result, { mayExist: true });
       // random programs run on 6.9 unless --kernel says otherwise; hand-made ones on their own
       const kernel = o.kernel ?? '6.9';
       const mutants = o.mutant ?? [];
-      const bar = progress(o.runs);
-      const r = runCampaign({ runs: o.runs, seed: o.seed, kernel: o.kernel, mutants, shrinkMs: o.shrink, onProgress: bar.tick, ...(o.maxSeconds !== undefined ? { timeLimitMs: o.maxSeconds * 1000 } : {}) });
+      const bar = progress(shard ? Math.ceil((o.runs - shard.index) / shard.count) : o.runs);
+      const r = runCampaign({ ...(shard ? { shard } : {}), runs: o.runs, seed: o.seed, kernel: o.kernel, mutants, shrinkMs: o.shrink, onProgress: bar.tick, ...(o.maxSeconds !== undefined ? { timeLimitMs: o.maxSeconds * 1000 } : {}) });
       bar.end();
       let files: { trace: string | null; scenario: string } | undefined;
       if (r.ctx) {
         const kind = r.ctx.info.failures[0]?.kind.replace(/[^\w-]+/g, '-') ?? 'failure';
         files = writeCounterexample(r.ctx, `check-${kind}-seed${o.seed}${mutants.length ? `-${mutants.join('+')}` : ''}`);
       }
+      if (o.result !== undefined) {
+        const f0 = r.ctx?.info.failures[0];
+        const sf: CheckShardFile = {
+          format: SHARD_FORMAT,
+          command: 'check',
+          job: { seed: o.seed, runs: o.runs, kernel, mutants },
+          shard: shard ?? { index: 0, count: 1 },
+          result: {
+            runs: r.runs,
+            requested: r.requested,
+            timedOut: r.timedOut,
+            ms: Math.round(r.ms),
+            ops: r.ops,
+            steps: r.steps,
+            failed: r.failed,
+            failure: r.ctx && f0 ? { kind: f0.kind, message: f0.message, steps: r.ctx.info.steps, ops: r.ctx.info.ops, seed: r.ctx.seed, path: r.ctx.path, ...(files ? { files } : {}) } : null,
+            coverage: r.coverage,
+          },
+        };
+        writeFileSync(o.result, `${JSON.stringify(sf)}\n`);
+      }
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(jsonOf(r, kernel, mutants, files), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...jsonOf(r, kernel, mutants, files), ...(shard ? { shard } : {}) }, null, 2)}\n`);
       } else {
         const c = r.coverage;
-        console.log(bold(`fpsim check: ${r.runs} runs, seed ${o.seed}, kernel ${kernel}${mutants.length ? `, mutants ${mutants.join(' ')}` : ''}`));
+        console.log(bold(`fpsim check: ${r.runs} runs, seed ${o.seed}, kernel ${kernel}${mutants.length ? `, mutants ${mutants.join(' ')}` : ''}${shard ? `, shard ${shard.index}/${shard.count} (programs ${shard.index}, ${shard.index + shard.count}, ... of ${o.runs})` : ''}`));
         console.log(`  ${(r.ms / 1000).toFixed(1)} s, ${r.runsPerSec.toFixed(0)} runs/s; ${r.ops} commands (ops) and ${r.steps} atomic steps executed`);
         console.log(bold('\ncoverage'));
         for (const [op, x] of Object.entries(c.ops).sort()) {

@@ -12,6 +12,8 @@ import { progressLine } from '../progress.ts';
 import { defaultMaxStates, explore, type ExploreOptions, type ExploreResult, type Progress, type StopReason } from '../../sim/explore/explore.ts';
 import { exploreParallel } from '../../sim/explore/parallel.ts';
 import { counterexample, counterexampleName, writeNew } from '../../sim/explore/counterexample.ts';
+import { resolveShard } from '../shard.ts';
+import { exploreShardFile } from '../shardfile.ts';
 
 interface Opts {
   depth?: string;
@@ -27,15 +29,9 @@ interface Opts {
   maxStates?: string;
   hashes?: string;
   paranoid?: boolean;
-}
-
-function parseShard(v: string | undefined): { index: number; count: number } | undefined {
-  if (v === undefined) return undefined;
-  const m = /^(\d{1,6})\/(\d{1,6})$/.exec(v.trim());
-  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
-    throw new InputError(`--shard: expected i/n with 0 <= i < n <= 999999 (e.g. 0/4), got "${v}"`);
-  }
-  return { index: Number(m[1]), count: Number(m[2]) };
+  bitstate?: boolean;
+  bitstateBits?: string;
+  result?: string;
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -51,7 +47,8 @@ export function register(program: Command) {
     .argument('<scenario>', 'a scenario JSON file')
     .option('--depth <n>', 'explore at most n steps after setup')
     .option('--json', 'print the result as JSON')
-    .option('--shard <i/n>', 'explore shard i of n (states split by hash at the frontier depth)')
+    .option('--shard <i/n>', 'explore shard i of n (states split by fingerprint at the frontier depth); default: from JOB_COMPLETION_INDEX and FPSIM_SHARD_COUNT when set (a Kubernetes Indexed Job)')
+    .option('--result <file>', 'write the result as a shard file for fpsim merge (JSON, with every state\'s fingerprint)')
     .option('--workers <k>', 'k shards in k worker threads, merged')
     .option('--out <dir>', 'where to write the traces found (never over an existing file)', 'out/explore')
     .option('--no-write', 'do not write trace files')
@@ -61,6 +58,8 @@ export function register(program: Command) {
     .option('--frontier <d>', 'the depth at which shards split (default: the first layer with 4 states per shard)')
     .option('--max-states <n>', `stop after this many distinct states (default: what fits in the heap, here ${defaultMaxStates()})`)
     .option('--hashes <file>', 'write the visited states\' hashes, one a line (to check a union of shards)')
+    .option('--bitstate', 'bitstate hashing (as SPIN\'s -DBITSTATE): 3 bits a state in a bit array instead of a 128-bit fingerprint; may miss states')
+    .option('--bitstate-bits <b>', 'the bit array has 2^b bits (default 30: 128 MB); implies --bitstate')
     .option('--paranoid', 'check every incremental hash and every undo against a full recomputation (slow)')
     .action(async (file: string, o: Opts) => {
       checkOptions(o);
@@ -68,10 +67,12 @@ export function register(program: Command) {
       const workers = optInt('--workers', o.workers, workersRange());
       const frontier = optInt('--frontier', o.frontier, { min: 0, max: 1_000_000, what: 'a depth' });
       const maxStates = optInt('--max-states', o.maxStates, { min: 1, max: 1_000_000_000, what: 'a number of states' });
-      const shard = parseShard(o.shard);
+      const bitsLog2 = optInt('--bitstate-bits', o.bitstateBits, { min: 10, max: 36, what: 'a power of two (2^b bits)' });
+      const shard = resolveShard(o.shard);
       if (shard && workers !== undefined && workers > 1) throw new InputError('--shard and --workers do not go together: --workers k runs shards 0/k .. k-1/k');
       // where the results go is checked before the work, not after it
       if (o.hashes !== undefined) checkOutputFile('--hashes', o.hashes, { mayExist: true });
+      if (o.result !== undefined) checkOutputFile('--result', o.result, { mayExist: true });
       if (o.write) checkOutputDir('--out', o.out);
       const s = loadScenario(file);
       let raw: unknown = null;
@@ -81,13 +82,14 @@ export function register(program: Command) {
         raw = null;
       }
       const line = progressLine();
-      const eo: ExploreOptions = { por: o.por, keepHashes: o.hashes !== undefined, progressMs: 500 };
+      const eo: ExploreOptions = { por: o.por, keepHashes: o.hashes !== undefined || o.result !== undefined, progressMs: 500 };
       if (depth !== undefined) eo.depth = depth;
       if (frontier !== undefined) eo.frontier = frontier;
       if (maxStates !== undefined) eo.maxStates = maxStates;
       if (o.kernel) eo.kernel = o.kernel;
       if (o.mutant) eo.mutants = o.mutant;
       if (o.paranoid) eo.paranoid = true;
+      if (o.bitstate || bitsLog2 !== undefined) eo.bitstate = bitsLog2 ?? 30;
       let r: ExploreResult & { overlap?: number };
       if (workers !== undefined && workers > 1) {
         try {
@@ -107,6 +109,7 @@ export function register(program: Command) {
       }
       line.done();
       if (o.hashes !== undefined) writeFileSync(o.hashes, (r.hashes ?? []).join('\n') + '\n');
+      if (o.result !== undefined) writeFileSync(o.result, `${JSON.stringify(exploreShardFile(file, r, eo))}\n`);
       const written: { kind: string; file: string | null; reproduced: boolean; kinds: string[] }[] = [];
       for (const f of r.findings) {
         const ce = counterexample(s, raw, f, { mutants: r.mutants, kernel: r.kernel });
@@ -134,6 +137,7 @@ function print(r: ExploreResult & { overlap?: number }, written: { kind: string;
   );
   const sh = r.shard ? `, ${r.shard.count > 1 && r.overlap !== undefined ? `${r.shard.count} workers, overlap ${r.overlap.toFixed(2)}x` : `shard ${r.shard.index}/${r.shard.count}`}, frontier depth ${r.shard.frontier ?? 'none (too few states: the whole space)'}` : '';
   console.log(`${secs(r.ms)}, ${r.statesPerSec} states/s${sh}`);
+  console.log(dim(`visited set: ${r.visited.note} (${Math.round(r.visited.bytes / 2 ** 10)} KB)`));
   if (r.stopped) console.log(dim(`  ${r.stopped.hint}`));
   if (!r.findings.length) {
     console.log(bold('no violations') + (r.complete ? ' in any interleaving' : ' within the bound'));

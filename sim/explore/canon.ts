@@ -1,64 +1,227 @@
-// The explorer's view of a world: components, their canonical text, and the state's hash.
+// The explorer's view of a world: components, their canonical encoding, and the state's hash.
 //
 // A World is plain data. The explorer cuts it into components (one per heap object,
-// process, server, superblock and task, plus the RCU state) and keeps each as canonical
-// JSON: keys sorted, so two worlds that differ only in the order keys were added are the
-// same state (the model never depends on that order: where it iterates a map and order
-// matters, it sorts). A state is its components; a child state shares its parent's
-// unchanged component strings, so a stored state costs only what its step changed.
+// process, server, superblock and task, plus the RCU state). A component's hash is a
+// 128-bit MurmurHash3 (x86_128 mixing) of its canonical encoding: a stream of 32-bit
+// words, type tag first, with object keys in sorted order, so two worlds that differ only
+// in the order keys were added are the same state (the model never depends on that order:
+// where it iterates a map and order matters, it sorts). The encoding is unambiguous (every
+// string and container carries its length), and it is fed to the hash as the value is
+// walked: no JSON text is built (that, and a crypto md5 per component, were a quarter of
+// the explorer's time; issue 13). A state is its components; a child state shares its
+// parent's unchanged components, so a stored state costs only what its step changed.
 //
-// The state's hash is the XOR of one 128-bit md5 per component (of "key=json"): a step
-// that changes two components costs two small md5s, not a hash of the whole world.
+// The state's hash is the XOR of its components' hashes: a step that changes two
+// components costs two small hashes, not a hash of the whole world.
 // Pointers need no renaming: the explorer numbers each task's allocations in a range of
 // its own (explore.ts, "allocation-order-independent numbering"), so interleavings that
 // allocate the same objects in a different global order give them the same numbers.
-import { createHash } from 'node:crypto';
 import type { Task, World } from '../kernel/state.ts';
 
-/** Canonical JSON: keys sorted. Plain data only (no undefined, no NaN, no holes). */
-export function canonicalJSON(v: unknown): string {
+// --- a streaming 128-bit hash: MurmurHash3's x86_128 block mix, fed one word at a time ---
+
+let a1 = 0;
+let a2 = 0;
+let a3 = 0;
+let a4 = 0;
+/** words waiting for a 4-word block, and how many */
+let b0 = 0;
+let b1 = 0;
+let b2 = 0;
+let nb = 0;
+let words = 0;
+const C1 = 0x239b961b;
+const C2 = 0xab0e9789;
+const C3 = 0x38b34ae5;
+const C4 = 0xa1e38b93;
+const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
+
+function block(k1: number, k2: number, k3: number, k4: number) {
+  k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
+  a1 = (Math.imul(rotl(a1 ^ k1, 19) + a2, 5) + 0x561ccd1b) | 0;
+  k2 = Math.imul(rotl(Math.imul(k2, C2), 16), C3);
+  a2 = (Math.imul(rotl(a2 ^ k2, 17) + a3, 5) + 0x0bcaa747) | 0;
+  k3 = Math.imul(rotl(Math.imul(k3, C3), 17), C4);
+  a3 = (Math.imul(rotl(a3 ^ k3, 15) + a4, 5) + 0x96cd1c35) | 0;
+  k4 = Math.imul(rotl(Math.imul(k4, C4), 18), C1);
+  a4 = (Math.imul(rotl(a4 ^ k4, 13) + a1, 5) + 0x32ac3b17) | 0;
+}
+
+function word(w: number) {
+  words++;
+  switch (nb) {
+    case 0:
+      b0 = w;
+      nb = 1;
+      return;
+    case 1:
+      b1 = w;
+      nb = 2;
+      return;
+    case 2:
+      b2 = w;
+      nb = 3;
+      return;
+    default:
+      block(b0, b1, b2, w);
+      nb = 0;
+  }
+}
+
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+function begin(seed: number) {
+  a1 = a2 = a3 = a4 = seed;
+  nb = 0;
+  words = 0;
+}
+
+/** The hash of the words fed since begin() (the tail zero-padded; the word count tells it apart). */
+function end<T extends Digest>(out: T): T {
+  if (nb) {
+    if (nb < 2) b1 = 0;
+    if (nb < 3) b2 = 0;
+    block(b0, b1, b2, 0);
+  }
+  let h1 = a1 ^ words;
+  let h2 = a2 ^ words;
+  let h3 = a3 ^ words;
+  let h4 = a4 ^ words;
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h3 = fmix(h3);
+  h4 = fmix(h4);
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  out.h0 = h1;
+  out.h1 = (h2 + h1) | 0;
+  out.h2 = (h3 + h1) | 0;
+  out.h3 = (h4 + h1) | 0;
+  return out;
+}
+
+// type tags of the canonical encoding
+const T_INT = 1;
+const T_NUM = 2;
+const T_STR = 3;
+const T_FALSE = 4;
+const T_TRUE = 5;
+const T_NULL = 6;
+const T_ARR = 7;
+const T_OBJ = 8;
+const f64 = new Float64Array(1);
+const i32 = new Int32Array(f64.buffer);
+
+function str(s: string) {
+  const n = s.length;
+  word(n);
+  let i = 0;
+  for (; i + 1 < n; i += 2) word(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
+  if (i < n) word(s.charCodeAt(i));
+}
+
+/**
+ * Long strings (the server's log lines, up to a kilobyte for INIT) are fed as their own
+ * 128-bit hash, computed once per distinct string: the same line sits in thousands of
+ * states and is re-fed whenever its component changes. V8 keeps a string's own hash in
+ * the string, so finding it again in the map costs no pass over its characters.
+ */
+const LONG = 24;
+const T_LSTR = 9;
+const longHash = new Map<string, Int32Array>();
+function longStr(v: string) {
+  let h = longHash.get(v);
+  if (!h) {
+    // the walk in progress is suspended: save it, hash the string alone, restore
+    const s1 = a1, s2 = a2, s3 = a3, s4 = a4, c0 = b0, c1 = b1, c2 = b2, n = nb, wc = words;
+    begin(0x2545f491);
+    str(v);
+    const d = end({ h0: 0, h1: 0, h2: 0, h3: 0 });
+    h = Int32Array.of(d.h0, d.h1, d.h2, d.h3);
+    if (longHash.size > 1_000_000) longHash.clear();
+    longHash.set(v, h);
+    a1 = s1; a2 = s2; a3 = s3; a4 = s4; b0 = c0; b1 = c1; b2 = c2; nb = n; words = wc;
+  }
+  word(T_LSTR);
+  word(h[0]!);
+  word(h[1]!);
+  word(h[2]!);
+  word(h[3]!);
+}
+
+/** Are the keys already in sorted order? (objects kept by the explorer are; most others too) */
+function inOrder(keys: string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
+}
+
+/** Feed the canonical encoding of plain data (no undefined, no NaN, no holes, no functions). */
+function feed(v: unknown) {
   switch (typeof v) {
     case 'number':
+      if ((v | 0) === v) {
+        word(T_INT);
+        word(v);
+        return;
+      }
       if (!Number.isFinite(v)) throw new Error(`explore: ${v} in the world (not plain data)`);
-      return String(v);
+      f64[0] = v === 0 ? 0 : v; // -0 is 0, as in JSON
+      word(T_NUM);
+      word(i32[0]!);
+      word(i32[1]!);
+      return;
     case 'string':
-      return JSON.stringify(v);
+      if (v.length > LONG) {
+        longStr(v);
+        return;
+      }
+      word(T_STR);
+      str(v);
+      return;
     case 'boolean':
-      return v ? 'true' : 'false';
+      word(v ? T_TRUE : T_FALSE);
+      return;
     case 'object': {
-      if (v === null) return 'null';
+      if (v === null) {
+        word(T_NULL);
+        return;
+      }
       if (Array.isArray(v)) {
-        let s = '[';
-        for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + canonicalJSON(v[i]);
-        return s + ']';
+        const n = v.length;
+        word(T_ARR);
+        word(n);
+        for (let i = 0; i < n; i++) {
+          if (!(i in v)) throw new Error('explore: an array with a hole in the world (not plain data)');
+          feed(v[i]);
+        }
+        return;
       }
       const keys = Object.keys(v);
-      if (keys.length > 1) keys.sort();
-      let s = '{';
+      if (keys.length > 1 && !inOrder(keys)) keys.sort();
+      word(T_OBJ);
+      word(keys.length);
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
-        s += (i ? ',' : '') + quote(k) + ':' + canonicalJSON((v as Record<string, unknown>)[k]);
+        str(k);
+        feed((v as Record<string, unknown>)[k]);
       }
-      return s + '}';
+      return;
     }
     default:
       throw new Error(`explore: ${typeof v} in the world (not plain data)`);
   }
 }
 
-const quoted = new Map<string, string>();
-function quote(k: string): string {
-  let q = quoted.get(k);
-  if (q === undefined) {
-    q = JSON.stringify(k);
-    if (quoted.size < 100_000) quoted.set(k, q);
-  }
-  return q;
-}
-
 /**
  * A component: a private copy of its value (never handed out: worlds are built from copies
- * of it) and the four 32-bit words of md5("key=" + its canonical JSON).
+ * of it) and the four 32-bit words of its 128-bit hash.
  */
 export interface Comp {
   obj: unknown;
@@ -68,10 +231,30 @@ export interface Comp {
   h3: number;
 }
 
-/** The hash of a component's canonical text; `obj` is filled in when the state is kept. */
-export function makeComp(key: string, json: string, obj: unknown = null): Comp {
-  const d = createHash('md5').update(key).update('=').update(json).digest();
-  return { obj, h0: d.readInt32LE(0), h1: d.readInt32LE(4), h2: d.readInt32LE(8), h3: d.readInt32LE(12) };
+/** The hash of a component (its key and its value's canonical encoding); `obj` is filled in when the state is kept. */
+export function makeComp(key: string, value: unknown, obj: unknown = null): Comp {
+  begin(0x5f3759df);
+  str(key);
+  feed(value);
+  return end({ obj, h0: 0, h1: 0, h2: 0, h3: 0 });
+}
+
+const kindsHash = new Map<string, Digest>();
+/**
+ * The state's fingerprint: the XOR of its components' hashes and, when steps on the way
+ * recorded violations, the hash of their kinds (part of the state: see explore.ts).
+ */
+export function fingerprint(d: Digest, kinds: string): Digest {
+  if (!kinds) return { h0: d.h0, h1: d.h1, h2: d.h2, h3: d.h3 };
+  let k = kindsHash.get(kinds);
+  if (!k) {
+    begin(0x1b873593);
+    str('#kinds');
+    str(kinds);
+    k = end({ h0: 0, h1: 0, h2: 0, h3: 0 });
+    kindsHash.set(kinds, k);
+  }
+  return { h0: d.h0 ^ k.h0, h1: d.h1 ^ k.h1, h2: d.h2 ^ k.h2, h3: d.h3 ^ k.h3 };
 }
 
 export function sameHash(a: Digest, b: Digest): boolean {
@@ -99,15 +282,14 @@ export function xorInto(d: Digest, c: Digest) {
   d.h3 ^= c.h3;
 }
 
-const buf = Buffer.alloc(16);
-/** The state key: the digest, and the violation kinds recorded on the way (see explore.ts). */
+/** A state's fingerprint as text (32 hex digits): for --hashes, shard merges and tests. */
 export function stateKey(d: Digest, kinds: string): string {
-  buf.writeInt32LE(d.h0, 0);
-  buf.writeInt32LE(d.h1, 4);
-  buf.writeInt32LE(d.h2, 8);
-  buf.writeInt32LE(d.h3, 12);
-  const s = buf.toString('base64');
-  return kinds ? `${s}#${kinds}` : s;
+  return hex(fingerprint(d, kinds));
+}
+
+export function hex(f: Digest): string {
+  const h = (x: number) => (x >>> 0).toString(16).padStart(8, '0');
+  return h(f.h0) + h(f.h1) + h(f.h2) + h(f.h3);
 }
 
 /** A task as a component: everything but its program (ops never change). */
@@ -175,7 +357,7 @@ export type Comps = (Comp | undefined)[];
 export function components(w: World, slots: Slots): Comps {
   const m: Comps = [];
   const add = (key: string, v: unknown) => {
-    m[slots.slot(key)] = makeComp(key, canonicalJSON(v), sortedCopy(v));
+    m[slots.slot(key)] = makeComp(key, v, sortedCopy(v));
   };
   for (const k of Object.keys(w.heap)) add(`heap/${k}`, w.heap[Number(k)]);
   add('rcu', w.rcu);
@@ -244,7 +426,7 @@ export function buildFromComponents(comps: Comps, slots: Slots, frame: WorldFram
   return { profile: frame.profile, mutants: frame.mutants, step, clock, jiffies, heap, nextPtr: 0, rcu, sbs, procs, tasks, servers, violations: [] };
 }
 
-/** md5 of a whole world's canonical components, the slow way (tests and --paranoid). */
+/** The hash of a whole world's components, the slow way (tests and --paranoid). */
 export function fullKey(w: World, kinds: string): string {
   return stateKey(digestOf(components(w, new Slots())), kinds);
 }

@@ -3,7 +3,8 @@
 // After the scenario's setup (run sequentially, exactly as runScenario does), every runnable
 // task (user tasks, server threads, the server's session loop, the rcu_gp kthread) is a
 // choice at every state. A state is a whole World (plain data); states are deduplicated by
-// a canonical hash, so the search ends on any finite model. Breadth-first, so the first
+// a 128-bit fingerprint of a canonical encoding (canon.ts, visited.ts: hash compaction, or
+// bitstate), so the search ends on any finite model. Breadth-first, so the first
 // trace found to a violation kind is a shortest one. Sleep sets, with footprints recorded
 // by proxies (footprint.ts), skip interleavings that only reorder independent steps; see
 // docs/explorer.md for why this loses no state and no shortest trace.
@@ -15,7 +16,8 @@ import { stepTask, taskRunnable } from '../kernel/exec.ts';
 import { startWorld, teardown, type RunOptions } from '../scenario/run.ts';
 import { checkInvariants, checkStep } from '../check/invariants.ts';
 import { deadlock, stuckTasks } from '../check/deadlock.ts';
-import { buildFromComponents, canonicalJSON, sortedCopy, sameHash, componentValue, components, digestOf, fullKey, makeComp, stateKey, xorInto, Slots, type Comp, type Comps, type Digest, type WorldFrame } from './canon.ts';
+import { buildFromComponents, sortedCopy, sameHash, componentValue, components, digestOf, fingerprint, fullKey, hex, makeComp, xorInto, Slots, type Comp, type Comps, type Digest, type WorldFrame } from './canon.ts';
+import { BitState, FingerprintSet, collisionProbability, type Visited } from './visited.ts';
 import { Recorder, independent, type Footprint } from './footprint.ts';
 
 export interface Shard {
@@ -41,6 +43,8 @@ export interface ExploreOptions {
   heapLimitBytes?: number;
   /** return every visited state's hash (for merging shards and tests) */
   keepHashes?: boolean;
+  /** bitstate hashing (SPIN's -DBITSTATE): a bit array of 2^bitstate bits instead of a fingerprint per state; may miss states */
+  bitstate?: number;
   /** check every incremental hash and every undo against a full recomputation (slow) */
   paranoid?: boolean;
   /** called about every progressMs with the search's progress */
@@ -98,11 +102,21 @@ export interface ExploreResult {
   shard?: Shard & { frontier: number | null };
   /** one per violation kind: the first found, which is a shortest one */
   findings: Finding[];
+  /** how states were remembered: a 128-bit fingerprint each (hash compaction) or bits (bitstate) */
+  visited: VisitedInfo;
   hashes?: string[];
 }
 
+export interface VisitedInfo {
+  mode: 'fingerprint' | 'bitstate';
+  /** the bound on the chance that two states were taken for one (fingerprint), or the chance a new state is now lost (bitstate) */
+  p: number;
+  bytes: number;
+  note: string;
+}
+
 export interface StopReason {
-  reason: 'depth' | 'max-states' | 'memory' | 'worker-memory';
+  reason: 'depth' | 'max-states' | 'memory' | 'worker-memory' | 'shards-missing';
   message: string;
   hint: string;
 }
@@ -133,8 +147,10 @@ const HINT_MORE = 'to go further: raise --max-states, give node more heap (NODE_
 /** A state waiting to be expanded. */
 interface Node {
   comps: Comps;
+  /** the XOR of the components' hashes */
   digest: Digest;
-  key: string;
+  /** the state's fingerprint: digest and the violation kinds on the way */
+  fp: Digest;
   id: number;
   depth: number;
   /** w.clock: not part of the state's identity (it only counts), but the model reads it */
@@ -156,11 +172,9 @@ export function initialWorld(s: Scenario, opts: { mutants?: string[]; kernel?: s
   return startWorld({ ...s, mutants: opts.mutants ?? s.mutants, kernel: opts.kernel ?? s.kernel }, checked);
 }
 
-/** Which shard owns a state: a hash of its key. */
-export function shardOf(key: string, count: number): number {
-  let x = 0;
-  for (let i = 0; i < 8; i++) x = (Math.imul(x, 31) + key.charCodeAt(i)) >>> 0;
-  return x % count;
+/** Which shard owns a state: its fingerprint's last word, mod the count. */
+export function shardOf(fp: Digest, count: number): number {
+  return (fp.h3 >>> 0) % count;
 }
 
 type Note = Pick<Violation, 'message' | 'task' | 'fn' | 'object'> & { kind: string };
@@ -199,7 +213,10 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
   const findings = new Map<string, Finding>();
   const parent: number[] = [];
   const via: number[] = [];
-  const visited = new Map<string, number>();
+  const visited: Visited = opts.bitstate !== undefined ? new BitState(opts.bitstate) : new FingerprintSet();
+  /** bitstate: the next layer's states by fingerprint (the bits give no id to meet a same-layer arrival by) */
+  let nextIndex = opts.bitstate !== undefined ? new FingerprintSet() : null;
+  const hashes: string[] | null = opts.keepHashes ? [] : null;
   let transitions = 0;
   let pruned = 0;
   let prefixTransitions = 0;
@@ -233,12 +250,14 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
   const slots = new Slots();
   const comps0 = components(w0, slots);
   const digest0 = digestOf(comps0);
-  const key0 = stateKey(digest0, '');
-  visited.set(key0, 0);
+  const fp0 = fingerprint(digest0, '');
+  visited.addOrGet(fp0, 0);
+  nextIndex?.addOrGet(fp0, 0);
+  hashes?.push(hex(fp0));
   parent.push(0);
   via.push(-1);
-  const root: Node = { comps: comps0, digest: digest0, key: key0, id: 0, depth: 0, clock: w0.clock, allocs: new Array(nTasks).fill(0), kinds: '', sleep: por ? noSleep : null };
-  let layer = new Map<string, Node>([[key0, root]]);
+  const root: Node = { comps: comps0, digest: digest0, fp: fp0, id: 0, depth: 0, clock: w0.clock, allocs: new Array(nTasks).fill(0), kinds: '', sleep: por ? noSleep : null };
+  let layer = new Map<number, Node>([[0, root]]);
 
   let frontier: number | null = null;
   const shard = opts.shard && opts.shard.count > 1 ? opts.shard : undefined;
@@ -265,7 +284,7 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
     for (const v of w.violations) note(v, 'teardown', node.depth, () => scheduleOf(node.id));
   };
 
-  const expand = (node: Node, next: Map<string, Node>, inPrefix: boolean) => {
+  const expand = (node: Node, next: Map<number, Node>, inPrefix: boolean) => {
     const w = buildFromComponents(node.comps, slots, frame, node.clock, node.depth, false);
     const enabled: number[] = [];
     for (let i = 0; i < nTasks; i++) if (taskRunnable(w, w.tasks[i]!)) enabled.push(i);
@@ -334,44 +353,49 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
           }
           continue;
         }
-        const c = makeComp(ck, canonicalJSON(v));
+        const c = makeComp(ck, v);
         if (old && sameHash(old, c)) continue; // written back as it was
         if (old) xorInto(digest, old);
         xorInto(digest, c);
         changes.push([sl, c, v]);
       }
       let comps: Comps | null = null;
-      let key: string;
       if (full) {
         comps = components(w, slots);
         const d = digestOf(comps);
         Object.assign(digest, d);
       }
-      key = stateKey(digest, kinds);
+      const fp = fingerprint(digest, kinds);
       if (paranoid) {
         const k2 = fullKey(w, kinds);
-        if (k2 !== key) throw new Error(`explore --paranoid: incremental hash differs after ${name} at depth ${node.depth}`);
+        if (k2 !== hex(fp)) throw new Error(`explore --paranoid: incremental hash differs after ${name} at depth ${node.depth}`);
       }
       let childSleep: Map<number, Footprint> | null = null;
       if (sleep) {
-        const fp = rec.fp;
+        const foot = rec.fp;
         childSleep = new Map();
-        for (const [t, tfp] of sleep) if (independent(tfp, fp)) childSleep.set(t, tfp);
-        for (const d of done) if (independent(d.fp, fp)) childSleep.set(d.i, d.fp);
-        done.push({ i, fp });
+        for (const [t, tfp] of sleep) if (independent(tfp, foot)) childSleep.set(t, tfp);
+        for (const d of done) if (independent(d.fp, foot)) childSleep.set(d.i, d.fp);
+        done.push({ i, fp: foot });
       }
-      const seen = visited.get(key);
-      if (seen !== undefined) {
+      const id = parent.length;
+      let seen = visited.addOrGet(fp, id);
+      if (nextIndex) {
+        // bitstate: a new state goes into the next layer's table; a "seen" one is this layer's
+        // arrival if the table has it, else seen in an earlier layer (or lost to a bit collision)
+        if (seen === -1) nextIndex.addOrGet(fp, id);
+        else seen = nextIndex.get(fp) >= 0 ? nextIndex.get(fp) : -2;
+      }
+      if (seen !== -1) {
         // another arrival in the same layer: the state keeps only what both may skip
-        const other = next.get(key);
+        const other = next.get(seen);
         if (other && other.sleep && childSleep) {
           for (const t of other.sleep.keys()) if (!childSleep.has(t)) other.sleep.delete(t);
         }
       } else {
-        const id = parent.length;
         parent.push(node.id);
         via.push(i);
-        visited.set(key, id);
+        hashes?.push(hex(fp));
         const allocs = node.allocs.slice();
         allocs[i] = allocated;
         checkInvariants(w, name, '');
@@ -384,11 +408,11 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
             comps[sl] = c;
           }
         }
-        next.set(key, { comps, digest, key, id, depth: node.depth + 1, clock: w.clock, allocs, kinds, sleep: childSleep });
+        next.set(id, { comps, digest, fp, id, depth: node.depth + 1, clock: w.clock, allocs, kinds, sleep: childSleep });
       }
       rec.undo();
       w.violations = [];
-      if (paranoid && fullKey(w, node.kinds) !== node.key) throw new Error(`explore --paranoid: undo of ${name} at depth ${node.depth} did not restore the state`);
+      if (paranoid && fullKey(w, node.kinds) !== hex(node.fp)) throw new Error(`explore --paranoid: undo of ${name} at depth ${node.depth} did not restore the state`);
       if (visited.size >= maxStates) break;
     }
   };
@@ -396,10 +420,11 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
   for (let depth = 0; layer.size > 0; depth++) {
     if (shard && frontier === null && (opts.frontier !== undefined ? depth >= opts.frontier : layer.size >= 4 * shard.count)) {
       frontier = depth;
-      for (const k of [...layer.keys()]) if (shardOf(k, shard.count) !== shard.index) layer.delete(k);
+      for (const [k, n] of [...layer]) if (shardOf(n.fp, shard.count) !== shard.index) layer.delete(k);
     }
     maxSeen = Math.max(maxSeen, depth);
-    const next = new Map<string, Node>();
+    const next = new Map<number, Node>();
+    if (nextIndex && depth > 0) nextIndex = new FingerprintSet();
     const inPrefix = shard !== undefined && frontier === null;
     for (const node of layer.values()) {
       expand(node, next, inPrefix);
@@ -440,10 +465,16 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
     statesPerSec: Math.round((visited.size / ms) * 1000),
     por,
     findings: [...findings.values()].sort((a, b) => a.depth - b.depth || a.kind.localeCompare(b.kind)),
+    visited: {
+      mode: visited instanceof BitState ? 'bitstate' : 'fingerprint',
+      p: visited instanceof BitState ? visited.lossRate() : collisionProbability(visited.size),
+      bytes: visited.bytes(),
+      note: visited.note(),
+    },
   };
   if (shard) result.shard = { ...shard, frontier };
   if (!complete && !result.stopped) result.stopped = { reason: 'depth', message: 'stopped at the depth bound', hint: 'to go further: a larger --depth, or none' };
-  if (opts.keepHashes) result.hashes = [...visited.keys()];
+  if (hashes) result.hashes = hashes;
   return result;
 }
 

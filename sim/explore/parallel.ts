@@ -12,7 +12,8 @@
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { Scenario } from '../scenario/schema.ts';
-import type { ExploreOptions, ExploreResult, Finding, Progress, StopReason } from './explore.ts';
+import type { ExploreOptions, ExploreResult, Finding, Progress, StopReason, VisitedInfo } from './explore.ts';
+import { collisionProbability } from './visited.ts';
 
 export interface ParallelResult extends ExploreResult {
   /** each shard's own result (without its hashes) */
@@ -101,6 +102,10 @@ export function merge(all: (ExploreResult | StopReason)[], ms: number, count = a
   const transitions = rs.reduce((a, r) => a + r.transitions, 0) - prefix * (rs.length - 1);
   const complete = lost.length === 0 && rs.every((r) => r.complete);
   const stopped = lost[0] ?? rs.find((r) => r.stopped)?.stopped ?? null;
+  const bits = rs.find((r) => r.visited?.mode === 'bitstate');
+  const visited: VisitedInfo = bits
+    ? { ...bits.visited, p: Math.max(...rs.map((r) => r.visited.p)), bytes: rs.reduce((a, r) => a + r.visited.bytes, 0) }
+    : { mode: 'fingerprint', p: collisionProbability(hashes.size), bytes: rs.reduce((a, r) => a + r.visited.bytes, 0), note: `hash compaction: a 128-bit fingerprint per state; P(any two of ${hashes.size} states collide) <= ${collisionProbability(hashes.size).toExponential(1)}` };
   return {
     scenario: first.scenario,
     kernel: first.kernel,
@@ -119,6 +124,7 @@ export function merge(all: (ExploreResult | StopReason)[], ms: number, count = a
     por: first.por,
     shard: { index: 0, count, frontier: first.shard?.frontier ?? null },
     findings: [...findings.values()].sort((a, b) => a.depth - b.depth || a.kind.localeCompare(b.kind)),
+    visited,
     hashes: [...hashes],
     shards: rs.map(({ hashes: _h, findings: _f, ...rest }) => rest),
     overlap: hashes.size ? explored / hashes.size : 1,
