@@ -151,6 +151,8 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'lock-fuse-enosys-not-remembered',
     'lock-fuse-conflict-reply',
     'lock-fuse-init-minor-16-flock-follows-posix',
+    // namespace operations and directories (docs/request-streams.md §4, §5)
+    'ns-create-passthrough',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',

@@ -42,6 +42,12 @@ export interface Profile {
   cloneWaitsForDev: boolean;
   /** the flags fuse_send_init (6.18: fuse_new_init) offers in INIT, flags2 in bits 32..63 */
   initFlags: bigint;
+  /**
+   * fuse_readdir_uncached sizes READDIR/READDIRPLUS by the getdents(2) buffer, clamped to
+   * [PAGE_SIZE, fc->max_pages pages] ("fuse: increase readdir() buffer size", 6.18 observed
+   * 32768 for a 32 KiB buffer); before, always one page (6.9: PAGE_SIZE)
+   */
+  readdirSizeFromBuffer: boolean;
 }
 
 /**
@@ -72,6 +78,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     syncInitIoctl: false,
     cloneWaitsForDev: false,
     initFlags: INIT_FLAGS_6_9,
+    readdirSizeFromBuffer: false,
   },
   '6.9': {
     name: '6.9',
@@ -90,6 +97,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     // fuse_dev_ioctl_clone: __fuse_get_dev's NULL is EINVAL (source reading)
     cloneWaitsForDev: false,
     initFlags: INIT_FLAGS_6_9,
+    readdirSizeFromBuffer: false,
   },
   '6.18': {
     name: '6.18',
@@ -114,6 +122,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     // (CLONE of a never-mounted fd: EPERM); oracle: dev-fuse-unmounted-ioctls-6.18
     cloneWaitsForDev: true,
     initFlags: INIT_FLAGS_6_18,
+    // docs/request-streams.md §5: READDIR size=32768 for python's 32 KiB getdents buffer
+    readdirSizeFromBuffer: true,
   },
 };
 

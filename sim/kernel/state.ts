@@ -70,6 +70,8 @@ export interface FileObj extends ObjBase {
    * (its low bit) on a device no mount has attached yet (6.18)
    */
   devSyncInit?: boolean;
+  /** f_pos of a directory: the cookie getdents(2) goes on from (ctx->pos) */
+  pos?: number;
 }
 
 export type IoMode = 'IOM_NONE' | 'IOM_CACHED' | 'IOM_UNCACHED';
@@ -95,6 +97,8 @@ export interface FuseFileObj extends ObjBase {
   count: number;
   /** ff->flock: flock(2) was called on this open with FUSE_FLOCK_LOCKS (RELEASE then carries FLOCK_UNLOCK) */
   flock?: boolean;
+  /** a directory's open (OPENDIR): released with RELEASEDIR */
+  isdir?: boolean;
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_inode (with the bits of struct inode the model needs) */
@@ -140,6 +144,10 @@ export interface FuseInodeObj extends ObjBase {
   timesDirty: boolean;
   /** inode->i_flctx: its file locks (fs/locks.c), made at the first lock */
   flctx?: FileLockContext;
+  /** FUSE_I_ADVISE_RDPLUS in fi->state (a directory): a lookup in it asks for READDIRPLUS */
+  adviseRdplus?: boolean;
+  /** FUSE_I_INIT_RDPLUS in fi->state: new, not yet looked up through the dcache (readdirplus_auto) */
+  initRdplus?: boolean;
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_conn */
@@ -185,6 +193,17 @@ export interface FuseConnObj extends ObjBase {
   devCount: number;
   /** ghost state (not in the kernel): the highest backing id ever handed out, for the reuse check */
   idHighWater: number;
+  /** fc->no_create: CREATE was answered ENOSYS once; O_CREAT falls back to MKNOD + OPEN */
+  noCreate?: boolean;
+  /** fc->no_rename2: RENAME2 was answered ENOSYS once; renameat2 with flags is EINVAL */
+  noRename2?: boolean;
+  /** fc->do_readdirplus / fc->readdirplus_auto: FUSE_DO_READDIRPLUS (and _AUTO) agreed at INIT */
+  doReaddirplus?: boolean;
+  readdirplusAuto?: boolean;
+  /** fc->max_pages (FUSE_DEFAULT_MAX_PAGES_PER_REQ, 32, unless INIT agreed FUSE_MAX_PAGES) */
+  maxPages?: number;
+  /** fiq->forget_batch: how many forgets may still jump ahead of pending requests */
+  forgetBatch?: number;
 }
 
 /**

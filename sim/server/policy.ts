@@ -83,6 +83,13 @@ export const ServerPolicySchema = z
           backing: z.string().regex(/^\/[^/]+\/[^/]+$/).optional(),
           data: z.string().max(1 << 24, 'at most 16 MiB: the model keeps file data in memory').optional(),
           open: OpenPolicySchema.optional(),
+          /** st_mode the server reports, its type included (default 0100644; 040755 is a directory) */
+          mode: z.number().int().min(0).max(0o177777).optional(),
+          /**
+           * not there until a CREATE or MKNOD makes it (LOOKUP says ENOENT): the file a create
+           * makes then has this backing file, data and open policy
+           */
+          absent: z.boolean().optional(),
         })
         .strict(),
     ),
@@ -111,6 +118,28 @@ export const ServerPolicySchema = z
      *  - an errno (ENOSYS: a libfuse server without getlk/setlk): every lock request fails with it.
      */
     locks: z.union([z.enum(['grant', 'conflict', 'table']), errnoName]).default('grant'),
+    /**
+     * CREATE: made (its open part answered by the file's open policy), or refused (ENOSYS: the
+     * kernel falls back to MKNOD and OPEN for good)
+     */
+    create: z.union([z.literal('ok'), errnoName]).default('ok'),
+    /** MKNOD's entry: the type asked for, or always a regular file (the kernel's type check: EIO) */
+    mknod: z.enum(['ok', 'regular']).default('ok'),
+    /** RENAME2 (renameat2 with flags): done, or refused (ENOSYS: the kernel says EINVAL for good) */
+    rename2: z.union([z.literal('ok'), errnoName]).default('ok'),
+    /**
+     * OPENDIR: a reply (an fh; FOPEN flags and a backing id as given, e.g. PASSTHROUGH, which
+     * the kernel ignores for a directory) or an error (not ENOSYS: fc->no_opendir's directory
+     * cache is not modelled)
+     */
+    opendir: z
+      .discriminatedUnion('mode', [
+        ReplyOpenSchema,
+        z
+          .object({ mode: z.literal('error'), errno: errnoName.refine((e) => e !== 'ENOSYS', 'OPENDIR answered ENOSYS (fc->no_opendir, the directory cache) is not modelled') })
+          .strict(),
+      ])
+      .default({ mode: 'reply', flags: [], backing_id: 0 }),
   })
   .strict();
 
@@ -132,6 +161,7 @@ export function savedRefsOfPolicy(p: ServerPolicy): { ref: string; path: (string
     }
   };
   visit(p.open, ['open']);
+  if (p.opendir.mode === 'reply' && typeof p.opendir.backing_id === 'string') out.push({ ref: p.opendir.backing_id, path: ['opendir', 'backing_id'] });
   for (const [name, f] of Object.entries(p.files)) visit(f.open, ['files', name, 'open']);
   return out;
 }

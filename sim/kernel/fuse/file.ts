@@ -11,7 +11,6 @@ import { decodeReplyArg, encodeWriteBody } from '../../wire/messages.ts';
 import { F_RDLCK, F_UNLCK, F_WRLCK, FATTR, FOPEN, FUSE_LK_FLOCK, FUSE_OPCODE, FUSE_READ_LOCKOWNER, FUSE_RELEASE_FLOCK_UNLOCK, FUSE_WRITE_CACHE, FUSE_WRITE_LOCKOWNER, OFFSET_MAX } from '../../wire/uapi.ts';
 import { O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOCTTY, O_TRUNC } from '../vfs/fcntl.ts';
 import { filemap_read, invalidatePages, PAGE_SIZE, writeToPages } from '../mm/filemap.ts';
-import { generic_read_dir } from '../vfs/libfs.ts';
 import { fuse_getattr } from './dir.ts';
 import { fuse_iput } from './inode.ts';
 import { file_remove_privs } from '../vfs/attr.ts';
@@ -56,9 +55,16 @@ interface OpenL {
  * fuse_open -> fuse_do_open + fuse_finish_open: ask the server (OPEN), keep its reply in
  * the fuse_file, then let the reply choose the inode's io mode (fuse_file_io_open). When
  * that fails, the server is told with a synchronous RELEASE (fuse_sync_release).
+ *
+ * Called with a fuse_file (and the backing id its reply carried) it is finish_open's
+ * fuse_finish_open for a file CREATE made and opened (fuse_create_open): no OPEN is sent.
  */
-export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.c', {
+export const fuse_open = kfunc<{ file: Ptr; ff?: Ptr; backingId?: number }, OpenL>('fuse_open', 'fs/fuse/file.c', {
   start(c, l) {
+    if (l.ff) {
+      l.inode = c.deref(l.ff, 'fuse_file').inode;
+      return goto('finish');
+    }
     const f = c.deref(l.file, 'file');
     l.inode = inodeOfFile(c, f);
     const fi = c.deref(l.inode, 'fuse_inode');
@@ -165,7 +171,7 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
  * owner when flock(2) was ever called on it with FUSE_FLOCK_LOCKS (ff->flock), so the server
  * drops that owner's flock lock: close itself never sends an unlock.
  */
-function releaseBody(c: Ctx, ff: FuseFileObj, f: FileObj): Uint8Array {
+export function releaseBody(c: Ctx, ff: FuseFileObj, f: FileObj): Uint8Array {
   const flock = ff.flock ? { release_flags: FUSE_RELEASE_FLOCK_UNLOCK, lock_owner: fuse_lock_owner_id(c, file_owner(f.ptr)) } : { release_flags: 0, lock_owner: 0 };
   return encode(FUSE_RELEASE_IN, { fh: ff.fh, flags: f.flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC), ...flock });
 }
@@ -855,6 +861,5 @@ register_file_operations(FUSE_FOPS, {
   },
 });
 
-/** fuse_dir_operations (the directory's io: reading one is EISDIR) */
+/** fuse_dir_operations (registered in readdir.ts, once dir.ts's members exist) */
 export const FUSE_DIR_FOPS = 'fuse_dir';
-register_file_operations(FUSE_DIR_FOPS, { name: 'fuse_dir_operations', read: generic_read_dir });
