@@ -6,23 +6,11 @@ import { ERRNO } from '../sim/kernel/lib/errno.ts';
 
 /**
  * Requests the model does not model, or models as unordered housekeeping: a real kernel sends
- * them at times of its own choosing (xattr and statfs probes, FORGETs when dentries go,
- * INTERRUPT for a killed waiter, directory reads of overlayfs). They are dropped from the
- * compared request lists, and listed next to them.
+ * them at times of its own choosing (xattr probes, INTERRUPT for a killed waiter). They are
+ * dropped from the compared request lists, and listed next to them. (FORGET, BATCH_FORGET and
+ * the directory requests are compared: the model sends them when the kernel does.)
  */
-export const IGNORED_REQUESTS: ReadonlySet<string> = new Set([
-  'LISTXATTR',
-  'STATX',
-  'INTERRUPT',
-  'ACCESS',
-  'FORGET',
-  'BATCH_FORGET',
-  'DESTROY',
-  'OPENDIR',
-  'READDIR',
-  'READDIRPLUS',
-  'RELEASEDIR',
-]);
+export const IGNORED_REQUESTS: ReadonlySet<string> = new Set(['LISTXATTR', 'STATX', 'INTERRUPT', 'ACCESS', 'DESTROY']);
 
 export interface NormalizedRequests {
   /** the requests compared, in order */

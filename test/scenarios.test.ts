@@ -153,6 +153,8 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'lock-fuse-init-minor-16-flock-follows-posix',
     // namespace operations and directories (docs/request-streams.md §4, §5)
     'ns-create-passthrough',
+    'ns-unlink-rename-forget',
+    'ns-readdir-opendir-passthrough-ignored',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',

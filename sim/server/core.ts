@@ -107,10 +107,12 @@ function noBigints(v: unknown): unknown {
 }
 
 /** Byte arrays become strings (and wide numbers strings) so a request stays plain data. */
-function plain(arg: { op: string; arg?: unknown; data?: Uint8Array; name?: string }): Record<string, unknown> {
+function plain(arg: { op: string; arg?: unknown; data?: Uint8Array; name?: string; oldname?: string; newname?: string }): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(noBigints(arg.arg) as object) };
   if (arg.data) out['data'] = new TextDecoder().decode(arg.data);
   if (arg.name !== undefined) out['name'] = arg.name;
+  if (arg.oldname !== undefined) out['oldname'] = arg.oldname;
+  if (arg.newname !== undefined) out['newname'] = arg.newname;
   return out;
 }
 

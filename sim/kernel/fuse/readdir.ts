@@ -66,6 +66,7 @@ interface ReaddirL {
   unique: number;
   fc: Ptr;
   plus: boolean;
+  size: number;
 }
 
 /**
@@ -89,6 +90,7 @@ export const fuse_readdir = kfunc<{ file: Ptr; count: number }, ReaddirL>('fuse_
     l.plus = fuse_use_readdirplus(c, fi, pos);
     const maxBytes = (fc.maxPages ?? FUSE_DEFAULT_MAX_PAGES_PER_REQ) * PAGE_SIZE;
     const size = c.profile.readdirSizeFromBuffer ? Math.min(Math.max(l.count, PAGE_SIZE), maxBytes) : PAGE_SIZE;
+    l.size = size;
     const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: pos, size, read_flags: 0, lock_owner: 0, flags: f.flags, padding: 0 });
     return fuse_request_wait(c, l, fc, l.plus ? FUSE_OPCODE.READDIRPLUS : FUSE_OPCODE.READDIR, fi.nodeid, body, 'reply');
   },
@@ -101,7 +103,7 @@ export const fuse_readdir = kfunc<{ file: Ptr; count: number }, ReaddirL>('fuse_
     if (a.error) return ret(a.error);
     if (a.body.length === 0) return ret(0);
     const op = l.plus ? FUSE_OPCODE.READDIRPLUS : FUSE_OPCODE.READDIR;
-    const r = decodeReplyArg(op, a.body, { lenientDirents: true });
+    const r = decodeReplyArg(op, a.body, { requestSize: l.size, lenientDirents: true });
     const entries = r.op === 'READDIRPLUS' ? r.entries : r.op === 'READDIR' ? r.entries.map((dirent) => ({ dirent, entry: null })) : [];
     const names: string[] = [];
     let used = 0;
