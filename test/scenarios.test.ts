@@ -155,6 +155,10 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'ns-create-passthrough',
     'ns-unlink-rename-forget',
     'ns-readdir-opendir-passthrough-ignored',
+    'ns-readdirplus-drop-caches-forget',
+    'ns-readdirplus-auto',
+    'ns-create-enosys-mknod-open',
+    'ns-rename2-flags-enosys-einval',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',

@@ -148,6 +148,13 @@ export interface FuseInodeObj extends ObjBase {
   adviseRdplus?: boolean;
   /** FUSE_I_INIT_RDPLUS in fi->state: new, not yet looked up through the dcache (readdirplus_auto) */
   initRdplus?: boolean;
+  /**
+   * the dentry's place on the superblock's dentry LRU (d_lru_add at the dput that left it
+   * unused: a larger number is nearer the tail), undefined while it is on none
+   */
+  lru?: number;
+  /** DCACHE_REFERENCED: unused again since it went on the LRU (the shrinker gives it a second pass) */
+  referenced?: boolean;
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_conn */
@@ -337,6 +344,8 @@ export interface FuseSb extends SbBase {
    * umount, and counted as busy by umount until then
    */
   orphans?: Ptr[];
+  /** the last place handed out on the dentry LRU */
+  lruClock?: number;
 }
 
 /** The RCU state: readers, the grace period in progress and the callbacks waiting for one. */

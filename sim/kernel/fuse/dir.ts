@@ -15,7 +15,7 @@ import { fuse_lock_owner_id, fuse_open, fuse_write_inode_now, fuse_writepages, r
 import { O_CREAT, O_EXCL, O_NOCTTY } from '../vfs/fcntl.ts';
 import { CURRENT_UMASK, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, LOOKUP_RENAME_TARGET, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../vfs/namei.ts';
 import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
-import { fuse_change_attributes, fuse_change_attributes_common, fuse_evict_inode, fuse_get_cache_mask, fuse_iget, fuse_iput, fuse_time_to_jiffies } from './inode.ts';
+import { dentry_unused, fuse_change_attributes, fuse_change_attributes_common, fuse_evict_inode, fuse_get_cache_mask, fuse_iget, fuse_iput, fuse_time_to_jiffies } from './inode.ts';
 
 interface LookupA {
   sb: number;
@@ -94,6 +94,8 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
       fuse_time_to_jiffies(c, e.entry_valid, e.entry_valid_nsec),
     );
     if (!l.reval) fuse_advise_use_readdirplus(c, sb);
+    // an exclusive create finding the name ends its walk here (EEXIST): the dentry is unused
+    if ((l.flags ?? 0) & LOOKUP_EXCL) dentry_unused(c, fi);
     return ret(fi.ptr);
   },
 });
@@ -343,6 +345,8 @@ interface EntryL {
   fc: Ptr;
   /** S_IFMT the new entry must have */
   type: number;
+  /** the MKNOD of an O_CREAT whose CREATE the server lacks: the VFS opens the new inode next */
+  opening?: boolean;
 }
 
 /**
@@ -363,8 +367,11 @@ function create_new_entry(c: Ctx, l: EntryL): number {
     return neg('EIO');
   }
   const sb = c.w.sbs[l.sb] as FuseSb;
-  fuse_iget(c, l.sb, l.name, e.nodeid, e.attr, fuse_time_to_jiffies(c, e.attr_valid, e.attr_valid_nsec), fuse_time_to_jiffies(c, e.entry_valid, e.entry_valid_nsec));
+  const fi = fuse_iget(c, l.sb, l.name, e.nodeid, e.attr, fuse_time_to_jiffies(c, e.attr_valid, e.attr_valid_nsec), fuse_time_to_jiffies(c, e.entry_valid, e.entry_valid_nsec));
   fuse_dir_changed(c, sb);
+  // mknod(2), mkdir(2): done_path_create's dput leaves the new dentry unused (an O_CREAT's
+  // MKNOD is opened next, and stays in use)
+  if (!l.opening) dentry_unused(c, fi);
   return 0;
 }
 
@@ -376,7 +383,7 @@ function connOfSb(c: Ctx, sbId: number) {
  * fuse_mknod: MKNOD in the parent (the root) with the mode (its type included) less the
  * caller's umask (no FUSE_DONT_MASK from the model's servers), rdev and the umask itself.
  */
-export const fuse_mknod = kfunc<{ sb: number; name: string; mode: number; rdev: number }, EntryL & { mode: number; rdev: number }>('fuse_mknod', 'fs/fuse/dir.c', {
+export const fuse_mknod = kfunc<{ sb: number; name: string; mode: number; rdev: number; opening?: boolean }, EntryL & { mode: number; rdev: number }>('fuse_mknod', 'fs/fuse/dir.c', {
   start(c, l) {
     const fc = connOfSb(c, l.sb);
     l.fc = fc.ptr;
@@ -568,7 +575,7 @@ export const fuse_atomic_open = kfunc<AtomicOpenA, AtomicOpenL>('fuse_atomic_ope
     return ret(l.err < 0 ? l.err : 1);
   },
   mknod(_c, l) {
-    return call(fuse_mknod, { sb: l.sb, name: l.name, mode: l.mode, rdev: 0 }, 'made', 'err');
+    return call(fuse_mknod, { sb: l.sb, name: l.name, mode: l.mode, rdev: 0, opening: true }, 'made', 'err');
   },
   made(_c, l) {
     return ret(l.err < 0 ? l.err : 2);

@@ -204,19 +204,59 @@ export function fuse_iput(c: Ctx, fi: FuseInodeObj) {
   const sb = c.w.sbs[fi.sb] as FuseSb;
   if (fi.icount <= 1 && sb.orphans?.includes(fi.ptr)) return fuse_evict_inode(c, fi, true);
   setField(c, fi, 'icount', fi.icount - 1);
+  if (fi.icount === 1) dentry_unused(c, fi);
 }
 
 /**
- * drop_caches on a FUSE superblock (fs/drop_caches.c: shrink_dcache_sb, then evict the unused
- * inodes): every inode only the dcache holds goes, oldest first (the LRU order: here, the
- * order the inodes were made), each with its FORGET; the root and anything open stay.
+ * The dput that leaves a named dentry unused (fs/dcache.c retain_dentry): the first time it
+ * goes on the tail of the superblock's dentry LRU (d_lru_add), after that it is only marked
+ * DCACHE_REFERENCED. Called where the model's holders let go (a path walk, a file's last
+ * close) and where a lookup's walk ends without holding the inode (a READDIRPLUS entry, a
+ * name found by an exclusive create: EEXIST).
+ */
+export function dentry_unused(c: Ctx, fi: FuseInodeObj) {
+  const sb = c.w.sbs[fi.sb] as FuseSb;
+  if (fi.name === '' || fi.icount > 1 || sb.inodes[fi.name] !== fi.ptr) return;
+  if (fi.lru === undefined) {
+    sb.lruClock = (sb.lruClock ?? 0) + 1;
+    setField(c, fi, 'lru', sb.lruClock);
+    setField(c, fi, 'referenced', false);
+  } else if (!fi.referenced) setField(c, fi, 'referenced', true);
+}
+
+/**
+ * drop_caches on a FUSE superblock (super_cache_scan: prune_dcache_sb over the dentry LRU,
+ * then the inodes the freed dentries let go): the LRU is walked from its head; a dentry in use
+ * leaves the LRU (it goes back at its next dput), a DCACHE_REFERENCED one loses the mark and
+ * moves to the tail (dentry_lru_isolate: LRU_ROTATE), any other is freed and its inode evicted
+ * (FORGET; fuse_drop_inode keeps no unused inode). drop_caches walks until nothing is left to
+ * free, so the FORGETs come in LRU order: first the dentries not used again since they went
+ * on the LRU, then the others. The root and anything open stay.
  */
 export function fuse_drop_caches(c: Ctx, sb: FuseSb): number {
-  let n = 0;
-  for (const [name, p] of Object.entries(sb.inodes).sort((a, b) => a[1] - b[1])) {
+  const queue: FuseInodeObj[] = [];
+  for (const [name, p] of Object.entries(sb.inodes)) {
     if (name === '') continue;
     const fi = c.deref(p, 'fuse_inode');
-    if (fi.icount > 1) continue;
+    if (fi.lru === undefined) continue;
+    if (fi.icount > 1) {
+      delete fi.lru;
+      delete fi.referenced;
+      continue;
+    }
+    queue.push(fi);
+  }
+  queue.sort((a, b) => a.lru! - b.lru!);
+  let n = 0;
+  while (queue.length) {
+    const fi = queue.shift()!;
+    if (fi.referenced) {
+      sb.lruClock = (sb.lruClock ?? 0) + 1;
+      setField(c, fi, 'lru', sb.lruClock);
+      setField(c, fi, 'referenced', false);
+      queue.push(fi);
+      continue;
+    }
     fuse_evict_inode(c, fi, true);
     n++;
   }

@@ -14,7 +14,7 @@ import { generic_read_dir } from '../vfs/libfs.ts';
 import { PAGE_SIZE } from '../mm/filemap.ts';
 import { fuse_request_wait, fuse_take_answer } from './dev.ts';
 import { d_invalidate, fuse_dir_open, fuse_dir_release } from './dir.ts';
-import { fuse_iget, fuse_time_to_jiffies } from './inode.ts';
+import { dentry_unused, fuse_iget, fuse_time_to_jiffies } from './inode.ts';
 import { FUSE_DIR_FOPS } from './file.ts';
 
 /** FUSE_DEFAULT_MAX_PAGES_PER_REQ: fc->max_pages without FUSE_MAX_PAGES */
@@ -58,6 +58,7 @@ function fuse_direntplus_link(c: Ctx, sbId: number, d: Direntplus) {
   if (hit !== undefined && c.deref(hit, 'fuse_inode').nodeid !== e.nodeid) d_invalidate(c, hit);
   const fi = fuse_iget(c, sbId, name, e.nodeid, e.attr, fuse_time_to_jiffies(c, e.attr_valid, e.attr_valid_nsec), fuse_time_to_jiffies(c, e.entry_valid, e.entry_valid_nsec));
   if (c.deref(sb.conn, 'fuse_conn').readdirplusAuto) setField(c, fi, 'initRdplus', true);
+  dentry_unused(c, fi); // its dput
 }
 
 interface ReaddirL {
