@@ -159,6 +159,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'ns-readdirplus-auto',
     'ns-create-enosys-mknod-open',
     'ns-rename2-flags-enosys-einval',
+    'ns-rename-open-file-forget-nlookup',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',
