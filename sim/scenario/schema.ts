@@ -89,22 +89,6 @@ export const OpSchema = z.discriminatedUnion('op', [
       ...common,
     })
     .strict(),
-  /** mknod(2) of a regular file, FIFO or socket with these permission bits (less the umask 022) */
-  z.object({ op: z.literal('mknod'), path, type: z.enum(['reg', 'fifo', 'sock']).default('reg'), perm: z.number().int().min(0).max(0o7777).default(0o644), ...common }).strict(),
-  /** mkdir(2) */
-  z.object({ op: z.literal('mkdir'), path, perm: z.number().int().min(0).max(0o7777).default(0o755), ...common }).strict(),
-  /** unlink(2) */
-  z.object({ op: z.literal('unlink'), path, ...common }).strict(),
-  /** rmdir(2) */
-  z.object({ op: z.literal('rmdir'), path, ...common }).strict(),
-  /** rename(2) of path to `to`; renameat2(2) with RENAME_NOREPLACE / RENAME_EXCHANGE when flags are given */
-  z.object({ op: z.literal('rename'), path, to: path, flags: z.array(z.enum(['noreplace', 'exchange'])).default([]), ...common }).strict(),
-  /** opendir(3) without its fstat: open(path, O_RDONLY|O_NONBLOCK|O_DIRECTORY|O_CLOEXEC); returns the fd */
-  z.object({ op: z.literal('opendir'), path, ...common }).strict(),
-  /** getdents64(2) with a buffer of count bytes: returns how many entries came, their names (space-separated) as data */
-  z.object({ op: z.literal('getdents'), fd: ref, count: z.number().int().min(1).max(1 << 20).default(32768), ...common }).strict(),
-  /** echo 2 > /proc/sys/vm/drop_caches: every unused dentry and inode is dropped (a FUSE inode's FORGET goes out) */
-  z.object({ op: z.literal('drop_caches'), ...common }).strict(),
   z.object({ op: z.literal('read'), fd: ref, n: fileBytes.default(4096), offset: fileBytes.default(0), ...common }).strict(),
   z.object({ op: z.literal('write'), fd: ref, data: z.string().max(MAX_FILE_BYTES), offset: fileBytes.default(0), ...common }).strict(),
   z.object({ op: z.literal('splice_read'), fd: ref, n: fileBytes.default(4096), offset: fileBytes.default(0), ...common }).strict(),
@@ -195,6 +179,22 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('pipe'), save_write: varName.optional(), ...common }).strict(),
   /** socket(AF_UNIX, SOCK_STREAM), bound to `bind` (a path on a plain filesystem) if given; returns the fd */
   z.object({ op: z.literal('socket'), bind: path.optional(), ...common }).strict(),
+  /** mknod(2) of a regular file, FIFO or socket with these permission bits (less the umask 022) */
+  z.object({ op: z.literal('mknod'), path, type: z.enum(['reg', 'fifo', 'sock']).default('reg'), perm: z.number().int().min(0).max(0o7777).default(0o644), ...common }).strict(),
+  /** mkdir(2) */
+  z.object({ op: z.literal('mkdir'), path, perm: z.number().int().min(0).max(0o7777).default(0o755), ...common }).strict(),
+  /** unlink(2) */
+  z.object({ op: z.literal('unlink'), path, ...common }).strict(),
+  /** rmdir(2) */
+  z.object({ op: z.literal('rmdir'), path, ...common }).strict(),
+  /** rename(2) of path to `to`; renameat2(2) with RENAME_NOREPLACE / RENAME_EXCHANGE when flags are given */
+  z.object({ op: z.literal('rename'), path, to: path, flags: z.array(z.enum(['noreplace', 'exchange'])).default([]), ...common }).strict(),
+  /** opendir(3) without its fstat: open(path, O_RDONLY|O_NONBLOCK|O_DIRECTORY|O_CLOEXEC); returns the fd */
+  z.object({ op: z.literal('opendir'), path, ...common }).strict(),
+  /** getdents64(2) with a buffer of count bytes: returns how many entries came, their names (space-separated) as data */
+  z.object({ op: z.literal('getdents'), fd: ref, count: z.number().int().min(1).max(1 << 20).default(32768), ...common }).strict(),
+  /** echo 2 > /proc/sys/vm/drop_caches: every unused dentry and inode is dropped (a FUSE inode's FORGET goes out) */
+  z.object({ op: z.literal('drop_caches'), ...common }).strict(),
   z.object({ op: z.literal('drop_inode'), path, ...common }).strict(),
   /** umount(2); lazy: umount2(MNT_DETACH) */
   z.object({ op: z.literal('umount'), fs: z.string(), lazy: z.boolean().default(false), ...common }).strict(),

@@ -57,7 +57,9 @@ export const sys_open = entry(
         if (type.atomic_open) {
           const f = alloc_file(c, { f_op: type.fops('reg'), sb: r.sb.id, name: r.name, mode: 'reg', flags: l.flags, read: fmodeRead(l.flags), write: fmodeWrite(l.flags), opath: false, private_data: 0, backing: false, realSb: type.realSb(c.w, r.sb, r.name) });
           l.file = f.ptr;
-          return call(type.atomic_open, { sb: r.sb.id, name: r.name, file: f.ptr, flags: l.flags, mode: S_IFREG | ((l.perm ?? 0o644) & 0o7777 & ~CURRENT_UMASK) }, 'atomic', 'atomic');
+          // lookup_open: an exclusive create never truncates (O_TRUNC is dropped)
+          const flags = l.flags & O_EXCL ? l.flags & ~O_TRUNC : l.flags;
+          return call(type.atomic_open, { sb: r.sb.id, name: r.name, file: f.ptr, flags, mode: S_IFREG | ((l.perm ?? 0o644) & 0o7777 & ~CURRENT_UMASK) }, 'atomic', 'atomic');
         }
         return call(type.lookup, { sb: r.sb.id, name: r.name, flags: LOOKUP_OPEN | LOOKUP_CREATE | (l.flags & O_EXCL ? LOOKUP_EXCL : 0) }, 'create', 'inode');
       }
