@@ -177,6 +177,8 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'flock-and-fcntl-locks-independent',
     'flock-waits-until-last-close',
     'flock-cycle-sleeps-forever',
+    'ns-create-passthrough',
+    'ns-tmpfs-readdir-newest-first',
   ],
   '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort'],
   '4. device and connection life': [

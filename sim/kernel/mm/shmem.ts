@@ -4,7 +4,7 @@
 // devtmpfs, where /dev/fuse lives, is one too.
 import { kfunc, ret } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
-import type { FileObj, InodeKind, PlainInode, PlainSb, SuperBlock, World } from '../state.ts';
+import type { FileObj, InodeKind, PlainInode, PlainSb, Ptr, SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { O_APPEND } from '../vfs/fcntl.ts';
 import { ATTR_SIZE, register_file_operations, register_filesystem, type IattrA, type ReadA, type WriteA } from '../vfs/fs.ts';
@@ -69,7 +69,34 @@ register_file_operations('shmem', {
   splice_write: iter_file_splice_write,
   mmap: generic_file_mmap,
 });
-register_file_operations('shmem_dir', { name: 'simple_dir_operations', read: generic_read_dir });
+/**
+ * simple_offset_dir_operations' iterate_shared (offset_readdir): "." and "..", then the names,
+ * the newest first (6.18 observed: a tmpfs directory lists its entries in the reverse order
+ * they were made), as many as fit the getdents buffer, from the file's position. The model's
+ * tmpfs keeps every name in its root: a directory below it lists only the dots.
+ */
+const shmem_iterate = kfunc<{ file: Ptr; count: number }>('offset_readdir', 'fs/libfs.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const sb = plain(c.w.sbs[f.sb]!);
+    const names = ['.', '..', ...(f.name === '' ? Object.keys(sb.files).reverse() : [])];
+    const out: string[] = [];
+    let used = 0;
+    let pos = f.pos ?? 0;
+    for (; pos < names.length; pos++) {
+      const len = (19 + new TextEncoder().encode(names[pos]!).length + 1 + 7) & ~7;
+      if (used + len > l.count) break;
+      used += len;
+      out.push(names[pos]!);
+    }
+    f.pos = pos;
+    c.data = out.join(' ');
+    if (out.length === 0 && pos < names.length) return ret(neg('EINVAL'));
+    return ret(out.length);
+  },
+});
+
+register_file_operations('shmem_dir', { name: 'simple_offset_dir_operations', read: generic_read_dir, iterate_shared: shmem_iterate });
 // A FIFO's f_op (pipefifo_fops) has read_iter and write_iter (what 6.9's BACKING_OPEN check
 // asks for) but no mmap. Pipe io itself is not modelled: a FIFO reads like an empty file.
 register_file_operations('pipefifo', {
@@ -82,7 +109,8 @@ register_file_operations('pipefifo', {
 /** simple_lookup: tmpfs keeps every name in the dcache. */
 const simple_lookup = kfunc<{ sb: number; name: string }>('simple_lookup', 'fs/libfs.c', {
   start(c, l) {
-    return ret(plain(c.w.sbs[l.sb]!).files[l.name] ? 0 : neg('ENOENT'));
+    // the mount's root ("") is always there
+    return ret(l.name === '' || plain(c.w.sbs[l.sb]!).files[l.name] ? 0 : neg('ENOENT'));
   },
 });
 
@@ -178,7 +206,7 @@ export function shmem_init() {
   register_filesystem({
     name: 'plain',
     lookup: simple_lookup,
-    inodeKind: (_w, sb, name) => plain(sb).files[name]?.kind ?? 'reg',
+    inodeKind: (_w, sb, name) => (name === '' ? 'dir' : (plain(sb).files[name]?.kind ?? 'reg')),
     // init_special_inode: a FIFO's pipefifo_fops, a character device's def_chr_fops (which
     // chrdev_open swaps for the driver's: /dev/null's null_fops, drivers/char/mem.c), a
     // socket's bad_sock_fops (net/socket.c: open is ENXIO); a symlink is never opened itself
