@@ -96,7 +96,9 @@ describe('the explorer counts on bench/reference are pinned', () => {
   }
   it('the growth family at 3 tasks', () => {
     const r = explore(growthScenario(3));
-    expect([r.states, r.transitions, r.pruned, r.findings.length]).toEqual([6926, 11827, 4852, 0]);
+    // (6926 states before the dentry LRU: DCACHE_LRU_LIST and DCACHE_REFERENCED of /fuse/f,
+    // which drop_caches' FORGET order depends on, now tell apart states that were one)
+    expect([r.states, r.transitions, r.pruned, r.findings.length]).toEqual([7326, 12299, 5056, 0]);
   });
 });
 

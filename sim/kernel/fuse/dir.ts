@@ -100,10 +100,15 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
   },
 });
 
-/** fuse_advise_use_readdirplus: FUSE_I_ADVISE_RDPLUS on the directory (the model's: the root). */
+/**
+ * fuse_advise_use_readdirplus: FUSE_I_ADVISE_RDPLUS on the directory (the model's: the root).
+ * Only fuse_use_readdirplus with readdirplus_auto reads the bit, so the model keeps it only on
+ * such a connection (worlds that differ in nothing else stay one state for the explorer).
+ */
 function fuse_advise_use_readdirplus(c: Ctx, sb: FuseSb) {
   const root = sb.inodes[''];
-  if (root !== undefined) setField(c, c.deref(root, 'fuse_inode'), 'adviseRdplus', true);
+  if (root === undefined || !c.deref(sb.conn, 'fuse_conn').readdirplusAuto) return;
+  setField(c, c.deref(root, 'fuse_inode'), 'adviseRdplus', true);
 }
 
 /**
