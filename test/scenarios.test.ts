@@ -160,6 +160,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'ns-create-enosys-mknod-open',
     'ns-rename2-flags-enosys-einval',
     'ns-rename-open-file-forget-nlookup',
+    'ns-readdir-cache-dir',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',

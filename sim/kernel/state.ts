@@ -99,6 +99,8 @@ export interface FuseFileObj extends ObjBase {
   flock?: boolean;
   /** a directory's open (OPENDIR): released with RELEASEDIR */
   isdir?: boolean;
+  /** ff->readdir: where this open's stream is in the directory's readdir cache */
+  readdir?: { pos: number; idx: number; version: number };
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_inode (with the bits of struct inode the model needs) */
@@ -155,6 +157,14 @@ export interface FuseInodeObj extends ObjBase {
   lru?: number;
   /** DCACHE_REFERENCED: unused again since it went on the LRU (the shrinker gives it a second pass) */
   referenced?: boolean;
+  /** inode->i_version of a directory: fuse_dir_changed moves it (inode_maybe_inc_iversion) */
+  iversion?: number;
+  /**
+   * fi->rdc, a directory's readdir cache (FOPEN_CACHE_DIR): the dirents read so far in stream
+   * order, complete or not, its version, the next offset it expects, and the directory's
+   * i_version and mtime when it was started
+   */
+  rdc?: { cached: boolean; entries: { name: string; off: number }[]; pos: number; version: number; iversion: number; mtime: number };
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_conn */
@@ -211,6 +221,8 @@ export interface FuseConnObj extends ObjBase {
   maxPages?: number;
   /** fiq->forget_batch: how many forgets may still jump ahead of pending requests */
   forgetBatch?: number;
+  /** fc->no_opendir: OPENDIR was answered ENOSYS once; directories open without asking */
+  noOpendir?: boolean;
 }
 
 /**

@@ -128,18 +128,12 @@ export const ServerPolicySchema = z
     /** RENAME2 (renameat2 with flags): done, or refused (ENOSYS: the kernel says EINVAL for good) */
     rename2: z.union([z.literal('ok'), errnoName]).default('ok'),
     /**
-     * OPENDIR: a reply (an fh; FOPEN flags and a backing id as given, e.g. PASSTHROUGH, which
-     * the kernel ignores for a directory) or an error (not ENOSYS: fc->no_opendir's directory
-     * cache is not modelled)
+     * OPENDIR: a reply (an fh; FOPEN flags and a backing id as given: CACHE_DIR and KEEP_CACHE
+     * for the kernel's readdir cache, PASSTHROUGH, which the kernel ignores for a directory) or
+     * an error (ENOSYS: the kernel opens directories without asking from then on, and caches
+     * their listings)
      */
-    opendir: z
-      .discriminatedUnion('mode', [
-        ReplyOpenSchema,
-        z
-          .object({ mode: z.literal('error'), errno: errnoName.refine((e) => e !== 'ENOSYS', 'OPENDIR answered ENOSYS (fc->no_opendir, the directory cache) is not modelled') })
-          .strict(),
-      ])
-      .default({ mode: 'reply', flags: [], backing_id: 0 }),
+    opendir: z.discriminatedUnion('mode', [ReplyOpenSchema, ErrorOpenSchema]).default({ mode: 'reply', flags: [], backing_id: 0 }),
   })
   .strict();
 

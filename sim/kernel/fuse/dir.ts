@@ -3,7 +3,7 @@
 // of the filesystem type.)
 import { block, call, goto, kfunc, ret } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
-import type { FileObj, FuseFileObj, FuseSb, Ptr } from '../state.ts';
+import type { FileObj, FuseFileObj, FuseInodeObj, FuseSb, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
 import { decodeReplyArg, cstring, encodeNameBody, encodeNamedRequest, encodeRename2Body, encodeRenameBody } from '../../wire/messages.ts';
@@ -329,7 +329,11 @@ function invalid_nodeid(nodeid: number): boolean {
  */
 function fuse_dir_changed(c: Ctx, sb: FuseSb) {
   const root = sb.inodes[''];
-  if (root !== undefined) setField(c, c.deref(root, 'fuse_inode'), 'attrValid', false);
+  if (root === undefined) return;
+  const fi = c.deref(root, 'fuse_inode');
+  setField(c, fi, 'attrValid', false);
+  // inode_maybe_inc_iversion: only a queried i_version moves (the readdir cache queried it)
+  if (fi.rdc) setField(c, fi, 'iversion', (fi.iversion ?? 0) + 1);
 }
 
 /**
@@ -603,8 +607,8 @@ interface DirOpenL {
  * NOCTTY), the reply's fh kept, FOPEN_DIRECT_IO dropped. It never calls fuse_file_io_open:
  * an OPENDIR reply's FOPEN_PASSTHROUGH and backing id are ignored (6.18 observed: opendir
  * succeeds, READDIR goes to the server, no backing file is attached to anything). An error
- * reply fails the open. (OPENDIR answered ENOSYS, fc->no_opendir and its directory cache, is
- * not modelled.)
+ * reply fails the open; ENOSYS sets fc->no_opendir: this and every later directory open goes
+ * without a request (dir_open_noargs).
  */
 export const fuse_dir_open = kfunc<{ file: Ptr }, DirOpenL>('fuse_dir_open', 'fs/fuse/dir.c', {
   start(c, l) {
@@ -615,11 +619,17 @@ export const fuse_dir_open = kfunc<{ file: Ptr }, DirOpenL>('fuse_dir_open', 'fs
     const fc = connOfSb(c, fi.sb);
     l.fc = fc.ptr;
     if (!fc.initialized) return block({ on: 'initialized', conn: fc.ptr }, 'start');
+    if (fc.noOpendir) return ret(dir_open_noargs(c, l));
     const body = encode(FUSE_OPEN_IN, { flags: f.flags & ~(O_CREAT | O_EXCL | O_NOCTTY), open_flags: 0 });
     return fuse_request_wait(c, l, fc, FUSE_OPCODE.OPENDIR, fi.nodeid, body, 'reply');
   },
   reply(c, l) {
-    const a = fuse_take_answer(c, c.deref(l.fc, 'fuse_conn'), l.unique);
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS')) {
+      setField(c, fc, 'noOpendir', true);
+      return ret(dir_open_noargs(c, l));
+    }
     if (a.error) return ret(a.error);
     const r = decodeReplyArg(FUSE_OPCODE.OPENDIR, a.body);
     if (r.op !== 'OPENDIR') throw new Error('decodeReplyArg(OPENDIR) (model bug)');
@@ -640,6 +650,9 @@ export const fuse_dir_open = kfunc<{ file: Ptr }, DirOpenL>('fuse_dir_open', 'fs
       count: 1,
       isdir: true,
     });
+    // an open without FOPEN_KEEP_CACHE drops the directory's page cache, and the readdir
+    // cache in it (invalidate_inode_pages2)
+    if (!(r.arg.open_flags & FOPEN.KEEP_CACHE) && fi.rdc) fuse_rdc_reset(c, fi);
     const f = c.deref(l.file, 'file');
     f.private_data = ff.ptr;
     f.pos = 0;
@@ -649,6 +662,39 @@ export const fuse_dir_open = kfunc<{ file: Ptr }, DirOpenL>('fuse_dir_open', 'fs
 });
 
 /**
+ * fuse_do_open for a directory of a server without OPENDIR (fc->no_opendir): no request, fh 0,
+ * FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR (the listing is cached in the directory's page cache),
+ * and no RELEASEDIR later (ff->args is NULL).
+ */
+function dir_open_noargs(c: Ctx, l: DirOpenL): number {
+  const fi = c.deref(l.inode, 'fuse_inode');
+  const ff = c.alloc<FuseFileObj>({
+    type: 'fuse_file',
+    fh: 0,
+    nodeid: fi.nodeid,
+    inode: l.inode,
+    openFlags: FOPEN.KEEP_CACHE | FOPEN.CACHE_DIR,
+    iomode: 'IOM_NONE',
+    passthrough: 0,
+    cred: 0,
+    hasArgs: false,
+    count: 1,
+    isdir: true,
+  });
+  const f = c.deref(l.file, 'file');
+  f.private_data = ff.ptr;
+  f.pos = 0;
+  setField(c, fi, 'icount', fi.icount + 1);
+  return 0;
+}
+
+/** fuse_rdc_reset: the readdir cache starts over (a new version, nothing in it) */
+export function fuse_rdc_reset(c: Ctx, fi: FuseInodeObj) {
+  const old = fi.rdc;
+  setField(c, fi, 'rdc', { cached: false, entries: [], pos: 0, version: (old?.version ?? 0) + 1, iversion: old?.iversion ?? 0, mtime: old?.mtime ?? 0 });
+}
+
+/**
  * fuse_dir_release -> fuse_release_common(isdir): RELEASEDIR (fh, the file's flags),
  * asynchronous; then the file's hold on the inode goes.
  */
@@ -656,7 +702,7 @@ export function fuse_dir_release(c: Ctx, f: FileObj) {
   const ff = c.deref(f.private_data, 'fuse_file');
   const fi = c.deref(ff.inode, 'fuse_inode');
   const fc = connOfSb(c, fi.sb);
-  fuse_queue_request(c, fc, FUSE_OPCODE.RELEASEDIR, fi.nodeid, releaseBody(c, ff, f), false);
+  if (ff.hasArgs) fuse_queue_request(c, fc, FUSE_OPCODE.RELEASEDIR, fi.nodeid, releaseBody(c, ff, f), false);
   c.kfree(ff.ptr);
   fuse_iput(c, fi);
 }

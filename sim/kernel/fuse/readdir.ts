@@ -8,12 +8,12 @@ import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
 import { decodeReplyArg, type Direntplus } from '../../wire/messages.ts';
 import { encode, FUSE_READ_IN } from '../../wire/structs.ts';
-import { FUSE_OPCODE, FUSE_ROOT_ID } from '../../wire/uapi.ts';
+import { FOPEN, FUSE_OPCODE, FUSE_ROOT_ID } from '../../wire/uapi.ts';
 import { register_file_operations } from '../vfs/fs.ts';
 import { generic_read_dir } from '../vfs/libfs.ts';
 import { PAGE_SIZE } from '../mm/filemap.ts';
 import { fuse_request_wait, fuse_take_answer } from './dev.ts';
-import { d_invalidate, fuse_dir_open, fuse_dir_release } from './dir.ts';
+import { d_invalidate, fuse_dir_open, fuse_dir_release, fuse_rdc_reset } from './dir.ts';
 import { dentry_unused, fuse_iget, fuse_time_to_jiffies } from './inode.ts';
 import { FUSE_DIR_FOPS } from './file.ts';
 
@@ -61,6 +61,76 @@ function fuse_direntplus_link(c: Ctx, sbId: number, d: Direntplus) {
   dentry_unused(c, fi); // its dput
 }
 
+const UNCACHED = 'uncached';
+
+/**
+ * fuse_readdir_cached (FOPEN_CACHE_DIR): serve getdents from the directory's readdir cache.
+ * Not complete yet: UNCACHED (at position 0 of an empty cache the directory's mtime and
+ * i_version are noted first). At position 0 a cache whose directory changed since (another
+ * mtime or i_version) starts over. The open's stream (ff->readdir) follows the cache from its
+ * start: an lseek elsewhere, or a cache of another version, sends it back to the start. At
+ * the end of the complete cache: 0 (EOF), no request. A position the cache does not hold:
+ * UNCACHED. (FUSE_AUTO_INVAL_DATA's GETATTR at position 0 is not modelled.)
+ */
+function fuse_readdir_cached(c: Ctx, l: ReaddirL): number | typeof UNCACHED {
+  const f = c.deref(l.file, 'file');
+  const ff = c.deref(f.private_data, 'fuse_file');
+  const fi = c.deref(ff.inode, 'fuse_inode');
+  const pos = f.pos ?? 0;
+  const rd = (ff.readdir ??= { pos: 0, idx: 0, version: 0 });
+  if (rd.pos !== pos) {
+    rd.pos = 0;
+    rd.idx = 0;
+  }
+  for (;;) {
+    const rdc = fi.rdc;
+    if (!rdc || !rdc.cached) {
+      if (pos === 0 && (!rdc || rdc.entries.length === 0)) {
+        setField(c, fi, 'rdc', { cached: false, entries: [], pos: 0, version: rdc?.version ?? 0, iversion: fi.iversion ?? 0, mtime: fi.mtime });
+      }
+      return UNCACHED;
+    }
+    if (pos === 0 && (rdc.iversion !== (fi.iversion ?? 0) || rdc.mtime !== fi.mtime)) {
+      fuse_rdc_reset(c, fi);
+      continue;
+    }
+    break;
+  }
+  const rdc = fi.rdc!;
+  if (rd.version !== rdc.version) {
+    rd.pos = 0;
+    rd.idx = 0;
+  }
+  if (rd.pos === 0) rd.version = rdc.version;
+  if (rd.idx === rdc.entries.length) return 0; // EOF
+  const names: string[] = [];
+  let used = 0;
+  let found = false;
+  for (; rd.idx < rdc.entries.length; rd.idx++) {
+    const e = rdc.entries[rd.idx]!;
+    if (rd.pos === (f.pos ?? 0)) {
+      found = true;
+      const len = dirent64Len(e.name);
+      if (used + len > l.count) break; // the buffer is full (FOUND_ALL)
+      names.push(e.name);
+      used += len;
+      f.pos = e.off;
+    }
+    rd.pos = e.off;
+  }
+  c.data = names.join(' ');
+  if (found && names.length === 0) return neg('EINVAL');
+  return found ? names.length : UNCACHED;
+}
+
+/** fuse_add_dirent_to_cache: an entry read from the server at `pos` extends an incomplete cache that ends there */
+function fuse_add_dirent_to_cache(fi: FuseInodeObj, name: string, off: number, pos: number) {
+  const rdc = fi.rdc;
+  if (!rdc || rdc.cached || rdc.pos !== pos) return;
+  rdc.entries.push({ name, off });
+  rdc.pos = off;
+}
+
 interface ReaddirL {
   file: Ptr;
   count: number;
@@ -87,6 +157,13 @@ export const fuse_readdir = kfunc<{ file: Ptr; count: number }, ReaddirL>('fuse_
     const fc = c.deref((c.w.sbs[fi.sb] as FuseSb).conn, 'fuse_conn');
     l.fc = fc.ptr;
     if (!fc.initialized) return block({ on: 'initialized', conn: fc.ptr }, 'start');
+    if (ff.openFlags & FOPEN.CACHE_DIR) {
+      const r = fuse_readdir_cached(c, l);
+      if (r !== UNCACHED) {
+        if (r === 0) c.data = '';
+        return ret(r);
+      }
+    }
     const pos = f.pos ?? 0;
     l.plus = fuse_use_readdirplus(c, fi, pos);
     const maxBytes = (fc.maxPages ?? FUSE_DEFAULT_MAX_PAGES_PER_REQ) * PAGE_SIZE;
@@ -102,7 +179,12 @@ export const fuse_readdir = kfunc<{ file: Ptr; count: number }, ReaddirL>('fuse_
     setField(c, fi, 'atimeValid', false);
     c.data = '';
     if (a.error) return ret(a.error);
-    if (a.body.length === 0) return ret(0);
+    const cacheDir = (c.deref(f.private_data, 'fuse_file').openFlags & FOPEN.CACHE_DIR) !== 0;
+    if (a.body.length === 0) {
+      // fuse_readdir_cache_end: the stream reached the end where the cache ends: it is complete
+      if (cacheDir && fi.rdc && fi.rdc.pos === (f.pos ?? 0)) fi.rdc.cached = true;
+      return ret(0);
+    }
     const op = l.plus ? FUSE_OPCODE.READDIRPLUS : FUSE_OPCODE.READDIR;
     const r = decodeReplyArg(op, a.body, { requestSize: l.size, lenientDirents: true });
     const entries = r.op === 'READDIRPLUS' ? r.entries : r.op === 'READDIR' ? r.entries.map((dirent) => ({ dirent, entry: null })) : [];
@@ -111,6 +193,8 @@ export const fuse_readdir = kfunc<{ file: Ptr; count: number }, ReaddirL>('fuse_
     let over = false;
     for (const { dirent, entry } of entries) {
       if (!over) {
+        // fuse_emit: with FOPEN_CACHE_DIR the entry goes into the cache first
+        if (cacheDir) fuse_add_dirent_to_cache(fi, dirent.name, Number(dirent.off), f.pos ?? 0);
         const len = dirent64Len(dirent.name);
         if (used + len > l.count) over = true;
         else {
