@@ -6,23 +6,11 @@ import { ERRNO } from '../sim/kernel/lib/errno.ts';
 
 /**
  * Requests the model does not model, or models as unordered housekeeping: a real kernel sends
- * them at times of its own choosing (xattr and statfs probes, FORGETs when dentries go,
- * INTERRUPT for a killed waiter, directory reads of overlayfs). They are dropped from the
- * compared request lists, and listed next to them.
+ * them at times of its own choosing (xattr probes, INTERRUPT for a killed waiter). They are
+ * dropped from the compared request lists, and listed next to them. (FORGET, BATCH_FORGET and
+ * the directory requests are compared: the model sends them when the kernel does.)
  */
-export const IGNORED_REQUESTS: ReadonlySet<string> = new Set([
-  'LISTXATTR',
-  'STATX',
-  'INTERRUPT',
-  'ACCESS',
-  'FORGET',
-  'BATCH_FORGET',
-  'DESTROY',
-  'OPENDIR',
-  'READDIR',
-  'READDIRPLUS',
-  'RELEASEDIR',
-]);
+export const IGNORED_REQUESTS: ReadonlySet<string> = new Set(['LISTXATTR', 'STATX', 'INTERRUPT', 'ACCESS', 'DESTROY']);
 
 export interface NormalizedRequests {
   /** the requests compared, in order */
@@ -39,6 +27,31 @@ export function normalizeRequests(seen: readonly string[]): NormalizedRequests {
     else kept.push(op);
   }
   return { kept, ignored };
+}
+
+/**
+ * A BATCH_FORGET as the FORGETs it carries, in its order ("n0 BATCH_FORGET count=2 [n2x1 n3x3]"
+ * becomes "n2 FORGET nlookup=1", "n3 FORGET nlookup=3"): whether the kernel batches forgets
+ * depends on how far the server lags behind its evictions (fuse_read_forget), not on the
+ * program, so both sides are compared forget by forget. seen and log are parallel.
+ */
+export function expandBatchForgets(seen: readonly string[], log: readonly string[]): { seen: string[]; log: string[] } {
+  const out = { seen: [] as string[], log: [] as string[] };
+  seen.forEach((op, i) => {
+    const line = log[i] ?? '';
+    const m = op === 'BATCH_FORGET' ? /\[([^\]]*)\]/.exec(line) : null;
+    if (!m) {
+      out.seen.push(op);
+      out.log.push(line);
+      return;
+    }
+    for (const one of (m[1] ?? '').split(' ').filter(Boolean)) {
+      const f = /^n(\d+)x(\d+)$/.exec(one);
+      out.seen.push('FORGET');
+      out.log.push(f ? `n${f[1]} FORGET nlookup=${f[2]}` : one);
+    }
+  });
+  return out;
 }
 
 export function formatIgnored(ignored: Record<string, number>): string {
@@ -71,6 +84,8 @@ export function resultKind(op: string): ResultKind {
   if (op === 'open' || op === 'mmap' || op === 'open_dev_fuse' || op === 'socket' || op === 'pipe') return 'ok';
   if (op === 'read' || op === 'mread') return 'data';
   if (op === 'lock') return 'value+data'; // F_GETLK reports the lock it found
+  if (op === 'getdents') return 'value+data'; // how many entries, and their names
+  if (op === 'opendir') return 'ok'; // an fd
   return 'value';
 }
 

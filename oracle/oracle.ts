@@ -9,7 +9,7 @@ import { describeOp } from '../sim/scenario/run-scenario.ts';
 import type { Scenario } from '../sim/scenario/schema.ts';
 import { availability } from './transport.ts';
 import { serverStates } from '../sim/server/state.ts';
-import { formatIgnored, IGNORED_REQUESTS, normalizeRequests, normalizeResult, row, skippedRow, type Row } from './compare.ts';
+import { expandBatchForgets, formatIgnored, IGNORED_REQUESTS, normalizeRequests, normalizeResult, row, skippedRow, type Row } from './compare.ts';
 import { opKey, runReal, type OrderEntry, type RealRun } from './real-run.ts';
 
 /** Ops only the model can do; a scenario using one is skipped. */
@@ -21,7 +21,7 @@ const MODEL_ONLY_OPS: Record<string, string> = {
 };
 /** Ops not run on the real side and not compared: model-only checks and orderings. */
 const NOT_COMPARED = new Set(['assert', 'wait']);
-const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fsync', 'fdatasync', 'fallocate', 'lseek', 'copy_file_range', 'sendfile', 'fstat', 'sleep', 'mread', 'mwrite', 'flock', 'lock']);
+const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fsync', 'fdatasync', 'fallocate', 'lseek', 'copy_file_range', 'sendfile', 'fstat', 'sleep', 'mread', 'mwrite', 'flock', 'lock', 'mknod', 'mkdir', 'unlink', 'rmdir', 'rename', 'opendir', 'getdents', 'drop_caches']);
 // a server thread's ops go through the helper that holds its /dev/fuse (an "ioctl" without a
 // "dev" is issued on that device with a NULL argument); a forked child's through the helper's child
 const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount', 'open_dev_fuse', 'clone', 'capset', 'socket', 'pipe', 'init_reply', 'umount']);
@@ -170,8 +170,11 @@ export function compareRuns(s: Scenario, model: ModelRun, real: RealRun): Row[] 
   for (const f of s.filesystems) {
     if (f.type !== 'fuse') continue;
     rows.push(row(s.name, `INIT the kernel sent /${f.name}`, model.kernelInit[f.name] || '(none)', real.kernelInit[f.name] || '(none)'));
-    const m = normalizeRequests(model.seen[f.name] ?? []);
-    const k = normalizeRequests(real.seen[f.name] ?? []);
+    // a BATCH_FORGET counts as the FORGETs it carries (whether forgets batch is timing)
+    const mx = expandBatchForgets(model.seen[f.name] ?? [], model.log[f.name] ?? []);
+    const kx = expandBatchForgets(real.seen[f.name] ?? [], real.log[f.name] ?? []);
+    const m = normalizeRequests(mx.seen);
+    const k = normalizeRequests(kx.seen);
     const ignored = [
       Object.keys(m.ignored).length ? `model also: ${formatIgnored(m.ignored)}` : '',
       Object.keys(k.ignored).length ? `kernel also: ${formatIgnored(k.ignored)}` : '',
@@ -182,8 +185,8 @@ export function compareRuns(s: Scenario, model: ModelRun, real: RealRun): Row[] 
     // each request's fields, in order (when both sides sent the same opcodes: else the row
     // above already disagrees)
     if (m.kept.join(' ') === k.kept.join(' ')) {
-      const ml = keptLines(model.log[f.name] ?? []);
-      const kl = keptLines(real.log[f.name] ?? []);
+      const ml = keptLines(mx.log);
+      const kl = keptLines(kx.log);
       ml.forEach((line, i) => rows.push(row(s.name, `request ${i + 1} at /${f.name}`, line, kl[i] ?? '(none)')));
     }
     const mb = model.backingOpens[f.name] ?? [];

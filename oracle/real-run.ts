@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEEK_NAMES, type Scenario, type ScenarioOp } from '../sim/scenario/schema.ts';
-import { flockCmd, LOCK_CMD, LOCK_TYPE, openFlags } from '../sim/scenario/build.ts';
+import { flockCmd, LOCK_CMD, LOCK_TYPE, MKNOD_TYPE, openFlags, renameFlags } from '../sim/scenario/build.ts';
 import { FALLOC_FL, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLONE } from '../sim/wire/uapi.ts';
 import { ensureBuilt } from './native/build.ts';
 import { RealServer } from './real-server.ts';
@@ -590,7 +590,31 @@ async function userOp(
   let line: (string | number)[];
   switch (op.op) {
     case 'open':
-      line = ['open', realPath(op.path), openFlags(op.mode, op.flags)];
+      line = ['open', realPath(op.path), openFlags(op.mode, op.flags), op.perm ?? 0o644];
+      break;
+    case 'mknod':
+      line = ['mknod', realPath(op.path), MKNOD_TYPE[op.type] | op.perm];
+      break;
+    case 'mkdir':
+      line = ['mkdir', realPath(op.path), op.perm];
+      break;
+    case 'unlink':
+      line = ['unlink', realPath(op.path)];
+      break;
+    case 'rmdir':
+      line = ['rmdir', realPath(op.path)];
+      break;
+    case 'rename':
+      line = ['rename', realPath(op.path), realPath(op.to), renameFlags(op.flags)];
+      break;
+    case 'opendir':
+      line = ['opendir', realPath(op.path)];
+      break;
+    case 'getdents':
+      line = ['getdents', arg(op.fd), op.count];
+      break;
+    case 'drop_caches':
+      line = ['dropcaches'];
       break;
     case 'read':
       line = op.pos ? ['read', arg(op.fd), op.n] : ['pread', arg(op.fd), op.n, op.offset];
@@ -677,6 +701,8 @@ async function userOp(
     case 'stat':
     case 'fstat':
       return { ret: r.size ?? 0 };
+    case 'getdents':
+      return { ret: r.ret, data: Buffer.from(r.hex ?? '', 'hex').toString('utf8') };
     case 'lock':
       if (op.cmd !== 'getlk') return { ret: r.ret };
       return { ret: r.ret, data: getlkData(r, procOfPid) };

@@ -147,6 +147,16 @@ type OpSeed =
   | { k: 'lock'; fd: number; cmd: number; type: number; range: number }
   /** umount2(MNT_DETACH) of a FUSE mount */
   | { k: 'umount'; fs: number }
+  // namespace operations and directories on the FUSE mounts (NS_PATHS)
+  | { k: 'create'; path: number; excl: boolean }
+  | { k: 'unlink'; path: number }
+  /** flags 0: rename(2), 1: RENAME_NOREPLACE, 2: RENAME_EXCHANGE */
+  | { k: 'rename'; path: number; to: number; flags: number }
+  | { k: 'mkdir'; path: number }
+  | { k: 'rmdir'; path: number }
+  | { k: 'opendir'; path: number }
+  | { k: 'getdents'; fd: number }
+  | { k: 'drop_caches' }
   // a server thread's own fds and devices
   | { k: 'pipe' }
   | { k: 'socket' }
@@ -326,6 +336,14 @@ const userOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('backing_open' as const), fd: fdRef, flags: fc.constant(0), padding: fc.constant(0) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('flock' as const), fd: fdRef, type: fc.nat({ max: 2 }), nb: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('lock' as const), fd: fdRef, cmd: fc.nat({ max: 2 }), type: fc.nat({ max: 2 }), range: fc.nat({ max: LOCK_RANGES.length - 1 }) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('create' as const), path: fc.nat({ max: 9 }), excl: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('unlink' as const), path: fc.nat({ max: 9 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('rename' as const), path: fc.nat({ max: 9 }), to: fc.nat({ max: 9 }), flags: weighted([4, 0], [1, 1], [1, 2]) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('mkdir' as const), path: fc.nat({ max: 9 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('rmdir' as const), path: fc.nat({ max: 9 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('opendir' as const), path: fc.nat({ max: 9 }) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('getdents' as const), fd: fdRef }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('drop_caches' as const) }) },
 );
 
 const ctlOpArb: fc.Arbitrary<OpSeed> = fc.oneof(
@@ -426,7 +444,10 @@ export function layout(t: TopoSeed) {
   const userPaths: string[] = [];
   for (let i = 0; i < 3; i++) for (const f of fuse) userPaths.push(`/${f}/f`, `/${f}/g`);
   userPaths.push('/fuse/nx', '/lower/a', t.overlay ? '/ovl/a' : '/lower/d');
-  return { fuse, candidates, userPaths };
+  // names the namespace ops make and remove: the FUSE mounts' (and their roots, for opendir)
+  const nsPaths: string[] = [];
+  for (const f of fuse) nsPaths.push(`/${f}/f`, `/${f}/g`, `/${f}/nx`, `/${f}/d`, `/${f}`);
+  return { fuse, candidates, userPaths, nsPaths };
 }
 
 function resolveServer(s: ServerSeed, backing: (string | null)[]): Record<string, unknown> {
@@ -467,7 +488,7 @@ function resolveServer(s: ServerSeed, backing: (string | null)[]): Record<string
 
 /** Resolve a program seed into a scenario input (validated by the caller). */
 export function resolveProgram(p: ProgramSeed): ScenarioInput {
-  const { fuse, candidates, userPaths } = layout(p.topo);
+  const { fuse, candidates, userPaths, nsPaths } = layout(p.topo);
   const filesystems: Record<string, unknown>[] = [{ name: 'lower', type: 'plain', ...(p.topo.readonly ? { readonly: true } : {}), files: LOWER_FILES }];
   if (p.topo.overlay) filesystems.push({ name: 'ovl', type: 'overlay', layers: ['lower'] });
   fuse.forEach((name, i) => filesystems.push({ name, type: 'fuse', server: resolveServer(p.servers[i]!, candidates[name]!) }));
@@ -557,6 +578,28 @@ export function resolveProgram(p: ProgramSeed): ScenarioInput {
         }
         case 'umount':
           return { op: 'umount', fs: pick(fuse, o.fs), lazy: true };
+        case 'create': {
+          const save = `t${i}fd${nfd++}`;
+          sc.fds.push(save);
+          return { op: 'open', path: pick(nsPaths, o.path), mode: 'rw', flags: o.excl ? ['O_CREAT', 'O_EXCL'] : ['O_CREAT'], save };
+        }
+        case 'unlink':
+          return { op: 'unlink', path: pick(nsPaths, o.path) };
+        case 'rename':
+          return { op: 'rename', path: pick(nsPaths, o.path), to: pick(nsPaths, o.to), flags: o.flags === 1 ? ['noreplace'] : o.flags === 2 ? ['exchange'] : [] };
+        case 'mkdir':
+          return { op: 'mkdir', path: pick(nsPaths, o.path) };
+        case 'rmdir':
+          return { op: 'rmdir', path: pick(nsPaths, o.path) };
+        case 'opendir': {
+          const save = `t${i}fd${nfd++}`;
+          sc.fds.push(save);
+          return { op: 'opendir', path: pick(nsPaths, o.path), save };
+        }
+        case 'getdents':
+          return { op: 'getdents', fd: fd(o.fd) };
+        case 'drop_caches':
+          return { op: 'drop_caches' };
         default:
           throw new Error(`no user op ${o.k}`);
       }

@@ -287,3 +287,29 @@ group('overlay stacking (ovl_fill_super)', () => {
     expect(rets(r, 'user')).toEqual([e]);
   });
 });
+
+group('directories (fuse_readdir)', () => {
+  const requests = (r: ScenarioResult, op: string) => ((r.world.servers['fuse'] as { log: string[] }).log).filter((l) => l.split(' ')[1] === op);
+
+  it.each<[Kernel, number, number]>([
+    ['6.9', 32768, 4096],
+    ['6.18', 32768, 32768],
+    ['6.18', 100, 4096],
+    ['6.18', 1 << 20, 131072],
+  ])('READDIR under %s for a %i-byte getdents buffer asks size=%i (readdirSizeFromBuffer, clamped to a page and max_pages)', (kernel, count, size) => {
+    const r = run({ kernel, server: { files: { a: { data: 'a' } } }, tasks: [user({ op: 'opendir', path: '/fuse', save: 'd' }, { op: 'getdents', fd: '$d', count }, { op: 'close', fd: '$d' })] });
+    expect(rets(r, 'user')).toEqual([3, 3, 0]);
+    expect(requests(r, 'READDIR').map((l) => /size=(\d+)/.exec(l)?.[1])).toEqual([String(size)]);
+    noViolations(r);
+  });
+
+  it('a getdents buffer smaller than the first record is EINVAL; READDIRPLUS links the entries anyway', () => {
+    const r = run({
+      server: { init: { flags: [...PT_INIT, 'DO_READDIRPLUS'] }, files: { a: { data: 'a' } } },
+      tasks: [user({ op: 'opendir', path: '/fuse', save: 'd' }, { op: 'getdents', fd: '$d', count: 8 }, { op: 'stat', path: '/fuse/a' }, { op: 'close', fd: '$d' })],
+    });
+    expect(rets(r, 'user')).toEqual([3, 'EINVAL', 1, 0]);
+    expect(requests(r, 'LOOKUP')).toEqual([]);
+    noViolations(r);
+  });
+});

@@ -10,6 +10,7 @@ import {
   canonicalErrno,
   formatSummary,
   formatTable,
+  expandBatchForgets,
   IGNORED_REQUESTS,
   normalizeRequests,
   normalizeResult,
@@ -30,10 +31,18 @@ const scenario = (name: string) => loadScenario(join(ROOT, 'scenarios', `${name}
 describe('normalizing what each side observed', () => {
   it('drops the requests the model does not model, and counts them', () => {
     const n = normalizeRequests(['INIT', 'LOOKUP', 'GETXATTR', 'OPEN', 'GETXATTR', 'STATFS', 'FLUSH', 'RELEASE', 'FORGET', 'INTERRUPT', 'ACCESS', 'BATCH_FORGET', 'DESTROY']);
-    expect(n.kept).toEqual(['INIT', 'LOOKUP', 'GETXATTR', 'OPEN', 'GETXATTR', 'STATFS', 'FLUSH', 'RELEASE']);
-    expect(n.ignored).toEqual({ FORGET: 1, INTERRUPT: 1, ACCESS: 1, BATCH_FORGET: 1, DESTROY: 1 });
+    expect(n.kept).toEqual(['INIT', 'LOOKUP', 'GETXATTR', 'OPEN', 'GETXATTR', 'STATFS', 'FLUSH', 'RELEASE', 'FORGET', 'BATCH_FORGET']);
+    expect(n.ignored).toEqual({ INTERRUPT: 1, ACCESS: 1, DESTROY: 1 });
     // what the model does model stays, even when the kernel sends it unasked
-    for (const op of ['INIT', 'LOOKUP', 'GETATTR', 'GETXATTR', 'STATFS', 'OPEN', 'READ', 'WRITE', 'FLUSH', 'RELEASE', 'SETATTR']) expect(IGNORED_REQUESTS.has(op)).toBe(false);
+    for (const op of ['INIT', 'LOOKUP', 'GETATTR', 'GETXATTR', 'STATFS', 'OPEN', 'READ', 'WRITE', 'FLUSH', 'RELEASE', 'SETATTR', 'FORGET', 'BATCH_FORGET', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR', 'CREATE', 'MKNOD', 'UNLINK', 'RENAME']) {
+      expect(IGNORED_REQUESTS.has(op)).toBe(false);
+    }
+  });
+
+  it('compares a BATCH_FORGET as the FORGETs it carries', () => {
+    const x = expandBatchForgets(['LOOKUP', 'BATCH_FORGET', 'FORGET'], ['n1 LOOKUP name=a', 'n0 BATCH_FORGET count=2 [n2x1 n3x4]', 'n5 FORGET nlookup=2']);
+    expect(x.seen).toEqual(['LOOKUP', 'FORGET', 'FORGET', 'FORGET']);
+    expect(x.log).toEqual(['n1 LOOKUP name=a', 'n2 FORGET nlookup=1', 'n3 FORGET nlookup=4', 'n5 FORGET nlookup=2']);
   });
 
   it('compares fds and mappings by success only, reads by count and bytes, the rest by value', () => {

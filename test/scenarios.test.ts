@@ -161,6 +161,16 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'writeback-cache-fsync-fallocate-copy',
     'fsyncdir-enosys-remembered',
     'sync-seek-copy-after-abort',
+    // namespace operations and directories (docs/request-streams.md §4, §5)
+    'ns-create-passthrough',
+    'ns-unlink-rename-forget',
+    'ns-readdir-opendir-passthrough-ignored',
+    'ns-readdirplus-drop-caches-forget',
+    'ns-readdirplus-auto',
+    'ns-create-enosys-mknod-open',
+    'ns-rename2-flags-enosys-einval',
+    'ns-rename-open-file-forget-nlookup',
+    'ns-readdir-cache-dir',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',
@@ -183,6 +193,8 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'fallocate-mode-checks-6.18',
     'fallocate-mode-checks-6.9',
     'read-write-at-f-pos',
+    'ns-create-passthrough',
+    'ns-tmpfs-readdir-newest-first',
   ],
   '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort', 'writeback-cache-fsync-fallocate-copy'],
   '4. device and connection life': [

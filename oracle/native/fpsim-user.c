@@ -47,6 +47,7 @@
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -213,9 +214,77 @@ static int run_one(int argc, char **argv, int a, int i)
 	fault_sig = 0;
 
 	if (!strcmp(op, "open")) {
+		/* open PATH FLAGS [MODE] */
 		need(argc, a, 2, op);
-		ret = open(argv[a + 1], open_flags(argv[a + 2]), 0644);
+		int with_mode = a + 3 < argc && argv[a + 3][0] >= '0' && argv[a + 3][0] <= '9';
+		ret = open(argv[a + 1], open_flags(argv[a + 2]), with_mode ? (mode_t)num(argv[a + 3]) : 0644);
+		a += 3 + with_mode;
+	} else if (!strcmp(op, "mknod")) {
+		need(argc, a, 2, op);
+		ret = mknod(argv[a + 1], (mode_t)num(argv[a + 2]), 0);
 		a += 3;
+	} else if (!strcmp(op, "mkdir")) {
+		need(argc, a, 2, op);
+		ret = mkdir(argv[a + 1], (mode_t)num(argv[a + 2]));
+		a += 3;
+	} else if (!strcmp(op, "unlink") || !strcmp(op, "rmdir")) {
+		need(argc, a, 1, op);
+		ret = op[0] == 'u' ? unlink(argv[a + 1]) : rmdir(argv[a + 1]);
+		a += 2;
+	} else if (!strcmp(op, "rename")) {
+		/* renameat2(2): flags 0 is rename(2) */
+		need(argc, a, 3, op);
+		ret = syscall(SYS_renameat2, AT_FDCWD, argv[a + 1], AT_FDCWD, argv[a + 2], (unsigned)num(argv[a + 3]));
+		a += 4;
+	} else if (!strcmp(op, "opendir")) {
+		/* glibc's opendir without its fstat */
+		need(argc, a, 1, op);
+		ret = open(argv[a + 1], O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC);
+		a += 2;
+	} else if (!strcmp(op, "getdents")) {
+		/* getdents64(2): the result is the number of records, the data their names */
+		need(argc, a, 2, op);
+		size_t count = (size_t)num(argv[a + 2]);
+		char *dbuf = malloc(count ? count : 1);
+		if (!dbuf || !(buf = malloc(count + 1)))
+			usage("out of memory", NULL);
+		long n = syscall(SYS_getdents64, (int)num(argv[a + 1]), dbuf, count);
+		int e = errno;
+		buflen = 0;
+		ret = n;
+		if (n >= 0) {
+			long entries = 0;
+			for (long off = 0; off < n;) {
+				struct {
+					unsigned long long d_ino;
+					long long d_off;
+					unsigned short d_reclen;
+					unsigned char d_type;
+					char d_name[];
+				} *d = (void *)(dbuf + off);
+				size_t len = strlen(d->d_name);
+				if (entries)
+					buf[buflen++] = ' ';
+				memcpy(buf + buflen, d->d_name, len);
+				buflen += len;
+				entries++;
+				off += d->d_reclen;
+			}
+			ret = entries;
+		}
+		free(dbuf);
+		errno = e;
+		a += 3;
+	} else if (!strcmp(op, "dropcaches")) {
+		/* echo 2 > /proc/sys/vm/drop_caches */
+		int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+		ret = fd < 0 ? -1 : (write(fd, "2", 1) == 1 ? 0 : -1);
+		if (fd >= 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+		}
+		a += 1;
 	} else if (!strcmp(op, "close") || !strcmp(op, "fsync")) {
 		need(argc, a, 1, op);
 		int fd = (int)num(argv[a + 1]);
@@ -511,6 +580,8 @@ int main(int argc, char **argv)
 		argv += 2;
 		argc -= 2;
 	}
+	/* the model's tasks create with the usual umask */
+	umask(022);
 	if (argc == 2 && !strcmp(argv[1], "-"))
 		return interactive();
 	for (int a = 1; a < argc; i++)

@@ -55,6 +55,12 @@ export interface Profile {
    * UNSHARE_RANGE with anything but KEEP_SIZE were EINVAL
    */
   fallocateModesExclusive: boolean;
+  /**
+   * fuse_readdir_uncached sizes READDIR/READDIRPLUS by the getdents(2) buffer, clamped to
+   * [PAGE_SIZE, fc->max_pages pages] ("fuse: increase readdir() buffer size", 6.18 observed
+   * 32768 for a 32 KiB buffer); before, always one page (6.9: PAGE_SIZE)
+   */
+  readdirSizeFromBuffer: boolean;
 }
 
 /**
@@ -87,6 +93,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     initFlags: INIT_FLAGS_6_9,
     copyFileRange64: false,
     fallocateModesExclusive: false,
+    readdirSizeFromBuffer: false,
   },
   '6.9': {
     name: '6.9',
@@ -109,6 +116,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     copyFileRange64: false,
     // the bit-by-bit checks of fs/open.c before v6.12 (source reading)
     fallocateModesExclusive: false,
+    readdirSizeFromBuffer: false,
   },
   '6.18': {
     name: '6.18',
@@ -139,6 +147,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     // v6.12 (hch, "fs: sort out the fallocate mode vs flag mess"); oracle:
     // sync-seek-alloc-plain-files (INSERT_RANGE|KEEP_SIZE: EOPNOTSUPP)
     fallocateModesExclusive: true,
+    // docs/request-streams.md §5: READDIR size=32768 for python's 32 KiB getdents buffer
+    readdirSizeFromBuffer: true,
   },
 };
 

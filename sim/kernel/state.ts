@@ -70,7 +70,10 @@ export interface FileObj extends ObjBase {
    * (its low bit) on a device no mount has attached yet (6.18)
    */
   devSyncInit?: boolean;
-  /** f_pos: where read/write without an offset, lseek(2) and sendfile(2) without one work (absent: 0) */
+  /**
+   * f_pos: where read/write without an offset, lseek(2) and sendfile(2) without one work; of a
+   * directory, the cookie getdents(2) goes on from (ctx->pos) (absent: 0)
+   */
   pos?: number;
 }
 
@@ -97,6 +100,10 @@ export interface FuseFileObj extends ObjBase {
   count: number;
   /** ff->flock: flock(2) was called on this open with FUSE_FLOCK_LOCKS (RELEASE then carries FLOCK_UNLOCK) */
   flock?: boolean;
+  /** a directory's open (OPENDIR): released with RELEASEDIR */
+  isdir?: boolean;
+  /** ff->readdir: where this open's stream is in the directory's readdir cache */
+  readdir?: { pos: number; idx: number; version: number };
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_inode (with the bits of struct inode the model needs) */
@@ -142,6 +149,25 @@ export interface FuseInodeObj extends ObjBase {
   timesDirty: boolean;
   /** inode->i_flctx: its file locks (fs/locks.c), made at the first lock */
   flctx?: FileLockContext;
+  /** FUSE_I_ADVISE_RDPLUS in fi->state (a directory): a lookup in it asks for READDIRPLUS */
+  adviseRdplus?: boolean;
+  /** FUSE_I_INIT_RDPLUS in fi->state: new, not yet looked up through the dcache (readdirplus_auto) */
+  initRdplus?: boolean;
+  /**
+   * the dentry's place on the superblock's dentry LRU (d_lru_add at the dput that left it
+   * unused: a larger number is nearer the tail), undefined while it is on none
+   */
+  lru?: number;
+  /** DCACHE_REFERENCED: unused again since it went on the LRU (the shrinker gives it a second pass) */
+  referenced?: boolean;
+  /** inode->i_version of a directory: fuse_dir_changed moves it (inode_maybe_inc_iversion) */
+  iversion?: number;
+  /**
+   * fi->rdc, a directory's readdir cache (FOPEN_CACHE_DIR): the dirents read so far in stream
+   * order, complete or not, its version, the next offset it expects, and the directory's
+   * i_version and mtime when it was started
+   */
+  rdc?: { cached: boolean; entries: { name: string; off: number }[]; pos: number; version: number; iversion: number; mtime: number };
 }
 
 /** fs/fuse/fuse_i.h: struct fuse_conn */
@@ -198,6 +224,19 @@ export interface FuseConnObj extends ObjBase {
   devCount: number;
   /** ghost state (not in the kernel): the highest backing id ever handed out, for the reuse check */
   idHighWater: number;
+  /** fc->no_create: CREATE was answered ENOSYS once; O_CREAT falls back to MKNOD + OPEN */
+  noCreate?: boolean;
+  /** fc->no_rename2: RENAME2 was answered ENOSYS once; renameat2 with flags is EINVAL */
+  noRename2?: boolean;
+  /** fc->do_readdirplus / fc->readdirplus_auto: FUSE_DO_READDIRPLUS (and _AUTO) agreed at INIT */
+  doReaddirplus?: boolean;
+  readdirplusAuto?: boolean;
+  /** fc->max_pages (FUSE_DEFAULT_MAX_PAGES_PER_REQ, 32, unless INIT agreed FUSE_MAX_PAGES) */
+  maxPages?: number;
+  /** fiq->forget_batch: how many forgets may still jump ahead of pending requests */
+  forgetBatch?: number;
+  /** fc->no_opendir: OPENDIR was answered ENOSYS once; directories open without asking */
+  noOpendir?: boolean;
 }
 
 /**
@@ -331,6 +370,8 @@ export interface FuseSb extends SbBase {
    * umount, and counted as busy by umount until then
    */
   orphans?: Ptr[];
+  /** the last place handed out on the dentry LRU */
+  lruClock?: number;
 }
 
 /** The RCU state: readers, the grace period in progress and the callbacks waiting for one. */

@@ -10,7 +10,7 @@ import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLO
 import { DEVTMPFS } from '../kernel/mm/shmem.ts';
 import { PIPEFS } from '../kernel/vfs/pipe.ts';
 import { SOCKFS } from '../kernel/net/socket.ts';
-import { O_LARGEFILE, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, OPEN_FLAG_BITS, type OpenFlagName } from '../kernel/vfs/fcntl.ts';
+import { O_DIRECTORY, O_LARGEFILE, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, OPEN_FLAG_BITS, type OpenFlagName } from '../kernel/vfs/fcntl.ts';
 import { F_GETLK, F_SETLK, F_SETLKW, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../kernel/vfs/locks.ts';
 import { F_RDLCK, F_UNLCK, F_WRLCK, FALLOC_FL } from '../wire/uapi.ts';
 import { LIFECYCLE_INITIAL } from '../server/lifecycle.ts';
@@ -33,7 +33,16 @@ export function toOp(o: ScenarioOp): Op {
   const base = (sys: string, args: Record<string, unknown>): Op => (save ? { sys, args, save } : { sys, args });
   switch (op) {
     case 'open':
-      return base('open', { path: rest['path'], flags: openFlags(rest['mode'] as string, rest['flags'] as OpenFlagName[]) });
+      return base('open', { path: rest['path'], flags: openFlags(rest['mode'] as string, rest['flags'] as OpenFlagName[]), ...(rest['perm'] === undefined ? {} : { perm: rest['perm'] }) });
+    case 'mknod':
+      return base('mknod', { path: rest['path'], mode: MKNOD_TYPE[rest['type'] as keyof typeof MKNOD_TYPE] | (rest['perm'] as number), rdev: 0 });
+    case 'mkdir':
+      return base('mkdir', { path: rest['path'], mode: rest['perm'] });
+    case 'rename':
+      return base('rename', { from: rest['path'], to: rest['to'], flags: renameFlags(rest['flags'] as string[]) });
+    // glibc's opendir: O_RDONLY|O_NONBLOCK|O_DIRECTORY|O_CLOEXEC (the file keeps no O_CLOEXEC)
+    case 'opendir':
+      return base('open', { path: rest['path'], flags: O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_LARGEFILE });
     // the server's own ioctls go to its /dev/fuse fd
     case 'backing_open':
       return base('ioctl', { dev: rest['dev'] ?? '$devfd', cmd: FUSE_DEV_IOC_BACKING_OPEN, fd: rest['fd'], flags: rest['flags'], padding: rest['padding'] });
@@ -57,6 +66,14 @@ export function toOp(o: ScenarioOp): Op {
     default:
       return base(op, rest);
   }
+}
+
+/** mknod(2)'s file types, by the scenario's names */
+export const MKNOD_TYPE = { reg: 0o100000, fifo: 0o010000, sock: 0o140000 } as const;
+
+/** renameat2(2)'s flags: RENAME_NOREPLACE, RENAME_EXCHANGE */
+export function renameFlags(names: readonly string[] = []): number {
+  return (names.includes('noreplace') ? 1 : 0) | (names.includes('exchange') ? 2 : 0);
 }
 
 /** fcntl(2)'s lock commands and struct flock's l_type, by the scenario's names. */

@@ -17,7 +17,7 @@ import { MAX_FILE_BYTES, MAX_OPS_PER_TASK, MAX_TASKS, MAX_TOTAL_OPS, RESERVED_FS
 
 const errnoName = z.enum(Object.keys(ERRNO) as [string, ...string[]]);
 /** the open(2) flags a scenario may add to an open's mode */
-export const SCENARIO_OPEN_FLAGS = ['O_APPEND', 'O_DIRECT', 'O_NOATIME', 'O_TRUNC', 'O_NOFOLLOW'] as const satisfies readonly OpenFlagName[];
+export const SCENARIO_OPEN_FLAGS = ['O_APPEND', 'O_DIRECT', 'O_NOATIME', 'O_TRUNC', 'O_NOFOLLOW', 'O_CREAT', 'O_EXCL'] as const satisfies readonly OpenFlagName[];
 const savedRef = z.string().regex(/^\$\w+$/, 'a saved value: "$name"');
 /** an int argument of a syscall (C int: an fd, a vma number) */
 const s32 = z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1);
@@ -90,6 +90,8 @@ export const OpSchema = z.discriminatedUnion('op', [
       mode: z.enum(['r', 'rw', 'w', 'path']).default('r'),
       /** more open(2) flags */
       flags: z.array(z.enum(SCENARIO_OPEN_FLAGS)).default([]),
+      /** open(2)'s mode argument: the permission bits an O_CREAT open gives a new file (default 0644; the umask is 022) */
+      perm: z.number().int().min(0).max(0o7777).optional(),
       ...common,
     })
     .strict(),
@@ -210,6 +212,22 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('pipe'), save_write: varName.optional(), ...common }).strict(),
   /** socket(AF_UNIX, SOCK_STREAM), bound to `bind` (a path on a plain filesystem) if given; returns the fd */
   z.object({ op: z.literal('socket'), bind: path.optional(), ...common }).strict(),
+  /** mknod(2) of a regular file, FIFO or socket with these permission bits (less the umask 022) */
+  z.object({ op: z.literal('mknod'), path, type: z.enum(['reg', 'fifo', 'sock']).default('reg'), perm: z.number().int().min(0).max(0o7777).default(0o644), ...common }).strict(),
+  /** mkdir(2) */
+  z.object({ op: z.literal('mkdir'), path, perm: z.number().int().min(0).max(0o7777).default(0o755), ...common }).strict(),
+  /** unlink(2) */
+  z.object({ op: z.literal('unlink'), path, ...common }).strict(),
+  /** rmdir(2) */
+  z.object({ op: z.literal('rmdir'), path, ...common }).strict(),
+  /** rename(2) of path to `to`; renameat2(2) with RENAME_NOREPLACE / RENAME_EXCHANGE when flags are given */
+  z.object({ op: z.literal('rename'), path, to: path, flags: z.array(z.enum(['noreplace', 'exchange'])).default([]), ...common }).strict(),
+  /** opendir(3) without its fstat: open(path, O_RDONLY|O_NONBLOCK|O_DIRECTORY|O_CLOEXEC); returns the fd */
+  z.object({ op: z.literal('opendir'), path, ...common }).strict(),
+  /** getdents64(2) with a buffer of count bytes: returns how many entries came, their names (space-separated) as data */
+  z.object({ op: z.literal('getdents'), fd: ref, count: z.number().int().min(1).max(1 << 20).default(32768), ...common }).strict(),
+  /** echo 2 > /proc/sys/vm/drop_caches: every unused dentry and inode is dropped (a FUSE inode's FORGET goes out) */
+  z.object({ op: z.literal('drop_caches'), ...common }).strict(),
   z.object({ op: z.literal('drop_inode'), path, ...common }).strict(),
   /** umount(2); lazy: umount2(MNT_DETACH) */
   z.object({ op: z.literal('umount'), fs: z.string(), lazy: z.boolean().default(false), ...common }).strict(),
@@ -459,6 +477,7 @@ export const ScenarioSchema = z
           ctx.addIssue({ code: 'custom', path: at('task'), message: `no task "${op.task}" to signal (tasks: ${s.tasks.map((x) => x.name).join(', ')})` });
         }
         if (op.op === 'socket') checkPath(op.bind, at('bind'));
+        if (op.op === 'rename') checkPath(op.to, at('to'));
       });
     });
     for (const key of ['server_seen', 'server_never', 'kernel_init'] as const) {

@@ -7,12 +7,15 @@
 // Nothing here touches a world, a file or a transport: what the server needs to know about
 // its backing files comes through ServerEnv, so both adapters answer every request alike.
 import { ERRNO, neg } from '../kernel/lib/errno.ts';
-import { decodeRequest, decodeRequestArg, encodeReply, encodeShortInitOut, type Wide } from '../wire/messages.ts';
+import { decodeRequest, decodeRequestArg, encodeCreateOut, encodeDirentplus, encodeDirents, encodeReply, encodeShortInitOut, type Dirent, type Direntplus, type Wide } from '../wire/messages.ts';
 import { formatRequest } from '../wire/format.ts';
 import {
   encode,
+  direntAlign,
   FUSE_ATTR_OUT,
   FUSE_COPY_FILE_RANGE_OUT,
+  FUSE_DIRENT,
+  FUSE_DIRENTPLUS,
   FUSE_ENTRY_OUT,
   FUSE_LSEEK_OUT,
   FUSE_LK_OUT,
@@ -54,7 +57,7 @@ export interface ServerRequest {
 const SYNC_OPS = ['FSYNC', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'COPY_FILE_RANGE', 'COPY_FILE_RANGE_64'];
 
 /** Opcodes the server decodes; everything else is answered ENOSYS (or not at all). */
-const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW']);
+const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW', 'CREATE', 'MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR']);
 for (const n of SYNC_OPS) DECODED.add(n);
 
 /** Requests the kernel expects no reply to. */
@@ -110,16 +113,18 @@ function noBigints(v: unknown): unknown {
 }
 
 /** Byte arrays become strings (and wide numbers strings) so a request stays plain data. */
-function plain(arg: { op: string; arg?: unknown; data?: Uint8Array; name?: string }): Record<string, unknown> {
+function plain(arg: { op: string; arg?: unknown; data?: Uint8Array; name?: string; oldname?: string; newname?: string }): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(noBigints(arg.arg) as object) };
   if (arg.data) out['data'] = new TextDecoder().decode(arg.data);
   if (arg.name !== undefined) out['name'] = arg.name;
+  if (arg.oldname !== undefined) out['oldname'] = arg.oldname;
+  if (arg.newname !== undefined) out['newname'] = arg.newname;
   return out;
 }
 
 /** OPEN and RELEASE may take several actions: they run as a job (see OPEN_STEPS, RELEASE_STEPS). */
 export function isJob(opcode: number): 'open' | 'release' | null {
-  if (opcode === FUSE_OPCODE.OPEN) return 'open';
+  if (opcode === FUSE_OPCODE.OPEN || opcode === FUSE_OPCODE.CREATE) return 'open';
   if (opcode === FUSE_OPCODE.RELEASE) return 'release';
   return null;
 }
@@ -169,9 +174,67 @@ function zeroValue_initOut(): FuseInitOut {
 /** What the server's file looks like: its backing file (passthrough_hp stats it), or inline data. */
 export function fileData(s: ServerState, env: ServerEnv, name: string): { data: string; mtime: number } | null {
   const f = s.policy.files[name];
-  if (!f) return null;
+  if (!f || f.absent) return null;
+  return specData(env, f);
+}
+
+/** A file's data: its backing file's, or its own. */
+function specData(env: ServerEnv, f: FileSpec): { data: string; mtime: number } | null {
   if (f.backing) return env.backing(f.backing);
   return { data: f.data ?? '', mtime: 0 };
+}
+
+type FileSpec = ServerState['policy']['files'][string];
+
+/** The file an inode is: its name's, or (unlinked, still open) the one it had. */
+function specOf(s: ServerState, ino: ServerInode): FileSpec | undefined {
+  const f = ino.name === '' ? undefined : s.policy.files[ino.name];
+  return f && !f.absent ? f : ino.gone;
+}
+
+/** An inode's data (null: no such file). */
+function inodeData(s: ServerState, env: ServerEnv, ino: ServerInode | undefined): { data: string; mtime: number } | null {
+  const f = ino && specOf(s, ino);
+  return f ? specData(env, f) : null;
+}
+
+/** The server's inode for a name, made (a new nodeid) at its first mention. */
+function inodeFor(s: ServerState, name: string): ServerInode {
+  let ino = Object.values(s.inodes).find((i) => i.name === name);
+  if (!ino) {
+    ino = { name, nodeid: s.nextNodeid++, backingId: 0, fd: -1, nopen: 0, opened: 0, mode: s.policy.files[name]?.mode ?? 0o100644 };
+    s.inodes[ino.nodeid] = ino;
+  }
+  return ino;
+}
+
+/** A LOOKUP reply (fuse_entry_out) for a name that exists. */
+function entryOut(s: ServerState, env: ServerEnv, name: string) {
+  const ino = inodeFor(s, name);
+  const d = inodeData(s, env, ino) ?? { data: '', mtime: 0 };
+  const e = zeroValue(FUSE_ENTRY_OUT);
+  e.nodeid = ino.nodeid;
+  e.entry_valid = s.policy.entry_valid;
+  e.attr_valid = s.policy.attr_valid;
+  e.attr = attrOut(s, ino.nodeid, (ino.mode & 0o170000) === 0o040000 ? 0 : d.data.length, d.mtime).attr;
+  return e;
+}
+
+/** The names in the server's (only) directory, in the order they came. */
+function dirNames(s: ServerState): string[] {
+  return Object.entries(s.policy.files)
+    .filter(([, f]) => !f.absent)
+    .map(([n]) => n);
+}
+
+/** An unlinked name's inode keeps its file (an open file still reads it); the name goes. */
+function removeName(s: ServerState, name: string) {
+  const ino = Object.values(s.inodes).find((i) => i.name === name);
+  if (ino) {
+    ino.gone = s.policy.files[name];
+    ino.name = '';
+  }
+  delete s.policy.files[name];
 }
 
 function attrOut(s: ServerState, nodeid: number, size: number, mtime: number) {
@@ -206,25 +269,54 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
       const name = (req.arg as { name: string }).name;
       const d = req.nodeid === FUSE_ROOT_ID ? fileData(s, env, name) : null;
       if (!d) return encodeReply(u, neg('ENOENT'), null);
-      let ino = Object.values(s.inodes).find((i) => i.name === name);
-      if (!ino) {
-        ino = { name, nodeid: s.nextNodeid++, backingId: 0, fd: -1, nopen: 0, opened: 0, mode: 0o100644 };
-        s.inodes[ino.nodeid] = ino;
-      }
-      const e = zeroValue(FUSE_ENTRY_OUT);
-      e.nodeid = ino.nodeid;
-      e.entry_valid = s.policy.entry_valid;
-      e.attr_valid = s.policy.attr_valid;
-      e.attr = attrOut(s, ino.nodeid, d.data.length, d.mtime).attr;
-      return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, e));
+      return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, entryOut(s, env, name)));
     }
     case 'GETATTR': {
       if (req.nodeid === FUSE_ROOT_ID) return encodeReply(u, 0, encode(FUSE_ATTR_OUT, rootAttrOut(s)));
       const ino = s.inodes[req.nodeid];
-      const d = ino && fileData(s, env, ino.name);
+      const d = inodeData(s, env, ino);
       if (!ino || !d) return encodeReply(u, neg('ENOENT'), null);
-      return encodeReply(u, 0, encode(FUSE_ATTR_OUT, attrOut(s, req.nodeid, d.data.length, d.mtime)));
+      return encodeReply(u, 0, encode(FUSE_ATTR_OUT, attrOut(s, req.nodeid, (ino.mode & 0o170000) === 0o040000 ? 0 : d.data.length, d.mtime)));
     }
+    case 'MKNOD':
+    case 'MKDIR': {
+      // passthrough_hp's mknod/mkdir: a new name (EEXIST if taken), its entry in the reply
+      const a = req.arg as { mode: number; name: string };
+      if (req.nodeid !== FUSE_ROOT_ID) return encodeReply(u, neg('EACCES'), null);
+      if (fileData(s, env, a.name)) return encodeReply(u, neg('EEXIST'), null);
+      let mode = req.name === 'MKDIR' ? 0o040000 | (a.mode & 0o7777) : a.mode;
+      if (req.name === 'MKNOD' && s.policy.mknod === 'regular') mode = 0o100000 | (a.mode & 0o7777);
+      makeName(s, a.name, mode);
+      return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, entryOut(s, env, a.name)));
+    }
+    case 'UNLINK':
+    case 'RMDIR': {
+      const name = (req.arg as { name: string }).name;
+      const f = req.nodeid === FUSE_ROOT_ID ? s.policy.files[name] : undefined;
+      if (!f || f.absent) return encodeReply(u, neg('ENOENT'), null);
+      const dir = ((f.mode ?? 0o100644) & 0o170000) === 0o040000;
+      if (req.name === 'UNLINK' && dir) return encodeReply(u, neg('EISDIR'), null);
+      if (req.name === 'RMDIR' && !dir) return encodeReply(u, neg('ENOTDIR'), null);
+      removeName(s, name);
+      return encodeReply(u, 0, null);
+    }
+    case 'RENAME':
+    case 'RENAME2':
+      return renameReply(s, req);
+    case 'OPENDIR': {
+      const p = s.policy.opendir;
+      if (p.mode === 'error') return encodeReply(u, neg(p.errno), null);
+      const id = typeof p.backing_id === 'number' ? p.backing_id : (env.vars[p.backing_id.slice(1)] ?? -1);
+      const fh = s.nextFh++;
+      s.fhs[fh] = { nodeid: req.nodeid, backingId: 0, fd: -1 };
+      return encodeReply(u, 0, encode(FUSE_OPEN_OUT, { fh, open_flags: fopenBits(s, p.flags), backing_id: id }));
+    }
+    case 'READDIR':
+    case 'READDIRPLUS':
+      return readdirReply(s, env, req);
+    case 'RELEASEDIR':
+      delete s.fhs[(req.arg as { fh: number }).fh];
+      return encodeReply(u, 0, null);
     case 'SETATTR': {
       // passthrough_hp's sfs_setattr: apply what is asked (its backing file truncated, the mode
       // kept), then reply the attributes as they now are; the policy may refuse instead
@@ -232,14 +324,14 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
       const a = req.arg as { valid: number; size: number; mode: number };
       if (req.nodeid === FUSE_ROOT_ID) return encodeReply(u, 0, encode(FUSE_ATTR_OUT, rootAttrOut(s)));
       const ino = s.inodes[req.nodeid];
-      const f = ino && s.policy.files[ino.name];
+      const f = ino && specOf(s, ino);
       if (!ino || !f) return encodeReply(u, neg('ENOENT'), null);
       if (a.valid & FATTR.SIZE) {
         if (f.backing) env.truncateBacking(f.backing, a.size);
         else f.data = (f.data ?? '').slice(0, a.size).padEnd(a.size, '\0');
       }
       if (a.valid & FATTR.MODE) ino.mode = a.mode;
-      const d = fileData(s, env, ino.name) ?? { data: '', mtime: 0 };
+      const d = inodeData(s, env, ino) ?? { data: '', mtime: 0 };
       return encodeReply(u, 0, encode(FUSE_ATTR_OUT, attrOut(s, req.nodeid, d.data.length, d.mtime)));
     }
     case 'GETXATTR':
@@ -248,15 +340,14 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
       return encodeReply(u, neg(s.policy.getxattr), null);
     case 'READ': {
       const a = req.arg as { offset: number; size: number };
-      const ino = s.inodes[req.nodeid];
-      const d = ino && fileData(s, env, ino.name);
+      const d = inodeData(s, env, s.inodes[req.nodeid]);
       const data = (d?.data ?? '').slice(a.offset, a.offset + a.size);
       return encodeReply(u, 0, new TextEncoder().encode(data));
     }
     case 'WRITE': {
       const a = req.arg as { offset: number; data: string };
       const ino = s.inodes[req.nodeid];
-      const f = ino && s.policy.files[ino.name];
+      const f = ino && specOf(s, ino);
       if (f?.backing) env.writeBacking(f.backing, a.offset, a.data);
       else if (f) f.data = splice(f.data ?? '', a.offset, a.data);
       return encodeReply(u, 0, encode(FUSE_WRITE_OUT, { size: a.data.length, padding: 0 }));
@@ -352,6 +443,80 @@ function syncReply(s: ServerState, env: ServerEnv, req: ServerRequest): Uint8Arr
       return encodeReply(u, 0, encode(FUSE_WRITE_OUT, { size: data.length, padding: 0 }));
     }
   }
+}
+
+// Names: CREATE, MKNOD, MKDIR, RENAME(2), and the directory's listing.
+
+/** A new name with this mode; a name the policy declared absent takes its backing and open policy. */
+function makeName(s: ServerState, name: string, mode: number) {
+  const { absent: _a, ...declared } = s.policy.files[name] ?? {};
+  s.policy.files[name] = { ...declared, mode };
+  const ino = Object.values(s.inodes).find((i) => i.name === name);
+  if (ino) ino.mode = mode;
+}
+
+/**
+ * RENAME / RENAME2 (passthrough_hp's renameat2): the old name takes the new one (a replaced
+ * file's inode keeps its data while open); RENAME_NOREPLACE onto an existing name is EEXIST,
+ * RENAME_EXCHANGE swaps two names; the policy's rename2 may refuse RENAME2 altogether.
+ */
+function renameReply(s: ServerState, req: ServerRequest): Uint8Array {
+  const u = req.unique;
+  const a = req.arg as { newdir: number; flags?: number; oldname: string; newname: string };
+  if (req.name === 'RENAME2' && s.policy.rename2 !== 'ok') return encodeReply(u, neg(s.policy.rename2), null);
+  const flags = a.flags ?? 0;
+  const from = s.policy.files[a.oldname];
+  const to = s.policy.files[a.newname];
+  const live = (f: FileSpec | undefined) => f !== undefined && !f.absent;
+  if (req.nodeid !== FUSE_ROOT_ID || a.newdir !== FUSE_ROOT_ID || !live(from)) return encodeReply(u, neg('ENOENT'), null);
+  if (flags & 1 && live(to)) return encodeReply(u, neg('EEXIST'), null);
+  if (flags & 2 && !live(to)) return encodeReply(u, neg('ENOENT'), null);
+  if (a.oldname === a.newname) return encodeReply(u, 0, null);
+  const fromIno = Object.values(s.inodes).find((i) => i.name === a.oldname);
+  const toIno = Object.values(s.inodes).find((i) => i.name === a.newname);
+  if (flags & 2) {
+    s.policy.files[a.oldname] = to!;
+    s.policy.files[a.newname] = from!;
+    if (toIno) toIno.name = a.oldname;
+  } else {
+    if (live(to)) removeName(s, a.newname);
+    delete s.policy.files[a.oldname];
+    s.policy.files[a.newname] = from!;
+  }
+  if (fromIno) fromIno.name = a.newname;
+  return encodeReply(u, 0, null);
+}
+
+/** DT_* of a mode */
+function dtype(mode: number): number {
+  return (mode >>> 12) & 0o17;
+}
+
+/**
+ * READDIR / READDIRPLUS (passthrough_hp's readdir): ".", "..", then the names, from the
+ * request's offset (entry i's off is i + 1), as many whole records as fit its size. A
+ * READDIRPLUS entry carries its LOOKUP reply ("." and ".." none: nodeid 0), which the kernel
+ * counts as a lookup. Only the root has entries: the model's directories below it are empty.
+ */
+function readdirReply(s: ServerState, env: ServerEnv, req: ServerRequest): Uint8Array {
+  const a = req.arg as { offset: number; size: number };
+  const plus = req.name === 'READDIRPLUS';
+  const names = ['.', '..', ...(req.nodeid === FUSE_ROOT_ID ? dirNames(s) : [])];
+  const dirents: Dirent[] = [];
+  const plusList: Direntplus[] = [];
+  let used = 0;
+  for (let i = a.offset; i < names.length; i++) {
+    const name = names[i]!;
+    const len = direntAlign((plus ? FUSE_DIRENTPLUS.size : FUSE_DIRENT.size) + new TextEncoder().encode(name).length);
+    if (used + len > a.size) break;
+    used += len;
+    const dot = name === '.' || name === '..';
+    const ino = dot ? null : inodeFor(s, name);
+    const dirent: Dirent = { ino: ino ? ino.nodeid : FUSE_ROOT_ID, off: i + 1, type: dtype(ino ? ino.mode : 0o040755), name };
+    if (!plus) dirents.push(dirent);
+    else plusList.push({ entry: dot ? zeroValue(FUSE_ENTRY_OUT) : entryOut(s, env, name), dirent });
+  }
+  return encodeReply(req.unique, 0, plus ? encodeDirentplus(plusList) : encodeDirents(dirents));
 }
 
 // ---------------------------------------------------------------------------
@@ -462,6 +627,8 @@ export type Out =
 export interface OpenJob {
   unique: Wide;
   nodeid: number;
+  /** CREATE: the name to make (in the root) and its mode; the reply then carries its entry */
+  create?: { name: string; mode: number };
   write: boolean;
   /** the server's fd on the backing file, -1 when none */
   fd: number;
@@ -483,8 +650,10 @@ export interface ReleaseJob {
 }
 
 export function openJob(req: ServerRequest): OpenJob {
-  const flags = (req.arg as { flags: number }).flags;
-  return { unique: req.unique, nodeid: req.nodeid, write: (flags & 3) !== 0, fd: -1, id: 0, r: 0 };
+  const a = req.arg as { flags: number; mode?: number; name?: string };
+  const j: OpenJob = { unique: req.unique, nodeid: req.nodeid, write: (a.flags & 3) !== 0, fd: -1, id: 0, r: 0 };
+  if (req.name === 'CREATE') j.create = { name: a.name ?? '', mode: a.mode ?? 0o100644 };
+  return j;
 }
 
 export function releaseJob(req: ServerRequest): ReleaseJob {
@@ -513,6 +682,16 @@ type Step<J> = (s: ServerState, j: J, env: ServerEnv) => Out;
 /** passthrough_hp's sfs_open / do_passthrough_open, and the scripted alternatives. */
 export const OPEN_STEPS: Record<'start' | 'open_backing' | 'got_fd' | 'got_id' | 'reply_pt' | 'after_reply' | 'closed' | 'done', Step<OpenJob>> = {
   start(s, j, env) {
+    if (j.create) {
+      // passthrough_hp's sfs_create: the name is made (EEXIST if taken; the policy may refuse
+      // CREATE), then opened like an OPEN of its inode; the reply carries entry and open
+      const { name, mode } = j.create;
+      if (j.nodeid !== FUSE_ROOT_ID) return { k: 'reply', bytes: encodeReply(j.unique, neg('EACCES'), null), next: null };
+      if (s.policy.create !== 'ok') return { k: 'reply', bytes: encodeReply(j.unique, neg(s.policy.create), null), next: null };
+      if (fileData(s, env, name)) return { k: 'reply', bytes: encodeReply(j.unique, neg('EEXIST'), null), next: null };
+      makeName(s, name, mode);
+      j.nodeid = inodeFor(s, name).nodeid;
+    }
     const ino = s.inodes[j.nodeid];
     if (!ino) return { k: 'reply', bytes: encodeReply(j.unique, neg('ENOENT'), null), next: null };
     const p0 = openPolicyFor(s, j.nodeid);
@@ -525,7 +704,7 @@ export const OPEN_STEPS: Record<'start' | 'open_backing' | 'got_fd' | 'got_id' |
         return { k: 'reply', bytes: encodeReply(j.unique, -ERRNO[pol.errno], null), next: null };
       case 'reply': {
         const id = typeof pol.backing_id === 'number' ? pol.backing_id : (env.vars[pol.backing_id.slice(1)] ?? -1);
-        return replyOpen(s, j, fopenBits(s, pol.flags), id);
+        return replyOpen(s, env, j, fopenBits(s, pol.flags), id);
       }
       case 'passthrough_hp':
         if (ino.backingId) {
@@ -537,21 +716,21 @@ export const OPEN_STEPS: Record<'start' | 'open_backing' | 'got_fd' | 'got_id' |
         return { k: 'goto', next: 'open_backing' };
     }
   },
-  open_backing(s, j) {
+  open_backing(s, j, env) {
     const ino = s.inodes[j.nodeid]!;
     const path = s.policy.files[ino.name]?.backing;
-    if (!path) return replyOpen(s, j, 0, 0); // nothing to pass through to: a plain open
+    if (!path) return replyOpen(s, env, j, 0, 0); // nothing to pass through to: a plain open
     return { k: 'act', act: { k: 'open', path, write: j.write }, into: 'fd', next: 'got_fd' };
   },
   got_fd(_s, j) {
     if (j.fd < 0) return { k: 'reply', bytes: encodeReply(j.unique, j.fd, null), next: null };
     return { k: 'act', act: { k: 'backing_open', fd: j.fd }, into: 'id', next: 'got_id' };
   },
-  got_id(s, j) {
+  got_id(s, j, env) {
     s.backingOpens.push(j.id);
     if (j.id < 0) {
       // passthrough_hp: "fuse_passthrough_open failed ..., disabling rw passthrough"
-      const out = replyOpen(s, j, 0, 0);
+      const out = replyOpen(s, env, j, 0, 0);
       if (out.k === 'reply') out.note = `server ${s.fs}: BACKING_OPEN failed (${j.id}); this open is not passthrough`;
       return out;
     }
@@ -563,10 +742,10 @@ export const OPEN_STEPS: Record<'start' | 'open_backing' | 'got_fd' | 'got_id' |
     }
     return { k: 'goto', next: 'reply_pt' };
   },
-  reply_pt(s, j) {
+  reply_pt(s, j, env) {
     const pol = openPolicyFor(s, j.nodeid);
     const extra = pol.mode === 'per_open' ? pol.flags.filter((f) => f !== 'PASSTHROUGH') : [];
-    return replyOpen(s, j, fopenBits(s, ['PASSTHROUGH', ...extra]), j.id);
+    return replyOpen(s, env, j, fopenBits(s, ['PASSTHROUGH', ...extra]), j.id);
   },
   after_reply(s, j) {
     const pol = openPolicyFor(s, j.nodeid);
@@ -584,12 +763,13 @@ export const OPEN_STEPS: Record<'start' | 'open_backing' | 'got_fd' | 'got_id' |
   },
 };
 
-function replyOpen(s: ServerState, j: OpenJob, openFlags: number, backingId: number): Out {
+function replyOpen(s: ServerState, env: ServerEnv, j: OpenJob, openFlags: number, backingId: number): Out {
   const fh = s.nextFh++;
   s.fhs[fh] = { nodeid: j.nodeid, backingId, fd: j.fd };
   const ino: ServerInode | undefined = s.inodes[j.nodeid];
   if (ino) ino.nopen++;
-  const bytes = encodeReply(j.unique, 0, encode(FUSE_OPEN_OUT, { fh, open_flags: openFlags >>> 0, backing_id: backingId }));
+  const open = { fh, open_flags: openFlags >>> 0, backing_id: backingId };
+  const bytes = j.create ? encodeReply(j.unique, 0, encodeCreateOut(entryOut(s, env, j.create.name), open)) : encodeReply(j.unique, 0, encode(FUSE_OPEN_OUT, open));
   const pol = openPolicyFor(s, j.nodeid);
   // only a server that closes the id right after replying has more to do
   const more = pol.mode === 'per_open' && pol.close_after_reply && backingId > 0;

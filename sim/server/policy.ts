@@ -83,6 +83,13 @@ export const ServerPolicySchema = z
           backing: z.string().regex(/^\/[^/]+\/[^/]+$/).optional(),
           data: z.string().max(1 << 24, 'at most 16 MiB: the model keeps file data in memory').optional(),
           open: OpenPolicySchema.optional(),
+          /** st_mode the server reports, its type included (default 0100644; 040755 is a directory) */
+          mode: z.number().int().min(0).max(0o177777).optional(),
+          /**
+           * not there until a CREATE or MKNOD makes it (LOOKUP says ENOENT): the file a create
+           * makes then has this backing file, data and open policy
+           */
+          absent: z.boolean().optional(),
         })
         .strict(),
     ),
@@ -126,6 +133,22 @@ export const ServerPolicySchema = z
     copy_file_range: z.union([z.literal('ok'), errnoName]).default('ENOSYS'),
     /** COPY_FILE_RANGE_64 (7.45) alone; by default as copy_file_range (a server built before 7.45: "ENOSYS") */
     copy_file_range_64: z.union([z.literal('ok'), errnoName]).optional(),
+    /**
+     * CREATE: made (its open part answered by the file's open policy), or refused (ENOSYS: the
+     * kernel falls back to MKNOD and OPEN for good)
+     */
+    create: z.union([z.literal('ok'), errnoName]).default('ok'),
+    /** MKNOD's entry: the type asked for, or always a regular file (the kernel's type check: EIO) */
+    mknod: z.enum(['ok', 'regular']).default('ok'),
+    /** RENAME2 (renameat2 with flags): done, or refused (ENOSYS: the kernel says EINVAL for good) */
+    rename2: z.union([z.literal('ok'), errnoName]).default('ok'),
+    /**
+     * OPENDIR: a reply (an fh; FOPEN flags and a backing id as given: CACHE_DIR and KEEP_CACHE
+     * for the kernel's readdir cache, PASSTHROUGH, which the kernel ignores for a directory) or
+     * an error (ENOSYS: the kernel opens directories without asking from then on, and caches
+     * their listings)
+     */
+    opendir: z.discriminatedUnion('mode', [ReplyOpenSchema, ErrorOpenSchema]).default({ mode: 'reply', flags: [], backing_id: 0 }),
   })
   .strict();
 
@@ -147,6 +170,7 @@ export function savedRefsOfPolicy(p: ServerPolicy): { ref: string; path: (string
     }
   };
   visit(p.open, ['open']);
+  if (p.opendir.mode === 'reply' && typeof p.opendir.backing_id === 'string') out.push({ ref: p.opendir.backing_id, path: ['opendir', 'backing_id'] });
   for (const [name, f] of Object.entries(p.files)) visit(f.open, ['files', name, 'open']);
   return out;
 }

@@ -103,7 +103,7 @@ const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/
     const bytes = fuse_dev_read(c, fc, l.dev);
     if (typeof bytes === 'number') return ret(0);
     l.req = acceptRequest(s, bytes);
-    if (l.req.name !== 'FORGET') lifecycle(c, s, { type: 'REQUEST' });
+    if (l.req.name !== 'FORGET' && l.req.name !== 'BATCH_FORGET') lifecycle(c, s, { type: 'REQUEST' });
     return goto(`op_${l.req.name}`);
   },
   op_INIT(c, l) {
@@ -125,12 +125,18 @@ const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/
   op_OPEN(_c, l) {
     return call(srv_open, { fs: l.fs, ...openJob(l.req) }, 'next');
   },
+  op_CREATE(_c, l) {
+    return call(srv_open, { fs: l.fs, ...openJob(l.req) }, 'next');
+  },
   op_RELEASE(_c, l) {
     return call(srv_release, { fs: l.fs, ...releaseJob(l.req) }, 'next');
   },
   // every other request gets one reply (or none: FORGET)
   ...Object.fromEntries(
-    ['LOOKUP', 'GETATTR', 'READ', 'WRITE', 'FLUSH', 'FORGET', 'DESTROY', 'GETXATTR', 'SETATTR', 'STATFS', 'OPENDIR', 'INTERRUPT', 'GETLK', 'SETLK', 'SETLKW'].map((n) => [
+    [
+      ...['LOOKUP', 'GETATTR', 'READ', 'WRITE', 'FLUSH', 'FORGET', 'BATCH_FORGET', 'DESTROY', 'GETXATTR', 'SETATTR', 'STATFS', 'INTERRUPT', 'GETLK', 'SETLK', 'SETLKW'],
+      ...['MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR'],
+    ].map((n) => [
       `op_${n}`,
       (c: Ctx, l: LoopL) => {
         const s = serverOf(c.w, l.fs);

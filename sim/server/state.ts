@@ -15,6 +15,8 @@ export interface ServerInode {
   opened: number;
   /** the mode the server reports (a SETATTR's MODE changes it) */
   mode: number;
+  /** unlinked (name ''): the file it was, which it keeps while the kernel still uses the inode */
+  gone?: ServerPolicy['files'][string];
 }
 
 /** A lock in the server's own table (policy locks: "table"); offsets as decimal strings (u64). */

@@ -5,7 +5,7 @@ import { block, entry, goto, kfunc, ret, tail, type Next } from '../exec.ts';
 import { name } from '../ctx.ts';
 import type { FileObj, FuseConnObj, Proc, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
-import { decodeReplyArg, decodeRequest, decodeRequestArg, encodeRequest, WireError } from '../../wire/messages.ts';
+import { decodeReplyArg, decodeRequest, decodeRequestArg, encodeBatchForgetBody, encodeRequest, WireError } from '../../wire/messages.ts';
 import { decode, FUSE_OUT_HEADER } from '../../wire/structs.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLONE, FUSE_DEV_IOC_SYNC_INIT, FUSE_OPCODE, opcodeName } from '../../wire/uapi.ts';
 import { alloc_file } from '../vfs/file_table.ts';
@@ -78,12 +78,39 @@ export function fuse_take_answer(c: Ctx, fc: FuseConnObj, unique: number): { err
  * With nothing pending on a dead connection the server gets ENODEV (ECONNABORTED after abort).
  */
 export function fuse_dev_read(c: Ctx, fc: FuseConnObj, dev?: Ptr): Uint8Array | number {
+  const batch = fuse_read_batch_forget(c, fc);
+  if (batch) return batch;
   const req = fc.pending.shift();
   if (!req) return fc.connected ? neg('EAGAIN') : neg('ENODEV');
   if (dev !== undefined) req.dev = dev; // now on this device's fpq->processing
   fc.processing.push(req);
   c.emit('wire', `${name(fc)}: server reads ${opcodeName(req.opcode)} unique=${req.unique}`);
   return fromHex(req.bytes);
+}
+
+/**
+ * fuse_read_forget: forgets waiting together go out as one BATCH_FORGET (protocol 7.16 on;
+ * fuse_read_batch_forget, as many fuse_forget_one as the server's buffer holds), a lone one
+ * as FORGET. The model keeps forgets in the request queue in the order they were queued and
+ * batches those at its head: the kernel's separate forget list, read ahead of pending
+ * requests (fiq->forget_batch), differs only when the server lags behind, which a server
+ * reading promptly (the real one of the oracle, and the model's) does not.
+ */
+function fuse_read_batch_forget(c: Ctx, fc: FuseConnObj): Uint8Array | null {
+  let n = 0;
+  while (n < fc.pending.length && fc.pending[n]!.opcode === FUSE_OPCODE.FORGET) n++;
+  if (n < 2 || fc.minor < 16) return null;
+  // (nbytes - in_header - fuse_batch_forget_in) / sizeof(fuse_forget_one) for libfuse's buffer
+  n = Math.min(n, Math.floor((131072 + 4096 - 40 - 8) / 16));
+  const taken = fc.pending.splice(0, n);
+  const forgets = taken.map((r) => {
+    const q = decodeRequest(fromHex(r.bytes));
+    return { nodeid: q.header.nodeid, nlookup: Number(new DataView(q.body.buffer, q.body.byteOffset).getBigUint64(0, true)) };
+  });
+  const unique = taken[0]!.unique;
+  const bytes = encodeRequest({ opcode: FUSE_OPCODE.BATCH_FORGET, unique, nodeid: 0, uid: 0, gid: 0, pid: 0 }, encodeBatchForgetBody(forgets));
+  c.emit('wire', `${name(fc)}: server reads BATCH_FORGET unique=${unique} (${n} forgets)`);
+  return bytes;
 }
 
 /**

@@ -3,20 +3,25 @@
 // of the filesystem type.)
 import { block, call, goto, kfunc, ret } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
-import type { FuseSb, Ptr } from '../state.ts';
+import type { FileObj, FuseFileObj, FuseInodeObj, FuseSb, Ptr } from '../state.ts';
+import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
-import { decodeReplyArg, cstring } from '../../wire/messages.ts';
-import { encode, FUSE_GETATTR_IN, FUSE_SETATTR_IN, zeroValue } from '../../wire/structs.ts';
-import { FATTR, FUSE_GETATTR_FH, FUSE_OPCODE, FUSE_ROOT_ID } from '../../wire/uapi.ts';
+import { decodeReplyArg, cstring, encodeNameBody, encodeNamedRequest, encodeRename2Body, encodeRenameBody } from '../../wire/messages.ts';
+import { encode, FUSE_CREATE_IN, FUSE_GETATTR_IN, FUSE_MKDIR_IN, FUSE_MKNOD_IN, FUSE_OPEN_IN, FUSE_SETATTR_IN, zeroValue } from '../../wire/structs.ts';
+import { FATTR, FOPEN, FUSE_GETATTR_FH, FUSE_OPCODE, FUSE_ROOT_ID } from '../../wire/uapi.ts';
 import { ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FILE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_OPEN, ATTR_SIZE, ATTR_TIMES_SET, ATTR_UID, type IattrA } from '../vfs/fs.ts';
 import { invalidatePages, PAGE_SIZE, truncatePages } from '../mm/filemap.ts';
-import { fuse_lock_owner_id, fuse_write_inode_now, fuse_writepages } from './file.ts';
-import { fuse_request_wait, fuse_take_answer } from './dev.ts';
-import { fuse_change_attributes, fuse_change_attributes_common, fuse_evict_inode, fuse_get_cache_mask, fuse_iget, fuse_time_to_jiffies } from './inode.ts';
+import { fuse_lock_owner_id, fuse_open, fuse_write_inode_now, fuse_writepages, releaseBody } from './file.ts';
+import { O_CREAT, O_EXCL, O_NOCTTY } from '../vfs/fcntl.ts';
+import { CURRENT_UMASK, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, LOOKUP_RENAME_TARGET, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../vfs/namei.ts';
+import { fuse_queue_request, fuse_request_wait, fuse_take_answer } from './dev.ts';
+import { dentry_unused, fuse_change_attributes, fuse_change_attributes_common, fuse_evict_inode, fuse_get_cache_mask, fuse_iget, fuse_iput, fuse_time_to_jiffies } from './inode.ts';
 
 interface LookupA {
   sb: number;
   name: string;
+  /** the walk's LOOKUP_* intent (sim/kernel/vfs/namei.ts) */
+  flags?: number;
 }
 
 interface LookupL extends LookupA {
@@ -31,7 +36,12 @@ interface LookupL extends LookupA {
  * valid (entry_valid of the reply that made it), else LOOKUP to the server. A reply naming the
  * inode already cached keeps it (one more nlookup, fresh attributes); one naming another
  * nodeid, or an error, drops the old dentry and looks the name up afresh (lookup_slow).
+ * An exclusive create or a rename target (LOOKUP_EXCL, LOOKUP_RENAME_TARGET) revalidates even
+ * a valid entry, as fuse_dentry_revalidate treats those intents like an expired one.
  * Returns the inode. The root is always there (the superblock holds it).
+ *
+ * A positive LOOKUP advises READDIRPLUS for the directory (fuse_advise_use_readdirplus); so
+ * does the first dcache hit on an inode a READDIRPLUS made (FUSE_I_INIT_RDPLUS).
  */
 export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c', {
   start(c, l) {
@@ -40,7 +50,14 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
     l.reval = false;
     if (hit !== undefined) {
       const fi = c.deref(hit, 'fuse_inode');
-      if (l.name === '' || c.w.jiffies < fi.entryExpires) return ret(hit);
+      const forced = ((l.flags ?? 0) & (LOOKUP_EXCL | LOOKUP_RENAME_TARGET)) !== 0;
+      if (l.name === '' || (c.w.jiffies < fi.entryExpires && !forced)) {
+        if (fi.initRdplus) {
+          setField(c, fi, 'initRdplus', false);
+          fuse_advise_use_readdirplus(c, sb);
+        }
+        return ret(hit);
+      }
       l.reval = true;
     }
     const fc = c.deref(sb.conn, 'fuse_conn');
@@ -76,15 +93,29 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
       fuse_time_to_jiffies(c, e.attr_valid, e.attr_valid_nsec),
       fuse_time_to_jiffies(c, e.entry_valid, e.entry_valid_nsec),
     );
+    if (!l.reval) fuse_advise_use_readdirplus(c, sb);
+    // an exclusive create finding the name ends its walk here (EEXIST): the dentry is unused
+    if ((l.flags ?? 0) & LOOKUP_EXCL) dentry_unused(c, fi);
     return ret(fi.ptr);
   },
 });
 
 /**
+ * fuse_advise_use_readdirplus: FUSE_I_ADVISE_RDPLUS on the directory (the model's: the root).
+ * Only fuse_use_readdirplus with readdirplus_auto reads the bit, so the model keeps it only on
+ * such a connection (worlds that differ in nothing else stay one state for the explorer).
+ */
+function fuse_advise_use_readdirplus(c: Ctx, sb: FuseSb) {
+  const root = sb.inodes[''];
+  if (root === undefined || !c.deref(sb.conn, 'fuse_conn').readdirplusAuto) return;
+  setField(c, c.deref(root, 'fuse_inode'), 'adviseRdplus', true);
+}
+
+/**
  * d_invalidate of a stale dentry: the name no longer leads to the cached inode. The inode
  * itself stays while something holds it; an unused one is evicted (its FORGET goes out).
  */
-function d_invalidate(c: Ctx, inode: Ptr) {
+export function d_invalidate(c: Ctx, inode: Ptr) {
   const fi = c.deref(inode, 'fuse_inode');
   const sb = c.w.sbs[fi.sb] as FuseSb;
   if (sb.inodes[fi.name] === inode) delete sb.inodes[fi.name];
@@ -278,3 +309,400 @@ export const fuse_setattr = kfunc<IattrA, SetattrL>('fuse_setattr', 'fs/fuse/dir
     return ret(0);
   },
 });
+
+// ---------------------------------------------------------------------------
+// Namespace operations: CREATE (atomic_open), MKNOD, MKDIR, UNLINK, RMDIR, RENAME(2).
+
+/** S_IFMT and the types of a mode */
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+
+/** invalid_nodeid: 0, or the root's (a reply may not name the root as a new entry) */
+function invalid_nodeid(nodeid: number): boolean {
+  return nodeid === 0 || nodeid === FUSE_ROOT_ID;
+}
+
+/**
+ * fuse_dir_changed: the directory's attributes (size, times) are stale after an entry came or
+ * went (the model's directories are all the root).
+ */
+function fuse_dir_changed(c: Ctx, sb: FuseSb) {
+  const root = sb.inodes[''];
+  if (root === undefined) return;
+  const fi = c.deref(root, 'fuse_inode');
+  setField(c, fi, 'attrValid', false);
+  // inode_maybe_inc_iversion: only a queried i_version moves (the readdir cache queried it)
+  if (fi.rdc) setField(c, fi, 'iversion', (fi.iversion ?? 0) + 1);
+}
+
+/**
+ * fuse_entry_unlinked: the inode lost a name: its attributes (nlink, ctime) are stale. The
+ * dentry then goes (the VFS's d_delete, here as d_invalidate: an inode something still holds,
+ * an open file or the syscall's own path walk, waits as an orphan for its last iput, whose
+ * eviction sends the FORGET).
+ */
+function fuse_entry_unlinked(c: Ctx, inode: Ptr) {
+  setField(c, c.deref(inode, 'fuse_inode'), 'attrValid', false);
+  d_invalidate(c, inode);
+}
+
+interface EntryL {
+  sb: number;
+  name: string;
+  unique: number;
+  fc: Ptr;
+  /** S_IFMT the new entry must have */
+  type: number;
+  /** the MKNOD of an O_CREAT whose CREATE the server lacks: the VFS opens the new inode next */
+  opening?: boolean;
+}
+
+/**
+ * create_new_entry (MKNOD, MKDIR): the server's entry becomes a dentry and an inode (fuse_iget:
+ * one lookup the kernel will FORGET). A reply naming the root or no inode, or of another file
+ * type than asked, is EIO, and its forget is freed unsent: the server's lookup count stays.
+ */
+function create_new_entry(c: Ctx, l: EntryL): number {
+  const fc = c.deref(l.fc, 'fuse_conn');
+  const a = fuse_take_answer(c, fc, l.unique);
+  if (a.error) return a.error;
+  const r = decodeReplyArg(FUSE_OPCODE.LOOKUP, a.body);
+  if (r.op !== 'LOOKUP') throw new Error('decodeReplyArg(entry) (model bug)');
+  const e = r.arg;
+  if (invalid_nodeid(e.nodeid)) return neg('EIO');
+  if ((e.attr.mode ^ l.type) & S_IFMT) {
+    c.emit('note', `create_new_entry: the reply's type ${(e.attr.mode & S_IFMT).toString(8)} is not the one asked (${l.type.toString(8)}): EIO, no FORGET for n${e.nodeid}`);
+    return neg('EIO');
+  }
+  const sb = c.w.sbs[l.sb] as FuseSb;
+  const fi = fuse_iget(c, l.sb, l.name, e.nodeid, e.attr, fuse_time_to_jiffies(c, e.attr_valid, e.attr_valid_nsec), fuse_time_to_jiffies(c, e.entry_valid, e.entry_valid_nsec));
+  fuse_dir_changed(c, sb);
+  // mknod(2), mkdir(2): done_path_create's dput leaves the new dentry unused (an O_CREAT's
+  // MKNOD is opened next, and stays in use)
+  if (!l.opening) dentry_unused(c, fi);
+  return 0;
+}
+
+function connOfSb(c: Ctx, sbId: number) {
+  return c.deref((c.w.sbs[sbId] as FuseSb).conn, 'fuse_conn');
+}
+
+/**
+ * fuse_mknod: MKNOD in the parent (the root) with the mode (its type included) less the
+ * caller's umask (no FUSE_DONT_MASK from the model's servers), rdev and the umask itself.
+ */
+export const fuse_mknod = kfunc<{ sb: number; name: string; mode: number; rdev: number; opening?: boolean }, EntryL & { mode: number; rdev: number }>('fuse_mknod', 'fs/fuse/dir.c', {
+  start(c, l) {
+    const fc = connOfSb(c, l.sb);
+    l.fc = fc.ptr;
+    l.type = l.mode & S_IFMT;
+    const body = encodeNamedRequest(FUSE_MKNOD_IN, { mode: l.mode & ~CURRENT_UMASK, rdev: l.rdev, umask: CURRENT_UMASK, padding: 0 }, l.name);
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.MKNOD, FUSE_ROOT_ID, body, 'reply');
+  },
+  reply(c, l) {
+    return ret(create_new_entry(c, l));
+  },
+});
+
+/** fuse_mkdir: MKDIR with the permission bits (no S_IFDIR) less the umask, and the umask. */
+export const fuse_mkdir = kfunc<{ sb: number; name: string; mode: number }, EntryL & { mode: number }>('fuse_mkdir', 'fs/fuse/dir.c', {
+  start(c, l) {
+    const fc = connOfSb(c, l.sb);
+    l.fc = fc.ptr;
+    l.type = S_IFDIR;
+    const body = encodeNamedRequest(FUSE_MKDIR_IN, { mode: l.mode & ~CURRENT_UMASK, umask: CURRENT_UMASK }, l.name);
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.MKDIR, FUSE_ROOT_ID, body, 'reply');
+  },
+  reply(c, l) {
+    return ret(create_new_entry(c, l));
+  },
+});
+
+/**
+ * fuse_unlink / fuse_rmdir: UNLINK or RMDIR (parent nodeid, name), nothing else; on success
+ * the inode's name goes (fuse_entry_unlinked; rmdir clears nlink) and the directory changed.
+ * An inode nobody holds is evicted at once (FORGET); an open file's inode lives on, and its
+ * passthrough io with it, until the last close.
+ */
+export const fuse_unlink = kfunc<{ sb: number; name: string; dir: boolean }, { sb: number; name: string; dir: boolean; unique: number; fc: Ptr }>('fuse_unlink', 'fs/fuse/dir.c', {
+  start(c, l) {
+    const fc = connOfSb(c, l.sb);
+    l.fc = fc.ptr;
+    return fuse_request_wait(c, l, fc, l.dir ? FUSE_OPCODE.RMDIR : FUSE_OPCODE.UNLINK, FUSE_ROOT_ID, encodeNameBody(l.name), 'reply');
+  },
+  reply(c, l) {
+    const a = fuse_take_answer(c, c.deref(l.fc, 'fuse_conn'), l.unique);
+    if (a.error) return ret(a.error);
+    const sb = c.w.sbs[l.sb] as FuseSb;
+    const inode = sb.inodes[l.name];
+    if (inode !== undefined) fuse_entry_unlinked(c, inode);
+    fuse_dir_changed(c, sb);
+    return ret(0);
+  },
+});
+
+interface RenameL {
+  sb: number;
+  old: string;
+  new: string;
+  flags: number;
+  unique: number;
+  fc: Ptr;
+}
+
+/**
+ * fuse_rename2: flags 0 is RENAME (fuse_rename_in: newdir), any other RENAME2 (with the flags),
+ * unless an earlier RENAME2 was answered ENOSYS (fc->no_rename2): then EINVAL without asking;
+ * that ENOSYS itself is EINVAL too. On success (fuse_rename_common) a replaced target loses its
+ * name (fuse_entry_unlinked: evicted when the syscall lets go of it, FORGET), and the VFS moves
+ * the dentry (d_move; RENAME_EXCHANGE swaps them: d_exchange): files open on it follow.
+ */
+export const fuse_rename2 = kfunc<{ sb: number; old: string; new: string; flags: number }, RenameL>('fuse_rename2', 'fs/fuse/dir.c', {
+  start(c, l) {
+    const fc = connOfSb(c, l.sb);
+    l.fc = fc.ptr;
+    if (l.flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return ret(neg('EINVAL'));
+    if (l.flags === 0) return fuse_request_wait(c, l, fc, FUSE_OPCODE.RENAME, FUSE_ROOT_ID, encodeRenameBody(FUSE_ROOT_ID, l.old, l.new), 'reply');
+    if (fc.noRename2 || fc.minor < 23) return ret(neg('EINVAL'));
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.RENAME2, FUSE_ROOT_ID, encodeRename2Body(FUSE_ROOT_ID, l.flags, l.old, l.new), 'reply');
+  },
+  reply(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS') && l.flags) {
+      setField(c, fc, 'noRename2', true);
+      return ret(neg('EINVAL'));
+    }
+    if (a.error) return ret(a.error);
+    const sb = c.w.sbs[l.sb] as FuseSb;
+    const src = sb.inodes[l.old];
+    const dst = sb.inodes[l.new];
+    // fuse_update_ctime: the moved inode's ctime changed (its attributes are stale)
+    if (src !== undefined) setField(c, c.deref(src, 'fuse_inode'), 'attrValid', false);
+    if (l.flags & RENAME_EXCHANGE) {
+      if (dst !== undefined) setField(c, c.deref(dst, 'fuse_inode'), 'attrValid', false);
+      if (src !== undefined) d_rename(c, sb, src, l.new);
+      if (dst !== undefined) d_rename(c, sb, dst, l.old);
+    } else {
+      if (dst !== undefined && dst !== src) fuse_entry_unlinked(c, dst);
+      if (src !== undefined) d_rename(c, sb, src, l.new);
+    }
+    fuse_dir_changed(c, sb);
+    return ret(0);
+  },
+});
+
+/** d_move of the model's dcache: the inode's dentry takes the new name; its open files follow. */
+function d_rename(c: Ctx, sb: FuseSb, inode: Ptr, to: string) {
+  const fi = c.deref(inode, 'fuse_inode');
+  if (sb.inodes[fi.name] === inode) delete sb.inodes[fi.name];
+  const from = fi.name;
+  setField(c, fi, 'name', to);
+  sb.inodes[to] = inode;
+  for (const o of Object.values(c.w.heap)) {
+    if (o.type !== 'file' || o.sb !== fi.sb || o.name !== from || !o.private_data) continue;
+    const ff = c.w.heap[o.private_data];
+    if (ff?.type === 'fuse_file' && ff.inode === inode) o.name = to;
+  }
+}
+
+interface AtomicOpenA {
+  sb: number;
+  name: string;
+  file: Ptr;
+  flags: number;
+  /** S_IFREG | the permission bits, the umask already taken off (vfs_prepare_mode) */
+  mode: number;
+}
+
+interface AtomicOpenL extends AtomicOpenA {
+  inode: number;
+  unique: number;
+  fc: Ptr;
+  err: number;
+}
+
+/**
+ * fuse_atomic_open for open(O_CREAT). The VFS's lookup_open first: a cached valid positive
+ * dentry is opened as usual (OPEN without CREAT; finish_no_open), unless O_EXCL forces its
+ * revalidation (LOOKUP). Else fuse_lookup (LOOKUP; ENOENT is a negative dentry): a positive
+ * answer is finish_no_open too (O_EXCL then fails EEXIST in do_open). A negative one is created:
+ * fuse_create_open (CREATE with the open flags less O_NOCTTY, the mode and umask), whose reply
+ * carries the entry and the open: the inode comes from the entry (fuse_iget), the fuse_file
+ * from the open part, and finish_open runs fuse_finish_open exactly as an OPEN reply would
+ * (fuse_file_io_open: FOPEN_PASSTHROUGH with its backing id works on the new file). CREATE
+ * answered ENOSYS sets fc->no_create: this and every later create is MKNOD, then the VFS opens
+ * the new inode (OPEN). Returns 1 (created and opened), 2 (created, not opened), 0 (exists) or -errno.
+ */
+export const fuse_atomic_open = kfunc<AtomicOpenA, AtomicOpenL>('fuse_atomic_open', 'fs/fuse/dir.c', {
+  start(c, l) {
+    const flags = LOOKUP_OPEN | LOOKUP_CREATE | (l.flags & O_EXCL ? LOOKUP_EXCL : 0);
+    return call(fuse_lookup, { sb: l.sb, name: l.name, flags }, 'looked', 'inode');
+  },
+  looked(c, l) {
+    if (l.inode >= 0) return ret(0);
+    if (l.inode !== neg('ENOENT')) return ret(l.inode);
+    const fc = connOfSb(c, l.sb);
+    l.fc = fc.ptr;
+    if (fc.noCreate) return goto('mknod');
+    const body = encodeNamedRequest(FUSE_CREATE_IN, { flags: l.flags & ~O_NOCTTY, mode: l.mode & ~CURRENT_UMASK, umask: CURRENT_UMASK, open_flags: 0 }, l.name);
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.CREATE, FUSE_ROOT_ID, body, 'reply');
+  },
+  reply(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS')) {
+      setField(c, fc, 'noCreate', true);
+      return goto('mknod');
+    }
+    if (a.error) return ret(a.error);
+    const r = decodeReplyArg(FUSE_OPCODE.CREATE, a.body);
+    if (r.op !== 'CREATE') throw new Error('decodeReplyArg(CREATE) (model bug)');
+    const e = r.entry;
+    // fuse_create_open: not a regular file, or no valid nodeid: EIO (the fuse_file is freed
+    // without a RELEASE, the forget without a FORGET)
+    if ((e.attr.mode & S_IFMT) !== S_IFREG || invalid_nodeid(e.nodeid)) return ret(neg('EIO'));
+    const sb = c.w.sbs[l.sb] as FuseSb;
+    const fi = fuse_iget(c, l.sb, l.name, e.nodeid, e.attr, fuse_time_to_jiffies(c, e.attr_valid, e.attr_valid_nsec), fuse_time_to_jiffies(c, e.entry_valid, e.entry_valid_nsec));
+    fuse_dir_changed(c, sb);
+    const ff = c.alloc<FuseFileObj>({
+      type: 'fuse_file',
+      fh: r.open.fh,
+      nodeid: e.nodeid,
+      inode: fi.ptr,
+      openFlags: r.open.open_flags,
+      iomode: 'IOM_NONE',
+      passthrough: 0,
+      cred: 0,
+      hasArgs: true,
+      count: 1,
+    });
+    return call(fuse_open, { file: l.file, ff: ff.ptr, backingId: r.open.backing_id }, 'opened', 'err');
+  },
+  opened(_c, l) {
+    return ret(l.err < 0 ? l.err : 1);
+  },
+  mknod(_c, l) {
+    return call(fuse_mknod, { sb: l.sb, name: l.name, mode: l.mode, rdev: 0, opening: true }, 'made', 'err');
+  },
+  made(_c, l) {
+    return ret(l.err < 0 ? l.err : 2);
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Directories: OPENDIR and RELEASEDIR (fuse_dir_operations; READDIR lives in readdir.ts).
+
+interface DirOpenL {
+  file: Ptr;
+  inode: Ptr;
+  ff: Ptr;
+  unique: number;
+  fc: Ptr;
+}
+
+/**
+ * fuse_dir_open -> fuse_do_open(isdir): OPENDIR with the file's flags (less CREAT, EXCL,
+ * NOCTTY), the reply's fh kept, FOPEN_DIRECT_IO dropped. It never calls fuse_file_io_open:
+ * an OPENDIR reply's FOPEN_PASSTHROUGH and backing id are ignored (6.18 observed: opendir
+ * succeeds, READDIR goes to the server, no backing file is attached to anything). An error
+ * reply fails the open; ENOSYS sets fc->no_opendir: this and every later directory open goes
+ * without a request (dir_open_noargs).
+ */
+export const fuse_dir_open = kfunc<{ file: Ptr }, DirOpenL>('fuse_dir_open', 'fs/fuse/dir.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const sb = c.w.sbs[f.sb] as FuseSb;
+    l.inode = sb.inodes[f.name] ?? 0;
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const fc = connOfSb(c, fi.sb);
+    l.fc = fc.ptr;
+    if (!fc.initialized) return block({ on: 'initialized', conn: fc.ptr }, 'start');
+    if (fc.noOpendir) return ret(dir_open_noargs(c, l));
+    const body = encode(FUSE_OPEN_IN, { flags: f.flags & ~(O_CREAT | O_EXCL | O_NOCTTY), open_flags: 0 });
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.OPENDIR, fi.nodeid, body, 'reply');
+  },
+  reply(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    if (a.error === neg('ENOSYS')) {
+      setField(c, fc, 'noOpendir', true);
+      return ret(dir_open_noargs(c, l));
+    }
+    if (a.error) return ret(a.error);
+    const r = decodeReplyArg(FUSE_OPCODE.OPENDIR, a.body);
+    if (r.op !== 'OPENDIR') throw new Error('decodeReplyArg(OPENDIR) (model bug)');
+    const fi = c.deref(l.inode, 'fuse_inode');
+    if (r.arg.open_flags & FOPEN.PASSTHROUGH || r.arg.backing_id) {
+      c.emit('note', `fuse_dir_open: OPENDIR's open_flags 0x${r.arg.open_flags.toString(16)} backing_id ${r.arg.backing_id}: a directory never goes through fuse_file_io_open, so both are ignored`);
+    }
+    const ff = c.alloc<FuseFileObj>({
+      type: 'fuse_file',
+      fh: r.arg.fh,
+      nodeid: fi.nodeid,
+      inode: l.inode,
+      openFlags: r.arg.open_flags & ~FOPEN.DIRECT_IO,
+      iomode: 'IOM_NONE',
+      passthrough: 0,
+      cred: 0,
+      hasArgs: true,
+      count: 1,
+      isdir: true,
+    });
+    // an open without FOPEN_KEEP_CACHE drops the directory's page cache, and the readdir
+    // cache in it (invalidate_inode_pages2)
+    if (!(r.arg.open_flags & FOPEN.KEEP_CACHE) && fi.rdc) fuse_rdc_reset(c, fi);
+    const f = c.deref(l.file, 'file');
+    f.private_data = ff.ptr;
+    f.pos = 0;
+    setField(c, fi, 'icount', fi.icount + 1);
+    return ret(0);
+  },
+});
+
+/**
+ * fuse_do_open for a directory of a server without OPENDIR (fc->no_opendir): no request, fh 0,
+ * FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR (the listing is cached in the directory's page cache),
+ * and no RELEASEDIR later (ff->args is NULL).
+ */
+function dir_open_noargs(c: Ctx, l: DirOpenL): number {
+  const fi = c.deref(l.inode, 'fuse_inode');
+  const ff = c.alloc<FuseFileObj>({
+    type: 'fuse_file',
+    fh: 0,
+    nodeid: fi.nodeid,
+    inode: l.inode,
+    openFlags: FOPEN.KEEP_CACHE | FOPEN.CACHE_DIR,
+    iomode: 'IOM_NONE',
+    passthrough: 0,
+    cred: 0,
+    hasArgs: false,
+    count: 1,
+    isdir: true,
+  });
+  const f = c.deref(l.file, 'file');
+  f.private_data = ff.ptr;
+  f.pos = 0;
+  setField(c, fi, 'icount', fi.icount + 1);
+  return 0;
+}
+
+/** fuse_rdc_reset: the readdir cache starts over (a new version, nothing in it) */
+export function fuse_rdc_reset(c: Ctx, fi: FuseInodeObj) {
+  const old = fi.rdc;
+  setField(c, fi, 'rdc', { cached: false, entries: [], pos: 0, version: (old?.version ?? 0) + 1, iversion: old?.iversion ?? 0, mtime: old?.mtime ?? 0 });
+}
+
+/**
+ * fuse_dir_release -> fuse_release_common(isdir): RELEASEDIR (fh, the file's flags),
+ * asynchronous; then the file's hold on the inode goes.
+ */
+export function fuse_dir_release(c: Ctx, f: FileObj) {
+  const ff = c.deref(f.private_data, 'fuse_file');
+  const fi = c.deref(ff.inode, 'fuse_inode');
+  const fc = connOfSb(c, fi.sb);
+  if (ff.hasArgs) fuse_queue_request(c, fc, FUSE_OPCODE.RELEASEDIR, fi.nodeid, releaseBody(c, ff, f), false);
+  c.kfree(ff.ptr);
+  fuse_iput(c, fi);
+}

@@ -14,7 +14,6 @@ import { filemap_read, invalidatePages, PAGE_SIZE, truncatePagesRange, writeToPa
 import { generic_file_llseek, vfs_setpos } from '../vfs/read_write.ts';
 import { splice_copy_file_range } from '../vfs/splice.ts';
 import { MAX_LFS_FILESIZE } from '../vfs/falloc.ts';
-import { generic_read_dir } from '../vfs/libfs.ts';
 import { fuse_getattr } from './dir.ts';
 import { fuse_iput } from './inode.ts';
 import { file_remove_privs } from '../vfs/attr.ts';
@@ -59,9 +58,16 @@ interface OpenL {
  * fuse_open -> fuse_do_open + fuse_finish_open: ask the server (OPEN), keep its reply in
  * the fuse_file, then let the reply choose the inode's io mode (fuse_file_io_open). When
  * that fails, the server is told with a synchronous RELEASE (fuse_sync_release).
+ *
+ * Called with a fuse_file (and the backing id its reply carried) it is finish_open's
+ * fuse_finish_open for a file CREATE made and opened (fuse_create_open): no OPEN is sent.
  */
-export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.c', {
+export const fuse_open = kfunc<{ file: Ptr; ff?: Ptr; backingId?: number }, OpenL>('fuse_open', 'fs/fuse/file.c', {
   start(c, l) {
+    if (l.ff) {
+      l.inode = c.deref(l.ff, 'fuse_file').inode;
+      return goto('finish');
+    }
     const f = c.deref(l.file, 'file');
     l.inode = inodeOfFile(c, f);
     const fi = c.deref(l.inode, 'fuse_inode');
@@ -168,7 +174,7 @@ export const fuse_open = kfunc<{ file: Ptr }, OpenL>('fuse_open', 'fs/fuse/file.
  * owner when flock(2) was ever called on it with FUSE_FLOCK_LOCKS (ff->flock), so the server
  * drops that owner's flock lock: close itself never sends an unlock.
  */
-function releaseBody(c: Ctx, ff: FuseFileObj, f: FileObj): Uint8Array {
+export function releaseBody(c: Ctx, ff: FuseFileObj, f: FileObj): Uint8Array {
   const flock = ff.flock ? { release_flags: FUSE_RELEASE_FLOCK_UNLOCK, lock_owner: fuse_lock_owner_id(c, file_owner(f.ptr)) } : { release_flags: 0, lock_owner: 0 };
   return encode(FUSE_RELEASE_IN, { fh: ff.fh, flags: f.flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC), ...flock });
 }
@@ -878,7 +884,7 @@ const fuse_fsync = kfunc<FsyncA, FsyncL>('fuse_fsync', 'fs/fuse/file.c', {
  * fuse_dir_fsync: FSYNCDIR with the directory's fh (0: the model's directories are opened
  * without OPENDIR); fc->no_fsyncdir after ENOSYS, then success without asking.
  */
-const fuse_dir_fsync = kfunc<FsyncA, FsyncL>('fuse_dir_fsync', 'fs/fuse/dir.c', {
+export const fuse_dir_fsync = kfunc<FsyncA, FsyncL>('fuse_dir_fsync', 'fs/fuse/dir.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
     const sb = c.w.sbs[f.sb]!;
@@ -1059,7 +1065,7 @@ const fuse_file_llseek = kfunc<LlseekA, LlseekL>('fuse_file_llseek', 'fs/fuse/fi
 });
 
 /** fuse_dir_operations' llseek: generic_file_llseek over the directory's i_size (the root's: 0). */
-const fuse_dir_llseek = kfunc<LlseekA>('generic_file_llseek', 'fs/read_write.c', {
+export const fuse_dir_llseek = kfunc<LlseekA>('generic_file_llseek', 'fs/read_write.c', {
   start(c, l) {
     const f = c.deref(l.file, 'file');
     const fi = inodeOfFile(c, f);
@@ -1206,6 +1212,5 @@ register_file_operations(FUSE_FOPS, {
   },
 });
 
-/** fuse_dir_operations (the directory's io: reading one is EISDIR) */
+/** fuse_dir_operations (registered in readdir.ts, once dir.ts's members exist) */
 export const FUSE_DIR_FOPS = 'fuse_dir';
-register_file_operations(FUSE_DIR_FOPS, { name: 'fuse_dir_operations', read: generic_read_dir, fsync: fuse_dir_fsync, llseek: fuse_dir_llseek });

@@ -2,7 +2,7 @@
 // RCU-deferred free, the connection's end (umount, last put), and FUSE's file_system_type.
 import type { Ctx } from '../ctx.ts';
 import { entry, kfunc, ret } from '../exec.ts';
-import type { FuseConnObj, FuseInodeObj, FuseSb, InodeKind, Ptr, SuperBlock } from '../state.ts';
+import type { FuseConnObj, FuseFileObj, FuseInodeObj, FuseSb, InodeKind, Ptr, SuperBlock } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { setField, xchg } from '../lib/once.ts';
 import { idr_init } from '../lib/idr.ts';
@@ -14,7 +14,7 @@ import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { register_filesystem } from '../vfs/fs.ts';
 import { fuse_abort_conn, fuse_dev_open, fuse_queue_request } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
-import { fuse_getattr, fuse_lookup, fuse_setattr, fuse_statfs } from './dir.ts';
+import { fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
 import { fuse_getxattr } from './xattr.ts';
 import { FUSE_DIR_FOPS, FUSE_FOPS } from './file.ts';
 import { locks_free_lock_context } from '../vfs/locks.ts';
@@ -44,6 +44,13 @@ export function process_init_reply(c: Ctx, fc: FuseConnObj, error: number, body:
       if (flags & FUSE_INIT_FLAG.WRITEBACK_CACHE) setField(c, fc, 'writebackCache', true);
       if (flags & FUSE_INIT_FLAG.DIRECT_IO_ALLOW_MMAP) setField(c, fc, 'directIoAllowMmap', true);
       if (flags & FUSE_INIT_FLAG.ATOMIC_O_TRUNC) setField(c, fc, 'atomicOTrunc', true);
+      // READDIRPLUS: always, or (AUTO) for a listing's first batch and after lookups
+      if (flags & FUSE_INIT_FLAG.DO_READDIRPLUS) {
+        setField(c, fc, 'doReaddirplus', true);
+        if (flags & FUSE_INIT_FLAG.READDIRPLUS_AUTO) setField(c, fc, 'readdirplusAuto', true);
+      }
+      // fc->max_pages: the server's max_pages (at least 1, at most the module's 256)
+      if (flags & FUSE_INIT_FLAG.MAX_PAGES) setField(c, fc, 'maxPages', Math.min(256, Math.max(arg.max_pages, 1)));
       // the lock flags: before 7.6 none; before 7.17 POSIX_LOCKS stands for both
       const posix = arg.minor >= 6 && (flags & FUSE_INIT_FLAG.POSIX_LOCKS) !== 0n;
       const flock = arg.minor >= 17 ? (flags & FUSE_INIT_FLAG.FLOCK_LOCKS) !== 0n : posix;
@@ -197,6 +204,63 @@ export function fuse_iput(c: Ctx, fi: FuseInodeObj) {
   const sb = c.w.sbs[fi.sb] as FuseSb;
   if (fi.icount <= 1 && sb.orphans?.includes(fi.ptr)) return fuse_evict_inode(c, fi, true);
   setField(c, fi, 'icount', fi.icount - 1);
+  if (fi.icount === 1) dentry_unused(c, fi);
+}
+
+/**
+ * The dput that leaves a named dentry unused (fs/dcache.c retain_dentry): the first time it
+ * goes on the tail of the superblock's dentry LRU (d_lru_add), after that it is only marked
+ * DCACHE_REFERENCED. Called where the model's holders let go (a path walk, a file's last
+ * close) and where a lookup's walk ends without holding the inode (a READDIRPLUS entry, a
+ * name found by an exclusive create: EEXIST).
+ */
+export function dentry_unused(c: Ctx, fi: FuseInodeObj) {
+  const sb = c.w.sbs[fi.sb] as FuseSb;
+  if (fi.name === '' || fi.icount > 1 || sb.inodes[fi.name] !== fi.ptr) return;
+  if (fi.lru === undefined) {
+    sb.lruClock = (sb.lruClock ?? 0) + 1;
+    setField(c, fi, 'lru', sb.lruClock);
+    setField(c, fi, 'referenced', false);
+  } else if (!fi.referenced) setField(c, fi, 'referenced', true);
+}
+
+/**
+ * drop_caches on a FUSE superblock (super_cache_scan: prune_dcache_sb over the dentry LRU,
+ * then the inodes the freed dentries let go): the LRU is walked from its head; a dentry in use
+ * leaves the LRU (it goes back at its next dput), a DCACHE_REFERENCED one loses the mark and
+ * moves to the tail (dentry_lru_isolate: LRU_ROTATE), any other is freed and its inode evicted
+ * (FORGET; fuse_drop_inode keeps no unused inode). drop_caches walks until nothing is left to
+ * free, so the FORGETs come in LRU order: first the dentries not used again since they went
+ * on the LRU, then the others. The root and anything open stay.
+ */
+export function fuse_drop_caches(c: Ctx, sb: FuseSb): number {
+  const queue: FuseInodeObj[] = [];
+  for (const [name, p] of Object.entries(sb.inodes)) {
+    if (name === '') continue;
+    const fi = c.deref(p, 'fuse_inode');
+    if (fi.lru === undefined) continue;
+    if (fi.icount > 1) {
+      delete fi.lru;
+      delete fi.referenced;
+      continue;
+    }
+    queue.push(fi);
+  }
+  queue.sort((a, b) => a.lru! - b.lru!);
+  let n = 0;
+  while (queue.length) {
+    const fi = queue.shift()!;
+    if (fi.referenced) {
+      sb.lruClock = (sb.lruClock ?? 0) + 1;
+      setField(c, fi, 'lru', sb.lruClock);
+      setField(c, fi, 'referenced', false);
+      queue.push(fi);
+      continue;
+    }
+    fuse_evict_inode(c, fi, true);
+    n++;
+  }
+  return n;
 }
 
 /** fuse_free_inode: the RCU callback puts whatever fi->fb is left. */
@@ -324,6 +388,16 @@ export function fuse_init() {
       return 0;
     },
     freeInode: fuse_free_inode,
+    fileInode: (w, f) => {
+      const ff = f.private_data ? (w.heap[f.private_data] as FuseFileObj | undefined) : undefined;
+      return ff?.type === 'fuse_file' ? ff.inode : (fuseSb(w.sbs[f.sb]!).inodes[f.name] ?? 0);
+    },
+    atomic_open: fuse_atomic_open,
+    i_mknod: fuse_mknod,
+    i_mkdir: fuse_mkdir,
+    i_unlink: fuse_unlink,
+    i_rename: fuse_rename2,
+    dropCaches: (c, sb) => fuse_drop_caches(c, fuseSb(sb)),
     // a server reading a backing file on a FUSE mount sees nothing the model keeps
     peek: () => ({ data: '', mtime: 0 }),
   });

@@ -4,7 +4,7 @@
 // devtmpfs, where /dev/fuse lives, is one too.
 import { kfunc, ret } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
-import type { FileObj, PlainInode, PlainSb, SuperBlock, World } from '../state.ts';
+import type { FileObj, InodeKind, PlainInode, PlainSb, Ptr, SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { O_APPEND } from '../vfs/fcntl.ts';
 import { ATTR_SIZE, register_file_operations, register_filesystem, type FallocateA, type IattrA, type LlseekA, type ReadA, type WriteA } from '../vfs/fs.ts';
@@ -111,7 +111,34 @@ register_file_operations('shmem', {
   fsync: noop_fsync,
   fallocate: shmem_fallocate,
 });
-register_file_operations('shmem_dir', { name: 'simple_dir_operations', read: generic_read_dir, llseek: dcache_dir_lseek, fsync: noop_fsync });
+/**
+ * simple_offset_dir_operations' iterate_shared (offset_readdir): "." and "..", then the names,
+ * the newest first (6.18 observed: a tmpfs directory lists its entries in the reverse order
+ * they were made), as many as fit the getdents buffer, from the file's position. The model's
+ * tmpfs keeps every name in its root: a directory below it lists only the dots.
+ */
+const shmem_iterate = kfunc<{ file: Ptr; count: number }>('offset_readdir', 'fs/libfs.c', {
+  start(c, l) {
+    const f = c.deref(l.file, 'file');
+    const sb = plain(c.w.sbs[f.sb]!);
+    const names = ['.', '..', ...(f.name === '' ? Object.keys(sb.files).reverse() : [])];
+    const out: string[] = [];
+    let used = 0;
+    let pos = f.pos ?? 0;
+    for (; pos < names.length; pos++) {
+      const len = (19 + new TextEncoder().encode(names[pos]!).length + 1 + 7) & ~7;
+      if (used + len > l.count) break;
+      used += len;
+      out.push(names[pos]!);
+    }
+    f.pos = pos;
+    c.data = out.join(' ');
+    if (out.length === 0 && pos < names.length) return ret(neg('EINVAL'));
+    return ret(out.length);
+  },
+});
+
+register_file_operations('shmem_dir', { name: 'simple_offset_dir_operations', read: generic_read_dir, iterate_shared: shmem_iterate, llseek: dcache_dir_lseek, fsync: noop_fsync });
 // A FIFO's f_op (pipefifo_fops) has read_iter and write_iter (what 6.9's BACKING_OPEN check
 // asks for) but no mmap. Pipe io itself is not modelled: a FIFO reads like an empty file.
 register_file_operations('pipefifo', {
@@ -124,7 +151,8 @@ register_file_operations('pipefifo', {
 /** simple_lookup: tmpfs keeps every name in the dcache. */
 const simple_lookup = kfunc<{ sb: number; name: string }>('simple_lookup', 'fs/libfs.c', {
   start(c, l) {
-    return ret(plain(c.w.sbs[l.sb]!).files[l.name] ? 0 : neg('ENOENT'));
+    // the mount's root ("") is always there
+    return ret(l.name === '' || plain(c.w.sbs[l.sb]!).files[l.name] ? 0 : neg('ENOENT'));
   },
 });
 
@@ -149,12 +177,78 @@ const shmem_getattr = kfunc<{ sb: number; name: string }>('shmem_getattr', 'mm/s
   },
 });
 
+/** S_IFMT of a mode as the model's inode kinds */
+function kindOfMode(mode: number): InodeKind {
+  switch (mode & 0o170000) {
+    case 0o040000:
+      return 'dir';
+    case 0o010000:
+      return 'fifo';
+    case 0o020000:
+      return 'chr';
+    case 0o140000:
+      return 'sock';
+    case 0o120000:
+      return 'lnk';
+    default:
+      return 'reg';
+  }
+}
+
+/** shmem_mknod (shmem_create, shmem_mkdir): a new inode in the dcache; its data empty. */
+function shmem_new(c: Ctx, sb: PlainSb, name: string, kind: InodeKind): number {
+  if (sb.files[name]) return neg('EEXIST');
+  sb.files[name] = { kind, data: '', mtime: ++c.w.clock, atime: 0 };
+  c.emit('field', `/${sb.name}/${name}: a new ${kind} inode`);
+  return 0;
+}
+
+const shmem_mknod = kfunc<{ sb: number; name: string; mode: number; rdev: number }>('shmem_mknod', 'mm/shmem.c', {
+  start(c, l) {
+    return ret(shmem_new(c, plain(c.w.sbs[l.sb]!), l.name, kindOfMode(l.mode)));
+  },
+});
+
+const shmem_mkdir = kfunc<{ sb: number; name: string; mode: number }>('shmem_mkdir', 'mm/shmem.c', {
+  start(c, l) {
+    return ret(shmem_new(c, plain(c.w.sbs[l.sb]!), l.name, 'dir'));
+  },
+});
+
+/** shmem_unlink / simple_rmdir: the name goes (the model's tmpfs directories are empty) */
+const shmem_unlink = kfunc<{ sb: number; name: string; dir: boolean }>('shmem_unlink', 'mm/shmem.c', {
+  start(c, l) {
+    const sb = plain(c.w.sbs[l.sb]!);
+    if (!sb.files[l.name]) return ret(neg('ENOENT'));
+    delete sb.files[l.name];
+    c.emit('field', `/${sb.name}/${l.name}: unlinked`);
+    return ret(0);
+  },
+});
+
+/** shmem_rename2: the inode takes the new name (a replaced one goes); RENAME_EXCHANGE swaps */
+const shmem_rename2 = kfunc<{ sb: number; old: string; new: string; flags: number }>('shmem_rename2', 'mm/shmem.c', {
+  start(c, l) {
+    const sb = plain(c.w.sbs[l.sb]!);
+    const a = sb.files[l.old];
+    const b = sb.files[l.new];
+    if (!a) return ret(neg('ENOENT'));
+    if (l.flags & 2) {
+      if (!b) return ret(neg('ENOENT'));
+      sb.files[l.old] = b;
+    } else delete sb.files[l.old];
+    sb.files[l.new] = a;
+    c.emit('field', `/${sb.name}/${l.old} -> ${l.new}`);
+    return ret(0);
+  },
+});
+
 /** init_tmpfs (mm/shmem.c): register the tmpfs filesystem type. */
 export function shmem_init() {
   register_filesystem({
     name: 'plain',
     lookup: simple_lookup,
-    inodeKind: (_w, sb, name) => plain(sb).files[name]?.kind ?? 'reg',
+    inodeKind: (_w, sb, name) => (name === '' ? 'dir' : (plain(sb).files[name]?.kind ?? 'reg')),
     // init_special_inode: a FIFO's pipefifo_fops, a character device's def_chr_fops (which
     // chrdev_open swaps for the driver's: /dev/null's null_fops, drivers/char/mem.c), a
     // socket's bad_sock_fops (net/socket.c: open is ENXIO); a symlink is never opened itself
@@ -188,6 +282,10 @@ export function shmem_init() {
       c.emit('field', `/${sb.name}/${name}: a new ${kind} inode`);
       return 0;
     },
+    i_mknod: shmem_mknod,
+    i_mkdir: shmem_mkdir,
+    i_unlink: shmem_unlink,
+    i_rename: shmem_rename2,
     // shmem_get_link (simple_get_link): the target the symlink was made with
     get_link: (_w, sb, name) => plain(sb).files[name]?.target ?? null,
     pokeSize: (w, sb, name, size) => {

@@ -91,7 +91,8 @@ export const sys_ftruncate = entry(
       l.file = f.ptr;
       if (f.mode !== 'reg' || !f.write) return fdput(c, l.file, neg('EINVAL'));
       const sb = c.w.sbs[f.sb]!;
-      const inode = s_type(sb).inodeOf?.(c.w, sb, f.name) ?? 0;
+      // file_inode(file): the inode the file holds, whatever its name leads to now
+      const inode = s_type(sb).fileInode?.(c.w, f) ?? s_type(sb).inodeOf?.(c.w, sb, f.name) ?? 0;
       return call(do_truncate, { sb: f.sb, name: f.name, inode, size: l.size, how: ATTR_FILE, file: f.ptr }, 'done', 'r');
     },
     done(c, l) {
@@ -171,7 +172,7 @@ export const handle_truncate = kfunc<{ file: Ptr }>('handle_truncate', 'fs/namei
   start(c, l) {
     const f = c.deref(l.file, 'file');
     const sb = c.w.sbs[f.sb]!;
-    const inode = s_type(sb).inodeOf?.(c.w, sb, f.name) ?? 0;
+    const inode = s_type(sb).fileInode?.(c.w, f) ?? s_type(sb).inodeOf?.(c.w, sb, f.name) ?? 0;
     return tail(do_truncate, { sb: f.sb, name: f.name, inode, size: 0, how: ATTR_OPEN, file: l.file });
   },
 });

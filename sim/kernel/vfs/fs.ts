@@ -156,6 +156,12 @@ export interface FileOperations {
   writepages?: KFunc<{ file: Ptr }>;
   /** vm_ops->close: a mapping of the file goes away */
   vma_close?: KFunc<{ file: Ptr }>;
+  /**
+   * ->iterate_shared for getdents64(2) (fs/readdir.c iterate_dir): the entries that fit in
+   * `count` bytes of linux_dirent64 records from the file's f_pos on (f_pos moves past them):
+   * how many, or -errno; c.data gets their names, space-separated
+   */
+  iterate_shared?: KFunc<{ file: Ptr; count: number }>;
 }
 
 const fileOps = new Map<string, FileOperations>();
@@ -182,8 +188,12 @@ register_file_operations(EMPTY_FOPS, { name: 'empty_fops' });
  */
 export interface FileSystemType {
   name: SuperBlock['kind'];
-  /** i_op->lookup through the dcache: >= 0 if the name exists (a FUSE inode's pointer, else 0), or -errno */
-  lookup: KFunc<{ sb: number; name: string }>;
+  /**
+   * i_op->lookup through the dcache: >= 0 if the name exists (a FUSE inode's pointer, else 0),
+   * or -errno. flags are the walk's LOOKUP_* intent (sim/kernel/vfs/namei.ts: LOOKUP_EXCL for
+   * an exclusive create, LOOKUP_RENAME_TARGET), which ->d_revalidate may look at.
+   */
+  lookup: KFunc<{ sb: number; name: string; flags?: number }>;
   /** S_IFMT of a name already looked up */
   inodeKind(w: World, sb: SuperBlock, name: string): InodeKind;
   /** inode->i_fop for an inode of this type: a registered file operations key */
@@ -239,6 +249,31 @@ export interface FileSystemType {
   mknod?(c: Ctx, sb: SuperBlock, name: string, kind: InodeKind): number;
   /** i_op->get_link: the target of a symbolic link (a path of the model), or null if `name` is none */
   get_link?(w: World, sb: SuperBlock, name: string): string | null;
+  /**
+   * file_inode(file): the inode an open file holds, which its name may no longer lead to
+   * (unlinked, or the name taken by another): a FUSE file's fuse_file names it
+   */
+  fileInode?(w: World, f: FileObj): Ptr;
+  /**
+   * i_op->atomic_open for open(O_CREAT) of a name the dcache does not hold as valid and positive
+   * (fs/namei.c atomic_open): 1 when the filesystem created the name and opened `file` (an
+   * allocated struct file for a regular inode), 0 for finish_no_open (the name exists now, or
+   * was made without opening: the VFS opens it as usual), or -errno
+   */
+  atomic_open?: KFunc<{ sb: number; name: string; file: Ptr; flags: number; mode: number }>;
+  /** i_op->mknod (vfs_mknod, vfs_create without atomic_open): mode with its S_IFMT bits; 0 or -errno */
+  i_mknod?: KFunc<{ sb: number; name: string; mode: number; rdev: number }>;
+  /** i_op->mkdir (vfs_mkdir): mode without S_IFMT; 0 or -errno */
+  i_mkdir?: KFunc<{ sb: number; name: string; mode: number }>;
+  /** i_op->unlink / ->rmdir (vfs_unlink, vfs_rmdir; the VFS checked the name's type): 0 or -errno */
+  i_unlink?: KFunc<{ sb: number; name: string; dir: boolean }>;
+  /** i_op->rename (vfs_rename; the VFS checked the names' types and NOREPLACE/EXCHANGE): 0 or -errno */
+  i_rename?: KFunc<{ sb: number; old: string; new: string; flags: number }>;
+  /**
+   * drop_caches (fs/drop_caches.c: shrink the dcache, then prune the icache): evict every
+   * unused dentry and inode of the superblock; the number evicted
+   */
+  dropCaches?(c: Ctx, sb: SuperBlock): number;
 }
 
 const fsTypes = new Map<string, FileSystemType>();

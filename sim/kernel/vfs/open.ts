@@ -1,10 +1,10 @@
 // fs/open.c and fs/namei.c's path_openat: open(2) and close(2).
 import { call, entry, goto, kfunc, ret } from '../exec.ts';
 import type { FileObj, Ptr } from '../state.ts';
-import { fmodeRead, fmodeWrite, O_CREAT, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC } from './fcntl.ts';
+import { fmodeRead, fmodeWrite, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC } from './fcntl.ts';
 import { neg } from '../lib/errno.ts';
 import { EMPTY_FOPS, f_op, s_type } from './fs.ts';
-import { resolvePath } from './namei.ts';
+import { CURRENT_UMASK, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, resolvePath, S_IFREG } from './namei.ts';
 import { alloc_file, discard_file, fput } from './file_table.ts';
 import { fd_install } from './file.ts';
 import { handle_truncate } from './attr.ts';
@@ -15,6 +15,8 @@ interface OpenA {
   path: string;
   /** the open(2) flags (sim/kernel/vfs/fcntl.ts), O_LARGEFILE included (force_o_largefile) */
   flags: number;
+  /** open(2)'s mode: the permission bits a file O_CREAT makes gets (less the umask) */
+  perm?: number;
 }
 
 interface OpenL extends OpenA, WalkL {
@@ -25,6 +27,10 @@ interface OpenL extends OpenA, WalkL {
   inode: Ptr;
   file: Ptr;
   err: number;
+  /** FMODE_CREATED: this open made the file (no EEXIST for O_EXCL, no truncation) */
+  created: boolean;
+  /** what ->atomic_open answered */
+  atomic: number;
 }
 
 /**
@@ -44,7 +50,52 @@ export const sys_open = entry(
       walk_get(c, l, r.sb);
       l.sb = r.sb.id;
       l.name = r.name;
-      return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+      l.created = false;
+      const type = s_type(r.sb);
+      if (l.flags & O_CREAT && !(l.flags & O_PATH) && r.name !== '') {
+        // lookup_open with O_CREAT: the filesystem's atomic_open, given a file to open
+        if (type.atomic_open) {
+          const f = alloc_file(c, { f_op: type.fops('reg'), sb: r.sb.id, name: r.name, mode: 'reg', flags: l.flags, read: fmodeRead(l.flags), write: fmodeWrite(l.flags), opath: false, private_data: 0, backing: false, realSb: type.realSb(c.w, r.sb, r.name) });
+          l.file = f.ptr;
+          // lookup_open: an exclusive create never truncates (O_TRUNC is dropped)
+          const flags = l.flags & O_EXCL ? l.flags & ~O_TRUNC : l.flags;
+          return call(type.atomic_open, { sb: r.sb.id, name: r.name, file: f.ptr, flags, mode: S_IFREG | ((l.perm ?? 0o644) & 0o7777 & ~CURRENT_UMASK) }, 'atomic', 'atomic');
+        }
+        return call(type.lookup, { sb: r.sb.id, name: r.name, flags: LOOKUP_OPEN | LOOKUP_CREATE | (l.flags & O_EXCL ? LOOKUP_EXCL : 0) }, 'create', 'inode');
+      }
+      return call(type.lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+    },
+    atomic(c, l) {
+      if (l.atomic < 0 || l.atomic === 1) {
+        if (l.atomic < 0) {
+          discard_file(c, l.file);
+          return walk_ret(c, l, l.atomic);
+        }
+        // created and opened by the filesystem (FMODE_CREATED | FMODE_OPENED): nothing to truncate
+        return walk_ret(c, l, fd_install(c, opened(c.deref(l.file, 'file'))));
+      }
+      // finish_no_open: the name exists (or was made by ->mknod): opened the usual way
+      discard_file(c, l.file);
+      l.file = 0;
+      l.created = l.atomic === 2;
+      const sb = c.w.sbs[l.sb]!;
+      l.inode = s_type(sb).inodeOf?.(c.w, sb, l.name) ?? 0;
+      return goto('found');
+    },
+    create(c, l) {
+      // vfs_create (a filesystem without atomic_open: tmpfs): ->mknod of a regular file
+      if (l.inode !== neg('ENOENT')) return goto('found');
+      const sb = c.w.sbs[l.sb]!;
+      const type = s_type(sb);
+      if (type.readonly(sb)) return walk_ret(c, l, neg('EROFS'));
+      if (!type.i_mknod) return walk_ret(c, l, neg('EACCES'));
+      l.created = true;
+      return call(type.i_mknod, { sb: l.sb, name: l.name, mode: S_IFREG | ((l.perm ?? 0o644) & 0o7777 & ~CURRENT_UMASK), rdev: 0 }, 'made', 'err');
+    },
+    made(c, l) {
+      if (l.err < 0) return walk_ret(c, l, l.err);
+      l.inode = 0;
+      return goto('found');
     },
     found(c, l) {
       if (l.inode < 0) return walk_ret(c, l, l.inode);
@@ -52,6 +103,13 @@ export const sys_open = entry(
       const type = s_type(sb);
       const kind = type.inodeKind(c.w, sb, l.name);
       const opath = (l.flags & O_PATH) !== 0;
+      // do_open: O_CREAT|O_EXCL of a name this open did not make is EEXIST; O_CREAT of a
+      // directory EISDIR; O_DIRECTORY of anything else ENOTDIR
+      if (l.flags & O_CREAT && !opath) {
+        if (l.flags & O_EXCL && !l.created) return walk_ret(c, l, neg('EEXIST'));
+        if (kind === 'dir') return walk_ret(c, l, neg('EISDIR'));
+      }
+      if (l.flags & O_DIRECTORY && kind !== 'dir' && kind !== 'lnk') return walk_ret(c, l, neg('ENOTDIR'));
       if (kind === 'lnk') {
         // the trailing symlink: followed (step_into -> pick_link) unless O_NOFOLLOW; O_PATH |
         // O_NOFOLLOW opens the link itself, O_NOFOLLOW alone is ELOOP (may_open)
@@ -97,7 +155,7 @@ export const sys_open = entry(
       }
       const f = c.deref(l.file, 'file');
       // do_open: an O_TRUNC open of an existing regular file truncates it now (handle_truncate)
-      if (f.flags & O_TRUNC && f.mode === 'reg') return call(handle_truncate, { file: l.file }, 'truncated', 'err');
+      if (f.flags & O_TRUNC && f.mode === 'reg' && !l.created) return call(handle_truncate, { file: l.file }, 'truncated', 'err');
       return walk_ret(c, l, fd_install(c, opened(f)));
     },
     truncated(c, l) {

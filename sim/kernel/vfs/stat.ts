@@ -36,7 +36,9 @@ export const sys_fstat = entry(
       l.file = p;
       const sb = c.w.sbs[f.sb]!;
       const type = s_type(sb);
-      return call(type.getattr, { sb: f.sb, name: f.name, inode: type.inodeOf?.(c.w, sb, f.name) ?? 0, cached: false }, 'done', 'r');
+      // file_inode(file): the inode the file holds, whatever its name leads to now
+      const inode = type.fileInode?.(c.w, f) ?? type.inodeOf?.(c.w, sb, f.name) ?? 0;
+      return call(type.getattr, { sb: f.sb, name: f.name, inode, cached: false }, 'done', 'r');
     },
     done(c, l) {
       return fdput(c, l.file, l.r);
