@@ -33,10 +33,11 @@ export interface HeapIndex {
   fuse_file: Live<'fuse_file'>;
   /** inodes whose memory is still there (live, or waiting for their RCU free) */
   inodesNotFreed: Live<'fuse_inode'>;
+  file_lock: Live<'file_lock'>;
 }
 
 export function indexWorld(w: World): HeapIndex {
-  const ix: HeapIndex = { fuse_backing: [], fuse_conn: [], fuse_inode: [], fuse_file: [], inodesNotFreed: [] };
+  const ix: HeapIndex = { fuse_backing: [], fuse_conn: [], fuse_inode: [], fuse_file: [], inodesNotFreed: [], file_lock: [] };
   for (const k in w.heap) {
     const o = w.heap[k]!;
     if (o.type === 'fuse_inode' && o.life !== 'freed') ix.inodesNotFreed.push(o);
@@ -46,6 +47,7 @@ export function indexWorld(w: World): HeapIndex {
       case 'fuse_conn':
       case 'fuse_inode':
       case 'fuse_file':
+      case 'file_lock':
         (ix[o.type] as Obj[]).push(o);
     }
   }
@@ -285,9 +287,7 @@ export const fileLocks: Invariant = {
         }
       }
     }
-    for (const k in w.heap) {
-      const fl = w.heap[k]!;
-      if (fl.type !== 'file_lock' || fl.life !== 'live') continue;
+    for (const fl of ix.file_lock) {
       const times = listedIn.get(fl.ptr) ?? 0;
       if (fl.listed ? times !== 1 : times !== 0) out.push({ object: n(fl), message: `${describeLock(fl)} is on ${times} inode list(s)${fl.listed ? '' : ' though not a lock held'}` });
       if (fl.blocker) {
