@@ -14,13 +14,14 @@ import * as replay from './commands/replay.ts';
 import * as check from './commands/check.ts';
 import * as oracle from './commands/oracle.ts';
 import * as explore from './commands/explore.ts';
+import * as server from './commands/server.ts';
 
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
 }
 
-const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour, view, check, explore, oracle];
+const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour, view, check, explore, oracle, server];
 
 export function buildProgram(io?: CliIo): Command {
   const program = new Command('fpsim')
