@@ -20,6 +20,7 @@ import { runScenario, type ScenarioResult } from '../sim/scenario/run-scenario.t
 import type { Scheduler } from '../sim/scenario/run.ts';
 import { attachExternalPeer, detachExternalPeer, externalState } from '../sim/server/external.ts';
 import { serverOf } from '../sim/server/state.ts';
+import { errnoName } from '../sim/kernel/lib/errno.ts';
 import { TRACE_VERSION, traceStep, traceViolation, type Trace } from '../sim/trace/format.ts';
 import { LivePeer } from './peer.ts';
 import { SyncServer } from './sync.ts';
@@ -123,6 +124,8 @@ export interface RunOutcome {
   picks: string[];
   /** the trace of the run (record: true): its scenario holds the server's transcript */
   trace?: Trace;
+  /** what each user task's syscalls returned: "t0: open 3, read 19 \"hello\", close 0" */
+  results: string[];
 }
 
 function interleaving(sched: readonly number[], picks: string[]): Scheduler {
@@ -149,10 +152,12 @@ export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { recor
     const sched = interleaving(p.sched, picks);
     const r = runScenario(scenario, { record: o.record ?? false, scheduler: sched, ...(o.record ? { onPick: (t: string) => schedule.push(t) } : {}) });
     const failures: Failure[] = r.violations.map((v) => ({ kind: v.kind, message: `${v.task ? `${v.task}: ` : ''}${v.message}` }));
+    // the server's failures and mistakes are violations of kind "server" (sim/server/external.ts)
     const x = externalState(serverOf(r.world, FUSE_FS));
-    if (x.failure) failures.push({ kind: 'server', message: x.failure });
-    for (const f of x.findings) failures.push({ kind: 'server-finding', message: f });
-    const out: RunOutcome = { failures, result: r, picks };
+    const results = r.world.tasks
+      .filter((t) => t.role === 'user')
+      .map((t) => `${t.name}: ${t.results.map((x) => `${x.name} ${typeof x.ret === "number" && x.ret < 0 ? errnoName(x.ret) : x.ret}${x.data !== undefined ? ` ${JSON.stringify(x.data.length > 24 ? `${x.data.slice(0, 24)}...` : x.data)}` : ''}`).join(', ') || '(nothing finished)'}`);
+    const out: RunOutcome = { failures, result: r, picks, results };
     if (o.record) {
       // the trace's scenario carries the server's answers: replay and view need no server
       const traced = structuredClone(scenario);
@@ -166,12 +171,12 @@ export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { recor
         schedule,
         steps: r.steps.map((st) => traceStep(st.rec, st.phase)),
         violations: r.violations.map(traceViolation),
-        passed: failures.length === 0,
+        passed: r.passed,
       };
     }
     return out;
   } catch (e) {
-    return { failures: [{ kind: 'crash', message: (e as Error).message }], result: null, picks };
+    return { failures: [{ kind: 'crash', message: (e as Error).message }], result: null, picks, results: [] };
   } finally {
     detachExternalPeer(FUSE_FS);
     server?.stop();
@@ -189,7 +194,7 @@ export interface CampaignResult {
   runs: number;
   seed: number;
   ms: number;
-  failed: null | { program: ServerProgram; failures: Failure[]; picks: string[]; trace?: Trace; shrinks: number };
+  failed: null | { program: ServerProgram; failures: Failure[]; picks: string[]; results: string[]; trace?: Trace; shrinks: number };
 }
 
 /** fast-check over random programs; the first failure is shrunk and run once more, recorded. */
@@ -204,13 +209,13 @@ export function serverCampaign(cfg: ServerConfig, o: { runs: number; seed: numbe
     }),
     { numRuns: o.runs, seed: o.seed, endOnFailure: false },
   );
-  if (!res.failed || !res.counterexample) return { runs: n, seed: o.seed, ms: Date.now() - t0, failed: null };
+  if (!res.failed || !res.counterexample) return { runs: res.numRuns, seed: o.seed, ms: Date.now() - t0, failed: null };
   const program = res.counterexample[0];
   const again = runServerProgram(program, cfg, { record: true });
   return {
-    runs: n,
+    runs: res.numRuns,
     seed: o.seed,
     ms: Date.now() - t0,
-    failed: { program, failures: again.failures, picks: again.picks, ...(again.trace ? { trace: again.trace } : {}), shrinks: res.numShrinks },
+    failed: { program, failures: again.failures, picks: again.picks, results: again.results, ...(again.trace ? { trace: again.trace } : {}), shrinks: res.numShrinks },
   };
 }

@@ -104,7 +104,7 @@ export function register(program: Command) {
               runsPerSecond: Number(perSec.toFixed(2)),
               passed: res.failed === null,
               ...(res.failed
-                ? { failures: res.failed.failures, program: res.failed.program, lines: describeServerProgram(res.failed.program), schedule: describePicks(res.failed.picks), trace: res.failed.trace ? trace : null }
+                ? { failures: res.failed.failures, program: res.failed.program, lines: describeServerProgram(res.failed.program), results: res.failed.results, schedule: describePicks(res.failed.picks), trace: res.failed.trace ? trace : null }
                 : {}),
             },
             null,
@@ -113,7 +113,7 @@ export function register(program: Command) {
         );
       } else {
         console.log(`${bold('fpsim server')} ${dim(argv.join(' '))}`);
-        console.log(`${res.runs} runs (seed ${seed}), ${perSec.toFixed(1)} runs/s`);
+        console.log(`${res.runs} runs (seed ${seed}), ${perSec.toFixed(1)} runs/s${res.failed ? ` (with the shrinking)` : ''}`);
         if (!res.failed) console.log(`no violations: every invariant held at every step of every run`);
         else {
           console.log(bold(`FAILED${res.failed.shrinks ? ` (shrunk ${res.failed.shrinks} times)` : ''}:`));
@@ -122,6 +122,8 @@ export function register(program: Command) {
           console.log(bold('program:'));
           for (const l of describeServerProgram(res.failed.program)) console.log(`  ${l}`);
           console.log(`${bold('schedule:')} ${describePicks(res.failed.picks)}`);
+          console.log(bold('what the syscalls returned:'));
+          for (const l of res.failed.results) console.log(`  ${l}`);
           if (res.failed.trace) console.log(`trace: ${trace} (fpsim replay ${trace}; fpsim view ${trace}: no server needed)`);
           console.log(dim(`again: --seed ${seed} --runs ${runs}`));
         }

@@ -171,7 +171,7 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
     if (fc.pending.length === 0) {
       if (fc.connected) return block({ on: 'request', conn: l.conn }, 'start');
       lifecycle(c, s, { type: c.w.sbs[fc.sb]!.mounted ? 'ABORTED' : 'UNMOUNTED' });
-      leftIds(s, 'the end of the connection');
+      leftIds(c, s, 'the end of the connection');
       return ret(0);
     }
     const bytes = fuse_dev_read(c, fc, l.dev);
@@ -180,10 +180,10 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
     l.name = req.name;
     l.nodeid = req.nodeid;
     if (req.name === 'RELEASE') delete externalState(s).fhs[String((req.arg as { fh?: unknown } | null)?.fh ?? '')];
-    if (req.name === 'DESTROY') leftIds(s, 'DESTROY');
+    if (req.name === 'DESTROY') leftIds(c, s, 'DESTROY');
     if (req.name !== 'FORGET') lifecycle(c, s, { type: 'REQUEST' });
     const x = externalState(s);
-    x.lastRequest = `${req.name} unique=${String(req.unique)} (${s.log[s.log.length - 1] ?? ''})`;
+    x.lastRequest = `${req.name} (unique ${String(req.unique)}, nodeid ${req.nodeid})`;
     const sb = hostSb(c, s);
     const mirrors: Record<string, string> = {};
     for (const n of x.mirrors) if (sb.files[n]) mirrors[n] = sb.files[n]!.data;
@@ -215,11 +215,11 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
         const r = fuse_dev_write(c, fc, fromHex(ev.hex));
         if (r < 0) {
           x.failure = `the server's reply to ${x.lastRequest} was refused by fuse_dev_write with ${errnoName(r)}: ${ev.hex.slice(0, 96)}${ev.hex.length > 96 ? '...' : ''} (${ev.hex.length / 2} bytes)`;
-          c.emit('note', `server ${s.fs}: ${x.failure}`);
+          c.violate('server', x.failure);
           return goto('dead');
         }
         lifecycle(c, s, { type: 'REPLIED' });
-        if (l.name === 'OPEN') openReplied(s, l.nodeid, fromHex(ev.hex));
+        if (l.name === 'OPEN') openReplied(c, s, l.nodeid, fromHex(ev.hex));
         if (l.name === 'INIT') lifecycle(c, s, { type: fc.connError ? 'INIT_FAILED' : 'INIT_REPLIED', passthrough: fc.passthrough });
         return x.pending.length > 0 ? preempt('event') : goto('event');
       }
@@ -229,7 +229,7 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
         return call(ext_ioctl, { fs: l.fs, cmd: ev.cmd, arg: ev.arg, file: ev.file ?? null }, 'answered', 'r');
       case 'fail':
         x.failure = ev.message;
-        c.emit('note', `server ${s.fs}: ${ev.message}`);
+        c.violate('server', ev.message);
         return goto('dead');
     }
   },
@@ -257,7 +257,7 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
  * backing file as every other open of the inode (fuse_inode_uncached_io_start refuses a
  * second fuse_backing for one inode: the open fails EIO).
  */
-function openReplied(s: ServerState, nodeid: number, bytes: Uint8Array) {
+function openReplied(c: Ctx, s: ServerState, nodeid: number, bytes: Uint8Array) {
   if (bytes.length < 32) return;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getInt32(4, true) !== 0) return;
@@ -266,20 +266,26 @@ function openReplied(s: ServerState, nodeid: number, bytes: Uint8Array) {
   const id = flags & FOPEN_PASSTHROUGH ? dv.getInt32(28, true) : 0;
   const x = externalState(s);
   if (id !== 0 && !x.ids.includes(id)) {
-    x.findings.push(`the OPEN reply for nodeid ${nodeid} names backing id ${id}, which the server ${x.transcript.length ? 'closed or never opened' : 'does not hold'}: fuse_passthrough_open finds no fuse_backing under it and the open fails EIO`);
+    finding(c, x, `the OPEN reply for nodeid ${nodeid} names backing id ${id}, which the server ${x.transcript.length ? 'closed or never opened' : 'does not hold'}: fuse_passthrough_open finds no fuse_backing under it and the open fails EIO`);
   }
   const other = Object.values(x.fhs).find((f) => f.nodeid === nodeid && f.id !== 0 && id !== 0 && f.id !== id);
   if (other) {
-    x.findings.push(`the OPEN reply for nodeid ${nodeid} names backing id ${id} while another open of that inode uses backing id ${other.id}: two backing files for one inode (fuse_inode_uncached_io_start refuses a second fuse_backing; the open fails EIO)`);
+    finding(c, x, `the OPEN reply for nodeid ${nodeid} names backing id ${id} while another open of that inode uses backing id ${other.id}: two backing files for one inode (fuse_inode_uncached_io_start refuses a second fuse_backing; the open fails EIO)`);
   }
   x.fhs[fh] = { nodeid, id };
 }
 
+/** A server mistake: kept, and reported as a violation of kind "server" (traces keep it). */
+function finding(c: Ctx, x: ExternalState, message: string) {
+  x.findings.push(message);
+  c.violate('server', message);
+}
+
 /** Backing ids the server still holds when the connection goes: it never closed them. */
-function leftIds(s: ServerState, when: string) {
+function leftIds(c: Ctx, s: ServerState, when: string) {
   const x = externalState(s);
   if (x.ids.length && !x.findings.some((f) => f.startsWith('backing ids'))) {
-    x.findings.push(`backing ids ${x.ids.join(', ')} are still in fc->backing_files_map at ${when} with no file open: the server never closed them (BACKING_CLOSE); the kernel frees them only with the connection (fuse_backing_files_free)`);
+    finding(c, x, `backing ids ${x.ids.join(', ')} are still in fc->backing_files_map at ${when}: the server never closed them (BACKING_CLOSE); the kernel frees them only with the connection (fuse_backing_files_free)`);
   }
 }
 
