@@ -111,6 +111,8 @@ export interface ServerConfig {
   argv: string[];
   timeoutMs: number;
   quietMs: number;
+  /** where the runs' source trees are made (default: the system's temporary directory) */
+  tmpRoot?: string;
 }
 
 export interface Failure {
@@ -141,7 +143,7 @@ function interleaving(sched: readonly number[], picks: string[]): Scheduler {
 export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { record?: boolean } = {}): RunOutcome {
   const command = cfg.argv.join(' ');
   const scenario = toScenario(p, command);
-  const src = mkdtempSync(join(tmpdir(), 'fpsim-srv-'));
+  const src = mkdtempSync(join(cfg.tmpRoot ?? tmpdir(), 'fpsim-srv-'));
   let server: SyncServer | null = null;
   const picks: string[] = [];
   try {
