@@ -31,7 +31,7 @@ const load0 = loadavg()[0]!.toFixed(1);
 try {
   for (const c of CONFIGS) {
     const argv = [b.path, '--foreground', '--nosplice', ...c.opts, '{src}', '{dev}'];
-    const r = serverCampaign({ argv, timeoutMs: 5000, quietMs: 2 }, { runs: RUNS, seed: SEED });
+    const r = await serverCampaign({ argv, timeoutMs: 5000, quietMs: 2 }, { runs: RUNS, seed: SEED });
     const row = `| passthrough_hp ${c.name} | ${r.runs} | ${(r.ms / 1000).toFixed(1)} | ${(r.runs / (r.ms / 1000)).toFixed(1)} | ${r.failed ? `FAILED: ${r.failed.failures.map((f) => f.message).join('; ')}` : '0'} |`;
     console.log(row);
     rows.push(row);

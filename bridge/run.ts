@@ -199,12 +199,17 @@ export interface CampaignResult {
   failed: null | { program: ServerProgram; failures: Failure[]; picks: string[]; results: string[]; trace?: Trace; shrinks: number };
 }
 
-/** fast-check over random programs; the first failure is shrunk and run once more, recorded. */
-export function serverCampaign(cfg: ServerConfig, o: { runs: number; seed: number; minTasks?: number; onRun?: (n: number) => void }): CampaignResult {
+/**
+ * fast-check over random programs; the first failure is shrunk and run once more, recorded.
+ * A run is synchronous (the model's steps wait for the server); between runs the event loop
+ * gets a turn, so a signal (Ctrl-C) stops the campaign there, with no server or tree left.
+ */
+export async function serverCampaign(cfg: ServerConfig, o: { runs: number; seed: number; minTasks?: number; onRun?: (n: number) => void }): Promise<CampaignResult> {
   const t0 = Date.now();
   let n = 0;
-  const res = fc.check(
-    fc.property(programArb(o.minTasks ?? 3), (p) => {
+  const res = await fc.check(
+    fc.asyncProperty(programArb(o.minTasks ?? 3), async (p) => {
+      await new Promise((r) => setImmediate(r));
       n++;
       o.onRun?.(n);
       return runServerProgram(p, cfg).failures.length === 0;

@@ -88,8 +88,8 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
   });
 
   for (const opts of [['--single'], ['--num-threads', '4'], ['--single', '--nopassthrough'], ['--num-threads', '4', '--nopassthrough']]) {
-    it(`passes random programs of 3+ user tasks: ${opts.join(' ')}`, { timeout: 300_000 }, () => {
-      const r = serverCampaign(cfg(hp(), ...opts), { runs: 25, seed: 7 });
+    it(`passes random programs of 3+ user tasks: ${opts.join(' ')}`, { timeout: 300_000 }, async () => {
+      const r = await serverCampaign(cfg(hp(), ...opts), { runs: 25, seed: 7 });
       expect(r.failed?.failures ?? []).toEqual([]);
       expect(r.runs).toBe(25);
     });
@@ -109,7 +109,7 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
     'backing-per-open': /while another open of that inode uses backing id \d+: two backing files for one inode \(fuse_inode_uncached_io_start/,
   };
   for (const v of VARIANTS) {
-    it(`flags the faulty variant ${v.name} in kernel terms, with a trace that replays without the server`, { timeout: 300_000 }, () => {
+    it(`flags the faulty variant ${v.name} in kernel terms, with a trace that replays without the server`, { timeout: 300_000 }, async () => {
       const path = buildPassthroughHpVariant(v.name, v.edit);
       const r = runServerProgram(TWO_OPENS, cfg(path, '--single'), { record: true });
       expect(r.failures.map((f) => f.message).join('\n')).toMatch(DIAGNOSES[v.name]!);
@@ -118,7 +118,7 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
       expect(rp.divergence).toBeNull();
       expect(rp.result!.violations.some((x) => x.kind === 'server')).toBe(true);
       // and a random campaign finds it and shrinks it
-      const c = serverCampaign(cfg(path, '--single'), { runs: 40, seed: 1 });
+      const c = await serverCampaign(cfg(path, '--single'), { runs: 40, seed: 1 });
       expect(c.failed?.failures.map((f) => f.message).join('\n')).toMatch(DIAGNOSES[v.name]!);
     });
   }

@@ -66,7 +66,7 @@ export function register(program: Command) {
     .option('--trace <file>', 'where a failure\'s trace goes (default fpsim-server-<seed>.trace.json)')
     .option('--force', 'let the trace replace an existing file')
     .option('--json', 'print the result as JSON')
-    .action((cmd: string[], o: Opts) => {
+    .action(async (cmd: string[], o: Opts) => {
       const runs = int('--runs', o.runs, 1, 1_000_000);
       const minTasks = int('--tasks', o.tasks, 1, 8);
       const timeoutMs = int('--timeout', o.timeout, 1, 600_000);
@@ -79,7 +79,7 @@ export function register(program: Command) {
       const cfg: ServerConfig = { argv, timeoutMs, quietMs };
       let res;
       try {
-        res = serverCampaign(cfg, {
+        res = await serverCampaign(cfg, {
           runs,
           seed,
           minTasks,
