@@ -23,6 +23,8 @@ import { serverOf } from '../sim/server/state.ts';
 import { errnoName } from '../sim/kernel/lib/errno.ts';
 import { TRACE_VERSION, traceStep, traceViolation, type Trace } from '../sim/trace/format.ts';
 import { LivePeer } from './peer.ts';
+import { runOnRealKernel, type RealOp } from './real-kernel.ts';
+import type { World } from '../sim/kernel/state.ts';
 import { SyncServer } from './sync.ts';
 
 export const FUSE_FS = 'fuse';
@@ -113,6 +115,8 @@ export interface ServerConfig {
   quietMs: number;
   /** where the runs' source trees are made (default: the system's temporary directory) */
   tmpRoot?: string;
+  /** also run each program on this machine's kernel with the same binary and compare (bridge/real-kernel.ts) */
+  realKernel?: boolean;
 }
 
 export interface Failure {
@@ -128,11 +132,24 @@ export interface RunOutcome {
   trace?: Trace;
   /** what each user task's syscalls returned: "t0: open 3, read 19 \"hello\", close 0" */
   results: string[];
+  /** with realKernel: the ops whose results were compared with the real kernel's */
+  compared?: number;
 }
 
-function interleaving(sched: readonly number[], picks: string[]): Scheduler {
+/** The user ops in the order they finished (looked at before every pick, and at the end). */
+function completions(w: World, seen: Map<string, number>, order: RealOp[]) {
+  for (const t of w.tasks) {
+    if (t.role !== 'user') continue;
+    const had = seen.get(t.name) ?? 0;
+    for (let k = had; k < t.results.length; k++) order.push({ task: t.name, index: t.results[k]!.op });
+    seen.set(t.name, t.results.length);
+  }
+}
+
+function interleaving(sched: readonly number[], picks: string[], order?: { seen: Map<string, number>; order: RealOp[] }): Scheduler {
   let i = 0;
-  return (_w, r) => {
+  return (w, r) => {
+    if (order) completions(w, order.seen, order.order);
     const name = i < sched.length ? r[sched[i++]! % r.length]!.name : r[0]!.name;
     picks.push(name);
     return name;
@@ -151,15 +168,24 @@ export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { recor
     server = SyncServer.start(cfg.argv.map((a) => a.replaceAll('{src}', src)));
     attachExternalPeer(FUSE_FS, new LivePeer(server, { timeoutMs: cfg.timeoutMs, quietMs: cfg.quietMs }));
     const schedule: string[] = [];
-    const sched = interleaving(p.sched, picks);
+    const done = { seen: new Map<string, number>(), order: [] as RealOp[] };
+    const sched = interleaving(p.sched, picks, done);
     const r = runScenario(scenario, { record: o.record ?? false, scheduler: sched, ...(o.record ? { onPick: (t: string) => schedule.push(t) } : {}) });
     const failures: Failure[] = r.violations.map((v) => ({ kind: v.kind, message: `${v.task ? `${v.task}: ` : ''}${v.message}` }));
     // the server's failures and mistakes are violations of kind "server" (sim/server/external.ts)
     const x = externalState(serverOf(r.world, FUSE_FS));
+    completions(r.world, done.seen, done.order);
+    let compared: number | undefined;
+    if (cfg.realKernel) {
+      server.stop();
+      const c = compareWithRealKernel(scenario, r, cfg, done.order);
+      failures.push(...c.failures);
+      compared = c.compared;
+    }
     const results = r.world.tasks
       .filter((t) => t.role === 'user')
       .map((t) => `${t.name}: ${t.results.map((x) => `${x.name} ${typeof x.ret === "number" && x.ret < 0 ? errnoName(x.ret) : x.ret}${x.data !== undefined ? ` ${JSON.stringify(x.data.length > 24 ? `${x.data.slice(0, 24)}...` : x.data)}` : ''}`).join(', ') || '(nothing finished)'}`);
-    const out: RunOutcome = { failures, result: r, picks, results };
+    const out: RunOutcome = { failures, result: r, picks, results, ...(compared !== undefined ? { compared } : {}) };
     if (o.record) {
       // the trace's scenario carries the server's answers: replay and view need no server
       const traced = structuredClone(scenario);
@@ -186,6 +212,26 @@ export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { recor
   }
 }
 
+/** The model's results against the real kernel's, op by op; a disagreement is a failure. */
+function compareWithRealKernel(s: Scenario, r: ScenarioResult, cfg: ServerConfig, order: RealOp[]): { failures: Failure[]; compared: number } {
+  const real = runOnRealKernel(s, cfg.argv, order, { tree: TREE, fs: FUSE_FS, ...(cfg.tmpRoot ? { tmpRoot: cfg.tmpRoot } : {}), timeoutMs: cfg.timeoutMs });
+  const out: Failure[] = real.errors.map((e) => ({ kind: 'real-kernel', message: e }));
+  let compared = 0;
+  for (const { task, index } of order) {
+    const t = r.world.tasks.find((x) => x.name === task)!;
+    const m = t.results.find((x) => x.op === index)!;
+    const op = s.tasks.find((x) => x.name === task)!.ops[index]!;
+    const model = { ret: op.op === 'open' && typeof m.ret === 'number' && m.ret >= 0 ? 'ok' : m.ret, ...(m.data !== undefined ? { data: m.data } : {}) };
+    const k = real.results[`${task}#${index}`];
+    if (!k) continue;
+    compared++;
+    if (model.ret !== k.ret || (model.data ?? null) !== (k.data ?? null)) {
+      out.push({ kind: 'real-kernel', message: `${task}[${index}] ${op.op}: the model returned ${JSON.stringify(model)}, the real kernel ${JSON.stringify(k)}` });
+    }
+  }
+  return { failures: out, compared };
+}
+
 /** One program as lines a person reads. */
 export function describeServerProgram(p: ServerProgram, command = 'server'): string[] {
   const s = toScenario(p, command);
@@ -196,6 +242,8 @@ export interface CampaignResult {
   runs: number;
   seed: number;
   ms: number;
+  /** with realKernel: ops compared with the real kernel over all runs (shrinking included) */
+  compared: number;
   failed: null | { program: ServerProgram; failures: Failure[]; picks: string[]; results: string[]; trace?: Trace; shrinks: number };
 }
 
@@ -207,22 +255,26 @@ export interface CampaignResult {
 export async function serverCampaign(cfg: ServerConfig, o: { runs: number; seed: number; minTasks?: number; onRun?: (n: number) => void }): Promise<CampaignResult> {
   const t0 = Date.now();
   let n = 0;
+  let compared = 0;
   const res = await fc.check(
     fc.asyncProperty(programArb(o.minTasks ?? 3), async (p) => {
       await new Promise((r) => setImmediate(r));
       n++;
       o.onRun?.(n);
-      return runServerProgram(p, cfg).failures.length === 0;
+      const r = runServerProgram(p, cfg);
+      compared += r.compared ?? 0;
+      return r.failures.length === 0;
     }),
     { numRuns: o.runs, seed: o.seed, endOnFailure: false },
   );
-  if (!res.failed || !res.counterexample) return { runs: res.numRuns, seed: o.seed, ms: Date.now() - t0, failed: null };
+  if (!res.failed || !res.counterexample) return { runs: res.numRuns, seed: o.seed, ms: Date.now() - t0, compared, failed: null };
   const program = res.counterexample[0];
   const again = runServerProgram(program, cfg, { record: true });
   return {
     runs: res.numRuns,
     seed: o.seed,
     ms: Date.now() - t0,
+    compared,
     failed: { program, failures: again.failures, picks: again.picks, results: again.results, ...(again.trace ? { trace: again.trace } : {}), shrinks: res.numShrinks },
   };
 }

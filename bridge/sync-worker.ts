@@ -88,9 +88,9 @@ async function handle(m: SyncCall): Promise<SyncReply> {
   }
 }
 
-port.on('message', (m: SyncCall) => {
+port.on('message', (m: SyncCall & { id: number }) => {
   void handle(m).then((r) => {
-    port.postMessage(r);
+    port.postMessage({ ...r, id: m.id });
     Atomics.store(flag, 0, 1);
     Atomics.notify(flag, 0);
   });

@@ -62,14 +62,27 @@ class Channel {
     this.worker.unref();
   }
 
+  private seq = 0;
+
+  /**
+   * One call: post it, sleep until the worker flips the flag, take the answer with this call's
+   * number (an answer that comes late, after its call gave up, is dropped when seen).
+   */
   call(m: SyncCall, timeoutMs: number): SyncReply {
+    const id = ++this.seq;
     Atomics.store(this.flag, 0, 0);
-    this.port.postMessage(m);
+    this.port.postMessage({ ...m, id });
     // the worker answers within its own timeouts; this one only guards a dead worker
-    const w = Atomics.wait(this.flag, 0, 0, timeoutMs + 10_000);
-    const got = receiveMessageOnPort(this.port);
-    if (w === 'timed-out' || !got) return { ok: false, error: `the bridge worker did not answer ${m.op} within ${timeoutMs + 10_000} ms` };
-    return got.message as SyncReply;
+    const deadline = Date.now() + timeoutMs + 10_000;
+    for (;;) {
+      for (let got = receiveMessageOnPort(this.port); got; got = receiveMessageOnPort(this.port)) {
+        const r = got.message as SyncReply & { id: number };
+        if (r.id === id) return r;
+      }
+      if (Date.now() > deadline) return { ok: false, error: `the bridge worker did not answer ${m.op} within ${timeoutMs + 10_000} ms` };
+      // the flag is set once the answer is posted; until it arrives, short sleeps
+      Atomics.wait(this.flag, 0, 0, Atomics.load(this.flag, 0) === 0 ? 1000 : 1);
+    }
   }
 }
 

@@ -24,6 +24,7 @@ interface Opts {
   quietMs: string;
   trace?: string;
   force?: boolean;
+  realKernel?: boolean;
 }
 
 function int(name: string, v: string, min: number, max: number): number {
@@ -65,6 +66,7 @@ export function register(program: Command) {
     .option('--quiet-ms <ms>', 'how long the server must stay quiet after a reply to count as idle', '2')
     .option('--trace <file>', 'where a failure\'s trace goes (default fpsim-server-<seed>.trace.json)')
     .option('--force', 'let the trace replace an existing file')
+    .option('--real-kernel', 'also run each program on this machine\'s kernel with the same binary (it mounts for real: "{dev}" becomes a mountpoint) and compare what every syscall returned')
     .option('--json', 'print the result as JSON')
     .action(async (cmd: string[], o: Opts) => {
       const runs = int('--runs', o.runs, 1, 1_000_000);
@@ -76,7 +78,7 @@ export function register(program: Command) {
       const trace = resolve(o.trace ?? `fpsim-server-${seed}.trace.json`);
       checkTraceTarget(trace, o.force);
       const argv = serverArgv(cmd, o);
-      const cfg: ServerConfig = { argv, timeoutMs, quietMs };
+      const cfg: ServerConfig = { argv, timeoutMs, quietMs, ...(o.realKernel ? { realKernel: true } : {}) };
       let res;
       try {
         res = await serverCampaign(cfg, {
@@ -102,6 +104,7 @@ export function register(program: Command) {
               seed,
               ms: res.ms,
               runsPerSecond: Number(perSec.toFixed(2)),
+              ...(o.realKernel ? { realKernelOpsCompared: res.compared } : {}),
               passed: res.failed === null,
               ...(res.failed
                 ? { failures: res.failed.failures, program: res.failed.program, lines: describeServerProgram(res.failed.program), results: res.failed.results, schedule: describePicks(res.failed.picks), trace: res.failed.trace ? trace : null }
@@ -114,6 +117,7 @@ export function register(program: Command) {
       } else {
         console.log(`${bold('fpsim server')} ${dim(argv.join(' '))}`);
         console.log(`${res.runs} runs (seed ${seed}), ${perSec.toFixed(1)} runs/s${res.failed ? ` (with the shrinking)` : ''}`);
+        if (o.realKernel) console.log(`real kernel: ${res.compared} syscall results compared${res.failed ? '' : ', all agree'}`);
         if (!res.failed) console.log(`no violations: every invariant held at every step of every run`);
         else {
           console.log(bold(`FAILED${res.failed.shrinks ? ` (shrunk ${res.failed.shrinks} times)` : ''}:`));
