@@ -146,18 +146,23 @@ function completions(w: World, seen: Map<string, number>, order: RealOp[]) {
   }
 }
 
-function interleaving(sched: readonly number[], picks: string[], order?: { seen: Map<string, number>; order: RealOp[] }): Scheduler {
+function interleaving(sched: readonly number[], picks: string[], order?: { seen: Map<string, number>; order: RealOp[]; serverFirst?: boolean }): Scheduler {
   let i = 0;
   return (w, r) => {
     if (order) completions(w, order.seen, order.order);
-    const name = i < sched.length ? r[sched[i++]! % r.length]!.name : r[0]!.name;
+    const eager = order?.serverFirst ? r.find((t) => t.role === 'daemon' && t.proc.startsWith('server:')) : undefined;
+    const name = eager ? eager.name : i < sched.length ? r[sched[i++]! % r.length]!.name : r[0]!.name;
     picks.push(name);
     return name;
   };
 }
 
-/** One run: a fresh source tree and server, the program under its interleaving, judged. */
-export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { record?: boolean } = {}): RunOutcome {
+/**
+ * One run: a fresh source tree and server, the program under its interleaving, judged.
+ * serverFirst: the server's task runs whenever it can (as on a real kernel, where the server
+ * thread goes on right after its write(2) while the task it woke still has to be scheduled).
+ */
+export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { record?: boolean; serverFirst?: boolean } = {}): RunOutcome {
   const command = cfg.argv.join(' ');
   const scenario = toScenario(p, command);
   const src = mkdtempSync(join(cfg.tmpRoot ?? tmpdir(), 'fpsim-srv-'));
@@ -168,7 +173,7 @@ export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { recor
     server = SyncServer.start(cfg.argv.map((a) => a.replaceAll('{src}', src)));
     attachExternalPeer(FUSE_FS, new LivePeer(server, { timeoutMs: cfg.timeoutMs, quietMs: cfg.quietMs }));
     const schedule: string[] = [];
-    const done = { seen: new Map<string, number>(), order: [] as RealOp[] };
+    const done = { seen: new Map<string, number>(), order: [] as RealOp[], serverFirst: o.serverFirst ?? false };
     const sched = interleaving(p.sched, picks, done);
     const r = runScenario(scenario, { record: o.record ?? false, scheduler: sched, ...(o.record ? { onPick: (t: string) => schedule.push(t) } : {}) });
     const failures: Failure[] = r.violations.map((v) => ({ kind: v.kind, message: `${v.task ? `${v.task}: ` : ''}${v.message}` }));
@@ -252,7 +257,7 @@ export interface CampaignResult {
  * A run is synchronous (the model's steps wait for the server); between runs the event loop
  * gets a turn, so a signal (Ctrl-C) stops the campaign there, with no server or tree left.
  */
-export async function serverCampaign(cfg: ServerConfig, o: { runs: number; seed: number; minTasks?: number; onRun?: (n: number) => void }): Promise<CampaignResult> {
+export async function serverCampaign(cfg: ServerConfig, o: { runs: number; seed: number; minTasks?: number; serverFirst?: boolean; onRun?: (n: number) => void }): Promise<CampaignResult> {
   const t0 = Date.now();
   let n = 0;
   let compared = 0;
@@ -261,7 +266,7 @@ export async function serverCampaign(cfg: ServerConfig, o: { runs: number; seed:
       await new Promise((r) => setImmediate(r));
       n++;
       o.onRun?.(n);
-      const r = runServerProgram(p, cfg);
+      const r = runServerProgram(p, cfg, { serverFirst: o.serverFirst ?? false });
       compared += r.compared ?? 0;
       return r.failures.length === 0;
     }),
@@ -269,7 +274,7 @@ export async function serverCampaign(cfg: ServerConfig, o: { runs: number; seed:
   );
   if (!res.failed || !res.counterexample) return { runs: res.numRuns, seed: o.seed, ms: Date.now() - t0, compared, failed: null };
   const program = res.counterexample[0];
-  const again = runServerProgram(program, cfg, { record: true });
+  const again = runServerProgram(program, cfg, { record: true, serverFirst: o.serverFirst ?? false });
   return {
     runs: res.numRuns,
     seed: o.seed,

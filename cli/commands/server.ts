@@ -25,6 +25,7 @@ interface Opts {
   trace?: string;
   force?: boolean;
   realKernel?: boolean;
+  serverFirst?: boolean;
 }
 
 function int(name: string, v: string, min: number, max: number): number {
@@ -67,6 +68,7 @@ export function register(program: Command) {
     .option('--trace <file>', 'where a failure\'s trace goes (default fpsim-server-<seed>.trace.json)')
     .option('--force', 'let the trace replace an existing file')
     .option('--real-kernel', 'also run each program on this machine\'s kernel with the same binary (it mounts for real: "{dev}" becomes a mountpoint) and compare what every syscall returned')
+    .option('--server-first', 'schedule the server\'s task whenever it can run (as a real server thread goes on after its reply), the user tasks randomly otherwise')
     .option('--json', 'print the result as JSON')
     .action(async (cmd: string[], o: Opts) => {
       const runs = int('--runs', o.runs, 1, 1_000_000);
@@ -85,6 +87,7 @@ export function register(program: Command) {
           runs,
           seed,
           minTasks,
+          serverFirst: o.serverFirst ?? false,
           onRun: (n) => {
             if (!o.json && process.stderr.isTTY && n % 10 === 0) process.stderr.write(`\r${n}/${runs} runs`);
           },

@@ -237,7 +237,17 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
     const s = serverOf(c.w, l.fs);
     const x = externalState(s);
     if (l.cmd === FUSE_DEV_IOC_BACKING_OPEN && l.r > 0) x.ids.push(l.r);
-    if (l.cmd === FUSE_DEV_IOC_BACKING_CLOSE && l.r === 0) x.ids = x.ids.filter((i) => i !== l.closing);
+    if (l.cmd === FUSE_DEV_IOC_BACKING_CLOSE && l.r === 0) {
+      x.ids = x.ids.filter((i) => i !== l.closing);
+      // an open the server named this id in has not been released: BACKING_CLOSE removed the
+      // id from fc->backing_files_map (fuse_backing_close), so an opener that had not yet
+      // looked it up (fuse_passthrough_open, after the OPEN reply woke it) fails EIO; one
+      // that had keeps its backing file through its own reference
+      const users = Object.entries(x.fhs).filter(([, f]) => f.id === l.closing);
+      if (users.length) {
+        finding(c, x, `the server closed backing id ${l.closing} while the open${users.length > 1 ? 's' : ''} it named it in (fh ${users.map(([fh]) => fh).join(', ')}) ${users.length > 1 ? 'are' : 'is'} not released: fuse_backing_close removes the id, and an open that has not yet looked it up in fuse_passthrough_open fails EIO`);
+      }
+    }
     take(c, s, peerOf(s).answer(l.r));
     return goto('event');
   },
