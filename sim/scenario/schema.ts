@@ -382,6 +382,10 @@ export const ScenarioSchema = z
           if (file.backing !== undefined) checkPath(file.backing, ['filesystems', i, 'server', 'files', name, 'backing']);
         }
         for (const r of savedRefsOfPolicy(f.server)) checkRef(r.ref, `server:${f.name}`, ['filesystems', i, 'server', ...r.path]);
+        const host = f.server.external?.host;
+        if (host !== undefined && !s.filesystems.some((x) => x.type === 'plain' && x.name === host)) {
+          ctx.addIssue({ code: 'custom', path: ['filesystems', i, 'server', 'external', 'host'], message: `"${host}" is no plain filesystem of this scenario: the real server's backing files need one (plain filesystems: ${s.filesystems.filter((x) => x.type === 'plain').map((x) => x.name).join(', ') || 'none'})` });
+        }
       }
     });
     const totalOps = s.tasks.reduce((a, t) => a + t.ops.length, 0);

@@ -21,6 +21,12 @@
 // mirrored both ways at the request boundaries: before each request the model's copy (which
 // passthrough writes change) is written to the real file, and after it the real file's
 // content (which the server's own writes change) comes back as a `data` event.
+//
+// What the server gets wrong is said in the kernel's terms, as violations of kind "server"
+// (so a trace keeps them): an OPEN reply naming a backing id it does not hold, or a second
+// backing file for an inode, a BACKING_CLOSE of an id an unreleased open was given, ids left
+// at DESTROY, ioctls refused because INIT never enabled passthrough; a crash, a hang or a
+// reply fuse_dev_write refuses ends its session (its /dev/fuse closes: the connection aborts).
 import type { Ctx } from '../kernel/ctx.ts';
 import { block, call, entry, goto, kfunc, preempt, ret, tail } from '../kernel/exec.ts';
 import type { Ptr, PlainSb } from '../kernel/state.ts';
@@ -237,6 +243,11 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
     const s = serverOf(c.w, l.fs);
     const x = externalState(s);
     if (l.cmd === FUSE_DEV_IOC_BACKING_OPEN && l.r > 0) x.ids.push(l.r);
+    // fuse_backing_open/_close refuse (EPERM) on a connection without fc->passthrough: the
+    // kernel offered FUSE_PASSTHROUGH in INIT and the server's reply did not take it
+    if ((l.cmd === FUSE_DEV_IOC_BACKING_OPEN || l.cmd === FUSE_DEV_IOC_BACKING_CLOSE) && l.r === neg('EPERM') && !c.deref(l.conn, 'fuse_conn').passthrough && s.kernelInit.endsWith(' PASSTHROUGH')) {
+      finding(c, x, `the server's ${ioctlName(l.cmd)} failed EPERM: passthrough was never enabled on this connection because its INIT reply did not ask for FUSE_PASSTHROUGH (the kernel offered it); fuse_backing_open refuses without fc->passthrough`);
+    }
     if (l.cmd === FUSE_DEV_IOC_BACKING_CLOSE && l.r === 0) {
       x.ids = x.ids.filter((i) => i !== l.closing);
       // an open the server named this id in has not been released: BACKING_CLOSE removed the
@@ -252,8 +263,8 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
     return goto('event');
   },
   /** the server is gone: its /dev/fuse closes with its process (fuse_dev_release) */
-  dead(_c, l) {
-    return call(sys_close, { fd: devfd(_c) }, 'end');
+  dead(c) {
+    return call(sys_close, { fd: devfd(c) }, 'end');
   },
   end() {
     return ret(0);
