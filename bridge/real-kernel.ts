@@ -49,6 +49,8 @@ function sleepMs(ms: number) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+const SETPRIV = spawnSync('sh', ['-c', 'command -v setpriv'], { stdio: 'ignore' }).status === 0;
+
 const MODES: Record<string, number> = { r: FS.O_RDONLY, rw: FS.O_RDWR, w: FS.O_WRONLY };
 
 /** Runs the scenario's user ops on the real kernel through the real server, in `order`. */
@@ -67,7 +69,11 @@ export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o:
     const log = join(root, 'server.log');
     const logFd = openSync(log, 'w');
     try {
-      server = spawn(argv[0]!, argv.slice(1).map((a) => a.replaceAll('{src}', src).replaceAll('{dev}', mnt)), { stdio: ['ignore', logFd, logFd] });
+      // setpriv --pdeathsig: if fpsim dies (even SIGKILLed) the server gets SIGTERM, and a
+      // libfuse server unmounts on SIGTERM: no mount outlives fpsim
+      const args = argv.map((a) => a.replaceAll('{src}', src).replaceAll('{dev}', mnt));
+      const cmd = SETPRIV ? ['setpriv', '--pdeathsig', 'SIGTERM', ...args] : args;
+      server = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', logFd, logFd] });
     } finally {
       closeSync(logFd);
     }

@@ -7,9 +7,10 @@
 //
 // Needs root, gcc, the libfuse tarball, meson, ninja and g++; otherwise it skips and says why
 // (under CI a missing build tool fails instead: .ci/run installs them).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildPassthroughHpVariant, ensurePassthroughHp, passthroughHpUnavailable } from '../bridge/libfuse.ts';
@@ -164,6 +165,34 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
     const code = await main(['server', '--runs', '2', '--seed', '1', '--timeout', '300', '--trace', `${tmpdir()}/fpsim-server-test-${process.pid}.json`, '--force', '--', 'sh', '-c', 'exit 3', 'x', '{dev}'], { out: (s) => out.push(s), err: (s) => out.push(s) });
     expect(code).toBe(1);
     expect(out.join('')).toMatch(/the server exited \(code 3\) while serving INIT/);
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('fpsim server killed', () => {
+  it('SIGKILL mid-run (with --real-kernel): no server, bridge or mount is left', { timeout: 120_000 }, async () => {
+    hp(); // built before the clock starts
+    const tmp = mkdtempSync(join(tmpdir(), 'fpsim-server-kill-'));
+    const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.ts');
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, 'server', '--passthrough-hp', '--real-kernel', '--runs', '1000', '--seed', '5', '--trace', join(tmp, 't.json'), '--', '--single'], {
+      env: { ...process.env, TMPDIR: tmp }, // every run's tree, hence every server's argv, names tmp
+      stdio: 'ignore',
+    });
+    const ours = () => {
+      try {
+        return execFileSync('pgrep', ['-f', tmp], { encoding: 'utf8' }).trim();
+      } catch {
+        return '';
+      }
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (let t = 0; t < 200 && ours() === ''; t++) await sleep(50); // a server is up
+    await sleep(1500);
+    expect(ours()).not.toBe('');
+    child.kill('SIGKILL');
+    for (let t = 0; t < 100 && (ours() !== '' || readFileSync('/proc/self/mountinfo', 'utf8').includes(tmp)); t++) await sleep(50);
+    expect(ours()).toBe('');
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(tmp);
+    rmSync(tmp, { recursive: true, force: true }); // the tree of the run it was in stays: nobody was left to remove it
   });
 });
 
