@@ -169,7 +169,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'flock-waits-until-last-close',
     'flock-cycle-sleeps-forever',
   ],
-  '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort'],
+  '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort', 'writeback-cache-two-writers-one-folio'],
   '4. device and connection life': [
     'dev-fuse-unmounted-ioctls-6.18',
     'dev-fuse-unmounted-ioctls-6.9',
