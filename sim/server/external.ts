@@ -116,7 +116,17 @@ function peerOf(s: ServerState): ExternalPeer {
     const b = t[x.cursor++];
     return b ? structuredClone(b) : [{ t: 'fail', message: `the transcript of /${s.fs}'s server ends before ${x.lastRequest}: the run diverged from the recorded one` }];
   };
-  return { deliver: next, answer: next };
+  return {
+    deliver(req) {
+      const b = next();
+      const head = b[0];
+      if (head?.t === 'request' && (head.name !== req.name || head.unique !== req.unique)) {
+        return [{ t: 'fail', message: `the transcript of /${s.fs}'s server answers ${head.name} (unique ${head.unique}) here, but the model sent ${req.name} (unique ${req.unique}): a transcript replays only the schedule it was recorded under` }];
+      }
+      return b;
+    },
+    answer: next,
+  };
 }
 
 function lifecycle(c: Ctx, s: ServerState, ev: LifecycleEvent) {
@@ -138,7 +148,8 @@ function take(c: Ctx, s: ServerState, batch: ExternalEvent[]) {
   const x = externalState(s);
   x.transcript.push(structuredClone(batch));
   x.pending = batch;
-  c.emit('note', `server ${s.fs}: ${batch.map((e) => (e.t === 'ioctl' ? `ioctl ${ioctlName(e.cmd)}` : e.t)).join(', ') || 'nothing (idle)'}`);
+  const did = batch.filter((e) => e.t !== 'request').map((e) => (e.t === 'ioctl' ? `ioctl ${ioctlName(e.cmd)}` : e.t));
+  c.emit('note', `server ${s.fs}: ${did.join(', ') || 'nothing (idle)'}`);
 }
 
 function ioctlName(cmd: number): string {
@@ -194,7 +205,9 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
     const mirrors: Record<string, string> = {};
     for (const n of x.mirrors) if (sb.files[n]) mirrors[n] = sb.files[n]!.data;
     const owed = NO_REPLY.has(req.opcode) || req.name === 'INTERRUPT' ? 0 : 1;
-    take(c, s, peerOf(s).deliver({ bytes, name: req.name, unique: String(req.unique), owed }, mirrors));
+    const batch = peerOf(s).deliver({ bytes, name: req.name, unique: String(req.unique), owed }, mirrors);
+    // the transcript notes which request each batch answers (replay checks it)
+    take(c, s, batch[0]?.t === 'request' ? batch : [{ t: 'request', name: req.name, unique: String(req.unique) }, ...batch]);
     return goto('event');
   },
   /** the next thing the server did */
@@ -207,6 +220,8 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
       return fc.pending.length > 0 || !fc.connected ? preempt('start') : block({ on: 'request', conn: l.conn }, 'start');
     }
     switch (ev.t) {
+      case 'request':
+        return goto('event');
       case 'data': {
         const f = hostSb(c, s).files[ev.name];
         if (f) {
@@ -219,6 +234,11 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
       case 'reply': {
         const fc = c.deref(l.conn, 'fuse_conn');
         const r = fuse_dev_write(c, fc, fromHex(ev.hex));
+        if (r === neg('ENOENT')) {
+          // no such request any more (interrupted, or ended by an abort): libfuse ignores that
+          c.emit('note', `server ${s.fs}: its reply to ${x.lastRequest} found no request waiting (ENOENT)`);
+          return goto('event');
+        }
         if (r < 0) {
           x.failure = `the server's reply to ${x.lastRequest} was refused by fuse_dev_write with ${errnoName(r)}: ${ev.hex.slice(0, 96)}${ev.hex.length > 96 ? '...' : ''} (${ev.hex.length / 2} bytes)`;
           c.violate('server', x.failure);
