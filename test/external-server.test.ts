@@ -95,6 +95,11 @@ describe('an external server in the model (scripted peer)', () => {
     fs.server.external.transcript = externalState(srv).transcript;
     const again = runScenario(replayed, { record: true });
     expect(again.steps.map((x) => x.rec)).toEqual(r.steps.map((x) => x.rec));
+    // another program under the same transcript: the model notices the first request it was not recorded for
+    const other = structuredClone(replayed);
+    other.tasks[0]!.ops.unshift({ op: 'stat', path: '/fuse/f1' });
+    const diverged = runScenario(other, { record: false });
+    expect(diverged.violations.map((v) => v.message)).toContainEqual(expect.stringMatching(/answers LOOKUP \(unique \d+\) here, but the model sent OPEN|answers OPEN \(unique \d+\) here, but the model sent LOOKUP|a transcript replays only the schedule it was recorded under/));
   });
 
   it('an INIT reply without FUSE_PASSTHROUGH: the BACKING_OPEN fails EPERM and the model says why', () => {

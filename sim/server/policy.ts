@@ -73,6 +73,8 @@ export const ExternalEventSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ioctl'), cmd: z.number().int(), arg: z.string().regex(/^([0-9a-f]{2})*$/), file: ExternalFileSchema.optional() }).strict(),
   /** a backing file's content changed under the server (its own writes): the model's copy follows */
   z.object({ t: z.literal('data'), name: z.string(), data: z.string() }).strict(),
+  /** (transcripts only) the request the batch answers: replay checks the model sent the same */
+  z.object({ t: z.literal('request'), name: z.string(), unique: z.string() }).strict(),
   /** it crashed, hung, exited or wrote garbage: what happened, and to which request */
   z.object({ t: z.literal('fail'), message: z.string() }).strict(),
 ]);
