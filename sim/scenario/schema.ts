@@ -34,7 +34,8 @@ const u64 = z.union(
     z
       .string()
       .regex(/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/, 'a decimal or 0x hex string')
-      .refine((v) => BigInt(v) <= 0xffff_ffff_ffff_ffffn, 'at most 2^64-1'),
+      // zod runs this refinement even when the regex failed: only a string the regex accepts is a BigInt
+      .refine((v) => !/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/.test(v) || BigInt(v) <= 0xffff_ffff_ffff_ffffn, 'at most 2^64-1'),
   ],
   { error: 'a u64: an integer up to 2^53-1, or a decimal or 0x string up to 2^64-1' },
 );
