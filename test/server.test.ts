@@ -8,11 +8,11 @@
 // Needs root, gcc, the libfuse tarball, meson, ninja and g++; otherwise it skips and says why
 // (under CI a missing build tool fails instead: .ci/run installs them).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPassthroughHpVariant, ensurePassthroughHp, passthroughHpUnavailable } from '../bridge/libfuse.ts';
 import { gccAvailable } from '../bridge/native/build.ts';
 import { VARIANTS } from '../bridge/variants.ts';
@@ -40,7 +40,7 @@ const hp = (): string => {
   return b.path;
 };
 /** this file's runs make their source trees here (and must remove every one) */
-const ROOT = skipReason === undefined ? mkdtempSync(join(tmpdir(), 'fpsim-server-test-')) : '';
+let ROOT = ''; // made by the suite's beforeAll (a filtered run that skips the suite makes none)
 const cfg = (path: string, ...opts: string[]): ServerConfig => ({ argv: [path, '--foreground', '--nosplice', ...opts, '{src}', '{dev}'], timeoutMs: 5000, quietMs: 2, tmpRoot: ROOT });
 /** this process's children that still run (a zombie is reaped once the event loop turns) */
 const children = () => {
@@ -61,10 +61,14 @@ const TWO_OPENS: ServerProgram = {
 };
 
 describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough_hp', () => {
+  beforeAll(() => {
+    ROOT = mkdtempSync(join(tmpdir(), 'fpsim-server-test-'));
+  });
   afterAll(() => {
     shutdownSyncServers();
-    expect(readdirSync(ROOT)).toEqual([]); // every run's source tree removed
-    rmdirSync(ROOT);
+    const left = readdirSync(ROOT);
+    rmSync(ROOT, { recursive: true, force: true });
+    expect(left).toEqual([]); // every run's source tree removed
   });
 
   it('a program runs against the real server: passthrough reads, a write that reaches the real file, GETATTR from the server', { timeout: 120_000 }, () => {
@@ -162,7 +166,9 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
     void kill; // timing-dependent: only that it ends and leaves nothing behind
     expect(children()).toBe('');
     const out: string[] = [];
-    const code = await main(['server', '--runs', '2', '--seed', '1', '--timeout', '300', '--trace', `${tmpdir()}/fpsim-server-test-${process.pid}.json`, '--force', '--', 'sh', '-c', 'exit 3', 'x', '{dev}'], { out: (s) => out.push(s), err: (s) => out.push(s) });
+    const trace = join(mkdtempSync(join(tmpdir(), 'fpsim-server-trace-')), 't.json');
+    const code = await main(['server', '--runs', '2', '--seed', '1', '--timeout', '300', '--trace', trace, '--', 'sh', '-c', 'exit 3', 'x', '{dev}'], { out: (s) => out.push(s), err: (s) => out.push(s) });
+    rmSync(dirname(trace), { recursive: true, force: true });
     expect(code).toBe(1);
     expect(out.join('')).toMatch(/the server exited \(code 3\) while serving INIT/);
   });
