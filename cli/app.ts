@@ -15,13 +15,14 @@ import * as check from './commands/check.ts';
 import * as oracle from './commands/oracle.ts';
 import * as explore from './commands/explore.ts';
 import * as merge from './commands/merge.ts';
+import * as server from './commands/server.ts';
 
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
 }
 
-const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour, view, check, explore, merge, oracle];
+const COMMANDS: { register(p: Command): void }[] = [run, list, checkScenarios, mutants, replay, tour, view, check, explore, merge, oracle, server];
 
 export function buildProgram(io?: CliIo): Command {
   const program = new Command('fpsim')

@@ -22,6 +22,9 @@ export const ASSETS: [string, RegExp][] = [
   ['schemas', /\.schema\.json$/],
   ['oracle/native', /\.c$/],
   ['sim/explore', /\.mjs$/],
+  // fpsim server: the bridge's C sources (built by gcc on first use) and its worker thread's boot file
+  ['bridge/native', /\.[ch]$/],
+  ['bridge', /\.mjs$/],
 ];
 
 export function build(outDir = join(ROOT, 'dist'), log: (m: string) => void = () => {}): string {

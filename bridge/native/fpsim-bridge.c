@@ -55,7 +55,8 @@
  *     0x84 EXIT       a=exit code or -1, b=signal or 0   payload: stderr tail
  *
  * Usage: fpsim-bridge --preload SHIM.so [--stderr FILE] -- SERVER ARGS...
- * Environment: FPSIM_BRIDGE_PARENT=<pid of Node> (checked after PDEATHSIG).
+ * Environment: FPSIM_BRIDGE_PARENT=<pid of Node> (checked after PDEATHSIG);
+ * FPSIM_NO_ASLR (any value): run the server without address randomisation.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,6 +71,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -826,6 +828,16 @@ static void child(char **argv, const char *preload, int dev_end, int ctl_end,
 		setenv("LD_PRELOAD", preload, 1);
 	}
 	unsetenv("FPSIM_BRIDGE_PARENT");
+	/* FPSIM_NO_ASLR set: the server runs without address randomisation
+	 * (personality ADDR_NO_RANDOMIZE, inherited across exec), so a server
+	 * whose answers carry addresses (libfuse's nodeids are pointers) answers
+	 * a replayed program with the same bytes every time. */
+	if (getenv("FPSIM_NO_ASLR")) {
+		int pers = personality(0xffffffff);
+		if (pers != -1)
+			personality((unsigned long)pers | ADDR_NO_RANDOMIZE);
+		unsetenv("FPSIM_NO_ASLR");
+	}
 
 	int argc = 0;
 	while (argv[argc])

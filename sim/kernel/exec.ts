@@ -137,6 +137,12 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
       if (!fl || fl.type !== 'file_lock' || fl.life !== 'live' || fl.blocker === 0) return true;
       return w.tasks.some((t) => t.name === on.task && t.killed);
     }
+    case 'folio': {
+      // folio_lock: the task that locked the folio for ->read_folio unlocked it
+      const fi = w.heap[on.inode];
+      if (!fi || fi.type !== 'fuse_inode' || fi.life !== 'live') return true;
+      return !(fi.locked ?? []).includes(on.index);
+    }
     case 'iocache': {
       // fs/fuse/iomode.c: fuse_is_io_cache_wait() no longer true
       const fi = w.heap[on.inode];

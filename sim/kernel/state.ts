@@ -143,6 +143,11 @@ export interface FuseInodeObj extends ObjBase {
   pages: Pages;
   /** the pages of the page cache written through a shared mapping and not yet written back */
   dirty: number[];
+  /**
+   * the pages whose folio is locked while ->read_folio fills it (a READ in flight): another
+   * task that needs the page waits for the lock (folio_lock) and then finds it uptodate
+   */
+  locked?: number[];
   /** fi->write_files: the open files (fuse_file) writeback may use, most recent first */
   writeFiles: Ptr[];
   /** writeback cache: mtime/ctime changed locally and not yet told (I_DIRTY_SYNC; fuse_flush_times) */
@@ -404,6 +409,8 @@ export type WaitCond =
   | { on: 'request'; conn: Ptr }
   | { on: 'initialized'; conn: Ptr }
   | { on: 'iocache'; inode: Ptr }
+  /** folio_lock: until page `index` of the FUSE inode is no longer locked by a read in flight */
+  | { on: 'folio'; inode: Ptr; index: number }
   | { on: 'rcu' }
   /**
    * fs/locks.c: wait_event_interruptible(fl->c.flc_wait, list_empty(&fl->c.flc_blocked_member)):

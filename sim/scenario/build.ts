@@ -2,6 +2,7 @@
 // tasks, and each op of a task's program as the step machine runs it.
 import '../kernel/index.ts';
 import '../server/server.ts';
+import '../server/external.ts';
 import './ops.ts';
 import { entryOf, type Op } from '../kernel/exec.ts';
 import type { PlainInode, Proc, SuperBlock, Task, TaskRole, World } from '../kernel/state.ts';
@@ -153,7 +154,7 @@ export function buildWorld(s: Scenario): Built {
       const policy = ServerPolicySchema.parse(structuredClone(f.server));
       const sp = proc(serverProc(f.name), cred(policy.cap_sys_admin, 0));
       setupOps.push({ sys: 'mount_fuse', args: { fs: f.name, server: sp.name } });
-      servers.push(newTask(serverTask(f.name), sp.name, 'daemon', [{ sys: 'serve', args: {} }]));
+      servers.push(newTask(serverTask(f.name), sp.name, 'daemon', [{ sys: policy.external ? 'serve_external' : 'serve', args: {} }]));
       w.servers[f.name] = newServerState(f.name, sp.name, policy, LIFECYCLE_INITIAL);
     }
     w.sbs.push(sb);

@@ -19,6 +19,7 @@ export const VIOLATION_KINDS = [
   'deadlock',
   'file-lock',
   'outcome',
+  'server',
 ] as const satisfies readonly ViolationKind[];
 
 // A kind added to the model but not here fails to compile: scenarios and traces must be able to name it.

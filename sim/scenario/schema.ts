@@ -34,7 +34,8 @@ const u64 = z.union(
     z
       .string()
       .regex(/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/, 'a decimal or 0x hex string')
-      .refine((v) => BigInt(v) <= 0xffff_ffff_ffff_ffffn, 'at most 2^64-1'),
+      // zod runs this refinement even when the regex failed: only a string the regex accepts is a BigInt
+      .refine((v) => !/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/.test(v) || BigInt(v) <= 0xffff_ffff_ffff_ffffn, 'at most 2^64-1'),
   ],
   { error: 'a u64: an integer up to 2^53-1, or a decimal or 0x string up to 2^64-1' },
 );
@@ -433,6 +434,10 @@ export const ScenarioSchema = z
           if (file.backing !== undefined) checkPath(file.backing, ['filesystems', i, 'server', 'files', name, 'backing']);
         }
         for (const r of savedRefsOfPolicy(f.server)) checkRef(r.ref, `server:${f.name}`, ['filesystems', i, 'server', ...r.path]);
+        const host = f.server.external?.host;
+        if (host !== undefined && !s.filesystems.some((x) => x.type === 'plain' && x.name === host)) {
+          ctx.addIssue({ code: 'custom', path: ['filesystems', i, 'server', 'external', 'host'], message: `"${host}" is no plain filesystem of this scenario: the real server's backing files need one (plain filesystems: ${s.filesystems.filter((x) => x.type === 'plain').map((x) => x.name).join(', ') || 'none'})` });
+        }
       }
     });
     const totalOps = s.tasks.reduce((a, t) => a + t.ops.length, 0);

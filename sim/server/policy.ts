@@ -51,6 +51,35 @@ export const OpenPolicySchema = z.discriminatedUnion('mode', [
   z.object({ mode: z.literal('sequence'), replies: z.array(z.discriminatedUnion('mode', [ReplyOpenSchema, ErrorOpenSchema])).min(1) }).strict(),
 ]);
 
+/** The file a real server's BACKING_OPEN passed (its kind and flags; a regular file's content). */
+const ExternalFileSchema = z
+  .object({
+    kind: z.enum(['reg', 'dir', 'fifo', 'sock', 'chr', 'blk', 'lnk', 'unknown']),
+    /** st_ino, decimal */
+    ino: z.string().regex(/^\d+$/),
+    /** F_GETFL of the server's fd */
+    flags: z.number().int(),
+    fsName: z.string(),
+    path: z.string(),
+    data: z.string().optional(),
+  })
+  .strict();
+
+/** What a real server did, as the model replays it (sim/server/external.ts). */
+export const ExternalEventSchema = z.discriminatedUnion('t', [
+  /** it wrote a message on its device (hex) */
+  z.object({ t: z.literal('reply'), hex: z.string().regex(/^([0-9a-f]{2})*$/) }).strict(),
+  /** a thread of it blocked in ioctl(2) on its device: cmd, the argument's bytes (hex) */
+  z.object({ t: z.literal('ioctl'), cmd: z.number().int(), arg: z.string().regex(/^([0-9a-f]{2})*$/), file: ExternalFileSchema.optional() }).strict(),
+  /** a backing file's content changed under the server (its own writes): the model's copy follows */
+  z.object({ t: z.literal('data'), name: z.string(), data: z.string() }).strict(),
+  /** (transcripts only) the request the batch answers: replay checks the model sent the same */
+  z.object({ t: z.literal('request'), name: z.string(), unique: z.string() }).strict(),
+  /** it crashed, hung, exited or wrote garbage: what happened, and to which request */
+  z.object({ t: z.literal('fail'), message: z.string() }).strict(),
+]);
+export type ExternalEvent = z.infer<typeof ExternalEventSchema>;
+
 export const ServerPolicySchema = z
   .object({
     /** the uapi the server was built against: which bit it sends as FOPEN_PASSTHROUGH */
@@ -149,6 +178,22 @@ export const ServerPolicySchema = z
      * their listings)
      */
     opendir: z.discriminatedUnion('mode', [ReplyOpenSchema, ErrorOpenSchema]).default({ mode: 'reply', flags: [], backing_id: 0 }),
+    /**
+     * A real server process answers instead of this policy (sim/server/external.ts; `fpsim
+     * server` runs one): `files`, `open` and the rest are then unused. A trace of such a run
+     * holds the server's answers as `transcript`, so replay needs no server.
+     */
+    external: z
+      .object({
+        /** what ran (for people): the server's command line */
+        command: z.string(),
+        /** the plain filesystem that stands for the server's real backing filesystem */
+        host: z.string(),
+        /** the server's answers, one batch per request or ioctl answer, in order (replay) */
+        transcript: z.array(z.array(ExternalEventSchema)).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -119,6 +119,12 @@ const EXPLAIN: Record<ViolationKind, (v: Violation) => Explanation> = {
       `A scenario assertion failed: ${v.message.replace(/^assert: /, '')}. The scenario states what the real kernel does at this point; either the scenario is wrong or the model is. ` +
       'Read the effects of the steps before this one to see which field took the unexpected value.',
   }),
+  server: (v) => ({
+    report: '(not a kernel report: the FUSE server is at fault)',
+    text:
+      `The real FUSE server under test did something the kernel refuses or cannot live with: ${v.message}. ` +
+      'The kernel itself is consistent here; the user-visible symptom (an open failing EIO, a hung request, an aborted connection) is what that server would cause on a real kernel.',
+  }),
 };
 
 /** The explanation of a violation, in kernel terms. */

@@ -459,18 +459,30 @@ const fuse_cache_read_iter = kfunc<ReadA, ReadL>('fuse_cache_read_iter', 'fs/fus
 const fuse_read_folio = kfunc<{ file: Ptr; index: number; writeBegin?: boolean }, { file: Ptr; index: number; writeBegin?: boolean; unique: number; fc: Ptr }>('fuse_read_folio', 'fs/fuse/file.c', {
   start(c, l) {
     const { f, ff, fi } = fuseFileOf(c, l.file);
+    // the caller's folio lock (filemap_update_page's folio_lock, fuse_write_begin's
+    // __filemap_get_folio(FGP_WRITEBEGIN)): the page cache holds one folio per index, locked
+    // while a read fills it; a second task needing the page sleeps on the lock and then finds
+    // the folio uptodate, so the page is read once and never over a write made meanwhile
+    if (fi.locked?.includes(l.index)) return block({ on: 'folio', inode: fi.ptr, index: l.index }, 'relock');
+    if (fi.pages[l.index] !== undefined) return ret(0); // uptodate once we held the lock: folio_unlock, nothing to read
+    (fi.locked ??= []).push(l.index);
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
     const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: l.index * PAGE_SIZE, size: PAGE_SIZE, read_flags: 0, lock_owner: 0, flags: f.flags, padding: 0 });
     return fuse_request_wait(c, l, fc, FUSE_OPCODE.READ, fi.nodeid, body, 'done');
   },
+  relock() {
+    return goto('start');
+  },
   done(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
     const a = fuse_take_answer(c, fc, l.unique);
+    const { fi } = fuseFileOf(c, l.file);
+    // folio_unlock (uptodate or not): the tasks waiting for the page go on
+    fi.locked = (fi.locked ?? []).filter((i) => i !== l.index);
     if (a.error) return ret(a.error);
     const r = decodeReplyArg(FUSE_OPCODE.READ, a.body);
     const data = r.op === 'READ' ? new TextDecoder().decode(r.data) : '';
-    const { fi } = fuseFileOf(c, l.file);
     fi.pages[l.index] = data;
     c.emit('field', `${name(fi)}: page ${l.index} uptodate (${data.length} bytes from the server)`);
     const end = l.index * PAGE_SIZE + data.length;

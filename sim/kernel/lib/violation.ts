@@ -15,7 +15,9 @@ export type ViolationKind =
   | 'warn-on'
   | 'deadlock'
   | 'file-lock'
-  | 'outcome';
+  | 'outcome'
+  /** a real FUSE server (fpsim server) broke the protocol or crashed, hung, exited */
+  | 'server';
 
 export interface Violation {
   kind: ViolationKind;

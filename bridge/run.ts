@@ -1,0 +1,285 @@
+// Random programs against a real FUSE server under the model (`fpsim server`): each run starts
+// the server afresh on a fresh temporary source tree (stateless re-execution), mounts it in
+// the model as /fuse (its backing files stand on the plain filesystem /host), runs a program
+// of several user tasks under a random interleaving with every invariant checked after every
+// step (runScenario: the same step function, checkers and teardown as every other driver),
+// and judges it: the model's violations, the server's failures (crash, hang, refused reply)
+// and its mistakes in kernel terms (sim/server/external.ts findings). fast-check draws the
+// programs and shrinks a failing one, program and interleaving both.
+//
+// What the programs do is limited to what the model models for a FUSE file today: open
+// (r, rw, w), read and write at an offset (pread/pwrite), fstat, stat, ftruncate, close, on
+// the two files of the server's tree. No create, unlink, readdir, fsync...: the model does not
+// send those requests yet.
+import fc from 'fast-check';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ScenarioSchema, type Scenario, type ScenarioInput } from '../sim/scenario/schema.ts';
+import { runScenario, type ScenarioResult } from '../sim/scenario/run-scenario.ts';
+import type { Scheduler } from '../sim/scenario/run.ts';
+import { attachExternalPeer, detachExternalPeer, externalState } from '../sim/server/external.ts';
+import { serverOf } from '../sim/server/state.ts';
+import { errnoName } from '../sim/kernel/lib/errno.ts';
+import { TRACE_VERSION, traceStep, traceViolation, type Trace } from '../sim/trace/format.ts';
+import { LivePeer } from './peer.ts';
+import { runOnRealKernel, type RealOp } from './real-kernel.ts';
+import type { World } from '../sim/kernel/state.ts';
+import { SyncServer } from './sync.ts';
+
+export const FUSE_FS = 'fuse';
+export const HOST_FS = 'host';
+/** the server's tree: what each run's fresh source directory holds */
+export const TREE: Record<string, string> = { f0: 'hello, real server\n', f1: 'second file of the tree\n' };
+const DATA = ['abc', 'XYZXYZ', 'more data here', '0123456789'];
+
+export type ProgOp =
+  | { k: 'open'; file: number; mode: 'r' | 'rw' | 'w' }
+  | { k: 'read'; fd: number; off: number; n: number }
+  | { k: 'write'; fd: number; off: number; data: number }
+  | { k: 'fstat'; fd: number }
+  | { k: 'stat'; file: number }
+  | { k: 'ftruncate'; fd: number; size: number }
+  | { k: 'close'; fd: number };
+
+/** A program: each user task's ops, and the interleaving (an index into the runnable tasks per step). */
+export interface ServerProgram {
+  tasks: ProgOp[][];
+  sched: number[];
+}
+
+const opArb: fc.Arbitrary<ProgOp> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('open' as const), file: fc.nat(1), mode: fc.constantFrom('r' as const, 'rw' as const, 'w' as const) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('read' as const), fd: fc.nat(3), off: fc.nat(24), n: fc.constantFrom(4, 16, 4096) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('write' as const), fd: fc.nat(3), off: fc.nat(24), data: fc.nat(DATA.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('fstat' as const), fd: fc.nat(3) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('stat' as const), file: fc.nat(1) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('ftruncate' as const), fd: fc.nat(3), size: fc.nat(30) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('close' as const), fd: fc.nat(3) }) },
+);
+
+/** ≥ minTasks user tasks of 1..maxOps ops each, and an interleaving. */
+export function programArb(minTasks = 3, maxTasks = 4, maxOps = 6): fc.Arbitrary<ServerProgram> {
+  return fc.record({
+    tasks: fc.array(fc.array(opArb, { minLength: 1, maxLength: maxOps }), { minLength: minTasks, maxLength: maxTasks }),
+    sched: fc.array(fc.nat(7), { maxLength: 120 }),
+  });
+}
+
+/** The program as a scenario: /host (plain, the server's backing fs), /fuse (the real server). */
+export function toScenario(p: ServerProgram, command: string): Scenario {
+  const tasks = p.tasks.map((ops, ti) => {
+    const opens = ops.filter((o) => o.k === 'open').length;
+    let k = 0;
+    const out: Record<string, unknown>[] = [];
+    for (const o of ops) {
+      const fd = (i: number) => `$fd${i % Math.max(1, opens)}`;
+      switch (o.k) {
+        case 'open':
+          out.push({ op: 'open', path: `/${FUSE_FS}/f${o.file}`, mode: o.mode, save: `fd${k++}` });
+          break;
+        case 'stat':
+          out.push({ op: 'stat', path: `/${FUSE_FS}/f${o.file}` });
+          break;
+        default:
+          if (opens === 0) {
+            out.push({ op: 'stat', path: `/${FUSE_FS}/f${ti % 2}` });
+            break;
+          }
+          if (o.k === 'read') out.push({ op: 'read', fd: fd(o.fd), offset: o.off, n: o.n });
+          else if (o.k === 'write') out.push({ op: 'write', fd: fd(o.fd), offset: o.off, data: DATA[o.data]! });
+          else if (o.k === 'fstat') out.push({ op: 'fstat', fd: fd(o.fd) });
+          else if (o.k === 'ftruncate') out.push({ op: 'ftruncate', fd: fd(o.fd), size: o.size });
+          else out.push({ op: 'close', fd: fd(o.fd) });
+      }
+    }
+    return { name: `t${ti}`, ops: out };
+  });
+  const input: ScenarioInput = {
+    name: 'real-server program',
+    description: `random program against a real server: ${command}`,
+    kernel: '6.18',
+    filesystems: [
+      { name: HOST_FS, type: 'plain', files: {} },
+      { name: FUSE_FS, type: 'fuse', server: { files: {}, external: { command, host: HOST_FS } } },
+    ],
+    tasks,
+  } as unknown as ScenarioInput;
+  return ScenarioSchema.parse(input);
+}
+
+export interface ServerConfig {
+  /** the server's argv: "{src}" becomes the run's source directory, "{dev}" its device */
+  argv: string[];
+  timeoutMs: number;
+  quietMs: number;
+  /** where the runs' source trees are made (default: the system's temporary directory) */
+  tmpRoot?: string;
+  /** also run each program on this machine's kernel with the same binary and compare (bridge/real-kernel.ts) */
+  realKernel?: boolean;
+}
+
+export interface Failure {
+  kind: string;
+  message: string;
+}
+
+export interface RunOutcome {
+  failures: Failure[];
+  result: ScenarioResult | null;
+  picks: string[];
+  /** the trace of the run (record: true): its scenario holds the server's transcript */
+  trace?: Trace;
+  /** what each user task's syscalls returned: "t0: open 3, read 19 \"hello\", close 0" */
+  results: string[];
+  /** with realKernel: the ops whose results were compared with the real kernel's */
+  compared?: number;
+}
+
+/** The user ops in the order they finished (looked at before every pick, and at the end). */
+function completions(w: World, seen: Map<string, number>, order: RealOp[]) {
+  for (const t of w.tasks) {
+    if (t.role !== 'user') continue;
+    const had = seen.get(t.name) ?? 0;
+    for (let k = had; k < t.results.length; k++) order.push({ task: t.name, index: t.results[k]!.op });
+    seen.set(t.name, t.results.length);
+  }
+}
+
+function interleaving(sched: readonly number[], picks: string[], order?: { seen: Map<string, number>; order: RealOp[]; serverFirst?: boolean }): Scheduler {
+  let i = 0;
+  return (w, r) => {
+    if (order) completions(w, order.seen, order.order);
+    const eager = order?.serverFirst ? r.find((t) => t.role === 'daemon' && t.proc.startsWith('server:')) : undefined;
+    const name = eager ? eager.name : i < sched.length ? r[sched[i++]! % r.length]!.name : r[0]!.name;
+    picks.push(name);
+    return name;
+  };
+}
+
+/**
+ * One run: a fresh source tree and server, the program under its interleaving, judged.
+ * serverFirst: the server's task runs whenever it can (as on a real kernel, where the server
+ * thread goes on right after its write(2) while the task it woke still has to be scheduled).
+ */
+export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { record?: boolean; serverFirst?: boolean } = {}): RunOutcome {
+  const command = cfg.argv.join(' ');
+  const scenario = toScenario(p, command);
+  const src = mkdtempSync(join(cfg.tmpRoot ?? tmpdir(), 'fpsim-srv-'));
+  let server: SyncServer | null = null;
+  const picks: string[] = [];
+  try {
+    for (const [n, d] of Object.entries(TREE)) writeFileSync(join(src, n), d);
+    server = SyncServer.start(cfg.argv.map((a) => a.replaceAll('{src}', src)));
+    attachExternalPeer(FUSE_FS, new LivePeer(server, { timeoutMs: cfg.timeoutMs, quietMs: cfg.quietMs }));
+    const schedule: string[] = [];
+    const done = { seen: new Map<string, number>(), order: [] as RealOp[], serverFirst: o.serverFirst ?? false };
+    const sched = interleaving(p.sched, picks, done);
+    const r = runScenario(scenario, { record: o.record ?? false, scheduler: sched, ...(o.record ? { onPick: (t: string) => schedule.push(t) } : {}) });
+    const failures: Failure[] = r.violations.map((v) => ({ kind: v.kind, message: `${v.task ? `${v.task}: ` : ''}${v.message}` }));
+    // the server's failures and mistakes are violations of kind "server" (sim/server/external.ts)
+    const x = externalState(serverOf(r.world, FUSE_FS));
+    completions(r.world, done.seen, done.order);
+    let compared: number | undefined;
+    if (cfg.realKernel) {
+      server.stop();
+      const c = compareWithRealKernel(scenario, r, cfg, done.order);
+      failures.push(...c.failures);
+      compared = c.compared;
+    }
+    const results = r.world.tasks
+      .filter((t) => t.role === 'user')
+      .map((t) => `${t.name}: ${t.results.map((x) => `${x.name} ${typeof x.ret === "number" && x.ret < 0 ? errnoName(x.ret) : x.ret}${x.data !== undefined ? ` ${JSON.stringify(x.data.length > 24 ? `${x.data.slice(0, 24)}...` : x.data)}` : ''}`).join(', ') || '(nothing finished)'}`);
+    const out: RunOutcome = { failures, result: r, picks, results, ...(compared !== undefined ? { compared } : {}) };
+    if (o.record) {
+      // the trace's scenario carries the server's answers: replay and view need no server
+      const traced = structuredClone(scenario);
+      const fs = traced.filesystems.find((f) => f.name === FUSE_FS);
+      if (fs && fs.type === 'fuse' && fs.server.external) fs.server.external.transcript = x.transcript;
+      out.trace = {
+        fpsimTrace: TRACE_VERSION,
+        scenario: traced,
+        kernel: r.world.profile,
+        mutants: [...r.world.mutants],
+        schedule,
+        steps: r.steps.map((st) => traceStep(st.rec, st.phase)),
+        violations: r.violations.map(traceViolation),
+        passed: r.passed,
+      };
+    }
+    return out;
+  } catch (e) {
+    return { failures: [{ kind: 'crash', message: (e as Error).message }], result: null, picks, results: [] };
+  } finally {
+    detachExternalPeer(FUSE_FS);
+    server?.stop();
+    rmSync(src, { recursive: true, force: true });
+  }
+}
+
+/** The model's results against the real kernel's, op by op; a disagreement is a failure. */
+function compareWithRealKernel(s: Scenario, r: ScenarioResult, cfg: ServerConfig, order: RealOp[]): { failures: Failure[]; compared: number } {
+  const real = runOnRealKernel(s, cfg.argv, order, { tree: TREE, fs: FUSE_FS, ...(cfg.tmpRoot ? { tmpRoot: cfg.tmpRoot } : {}), timeoutMs: cfg.timeoutMs });
+  const out: Failure[] = real.errors.map((e) => ({ kind: 'real-kernel', message: e }));
+  let compared = 0;
+  for (const { task, index } of order) {
+    const t = r.world.tasks.find((x) => x.name === task)!;
+    const m = t.results.find((x) => x.op === index)!;
+    const op = s.tasks.find((x) => x.name === task)!.ops[index]!;
+    const model = { ret: op.op === 'open' && typeof m.ret === 'number' && m.ret >= 0 ? 'ok' : m.ret, ...(m.data !== undefined ? { data: m.data } : {}) };
+    const k = real.results[`${task}#${index}`];
+    if (!k) continue;
+    compared++;
+    if (model.ret !== k.ret || (model.data ?? null) !== (k.data ?? null)) {
+      out.push({ kind: 'real-kernel', message: `${task}[${index}] ${op.op}: the model returned ${JSON.stringify(model)}, the real kernel ${JSON.stringify(k)}` });
+    }
+  }
+  return { failures: out, compared };
+}
+
+/** One program as lines a person reads. */
+export function describeServerProgram(p: ServerProgram, command = 'server'): string[] {
+  const s = toScenario(p, command);
+  return s.tasks.map((t) => `${t.name}: ${t.ops.map((o) => JSON.stringify(o).replace(/"(\w+)":/g, '$1:')).join('; ')}`);
+}
+
+export interface CampaignResult {
+  runs: number;
+  seed: number;
+  ms: number;
+  /** with realKernel: ops compared with the real kernel over all runs (shrinking included) */
+  compared: number;
+  failed: null | { program: ServerProgram; failures: Failure[]; picks: string[]; results: string[]; trace?: Trace; shrinks: number };
+}
+
+/**
+ * fast-check over random programs; the first failure is shrunk and run once more, recorded.
+ * A run is synchronous (the model's steps wait for the server); between runs the event loop
+ * gets a turn, so a signal (Ctrl-C) stops the campaign there, with no server or tree left.
+ */
+export async function serverCampaign(cfg: ServerConfig, o: { runs: number; seed: number; minTasks?: number; serverFirst?: boolean; onRun?: (n: number) => void }): Promise<CampaignResult> {
+  const t0 = Date.now();
+  let n = 0;
+  let compared = 0;
+  const res = await fc.check(
+    fc.asyncProperty(programArb(o.minTasks ?? 3), async (p) => {
+      await new Promise((r) => setImmediate(r));
+      n++;
+      o.onRun?.(n);
+      const r = runServerProgram(p, cfg, { serverFirst: o.serverFirst ?? false });
+      compared += r.compared ?? 0;
+      return r.failures.length === 0;
+    }),
+    { numRuns: o.runs, seed: o.seed, endOnFailure: false },
+  );
+  if (!res.failed || !res.counterexample) return { runs: res.numRuns, seed: o.seed, ms: Date.now() - t0, compared, failed: null };
+  const program = res.counterexample[0];
+  const again = runServerProgram(program, cfg, { record: true, serverFirst: o.serverFirst ?? false });
+  return {
+    runs: res.numRuns,
+    seed: o.seed,
+    ms: Date.now() - t0,
+    compared,
+    failed: { program, failures: again.failures, picks: again.picks, results: again.results, ...(again.trace ? { trace: again.trace } : {}), shrinks: res.numShrinks },
+  };
+}
