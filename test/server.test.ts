@@ -42,12 +42,15 @@ const hp = (): string => {
 /** this file's runs make their source trees here (and must remove every one) */
 let ROOT = ''; // made by the suite's beforeAll (a filtered run that skips the suite makes none)
 const cfg = (path: string, ...opts: string[]): ServerConfig => ({ argv: [path, '--foreground', '--nosplice', ...opts, '{src}', '{dev}'], timeoutMs: 5000, quietMs: 2, tmpRoot: ROOT });
-/** this process's children that still run (a zombie is reaped once the event loop turns) */
+/**
+ * this process's children that still run (a zombie is reaped once the event loop turns), but
+ * not esbuild's service, which vite/tsx start in this process on first use and keep
+ */
 const children = () => {
   try {
     return execFileSync('ps', ['-o', 'pid=,stat=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
       .split('\n')
-      .filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l) && !/\bps -o\b/.test(l))
+      .filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l) && !/\bps -o\b/.test(l) && !/esbuild\b.*--service/.test(l))
       .join('\n');
   } catch {
     return '';

@@ -55,6 +55,11 @@ export interface FileObj extends ObjBase {
   /** O_PATH: a location only; fget() does not return it, fget_raw() does */
   opath: boolean;
   /**
+   * the inode an O_PATH file holds (do_dentry_open's path_get: the file keeps its dentry and
+   * so its inode until __fput's path_put); other files hold theirs through their ->open
+   */
+  pathInode?: Ptr;
+  /**
    * file->private_data, the filesystem's own (NULL until its ->open sets it): a FUSE file's
    * fuse_file; /dev/fuse's connection (the kernel's fuse_dev, which points to it)
    */

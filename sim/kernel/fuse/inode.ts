@@ -390,7 +390,7 @@ export function fuse_init() {
     freeInode: fuse_free_inode,
     fileInode: (w, f) => {
       const ff = f.private_data ? (w.heap[f.private_data] as FuseFileObj | undefined) : undefined;
-      return ff?.type === 'fuse_file' ? ff.inode : (fuseSb(w.sbs[f.sb]!).inodes[f.name] ?? 0);
+      return ff?.type === 'fuse_file' ? ff.inode : (f.pathInode ?? fuseSb(w.sbs[f.sb]!).inodes[f.name] ?? 0);
     },
     atomic_open: fuse_atomic_open,
     i_mknod: fuse_mknod,

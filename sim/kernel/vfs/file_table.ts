@@ -4,7 +4,7 @@ import type { Ctx } from '../ctx.ts';
 import { name } from '../ctx.ts';
 import type { FileObj, Ptr } from '../state.ts';
 import { current_cred, get_cred, put_cred } from '../cred.ts';
-import { f_op } from './fs.ts';
+import { f_op, s_type } from './fs.ts';
 import { locks_remove_file } from './locks.ts';
 import { mntput } from './namespace.ts';
 
@@ -39,6 +39,8 @@ function __fput(c: Ctx, f: FileObj) {
   put_cred(c, f.cred);
   c.kfree(f.ptr);
   const sb = c.w.sbs[f.sb];
+  // path_put of an O_PATH file's path: its inode reference goes
+  if (f.pathInode && sb) s_type(sb).pathPut?.(c, f.pathInode);
   if (sb?.detached) mntput(c, sb);
 }
 

@@ -143,7 +143,14 @@ export const sys_open = entry(
       });
       l.file = f.ptr;
       const open = f_op(f).open;
-      if (!open) return walk_ret(c, l, fd_install(c, opened(f)));
+      if (!open) {
+        // an O_PATH file has no ->open, but holds its path, inode included (path_get)
+        if (opath && type.pathGet) {
+          type.pathGet(c, l.inode);
+          f.pathInode = l.inode;
+        }
+        return walk_ret(c, l, fd_install(c, opened(f)));
+      }
       type.pathGet?.(c, l.inode);
       return call(open, { file: l.file }, 'opened', 'err');
     },
