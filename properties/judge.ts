@@ -7,6 +7,7 @@ import type { Program } from './program.ts';
 import type { Failure } from './failure.ts';
 import { outcomeProblems } from './outcomes.ts';
 import { FUSE_DEV_FOPS } from '../sim/kernel/fuse/dev.ts';
+import { serverTask } from '../sim/scenario/build.ts';
 
 /**
  * The objects a known kernel weakness leaks, not a model bug: a server that registers its own
@@ -69,12 +70,20 @@ function reachable(w: World, roots: number[]): Set<string> {
 /**
  * A task that waits for a connection caught in the 6.9 /dev/fuse cycle once its server closed
  * its fd: the device file lives on in the connection's own backing map, so the connection is
- * never aborted, and nobody reads it any more. The real kernel hangs there too.
+ * never aborted, and nobody reads it any more. The real kernel hangs there too. So does a task
+ * that waits for a connection whose server is itself stuck so (a FUSE server whose files live
+ * on a FUSE mount caught in the cycle: its OPEN waits for the lower mount's LOOKUP forever).
  */
-function waitsOnCycle(w: World, task: string | undefined, cycle: Set<string>): boolean {
+function waitsOnCycle(w: World, task: string | undefined, cycle: Set<string>, seen = new Set<string>()): boolean {
+  if (task === undefined || seen.has(task)) return false;
+  seen.add(task);
   const t = w.tasks.find((x) => x.name === task);
   const b = t?.blocked;
-  return !!b && (b.on === 'answer' || b.on === 'initialized') && cycle.has(`fuse_conn#${b.conn}`);
+  if (!b || (b.on !== 'answer' && b.on !== 'initialized')) return false;
+  if (cycle.has(`fuse_conn#${b.conn}`)) return true;
+  const fc = w.heap[b.conn];
+  const sb = fc?.type === 'fuse_conn' ? w.sbs[fc.sb] : undefined;
+  return !!sb && waitsOnCycle(w, serverTask(sb.name), cycle, seen);
 }
 
 /** What the property checks after a run (the invariants were checked after every step). */

@@ -38,7 +38,7 @@ import { O_APPEND, O_LARGEFILE, O_PATH } from '../kernel/vfs/fcntl.ts';
 import { FOPEN_PASSTHROUGH, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
 import { fromHex } from '../kernel/fuse/hex.ts';
 import { acceptRequest, NO_REPLY } from './core.ts';
-import { lifecycleNext, type LifecycleEvent } from './lifecycle.ts';
+import { devfd, lifecycle, sessionLoopHead } from './loop.ts';
 import type { ExternalEvent } from './policy.ts';
 import { serverOf, serverStates, type ServerState } from './state.ts';
 
@@ -129,12 +129,6 @@ function peerOf(s: ServerState): ExternalPeer {
   };
 }
 
-function lifecycle(c: Ctx, s: ServerState, ev: LifecycleEvent) {
-  const next = lifecycleNext(s.lifecycle, ev);
-  if (next === null) return;
-  if (next !== s.lifecycle) c.emit('note', `server ${s.fs}: ${s.lifecycle} -> ${next}`);
-  s.lifecycle = next;
-}
 
 function hostSb(c: Ctx, s: ServerState): PlainSb {
   const host = s.policy.external!.host;
@@ -156,7 +150,6 @@ function ioctlName(cmd: number): string {
   return cmd === FUSE_DEV_IOC_BACKING_OPEN ? 'BACKING_OPEN' : cmd === FUSE_DEV_IOC_BACKING_CLOSE ? 'BACKING_CLOSE' : `0x${(cmd >>> 0).toString(16)}`;
 }
 
-const devfd = (c: Ctx) => c.p.vars['devfd'] ?? -1;
 
 interface LoopA {
   fs: string;
@@ -179,18 +172,8 @@ interface LoopL extends LoopA {
 const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fuse_loop.c (a real server process)', {
   start(c, l) {
     const s = serverOf(c.w, l.fs);
-    if (c.p.fds[devfd(c)] !== l.dev) {
-      c.emit('note', `server ${s.fs}: its /dev/fuse fd is closed; the session loop ends`);
-      lifecycle(c, s, { type: 'ABORTED' });
-      return ret(0);
-    }
-    const fc = c.deref(l.conn, 'fuse_conn');
-    if (fc.pending.length === 0) {
-      if (fc.connected) return block({ on: 'request', conn: l.conn }, 'start');
-      lifecycle(c, s, { type: c.w.sbs[fc.sb]!.mounted ? 'ABORTED' : 'UNMOUNTED' });
-      leftIds(c, s, 'the end of the connection');
-      return ret(0);
-    }
+    const fc = sessionLoopHead(c, s, l, () => leftIds(c, s, 'the end of the connection'));
+    if ('k' in fc) return fc;
     const bytes = fuse_dev_read(c, fc, l.dev);
     if (typeof bytes === 'number') return ret(0);
     const req = acceptRequest(s, bytes);

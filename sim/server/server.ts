@@ -31,17 +31,8 @@ import {
   type ServerRequest,
 } from './core.ts';
 import { serverOf, serverStates, type ServerState } from './state.ts';
-import { lifecycleNext, type LifecycleEvent } from './lifecycle.ts';
+import { devfd, lifecycle, sessionLoopHead } from './loop.ts';
 
-function lifecycle(c: Ctx, s: ServerState, ev: LifecycleEvent) {
-  const next = lifecycleNext(s.lifecycle, ev);
-  if (next === null) {
-    c.emit('note', `server ${s.fs}: lifecycle ${s.lifecycle} ignores ${ev.type}`);
-    return;
-  }
-  if (next !== s.lifecycle) c.emit('note', `server ${s.fs}: ${s.lifecycle} -> ${next}`);
-  s.lifecycle = next;
-}
 
 /** write(2) of a reply on /dev/fuse. */
 function reply(c: Ctx, s: ServerState, bytes: Uint8Array) {
@@ -88,18 +79,8 @@ interface LoopL extends LoopA {
 const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/fuse_loop.c', {
   start(c, l) {
     const s = serverOf(c.w, l.fs);
-    if (c.p.fds[devfd(c)] !== l.dev) {
-      // the server closed the fd it reads (read(2): EBADF): the loop ends
-      c.emit('note', `server ${s.fs}: its /dev/fuse fd is closed; the session loop ends`);
-      lifecycle(c, s, { type: 'ABORTED' });
-      return ret(0);
-    }
-    const fc = c.deref(l.conn, 'fuse_conn');
-    if (fc.pending.length === 0) {
-      if (fc.connected) return block({ on: 'request', conn: l.conn }, 'start');
-      lifecycle(c, s, { type: c.w.sbs[fc.sb]!.mounted ? 'ABORTED' : 'UNMOUNTED' });
-      return ret(0); // read(2) on /dev/fuse: ENODEV, the loop ends
-    }
+    const fc = sessionLoopHead(c, s, l);
+    if ('k' in fc) return fc;
     const bytes = fuse_dev_read(c, fc, l.dev);
     if (typeof bytes === 'number') return ret(0);
     l.req = acceptRequest(s, bytes);
@@ -167,7 +148,6 @@ function again(c: Ctx, conn: Ptr) {
 }
 
 /** The server's /dev/fuse fd, which its ioctls go to. */
-const devfd = (c: Ctx) => c.p.vars['devfd'] ?? -1;
 
 /**
  * One core output as the model's next move: a reply is written at once (more work after it

@@ -2,8 +2,9 @@
 // RCU-deferred free, the connection's end (umount, last put), and FUSE's file_system_type.
 import type { Ctx } from '../ctx.ts';
 import { entry, kfunc, ret } from '../exec.ts';
-import type { FuseConnObj, FuseFileObj, FuseInodeObj, FuseSb, InodeKind, Ptr, SuperBlock } from '../state.ts';
+import type { FuseConnObj, FuseFileObj, FuseInodeObj, FuseSb, Ptr, SuperBlock } from '../state.ts';
 import { neg } from '../lib/errno.ts';
+import { inodeKindOf } from '../lib/stat.ts';
 import { setField, xchg } from '../lib/once.ts';
 import { idr_init } from '../lib/idr.ts';
 import { decodeReplyArg } from '../../wire/messages.ts';
@@ -74,23 +75,6 @@ export function process_init_reply(c: Ctx, fc: FuseConnObj, error: number, body:
   setField(c, fc, 'initialized', true); // fuse_set_initialized: wakes tasks waiting for INIT
 }
 
-/** S_IFMT of a fuse_attr's mode. */
-export function inodeKindOf(mode: number): InodeKind {
-  switch (mode & 0o170000) {
-    case 0o040000:
-      return 'dir';
-    case 0o010000:
-      return 'fifo';
-    case 0o020000:
-      return 'chr';
-    case 0o140000:
-      return 'sock';
-    case 0o120000:
-      return 'lnk';
-    default:
-      return 'reg';
-  }
-}
 
 /** A validity in seconds + nanoseconds, from now, in jiffies (fuse_time_to_jiffies; HZ = 1000). */
 export function fuse_time_to_jiffies(c: Ctx, sec: number, nsec: number): number {

@@ -6,6 +6,7 @@ import { kfunc, ret } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
 import type { FileObj, InodeKind, PlainInode, PlainSb, Ptr, SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
+import { inodeKindOf } from '../lib/stat.ts';
 import { O_APPEND } from '../vfs/fcntl.ts';
 import { ATTR_SIZE, register_file_operations, register_filesystem, type FallocateA, type IattrA, type LlseekA, type ReadA, type WriteA } from '../vfs/fs.ts';
 import { generic_file_llseek } from '../vfs/read_write.ts';
@@ -177,23 +178,6 @@ const shmem_getattr = kfunc<{ sb: number; name: string }>('shmem_getattr', 'mm/s
   },
 });
 
-/** S_IFMT of a mode as the model's inode kinds */
-function kindOfMode(mode: number): InodeKind {
-  switch (mode & 0o170000) {
-    case 0o040000:
-      return 'dir';
-    case 0o010000:
-      return 'fifo';
-    case 0o020000:
-      return 'chr';
-    case 0o140000:
-      return 'sock';
-    case 0o120000:
-      return 'lnk';
-    default:
-      return 'reg';
-  }
-}
 
 /** shmem_mknod (shmem_create, shmem_mkdir): a new inode in the dcache; its data empty. */
 function shmem_new(c: Ctx, sb: PlainSb, name: string, kind: InodeKind): number {
@@ -205,7 +189,7 @@ function shmem_new(c: Ctx, sb: PlainSb, name: string, kind: InodeKind): number {
 
 const shmem_mknod = kfunc<{ sb: number; name: string; mode: number; rdev: number }>('shmem_mknod', 'mm/shmem.c', {
   start(c, l) {
-    return ret(shmem_new(c, plain(c.w.sbs[l.sb]!), l.name, kindOfMode(l.mode)));
+    return ret(shmem_new(c, plain(c.w.sbs[l.sb]!), l.name, inodeKindOf(l.mode)));
   },
 });
 
