@@ -196,7 +196,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'ns-create-passthrough',
     'ns-tmpfs-readdir-newest-first',
   ],
-  '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort', 'writeback-cache-fsync-fallocate-copy', 'writeback-cache-two-writers-one-folio'],
+  '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort', 'writeback-cache-fsync-fallocate-copy', 'writeback-cache-two-writers-one-folio', 'writeback-cache-reads-after-abort'],
   '4. device and connection life': [
     'dev-fuse-unmounted-ioctls-6.18',
     'dev-fuse-unmounted-ioctls-6.9',

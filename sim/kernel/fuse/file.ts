@@ -469,7 +469,11 @@ const fuse_read_folio = kfunc<{ file: Ptr; index: number; writeBegin?: boolean }
     const fc = connOfInode(c, fi);
     l.fc = fc.ptr;
     const body = encode(FUSE_READ_IN, { fh: ff.fh, offset: l.index * PAGE_SIZE, size: PAGE_SIZE, read_flags: 0, lock_owner: 0, flags: f.flags, padding: 0 });
-    return fuse_request_wait(c, l, fc, FUSE_OPCODE.READ, fi.nodeid, body, 'done');
+    const next = fuse_request_wait(c, l, fc, FUSE_OPCODE.READ, fi.nodeid, body, 'done');
+    // a request that fails before it is sent (fuse_get_req on a dead connection: ENOTCONN)
+    // unlocks the folio as well: the error path of fuse_do_readfolio's caller
+    if (next.k === 'ret') fi.locked = fi.locked.filter((i) => i !== l.index);
+    return next;
   },
   relock() {
     return goto('start');
