@@ -170,7 +170,7 @@ export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { recor
   const picks: string[] = [];
   try {
     for (const [n, d] of Object.entries(TREE)) writeFileSync(join(src, n), d);
-    server = SyncServer.start(cfg.argv.map((a) => a.replaceAll('{src}', src)));
+    server = SyncServer.start(cfg.argv.map((a) => a.replaceAll('{src}', src)), { orphanTree: src });
     attachExternalPeer(FUSE_FS, new LivePeer(server, { timeoutMs: cfg.timeoutMs, quietMs: cfg.quietMs }));
     const schedule: string[] = [];
     const done = { seen: new Map<string, number>(), order: [] as RealOp[], serverFirst: o.serverFirst ?? false };

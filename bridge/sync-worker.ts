@@ -69,7 +69,7 @@ async function handle(m: SyncCall): Promise<SyncReply> {
   try {
     switch (m.op) {
       case 'start':
-        sp = await ServerProcess.start({ argv: m.argv, env: { ...process.env, ...(m.noAslr ? { FPSIM_NO_ASLR: '1' } : {}) }, ...(m.cwd ? { cwd: m.cwd } : {}), ...(m.stderrFile ? { stderrFile: m.stderrFile } : {}) });
+        sp = await ServerProcess.start({ argv: m.argv, env: { ...process.env, ...(m.noAslr ? { FPSIM_NO_ASLR: '1' } : {}), ...(m.orphanTree ? { FPSIM_BRIDGE_ORPHAN_TREE: m.orphanTree } : {}) }, ...(m.cwd ? { cwd: m.cwd } : {}), ...(m.stderrFile ? { stderrFile: m.stderrFile } : {}) });
         return { ok: true, bridgePid: sp.bridgePid, serverPid: sp.serverPid };
       case 'deliver':
         sp!.deliver(m.bytes);

@@ -38,7 +38,7 @@ export type SyncEvent =
   | { t: 'timeout' };
 
 export type SyncCall =
-  | { op: 'start'; argv: string[]; cwd?: string; stderrFile?: string; noAslr?: boolean }
+  | { op: 'start'; argv: string[]; cwd?: string; stderrFile?: string; noAslr?: boolean; orphanTree?: string }
   | { op: 'deliver'; bytes: Uint8Array; owed: number; quietMs: number; timeoutMs: number }
   | { op: 'answer'; chan: number; ret: number; closeHandle?: number; owed: number; quietMs: number; timeoutMs: number }
   | { op: 'stop' };
@@ -104,10 +104,21 @@ export class SyncServer {
   private constructor(private readonly ch: Channel) {}
 
   /** Starts the server ("{dev}" in argv becomes its device); throws with the bridge's reason. */
-  static start(argv: string[], opts: { cwd?: string; stderrFile?: string; timeoutMs?: number; /** no address randomisation (default on) */ noAslr?: boolean } = {}): SyncServer {
+  static start(
+    argv: string[],
+    opts: {
+      cwd?: string;
+      stderrFile?: string;
+      timeoutMs?: number;
+      /** no address randomisation (default on) */
+      noAslr?: boolean;
+      /** a fpsim-srv-* directory the bridge removes if this process dies without stopping it */
+      orphanTree?: string;
+    } = {},
+  ): SyncServer {
     channel ??= new Channel();
     const s = new SyncServer(channel);
-    const r = s.call({ op: 'start', argv, noAslr: opts.noAslr ?? true, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.stderrFile ? { stderrFile: opts.stderrFile } : {}) }, opts.timeoutMs ?? 30_000);
+    const r = s.call({ op: 'start', argv, noAslr: opts.noAslr ?? true, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.stderrFile ? { stderrFile: opts.stderrFile } : {}), ...(opts.orphanTree ? { orphanTree: opts.orphanTree } : {}) }, opts.timeoutMs ?? 30_000);
     if (!r.ok) {
       s.stop();
       throw new Error(`cannot start the server: ${r.error}`);

@@ -61,6 +61,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -167,6 +168,7 @@ static pid_t server_pid = -1;
 static bool server_reaped = false;
 static bool exit_sent = false;
 static bool node_gone = false; /* stdout broken: nobody to report to */
+static bool node_left = false; /* Node went without STOP: the orphan tree is ours to remove */
 
 static uint8_t *inbuf; /* frames from Node not yet complete */
 static size_t inlen, incap;
@@ -243,7 +245,7 @@ static void write_frame(struct iovec *iov, int n)
 				(void)poll(&pfd, 1, -1);
 				continue;
 			}
-			node_gone = true; /* EPIPE: Node is gone; the exit path follows */
+			node_gone = node_left = true; /* EPIPE: Node is gone; the exit path follows */
 			return;
 		}
 		while (n > 0 && (size_t)w >= iov->iov_len) {
@@ -342,6 +344,33 @@ static void reap(void)
 			server_done(status); /* died between the two checks */
 }
 
+/* FPSIM_BRIDGE_ORPHAN_TREE: a directory Node made for this server (its source tree) and
+ * removes itself after a normal STOP. If Node goes away without STOP (killed: stdin EOF, or
+ * PR_SET_PDEATHSIG's SIGTERM), nobody else is left to remove it, so the bridge does, once the
+ * server is gone. Only a directory named fpsim-srv-* is ever removed. */
+static const char *orphan_tree;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		(void)rmdir(path);
+	else
+		(void)unlink(path);
+	return 0;
+}
+
+static void remove_orphan_tree(void)
+{
+	if (!orphan_tree || orphan_tree[0] != '/')
+		return;
+	const char *base = strrchr(orphan_tree, '/') + 1;
+	if (strncmp(base, "fpsim-srv-", 10) != 0)
+		return;
+	(void)nftw(orphan_tree, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Every way out goes through here. */
 static void shutdown_and_exit(int rc) __attribute__((noreturn));
 static void shutdown_and_exit(int rc)
@@ -358,6 +387,8 @@ static void shutdown_and_exit(int rc)
 			}
 		}
 	}
+	if (node_left)
+		remove_orphan_tree();
 	exit(rc);
 }
 
@@ -747,8 +778,10 @@ static void read_stdin(void)
 	ssize_t r = read(0, inbuf + inlen, incap - inlen);
 	if (r < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (r <= 0)
+	if (r <= 0) {
+		node_left = true;
 		shutdown_and_exit(0); /* Node went away (or closed our stdin) */
+	}
 	inlen += (size_t)r;
 	size_t off = 0;
 	while (inlen - off >= sizeof(struct frame_hdr)) {
@@ -888,6 +921,7 @@ int main(int argc, char **argv)
 	/* Die with Node: SIGTERM (handled above) when the parent goes. If it is
 	 * already gone, our parent is no longer the pid Node gave us. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	orphan_tree = getenv("FPSIM_BRIDGE_ORPHAN_TREE");
 	const char *parent = getenv("FPSIM_BRIDGE_PARENT");
 	if (parent && atoi(parent) != getppid())
 		return 1;
@@ -993,8 +1027,10 @@ int main(int argc, char **argv)
 			while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGCHLD)
 					reap();
-				else
+				else {
+					node_left = true; /* SIGTERM: PDEATHSIG, Node died */
 					shutdown_and_exit(128 + (int)si.ssi_signo);
+				}
 			}
 		}
 		if (pfd[0].revents)
