@@ -38,9 +38,9 @@ import { O_APPEND, O_LARGEFILE, O_PATH } from '../kernel/vfs/fcntl.ts';
 import { FOPEN_PASSTHROUGH, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../wire/uapi.ts';
 import { fromHex } from '../kernel/fuse/hex.ts';
 import { acceptRequest, NO_REPLY } from './core.ts';
-import { devfd, lifecycle, sessionLoopHead } from './loop.ts';
+import { devfd, lifecycle, serve, sessionLoopHead } from './loop.ts';
 import type { ExternalEvent } from './policy.ts';
-import { serverOf, serverStates, type ServerState } from './state.ts';
+import { serverOf, type ServerState } from './state.ts';
 
 export type { ExternalEvent } from './policy.ts';
 
@@ -393,12 +393,7 @@ entry(
   'serve_external',
   kfunc<object>('sys_serve_external', 'libfuse lib/fuse_loop.c (a real server process)', {
     start(c) {
-      const s = serverStates(c.w).find((x) => x.proc === c.p.name);
-      const dev = c.p.fds[devfd(c)];
-      const fc = s && dev !== undefined ? __fuse_get_dev(c, dev) : null;
-      if (!s || !fc) return ret(neg('EBADF'));
-      s.conn = fc.ptr;
-      return tail(ext_session_loop, { fs: s.fs, conn: fc.ptr, dev: dev! });
+      return serve(c, ext_session_loop);
     },
   }),
 );

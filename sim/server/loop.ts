@@ -2,10 +2,12 @@
 // real server's (external.ts): libfuse's fuse_session_loop reading /dev/fuse, and the
 // connection lifecycle it walks.
 import type { Ctx } from '../kernel/ctx.ts';
-import { block, ret, type Next } from '../kernel/exec.ts';
+import { block, ret, tail, type KFunc, type Next } from '../kernel/exec.ts';
+import { neg } from '../kernel/lib/errno.ts';
+import { __fuse_get_dev } from '../kernel/fuse/dev.ts';
 import type { FuseConnObj, Ptr } from '../kernel/state.ts';
 import { lifecycleNext, type LifecycleEvent } from './lifecycle.ts';
-import type { ServerState } from './state.ts';
+import { serverStates, type ServerState } from './state.ts';
 
 /** The server process's /dev/fuse fd ($devfd), -1 if it has none. */
 export const devfd = (c: Ctx) => c.p.vars['devfd'] ?? -1;
@@ -39,4 +41,24 @@ export function sessionLoopHead(c: Ctx, s: ServerState, l: { conn: Ptr; dev: Ptr
   lifecycle(c, s, { type: c.w.sbs[fc.sb]!.mounted ? 'ABORTED' : 'UNMOUNTED' });
   atEnd?.();
   return ret(0);
+}
+
+/** What a session loop is started with: the mount it serves, its connection, its /dev/fuse file. */
+export interface LoopArgs {
+  fs: string;
+  conn: Ptr;
+  dev: Ptr;
+}
+
+/**
+ * The start of a server's "serve" op: find the connection behind the process's /dev/fuse fd
+ * (fuse_get_dev of the file the mount attached; EBADF without one), then run its session loop.
+ */
+export function serve(c: Ctx, loop: KFunc<LoopArgs>): Next {
+  const s = serverStates(c.w).find((x) => x.proc === c.p.name);
+  const dev = c.p.fds[devfd(c)];
+  const fc = s && dev !== undefined ? __fuse_get_dev(c, dev) : null;
+  if (!s || !fc || dev === undefined) return ret(neg('EBADF'));
+  s.conn = fc.ptr;
+  return tail(loop, { fs: s.fs, conn: fc.ptr, dev });
 }

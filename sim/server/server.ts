@@ -5,7 +5,7 @@
 // the core's actions as kernel calls (open, the backing ioctls, close) inside the world. The
 // real-kernel adapter over the same core is oracle/real-server.ts.
 import type { Ctx } from '../kernel/ctx.ts';
-import { block, call, entry, goto, kfunc, preempt, ret, tail, type Next } from '../kernel/exec.ts';
+import { block, call, entry, goto, kfunc, preempt, ret, type Next } from '../kernel/exec.ts';
 import type { Ptr } from '../kernel/state.ts';
 import { neg } from '../kernel/lib/errno.ts';
 import { __fuse_get_dev, fuse_dev_read, fuse_dev_write } from '../kernel/fuse/dev.ts';
@@ -31,7 +31,7 @@ import {
   type ServerRequest,
 } from './core.ts';
 import { serverOf, serverStates, type ServerState } from './state.ts';
-import { devfd, lifecycle, sessionLoopHead } from './loop.ts';
+import { devfd, lifecycle, serve, sessionLoopHead } from './loop.ts';
 
 
 /** write(2) of a reply on /dev/fuse. */
@@ -208,12 +208,7 @@ entry(
   'serve',
   kfunc<object>('sys_serve', 'libfuse lib/fuse_loop.c', {
     start(c) {
-      const s = serverStates(c.w).find((x) => x.proc === c.p.name);
-      const dev = c.p.fds[devfd(c)];
-      const fc = s && dev !== undefined ? __fuse_get_dev(c, dev) : null;
-      if (!s || !fc) return ret(neg('EBADF'));
-      s.conn = fc.ptr;
-      return tail(fuse_session_loop, { fs: s.fs, conn: fc.ptr, dev: dev! });
+      return serve(c, fuse_session_loop);
     },
   }),
 );
