@@ -21,7 +21,8 @@ import type { Scheduler } from '../sim/scenario/run.ts';
 import { attachExternalPeer, detachExternalPeer, externalState } from '../sim/server/external.ts';
 import { serverOf } from '../sim/server/state.ts';
 import { errnoName } from '../sim/kernel/lib/errno.ts';
-import { TRACE_VERSION, traceStep, traceViolation, type Trace } from '../sim/trace/format.ts';
+import type { Trace } from '../sim/trace/format.ts';
+import { traceOf } from '../sim/trace/write.ts';
 import { LivePeer } from './peer.ts';
 import { runOnRealKernel, type RealOp } from './real-kernel.ts';
 import type { World } from '../sim/kernel/state.ts';
@@ -196,16 +197,7 @@ export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { recor
       const traced = structuredClone(scenario);
       const fs = traced.filesystems.find((f) => f.name === FUSE_FS);
       if (fs && fs.type === 'fuse' && fs.server.external) fs.server.external.transcript = x.transcript;
-      out.trace = {
-        fpsimTrace: TRACE_VERSION,
-        scenario: traced,
-        kernel: r.world.profile,
-        mutants: [...r.world.mutants],
-        schedule,
-        steps: r.steps.map((st) => traceStep(st.rec, st.phase)),
-        violations: r.violations.map(traceViolation),
-        passed: r.passed,
-      };
+      out.trace = traceOf(traced, r, schedule);
     }
     return out;
   } catch (e) {

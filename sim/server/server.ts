@@ -117,19 +117,9 @@ const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/
     [
       ...['LOOKUP', 'GETATTR', 'READ', 'WRITE', 'FLUSH', 'FORGET', 'BATCH_FORGET', 'DESTROY', 'GETXATTR', 'SETATTR', 'STATFS', 'INTERRUPT', 'GETLK', 'SETLK', 'SETLKW'],
       ...['MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR'],
+      // fsync, fallocate, lseek, copy_file_range: answered by policy
+      ...['FSYNC', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'COPY_FILE_RANGE', 'COPY_FILE_RANGE_64'],
     ].map((n) => [
-      `op_${n}`,
-      (c: Ctx, l: LoopL) => {
-        const s = serverOf(c.w, l.fs);
-        const bytes = simpleReply(s, env(c), l.req);
-        if (bytes) reply(c, s, bytes);
-        return again(c, l.conn);
-      },
-    ]),
-  ),
-  // fsync, fallocate, lseek, copy_file_range: one reply each, by policy
-  ...Object.fromEntries(
-    ['FSYNC', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'COPY_FILE_RANGE', 'COPY_FILE_RANGE_64'].map((n) => [
       `op_${n}`,
       (c: Ctx, l: LoopL) => {
         const s = serverOf(c.w, l.fs);

@@ -19,7 +19,12 @@ export function recordTrace(s: Scenario, opts: RecordOptions = {}): { trace: Tra
   const scenario = structuredClone(s);
   const schedule: string[] = [];
   const result = runScenario(s, { ...opts, record: true, onPick: (task) => schedule.push(task) });
-  const trace: Trace = {
+  return { trace: traceOf(scenario, result, schedule), result };
+}
+
+/** The trace of a recorded run: its scenario (as given), every step, the exact schedule. */
+export function traceOf(scenario: Scenario, result: ScenarioResult, schedule: string[]): Trace {
+  return {
     fpsimTrace: TRACE_VERSION,
     scenario,
     kernel: result.world.profile,
@@ -29,7 +34,6 @@ export function recordTrace(s: Scenario, opts: RecordOptions = {}): { trace: Tra
     violations: result.violations.map(traceViolation),
     passed: result.passed,
   };
-  return { trace, result };
 }
 
 function why(e: unknown): string {
