@@ -1,15 +1,14 @@
 // The CLI's output conventions (cli/progress.ts): a progress line only on a terminal and
 // not under CI, colour only on a terminal and never with NO_COLOR, and --json on every
 // command that prints a result, with exactly one JSON value on stdout.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { ROOT, runFpsim, type Run } from './cli-run.ts';
 import { progressLine, underCI, wantColor, wantProgress } from '../cli/progress.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 
 function stream(isTTY: boolean) {
   const out: string[] = [];
@@ -56,21 +55,8 @@ describe('cli/progress.ts', () => {
   });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function fpsim(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const e: Record<string, string | undefined> = { ...process.env, ...env };
-    delete e['NO_COLOR'];
-    delete e['CI'];
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'main.ts'), ...args], { cwd: ROOT, env: { ...e, ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** fpsim as a terminal user runs it: neither NO_COLOR nor CI set unless a test sets them */
+const fpsim = (args: string[], env: Record<string, string> = {}): Promise<Run> => runFpsim(args, { NO_COLOR: undefined, CI: undefined, ...env });
 
 describe('fpsim commands', () => {
   it('every command that prints a result takes --json', async () => {

@@ -3,7 +3,6 @@
 // (by fingerprint), findings and shortest traces; check the same runs, steps and coverage.
 // One shard takes its index from a Kubernetes Indexed Job's environment.
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +12,11 @@ import { runCampaign } from '../properties/campaign.ts';
 import { mergeShardFiles, readShardFile } from '../cli/shardfile.ts';
 import { shardFromEnv } from '../cli/shard.ts';
 import { InputError } from '../sim/scenario/load.ts';
+import { ROOT, runFpsim, type Run } from './cli-run.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 const REF = join(ROOT, 'bench', 'reference', 'lookup-vs-backing-close.json');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function fpsim(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'main.ts'), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+const fpsim = (args: string[], env: Record<string, string> = {}): Promise<Run> => runFpsim(args, { NO_COLOR: '1', ...env });
 
 describe('shards as processes, merged', () => {
   it('explore: 3 shards (one from JOB_COMPLETION_INDEX) merge to the unsharded state set and shortest findings', async () => {
