@@ -184,6 +184,9 @@ export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { recor
     let compared: number | undefined;
     if (cfg.realKernel) {
       server.stop();
+      // the model's tree is done with: gone now, not after the (long) real-kernel run, so a
+      // kill during that run leaves nothing of the model's behind
+      rmSync(src, { recursive: true, force: true });
       const c = compareWithRealKernel(scenario, r, cfg, done.order);
       failures.push(...c.failures);
       compared = c.compared;

@@ -498,6 +498,37 @@ describe.skipIf(skipReason !== undefined)('fpsim-bridge with libfuse passthrough
     expect(await waitGone([b.serverPid], 3000)).toEqual([]);
   });
 
+  it('FPSIM_BRIDGE_ORPHAN_TREE: removed by a bridge whose Node goes (SIGTERM, its PDEATHSIG), not on STOP, and only a fpsim-srv-* directory', async () => {
+    const tree = (name: string) => {
+      const d = join(work, name);
+      mkdirSync(join(d, 'sub'), { recursive: true });
+      writeFileSync(join(d, 'sub', 'f'), 'x');
+      return d;
+    };
+    const withTree = (d: string) =>
+      ServerProcess.start({ argv: [hp, '--foreground', '--nosplice', '--single', src, '{dev}'], env: { ...process.env, FPSIM_BRIDGE_ORPHAN_TREE: d } });
+    const gone = tree('fpsim-srv-gone');
+    const a = await withTree(gone);
+    running.push(a);
+    process.kill(a.bridgePid, 'SIGTERM');
+    expect(await a.next(5000)).toMatchObject({ t: 'exit' });
+    expect(await waitGone([a.bridgePid], 3000)).toEqual([]);
+    expect(readdirSync(work)).not.toContain('fpsim-srv-gone');
+
+    const kept = tree('fpsim-srv-kept');
+    const b = await withTree(kept);
+    running.push(b);
+    await b.stop(); // Node stops it: Node removes its own tree
+    expect(readdirSync(join(kept, 'sub'))).toEqual(['f']);
+
+    const other = tree('not-a-server-tree');
+    const d = await withTree(other);
+    running.push(d);
+    process.kill(d.bridgePid, 'SIGTERM');
+    expect(await waitGone([d.bridgePid], 3000)).toEqual([]);
+    expect(readdirSync(join(other, 'sub'))).toEqual(['f']);
+  });
+
   it('a SIGKILLed Node process leaves no bridge and no server behind', async () => {
     const marker = join(work, 'orphan-src');
     mkdirSync(marker);

@@ -201,10 +201,10 @@ describe.skipIf(skipReason !== undefined)('fpsim server killed', () => {
     for (let t = 0; t < 100 && (ours() !== '' || readFileSync('/proc/self/mountinfo', 'utf8').includes(tmp)); t++) await sleep(50);
     expect(ours()).toBe('');
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(tmp);
-    // the model run's source tree: the bridge removes it when Node dies (FPSIM_BRIDGE_ORPHAN_TREE)
-    for (let t = 0; t < 100 && readdirSync(tmp).some((n) => n.startsWith('fpsim-srv-')); t++) await sleep(50);
-    expect(readdirSync(tmp).filter((n) => n.startsWith('fpsim-srv-'))).toEqual([]);
-    rmSync(tmp, { recursive: true, force: true }); // the real kernel's tree of the run it was in may stay: nobody was left to remove it
+    // the trees of the run it was in may stay: the bridge removes the model's when Node dies
+    // (test/bridge.test.ts), but a kill between making a tree and starting its bridge, or during
+    // the real-kernel run (its own tree), leaves one: nobody is left to remove it
+    rmSync(tmp, { recursive: true, force: true });
   });
 });
 
