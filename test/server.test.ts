@@ -142,6 +142,29 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain('fpsim-real-'); // unmounted
   });
 
+  it("a missing name: passthrough_hp's negative entry (nodeid 0) is a negative dentry, not an inode; O_CREAT then sends CREATE", { timeout: 120_000 }, () => {
+    // before the model knew fuse_lookup_name's zero nodeid, it made an inode of nodeid 0 and
+    // sent OPEN for it: passthrough_hp died of SIGSEGV (found by the first campaign with creates)
+    const p: ServerProgram = { tasks: [[{ k: 'open', file: 2, mode: 'r' }, { k: 'stat', file: 2 }, { k: 'create', file: 2, excl: false }, { k: 'write', fd: 1, off: 0, data: 0 }], [{ k: 'stat', file: 0 }], [{ k: 'stat', file: 1 }]], sched: [] };
+    const r = runServerProgram(p, cfg(hp(), '--single'));
+    expect(r.failures).toEqual([]);
+    expect(r.results[0]).toBe('t0: open ENOENT, stat ENOENT, open 3, write 3');
+    // one LOOKUP for g0: the second walk and the create found the negative dentry
+    const seen = (r.result!.world.servers['fuse'] as { seen: string[] }).seen;
+    expect(seen.filter((x) => x === 'CREATE')).toHaveLength(1);
+    expect(seen.filter((x) => x === 'LOOKUP')).toHaveLength(3);
+  });
+
+  it('--real-kernel: an unlink racing an open(O_CREAT) of its name is held apart, so the real kernel can follow the order', { timeout: 120_000 }, () => {
+    // the campaign's first disagreement: the model's O_CREAT open looked f0 up before the
+    // unlink and opened the old file; run after the unlink, the real kernel created a new one
+    const p: ServerProgram = { tasks: [[{ k: 'unlink', file: 0 }, { k: 'open', file: 0, mode: 'r' }], [{ k: 'create', file: 0, excl: false }], [{ k: 'stat', file: 0 }], [{ k: 'open', file: 0, mode: 'r' }]], sched: [0, 1, 2, 3, 4, 0, 4, 1, 4, 2, 4, 3, 4, 0, 0] };
+    const r = runServerProgram(p, { ...cfg(hp(), '--single'), realKernel: true });
+    expect(r.failures).toEqual([]);
+    expect(r.compared).toBe(5);
+    expect(r.unordered).toBe(0);
+  });
+
   it('--real-kernel: the faulty variants show the same symptoms there when the server runs first after its reply', { timeout: 300_000 }, () => {
     const three: ServerProgram = { tasks: [...TWO_OPENS.tasks.slice(0, 2), [{ k: 'open', file: 0, mode: 'r' }, { k: 'close', fd: 0 }, { k: 'open', file: 0, mode: 'r' }]], sched: [] };
     for (const v of VARIANTS) {

@@ -15,7 +15,7 @@ import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { register_filesystem } from '../vfs/fs.ts';
 import { fuse_abort_conn, fuse_dev_open, fuse_queue_request } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
-import { fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
+import { d_drop_negative, fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
 import { fuse_getxattr } from './xattr.ts';
 import { FUSE_DIR_FOPS, FUSE_FOPS } from './file.ts';
 import { locks_free_lock_context } from '../vfs/locks.ts';
@@ -152,6 +152,7 @@ export function fuse_iget(c: Ctx, sbId: number, name: string, nodeid: number, at
       timesDirty: false,
     });
     sb.inodes[name] = fi.ptr;
+    d_drop_negative(sb, name); // the name's negative dentry, if any, is instantiated
   }
   setField(c, fi, 'nlookup', fi.nlookup + 1);
   fuse_change_attributes(c, fi, attr, attrExpires);
@@ -218,6 +219,8 @@ export function dentry_unused(c: Ctx, fi: FuseInodeObj) {
  * on the LRU, then the others. The root and anything open stay.
  */
 export function fuse_drop_caches(c: Ctx, sb: FuseSb): number {
+  // negative dentries are unused: the shrinker frees them all (no inode, no FORGET)
+  delete sb.negative;
   const queue: FuseInodeObj[] = [];
   for (const [name, p] of Object.entries(sb.inodes)) {
     if (name === '') continue;
