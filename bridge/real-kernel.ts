@@ -6,7 +6,7 @@
 // the errno, the data a read returned. The mount is lazily unmounted and the server killed in
 // a finally; the mountpoint and the tree are removed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, ftruncateSync, mkdtempSync, opendirSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync, constants as FS, type Dir } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, renameSync, rmdirSync, ftruncateSync, mkdtempSync, opendirSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync, constants as FS, type Dir } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ERRNO } from '../sim/kernel/lib/errno.ts';
@@ -146,6 +146,18 @@ export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o:
           }
           case 'unlink':
             unlinkSync(path(op['path'] as string));
+            out.results[key] = { ret: 0 };
+            break;
+          case 'rename':
+            renameSync(path(op['path'] as string), path(op['to'] as string));
+            out.results[key] = { ret: 0 };
+            break;
+          case 'mkdir':
+            mkdirSync(path(op['path'] as string), (op['perm'] as number | undefined) ?? 0o755);
+            out.results[key] = { ret: 0 };
+            break;
+          case 'rmdir':
+            rmdirSync(path(op['path'] as string));
             out.results[key] = { ret: 0 };
             break;
           case 'fsync':

@@ -10,9 +10,10 @@
 // What the programs do: open (r, rw, w) of the tree's two files and of two names the tree
 // does not have, create (O_CREAT, with or without O_EXCL), read and write at an offset
 // (pread/pwrite), fstat, stat, ftruncate, fsync, unlink, a listing of the root (opendir,
-// getdents, close) and close: the requests a real server meets first (LOOKUP, OPEN, CREATE
-// with FOPEN_PASSTHROUGH and its BACKING_OPEN, READ/WRITE when not passed through, GETATTR,
-// SETATTR, FSYNC, UNLINK, OPENDIR/READDIR(PLUS)/RELEASEDIR, FLUSH, RELEASE).
+// getdents, close), rename, mkdir and rmdir, and close: the requests a real server meets first
+// (LOOKUP, OPEN, CREATE with FOPEN_PASSTHROUGH and its BACKING_OPEN, READ/WRITE when not
+// passed through, GETATTR, SETATTR, FSYNC, UNLINK, RENAME, MKDIR, RMDIR,
+// OPENDIR/READDIR(PLUS)/RELEASEDIR, FLUSH, RELEASE, FORGET).
 import fc from 'fast-check';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,8 @@ export const HOST_FS = 'host';
 export const TREE: Record<string, string> = { f0: 'hello, real server\n', f1: 'second file of the tree\n' };
 /** the names a program uses: the tree's two files, and two it creates (or fails to open) */
 export const NAMES = ['f0', 'f1', 'g0', 'g1'];
+/** the directory a program makes and removes (mkdir, rmdir) */
+const DIR = 'd0';
 const DATA = ['abc', 'XYZXYZ', 'more data here', '0123456789'];
 
 export type ProgOp =
@@ -49,7 +52,10 @@ export type ProgOp =
   | { k: 'create'; file: number; excl: boolean }
   | { k: 'fsync'; fd: number }
   | { k: 'unlink'; file: number }
-  | { k: 'readdir' };
+  | { k: 'readdir' }
+  | { k: 'rename'; file: number; to: number }
+  | { k: 'mkdir' }
+  | { k: 'rmdir' };
 
 /** A program: each user task's ops, and the interleaving (an index into the runnable tasks per step). */
 export interface ServerProgram {
@@ -69,6 +75,9 @@ const opArb: fc.Arbitrary<ProgOp> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('fsync' as const), fd: fc.nat(3) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('unlink' as const), file: fc.nat(NAMES.length - 1) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('readdir' as const) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('rename' as const), file: fc.nat(NAMES.length - 1), to: fc.nat(NAMES.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('mkdir' as const) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('rmdir' as const) }) },
 );
 
 /** ≥ minTasks user tasks of 1..maxOps ops each, and an interleaving. */
@@ -101,6 +110,13 @@ export function toScenario(p: ServerProgram, command: string): Scenario {
           break;
         case 'unlink':
           out.push({ op: 'unlink', path: at(o.file) });
+          break;
+        case 'rename':
+          out.push({ op: 'rename', path: at(o.file), to: at(o.to) });
+          break;
+        case 'mkdir':
+        case 'rmdir':
+          out.push({ op: o.k, path: `/${FUSE_FS}/${DIR}` });
           break;
         case 'readdir': {
           const d = `dir${dirs++}`;
@@ -207,7 +223,7 @@ function interleaving(sched: readonly number[], picks: string[], order?: Done): 
 }
 
 /** Whether an op changes the directory's names or reads all of them (see exclusive). */
-function namespaceOp(op: { op: string; flags?: string[] }): boolean {
+function namespaceOp(op: PathOp): boolean {
   return changesNames(op) || op.op === 'getdents';
 }
 
@@ -220,7 +236,7 @@ function namespaceOp(op: { op: string; flags?: string[] }): boolean {
  * Everything else still interleaves freely; without --real-kernel nothing is held back.
  */
 function exclusive(w: World, r: Task[], s: Scenario): Task[] {
-  const opOf = (t: Task) => s.tasks.find((x) => x.name === t.name)?.ops[t.next] as { op: string; flags?: string[] } | undefined;
+  const opOf = (t: Task) => s.tasks.find((x) => x.name === t.name)?.ops[t.next] as PathOp | undefined;
   const users = w.tasks.filter((t) => t.role === 'user');
   const busy = users.filter((t) => t.frames.length > 0);
   const nsBusy = busy.some((t) => { const o = opOf(t); return o !== undefined && namespaceOp(o); });
@@ -234,15 +250,17 @@ function exclusive(w: World, r: Task[], s: Scenario): Task[] {
   return ok.length ? ok : r;
 }
 
-/** The names an op of a program walks to (its path's last part), or reads all of (a listing: "*"). */
-function namesOf(op: { op: string; path?: string }): string[] {
+type PathOp = { op: string; path?: string; to?: string; flags?: string[] };
+
+/** The names an op of a program walks to (its paths' last parts), or reads all of (a listing: "*"). */
+function namesOf(op: PathOp): string[] {
   if (op.op === 'getdents' || op.op === 'opendir') return ['*'];
-  return op.path ? [op.path.slice(op.path.lastIndexOf('/') + 1)] : [];
+  return [op.path, op.to].filter((p): p is string => p !== undefined).map((p) => p.slice(p.lastIndexOf('/') + 1));
 }
 
-/** Whether an op changes which names the directory has: unlink, or an open that may create. */
-function changesNames(op: { op: string; flags?: string[] }): boolean {
-  return op.op === 'unlink' || (op.op === 'open' && (op.flags ?? []).includes('O_CREAT'));
+/** Whether an op changes which names the directory has: unlink, rename, mkdir, rmdir, or an open that may create. */
+function changesNames(op: PathOp): boolean {
+  return ['unlink', 'rename', 'mkdir', 'rmdir'].includes(op.op) || (op.op === 'open' && (op.flags ?? []).includes('O_CREAT'));
 }
 
 /**
@@ -255,7 +273,7 @@ function changesNames(op: { op: string; flags?: string[] }): boolean {
  * a pair; the ops after it are run but not compared.
  */
 function comparableUntil(s: Scenario, order: RealOp[], started: Map<string, number>, finishedAt: Map<string, number>): number {
-  const op = (x: RealOp) => s.tasks.find((t) => t.name === x.task)!.ops[x.index] as { op: string; path?: string; flags?: string[] };
+  const op = (x: RealOp) => s.tasks.find((t) => t.name === x.task)!.ops[x.index] as PathOp;
   const span = (x: RealOp) => [started.get(`${x.task}#${x.index}`) ?? 0, finishedAt.get(`${x.task}#${x.index}`) ?? Infinity] as const;
   const clash = (a: RealOp, b: RealOp) => {
     if (a.task === b.task) return false;

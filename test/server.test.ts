@@ -131,7 +131,10 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
       expect(rp.result!.violations.some((x) => x.kind === 'server')).toBe(true);
       // and a random campaign finds it and shrinks it
       const c = await serverCampaign(cfg(path, '--single'), { runs: 40, seed: 1 });
-      expect(c.failed?.failures.map((f) => f.message).join('\n')).toMatch(DIAGNOSES[v.name]!);
+      // close-after-open has two symptoms, by who wins the race: the opener finds the id gone,
+      // or the server closes it under an open not yet released; a campaign may shrink to either
+      const campaign = v.name === 'close-after-open' ? new RegExp(`${DIAGNOSES[v.name]!.source}|the server closed backing id \\d+ while the open it named it in \\(fh \\d+\\) is not released`) : DIAGNOSES[v.name]!;
+      expect(c.failed?.failures.map((f) => f.message).join('\n')).toMatch(campaign);
     });
   }
 
