@@ -13,7 +13,7 @@ import { FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, joinInitFlags, splitInitFlag
 import { invalidatePages, truncatePages } from '../mm/filemap.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { register_filesystem } from '../vfs/fs.ts';
-import { fuse_abort_conn, fuse_dev_open, fuse_queue_request } from './dev.ts';
+import { fuse_abort_conn, fuse_dev_open, fuse_queue_forget, fuse_queue_request } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
 import { d_drop_negative, fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
 import { fuse_getxattr } from './xattr.ts';
@@ -173,9 +173,7 @@ export function fuse_evict_inode(c: Ctx, fi: FuseInodeObj, sendForget: boolean) 
   locks_free_lock_context(c, `/${sb.name}/${fi.name}`, fi.flctx);
   const fc = c.deref(sb.conn, 'fuse_conn');
   if (sendForget && fc.connected && fi.nodeid !== FUSE_ROOT_ID) {
-    const forget = new Uint8Array(8); // struct fuse_forget_in { u64 nlookup }
-    new DataView(forget.buffer).setBigUint64(0, BigInt(fi.nlookup), true);
-    fuse_queue_request(c, fc, FUSE_OPCODE.FORGET, fi.nodeid, forget, false);
+    fuse_queue_forget(c, fc, fi.nodeid, fi.nlookup);
   }
   c.kfreeRcu(fi.ptr, 'free_inode');
 }
