@@ -20,6 +20,7 @@ import {
 import { loadScenario } from '../sim/scenario/load.ts';
 import { startupSection } from './startup-section.ts';
 import { exploreCpuSection } from './explore-cpu-section.ts';
+import { spinGrowthSection } from './spin-growth-section.ts';
 
 const users = 4;
 const rounds = Number(process.env['FPSIM_BENCH_ROUNDS'] ?? 250);
@@ -185,6 +186,8 @@ if (!spin) {
     '',
   );
 }
+// the growth family against SPIN, as bench/spin-growth.ts last measured it (npm run bench:spin-growth)
+lines.push(...spinGrowthSection());
 // the start-up section, as bench/startup.ts last measured it (npm run bench:startup)
 lines.push(...startupSection());
 const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
