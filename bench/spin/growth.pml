@@ -48,10 +48,20 @@
  * The pending queue and the answered list need no array: each user waits for at most one
  * request, the server reads them in order of their number and answers each at once, so the
  * queue order is the order of the numbers.
+ *
+ * How the counts were matched: the variables come from a dump of fpsim's states at 2 and 3
+ * tasks (which fields of the world differ between any two of them), and
+ * bench/spin/growth-states.ts maps each fpsim world to them. The map is one-to-one on fpsim's
+ * states (the model forgets nothing fpsim tells apart) and its image is SPIN's state set
+ * (-DDUMP): the same states one by one at 2 and 3 tasks, and the same counts at 4. The first
+ * SPIN run, without -o2, counted 116 and 5776: SPIN had dropped the history as write-only.
  */
 
 #ifndef USERS
 #define USERS 2
+#endif
+#if USERS < 1 || USERS > 5
+#error "growth.pml: USERS must be 1 to 5 (the session loop's and rcu_gp's guards are written out for up to 5 users)"
 #endif
 #define U1 (USERS + 1)
 #define LOGMAX (3 * USERS)
