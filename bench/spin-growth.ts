@@ -7,7 +7,7 @@
 // FPSIM_SPIN_GROWTH_MAX (default 5): the largest n SPIN checks.
 // Writes bench/SPIN-GROWTH.md and its section in bench/RESULTS.md.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +17,19 @@ import { SPIN_GROWTH_FILE, SPIN_GROWTH_HEADING, withSpinGrowthSection } from './
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
-const fpsimMax = Number(process.env['FPSIM_SPIN_GROWTH_FPSIM_MAX'] ?? 4);
-const spinMax = Number(process.env['FPSIM_SPIN_GROWTH_MAX'] ?? 5);
+/** a task count from the environment: an integer in [lo, hi], or a located error and exit 2 */
+function tasksFromEnv(name: string, dflt: number, lo: number, hi: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < lo || n > hi) {
+    console.error(`bench:spin-growth: ${name}=${JSON.stringify(v)}: must be a whole number of tasks from ${lo} to ${hi}`);
+    process.exit(2);
+  }
+  return n;
+}
+const fpsimMax = tasksFromEnv('FPSIM_SPIN_GROWTH_FPSIM_MAX', 4, 2, 5);
+const spinMax = tasksFromEnv('FPSIM_SPIN_GROWTH_MAX', 5, 2, 6);
 /** the last run's numbers, so the text can be written again without measuring */
 const SPIN_GROWTH_JSON = join(here, 'SPIN-GROWTH.json');
 /** pan's hash table: 2^w slots, about one per state (a chained table: more states than slots only slows it) */
@@ -69,7 +80,13 @@ interface Run {
   rows: { n: number; sp: SpinRun | null; full: One | null; por: One | null }[];
 }
 let run: Run;
-if (render) run = JSON.parse(readFileSync(SPIN_GROWTH_JSON, 'utf8')) as Run;
+if (render) {
+  if (!existsSync(SPIN_GROWTH_JSON)) {
+    console.error(`bench:spin-growth: FPSIM_SPIN_GROWTH_RENDER=1 needs ${SPIN_GROWTH_JSON}, which a measuring run writes`);
+    process.exit(2);
+  }
+  run = JSON.parse(readFileSync(SPIN_GROWTH_JSON, 'utf8')) as Run;
+}
 else {
   const why = ensureSpin(true);
   if (why) {
