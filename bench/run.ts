@@ -107,7 +107,8 @@ else {
     clean: runSpin('lookup_close_release.pml', [], 5),
     // pan's default hash table is 2^24 slots (128 MB): sized to this search, it starts at once
     small: runSpin('lookup_close_release.pml', [], 5, ['-w16']),
-    noreduce: runSpin('lookup_close_release.pml', ['NOREDUCE'], 5, ['-w16']),
+    // NOREDUCE is pan's compile-time switch (gcc), not the model's (spin -a)
+    noreduce: runSpin('lookup_close_release.pml', [], 5, ['-w16'], { gccFlags: ['-DNOREDUCE'] }),
     mutants: ['FREE_WITHOUT_GRACE_PERIOD', 'GET_WITHOUT_NOT_ZERO'].map((d) => runSpin('lookup_close_release.pml', [d], 1)),
   };
 }
