@@ -34,7 +34,7 @@ function drain(c: Ctx, fc: FuseConnObj): { order: string[]; uniques: number[] } 
     const r = fuse_dev_read(c, fc);
     if (typeof r === 'number') break;
     const q = decodeRequest(r);
-    uniques.push(q.header.unique);
+    uniques.push(Number(q.header.unique));
     if (q.header.opcode === FUSE_OPCODE.FORGET) order.push(`F${q.header.nodeid}`);
     else if (q.header.opcode === FUSE_OPCODE.BATCH_FORGET) order.push(`B${new DataView(q.body.buffer, q.body.byteOffset).getUint32(0, true)}`);
     else order.push('R');
