@@ -1,8 +1,7 @@
 // The library API (api/index.ts, `import ... from 'fpsim'`), in-process from the sources;
 // test/package.test.ts runs it from the installed tarball. docs/api.md shows the example
 // project's test file as it is.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -23,6 +22,7 @@ import {
   writeTrace,
   VERSION,
 } from '../api/index.ts';
+import { testDir } from './tmp.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const EXAMPLE = join(ROOT, 'examples', 'server-ci');
@@ -32,7 +32,7 @@ describe('fpsim as a library', () => {
     const mine = loadScenarios(join(EXAMPLE, 'scenarios'));
     expect(mine.map((m) => m.scenario.name)).toEqual(['direct-io-file-reads-server', 'per-open-read-write', 'two-readers-one-inode']);
     expect(builtinScenarios().length).toBeGreaterThan(50);
-    const dir = mkdtempSync(join(tmpdir(), 'fpsim-api-'));
+    const dir = testDir('fpsim-api-');
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ name: 'x', filesystems: [], tasks: [{ name: 't', ops: [{ op: 'open' }] }] }));
     expect(() => loadScenarios(dir)).toThrow(InputError);
     expect(() => loadScenarios(dir)).toThrow(/bad\.json.*\n.*\$\.filesystems/);
@@ -58,7 +58,7 @@ describe('fpsim as a library', () => {
     expect(verdict(r)).toMatch(/^PASS per-open-read-write$/m);
     const t = r.trace!;
     expect(replayTrace(t).divergence).toBeNull();
-    const file = join(mkdtempSync(join(tmpdir(), 'fpsim-api-')), 't.json');
+    const file = join(testDir('fpsim-api-'), 't.json');
     writeTrace(file, t);
     expect(readTrace(file)).toEqual(parseTrace(serializeTrace(t), 'x'));
     expect(renderTraceHtml(t)).toContain('per-open-read-write');
@@ -86,7 +86,7 @@ describe('fpsim as a library', () => {
     expect(a.steps).toBe(b.steps);
     // only the user's scenarios ran: every op is one they have
     expect(Object.keys(a.coverage.ops).sort()).toEqual(['close', 'open', 'read', 'write']);
-    const dir = mkdtempSync(join(tmpdir(), 'fpsim-api-'));
+    const dir = testDir('fpsim-api-');
     let thrown: Error | null = null;
     try {
       assertCampaign({ runs: 300, seed: 5, scenarios: mine, mutants: ['extra-put-same-fb'], shrinkMs: 2000, counterexampleDir: dir });

@@ -1,13 +1,13 @@
 // The CLI's output conventions (cli/progress.ts): a progress line only on a terminal and
 // not under CI, colour only on a terminal and never with NO_COLOR, and --json on every
 // command that prints a result, with exactly one JSON value on stdout.
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runFpsim, type Run } from './cli-run.ts';
 import { progressLine, underCI, wantColor, wantProgress } from '../cli/progress.ts';
+import { testDir } from './tmp.ts';
 
 
 function stream(isTTY: boolean) {
@@ -72,7 +72,7 @@ describe('fpsim commands', () => {
   });
 
   it('piped: results on stdout as one JSON value, no progress and no colour on stderr (check, explore, mutants, list, view)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpsim-cli-'));
+    const dir = testDir('fpsim-cli-');
     const trace = join(dir, 't.json');
     const race = join(ROOT, 'scenarios', 'race-lookup-vs-backing-close.json');
     const runs = [

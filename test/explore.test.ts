@@ -2,8 +2,7 @@
 // reference scenarios clean, sleep sets losing no state, shards adding up to the whole,
 // the same counts every time, and the counterexample files re-running as they should.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadScenario } from '../sim/scenario/load.ts';
 import { runScenario } from '../sim/scenario/run-scenario.ts';
@@ -13,6 +12,7 @@ import { exploreParallel, merge } from '../sim/explore/parallel.ts';
 import { counterexample, writeNew } from '../sim/explore/counterexample.ts';
 import { components, digestOf, stateKey, Slots } from '../sim/explore/canon.ts';
 import { exploreRate, growthScenario } from '../bench/harness.ts';
+import { testDir } from './tmp.ts';
 
 const REF = (f: string) => join(import.meta.dirname, '..', 'bench', 'reference', f);
 const lookupVsClose = loadScenario(REF('lookup-vs-backing-close.json'));
@@ -231,7 +231,7 @@ describe('shards', () => {
 
 describe('counterexample files', () => {
   it('never overwrite: a second file gets a suffix', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpsim-explore-'));
+    const dir = testDir('fpsim-explore-');
     const a = writeNew(dir, 'x', '1');
     const b = writeNew(dir, 'x', '2');
     expect(a).toMatch(/x\.json$/);

@@ -23,6 +23,7 @@ import { serializeTrace } from '../sim/trace/format.ts';
 import { parseTrace } from '../sim/trace/read.ts';
 import { main } from '../cli/app.ts';
 import { underCI } from '../cli/progress.ts';
+import { testDir } from './tmp.ts';
 
 const skipReason: string | undefined = process.getuid?.() !== 0 ? 'not root' : !gccAvailable() ? 'no gcc for the bridge' : passthroughHpUnavailable();
 if (skipReason !== undefined) console.log(`fpsim server tests skipped: ${skipReason}`);
@@ -195,7 +196,7 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
     void kill; // timing-dependent: only that it ends and leaves nothing behind
     expect(children()).toBe('');
     const out: string[] = [];
-    const trace = join(mkdtempSync(join(tmpdir(), 'fpsim-server-trace-')), 't.json');
+    const trace = join(testDir('fpsim-server-trace-'), 't.json');
     const code = await main(['server', '--runs', '2', '--seed', '1', '--timeout', '300', '--trace', trace, '--', 'sh', '-c', 'exit 3', 'x', '{dev}'], { out: (s) => out.push(s), err: (s) => out.push(s) });
     rmSync(dirname(trace), { recursive: true, force: true });
     expect(code).toBe(1);
@@ -206,7 +207,7 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
 describe.skipIf(skipReason !== undefined)('fpsim server killed', () => {
   it('SIGKILL mid-run (with --real-kernel): no server, bridge or mount is left', { timeout: 120_000 }, async () => {
     hp(); // built before the clock starts
-    const tmp = mkdtempSync(join(tmpdir(), 'fpsim-server-kill-'));
+    const tmp = testDir('fpsim-server-kill-');
     const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.ts');
     const child = spawn(process.execPath, ['--import', 'tsx', cli, 'server', '--passthrough-hp', '--real-kernel', '--runs', '1000', '--seed', '5', '--trace', join(tmp, 't.json'), '--', '--single'], {
       env: { ...process.env, TMPDIR: tmp }, // every run's tree, hence every server's argv, names tmp

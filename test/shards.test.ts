@@ -3,8 +3,7 @@
 // (by fingerprint), findings and shortest traces; check the same runs, steps and coverage.
 // One shard takes its index from a Kubernetes Indexed Job's environment.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadScenario } from '../sim/scenario/load.ts';
 import { explore } from '../sim/explore/explore.ts';
@@ -13,6 +12,7 @@ import { mergeShardFiles, readShardFile } from '../cli/shardfile.ts';
 import { shardFromEnv } from '../cli/shard.ts';
 import { InputError } from '../sim/scenario/load.ts';
 import { ROOT, runFpsim, type Run } from './cli-run.ts';
+import { testDir } from './tmp.ts';
 
 const REF = join(ROOT, 'bench', 'reference', 'lookup-vs-backing-close.json');
 
@@ -20,7 +20,7 @@ const fpsim = (args: string[], env: Record<string, string> = {}): Promise<Run> =
 
 describe('shards as processes, merged', () => {
   it('explore: 3 shards (one from JOB_COMPLETION_INDEX) merge to the unsharded state set and shortest findings', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpsim-shards-'));
+    const dir = testDir('fpsim-shards-');
     const common = ['explore', REF, '--mutant', 'free-without-grace-period', '--frontier', '3', '--no-write'];
     const runs = await Promise.all([
       fpsim([...common, '--shard', '0/3', '--result', join(dir, 's0.json')]),
@@ -50,7 +50,7 @@ describe('shards as processes, merged', () => {
   }, 120_000);
 
   it('check: 3 shards split the runs by index; merged, they are the unsharded campaign', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpsim-shards-'));
+    const dir = testDir('fpsim-shards-');
     const runs = await Promise.all([0, 1, 2].map((i) => fpsim(['check', '--runs', '24', '--seed', '11', '--shard', `${i}/3`, '--result', join(dir, `c${i}.json`)])));
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     const m = mergeShardFiles([0, 1, 2].map((i) => join(dir, `c${i}.json`)));
@@ -62,7 +62,7 @@ describe('shards as processes, merged', () => {
   }, 120_000);
 
   it('check merge keeps the smallest counterexample of any shard, and sums the rest', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpsim-shards-'));
+    const dir = testDir('fpsim-shards-');
     const cov = (n: number) => ({ runs: n, ops: { open: { ok: n, errnos: { EIO: 1 } } }, returned: { EIO: 1 }, internal: {}, functions: { fuse_open: n }, labels: {}, violations: {} });
     const file = (index: number, failure: { steps: number; ops: number } | null) => {
       const path = join(dir, `c${index}.json`);
@@ -88,7 +88,7 @@ describe('shards as processes, merged', () => {
     expect(() => shardFromEnv({ JOB_COMPLETION_INDEX: '0' })).toThrow(InputError);
     expect(() => shardFromEnv({ JOB_COMPLETION_INDEX: '3', FPSIM_SHARD_COUNT: '3' })).toThrow(/expected i\/n/);
     expect(shardFromEnv({})).toBeUndefined();
-    const dir = mkdtempSync(join(tmpdir(), 'fpsim-shards-'));
+    const dir = testDir('fpsim-shards-');
     writeFileSync(join(dir, 'x.json'), '{"format":"something else"}');
     const r = await fpsim(['merge', join(dir, 'x.json')]);
     expect(r.code).toBe(2);

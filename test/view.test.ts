@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadScenario } from '../sim/scenario/load.ts';
@@ -9,6 +8,7 @@ import { objectHistories, fieldsAt } from '../view/objects.ts';
 import { traceHtml } from '../view/html.ts';
 import { atomicWrite } from '../sim/trace/write.ts';
 import { need } from './needs.ts';
+import { testDir } from './tmp.ts';
 
 const race = () => recordTrace(loadScenario('scenarios/race-lookup-vs-backing-close-get-without-not-zero.json')).trace;
 
@@ -42,11 +42,11 @@ describe('trace viewer', () => {
 
   it.skipIf(needChromium.skip)(needChromium.title, () => {
     needChromium.check();
-    const dir = mkdtempSync(join(tmpdir(), 'fpsim-view-'));
+    const dir = testDir('fpsim-view-');
     const page = join(dir, 'race.html');
     const t = race();
     atomicWrite(page, traceHtml(t, 'race'));
-    const profile = mkdtempSync(join(tmpdir(), 'fpsim-chrome-'));
+    const profile = testDir('fpsim-chrome-');
     const dom = execFileSync(browser!, [...FLAGS, `--user-data-dir=${profile}`, '--virtual-time-budget=2000', '--dump-dom', `file://${page}`], {
       encoding: 'utf8',
       timeout: 60_000,
