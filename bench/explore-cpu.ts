@@ -4,10 +4,8 @@
 // FPSIM_BENCH_BEFORE=<a checkout of the commit before> (default: none, after only);
 // FPSIM_BENCH_AFTER=<the tree to measure as after> (default: this one); FPSIM_BENCH_GROWTH_MAX (default 4). Writes bench/EXPLORE-CPU.md, which npm run bench
 // includes in bench/RESULTS.md.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { EXPLORE_CPU_FILE, EXPLORE_CPU_HEADING, withExploreCpuSection } from './explore-cpu-section.ts';
-import { RESULTS_FILE } from './startup-section.ts';
+import { exploreChild, type ExploreChild } from './explore-child.ts';
+import { EXPLORE_CPU, RESULTS_FILE, writeSection } from './sections.ts';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -18,31 +16,8 @@ const before = process.env['FPSIM_BENCH_BEFORE'];
 const growthMax = Number(process.env['FPSIM_BENCH_GROWTH_MAX'] ?? 4);
 const beforeRev = process.env['FPSIM_BENCH_BEFORE_REV'] ?? 'the commit before';
 
-interface One {
-  n: number;
-  por: boolean;
-  states: number;
-  transitions: number;
-  pruned: number;
-  maxDepth: number;
-  complete: boolean;
-  findings: number;
-  cpu: number;
-  wall: number;
-  heapMB: number;
-  rssMB: number;
-  visited: { bytes: number; p: number } | null;
-}
-
-function one(root: string, n: number, por: boolean): One {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(here, 'explore-one.mts'), root, String(n), por ? '1' : '0'], {
-    cwd: root,
-    encoding: 'utf8',
-    maxBuffer: 16 << 20,
-    env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=6144' },
-  });
-  return JSON.parse(out.trim().split('\n').pop()!) as One;
-}
+const one = exploreChild;
+type One = ExploreChild;
 
 const load0 = loadavg()[0]!;
 const configs: [number, boolean][] = [];
@@ -60,7 +35,7 @@ const load1 = loadavg()[0]!;
 const f = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const fmtP = (p: number) => (p === 0 ? '0' : p.toExponential(1));
 const lines = [
-  EXPLORE_CPU_HEADING,
+  EXPLORE_CPU.heading,
   '',
   `Produced by \`npm run bench:explore\` (bench/explore-cpu.ts) on ${new Date().toISOString().slice(0, 10)}: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, Node ${process.version}. The machine was shared by other sessions (1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end, on ${cpus().length} cores), so times are **CPU time** (process.cpuUsage, user + system, of the exploring process: it includes V8's garbage-collector threads), not wall time; wall time is shown for what it is worth. Each row is one run of each tree in a process of its own, before first.`,
   '',
@@ -94,7 +69,6 @@ lines.push(
   'Targets of issue 13 not met: 100 000 distinct states per second at 4 tasks (this is a few thousand), 5 tasks in under 10 minutes (no symmetry reduction: docs/explorer.md says why), and fpsim\'s search time within 10x of SPIN\'s on the same model at 4 and 5 tasks (bench/spin/growth.pml has exactly fpsim\'s states; the section "Versus SPIN on the growth family" below has the numbers). What the time goes to now, by `node --cpu-prof` on 3 tasks: the proxied model step (the kernel model, the FUSE server formatting its log lines, hex-encoded messages) about 45%, of which the footprint proxies 25%; garbage collection 10%; hashing the changed components 9%; copying them for new states 4%; invariants 5%.',
   '',
 );
-writeFileSync(EXPLORE_CPU_FILE, `${lines.join('\n')}\n`);
-writeFileSync(RESULTS_FILE, withExploreCpuSection(readFileSync(RESULTS_FILE, 'utf8')));
+writeSection(EXPLORE_CPU, lines);
 console.log(lines.join('\n'));
-console.log(`wrote ${EXPLORE_CPU_FILE} and its section in ${RESULTS_FILE}`);
+console.log(`wrote ${EXPLORE_CPU.file} and its section in ${RESULTS_FILE}`);

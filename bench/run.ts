@@ -18,9 +18,7 @@ import {
   type SpinRun,
 } from './harness.ts';
 import { loadScenario } from '../sim/scenario/load.ts';
-import { startupSection } from './startup-section.ts';
-import { exploreCpuSection } from './explore-cpu-section.ts';
-import { spinGrowthSection } from './spin-growth-section.ts';
+import { EXPLORE_CPU, SPIN_GROWTH, STARTUP, sectionLines } from './sections.ts';
 
 const users = 4;
 const rounds = Number(process.env['FPSIM_BENCH_ROUNDS'] ?? 250);
@@ -152,7 +150,7 @@ lines.push(
   `Two worker threads on the ${parN}-task case (\`--workers 2\`, shards split at the first layer with 8 states): ${par.states} distinct states (the serial run: ${serialPar.states}), ${fmtMs(par.ms)} wall time against ${fmtMs(serialPar.ms)} serial, ${par.overlap.toFixed(2)}x the states explored (shards meet the same states below the frontier); starting a worker (tsx compiling the model in it) costs about two seconds, so workers pay off only on long runs and on more cores than this machine's ${cpus().length}.`,
   '',
   // the before/after of issue 13, as bench/explore-cpu.ts last measured it (npm run bench:explore)
-  ...exploreCpuSection(),
+  ...sectionLines(EXPLORE_CPU),
   '## Side by side with SPIN: lookup vs BACKING_CLOSE vs release',
   '',
   'bench/spin/lookup_close_release.pml models bench/spin/lookup-close-release.json atomic step for atomic step (each d_step is one fpsim step; see the file). SPIN runs exhaustively: `spin -a`, `gcc -O2 -DSAFETY pan.c`, `./pan`.',
@@ -188,9 +186,9 @@ if (!spin) {
   );
 }
 // the growth family against SPIN, as bench/spin-growth.ts last measured it (npm run bench:spin-growth)
-lines.push(...spinGrowthSection());
+lines.push(...sectionLines(SPIN_GROWTH));
 // the start-up section, as bench/startup.ts last measured it (npm run bench:startup)
-lines.push(...startupSection());
+lines.push(...sectionLines(STARTUP));
 const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 writeFileSync(out, lines.join('\n'));
 console.log(lines.join('\n'));

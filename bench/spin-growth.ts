@@ -12,8 +12,8 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureSpin, runSpin, type SpinRun } from './harness.ts';
-import { RESULTS_FILE } from './startup-section.ts';
-import { SPIN_GROWTH_FILE, SPIN_GROWTH_HEADING, withSpinGrowthSection } from './spin-growth-section.ts';
+import { exploreChild, type ExploreChild } from './explore-child.ts';
+import { RESULTS_FILE, SPIN_GROWTH, writeSection } from './sections.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
@@ -35,30 +35,8 @@ const SPIN_GROWTH_JSON = join(here, 'SPIN-GROWTH.json');
 /** pan's hash table: 2^w slots, about one per state (a chained table: more states than slots only slows it) */
 const HASH_BITS: Record<number, number> = { 2: 12, 3: 14, 4: 20, 5: 26, 6: 30 };
 
-interface One {
-  n: number;
-  por: boolean;
-  states: number;
-  transitions: number;
-  pruned: number;
-  maxDepth: number;
-  complete: boolean;
-  findings: number;
-  cpu: number;
-  wall: number;
-  heapMB: number;
-  rssMB: number;
-}
-
-function fpsim(n: number, por: boolean): One {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(here, 'explore-one.mts'), root, String(n), por ? '1' : '0'], {
-    cwd: root,
-    encoding: 'utf8',
-    maxBuffer: 16 << 20,
-    env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=6144' },
-  });
-  return JSON.parse(out.trim().split('\n').pop()!) as One;
-}
+type One = ExploreChild;
+const fpsim = (n: number, por: boolean): One => exploreChild(root, n, por);
 
 function spin(n: number): SpinRun {
   const w = HASH_BITS[n] ?? 26;
@@ -136,7 +114,7 @@ const cpuMark = (s: SpinRun) => (s.panCpu !== null && s.panCpu >= 0.1 ? '' : ' *
 const big = rows.filter((r) => r.sp && r.n >= 5);
 const lastFp = [...rows].reverse().find((r) => r.full)!;
 const lines = [
-  SPIN_GROWTH_HEADING,
+  SPIN_GROWTH.heading,
   '',
   `Produced by \`npm run bench:spin-growth\` (bench/spin-growth.ts) on ${run.date}, in one run of ${minutes.toFixed(0)} minutes: ${run.cpu}, ${run.cores} cores, ${run.memGB} GB, Node ${run.node}, ${run.spinVersion}. The machine was shared with other sessions (1-minute load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end, on ${run.cores} cores), so the ratios are of **CPU time** (user + system): fpsim's by process.cpuUsage in the exploring process (V8's garbage-collector threads included), pan's by /usr/bin/time (its hash table's allocation included). Wall times are shown for what they are worth.`,
   '',
@@ -168,7 +146,6 @@ lines.push(
   'Where the factor comes from: pan executes a compiled C transition on a state vector of about a hundred bytes and hashes that vector; fpsim executes the model itself, interpreted TypeScript over the whole world (every kernel function\'s frames and locals, FUSE requests encoded to bytes and decoded by the scripted server, the server\'s log lines), through proxies that record every read and write for undo and footprints, then hashes the changed components, and checks every invariant in every state. The Promela model is a hand-written abstraction that is equal to fpsim\'s state graph only for this family and had to be checked against fpsim to be so; fpsim\'s state is the model the other tools (run, replay, oracle) use.',
   '',
 );
-writeFileSync(SPIN_GROWTH_FILE, `${lines.join('\n')}\n`);
-writeFileSync(RESULTS_FILE, withSpinGrowthSection(readFileSync(RESULTS_FILE, 'utf8')));
+writeSection(SPIN_GROWTH, lines);
 console.log(lines.join('\n'));
-console.log(`wrote ${SPIN_GROWTH_FILE} and its section in ${RESULTS_FILE}`);
+console.log(`wrote ${SPIN_GROWTH.file} and its section in ${RESULTS_FILE}`);

@@ -9,11 +9,11 @@
 // The configurations take turns, run after run, so that the shared machine's load falls on
 // all of them alike; the median of each is reported.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, installInto, pack } from '../tools/pack.ts';
-import { RESULTS_FILE, STARTUP_FILE, withStartupSection } from './startup-section.ts';
+import { RESULTS_FILE, STARTUP, writeSection } from './sections.ts';
 
 const RUNS = Number(process.env['FPSIM_STARTUP_RUNS'] ?? 21);
 const log = (m: string) => console.error(`bench:startup: ${m}`);
@@ -80,7 +80,6 @@ const lines = [
       : `The launcher itself costs ${fmt(med[1]! - med[2]!)}.`),
   '',
 ];
-writeFileSync(STARTUP_FILE, lines.join('\n'));
-writeFileSync(RESULTS_FILE, withStartupSection(readFileSync(RESULTS_FILE, 'utf8')));
+writeSection(STARTUP, lines);
 console.log(lines.join('\n'));
-log(`wrote ${STARTUP_FILE} and its section of ${RESULTS_FILE}`);
+log(`wrote ${STARTUP.file} and its section of ${RESULTS_FILE}`);

@@ -145,25 +145,23 @@ export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o:
             break;
           }
           case 'unlink':
-            unlinkSync(path(op['path'] as string));
-            out.results[key] = { ret: 0 };
-            break;
           case 'rename':
-            renameSync(path(op['path'] as string), path(op['to'] as string));
-            out.results[key] = { ret: 0 };
-            break;
           case 'mkdir':
-            mkdirSync(path(op['path'] as string), (op['perm'] as number | undefined) ?? 0o755);
-            out.results[key] = { ret: 0 };
-            break;
           case 'rmdir':
-            rmdirSync(path(op['path'] as string));
+          case 'fsync': {
+            // the calls that return 0 or fail with an errno
+            const p = () => path(op['path'] as string);
+            const call: Record<string, () => void> = {
+              unlink: () => unlinkSync(p()),
+              rename: () => renameSync(p(), path(op['to'] as string)),
+              mkdir: () => mkdirSync(p(), (op['perm'] as number | undefined) ?? 0o755),
+              rmdir: () => rmdirSync(p()),
+              fsync: () => fsyncSync(fd()),
+            };
+            call[op['op'] as string]!();
             out.results[key] = { ret: 0 };
             break;
-          case 'fsync':
-            fsyncSync(fd());
-            out.results[key] = { ret: 0 };
-            break;
+          }
           case 'close': {
             const dk = `${task}/${String(op['fd'])}`;
             const d = dirs.get(dk);
