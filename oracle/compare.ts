@@ -85,6 +85,7 @@ export function resultKind(op: string): ResultKind {
   if (op === 'read' || op === 'mread') return 'data';
   if (op === 'lock') return 'value+data'; // F_GETLK reports the lock it found
   if (op === 'getdents') return 'value+data'; // how many entries, and their names
+  if (op === 'readlink') return 'value+data'; // the target's length, and the target
   if (op === 'opendir') return 'ok'; // an fd
   return 'value';
 }

@@ -610,6 +610,9 @@ async function userOp(
     case 'opendir':
       line = ['opendir', realPath(op.path)];
       break;
+    case 'readlink':
+      line = ['readlink', realPath(op.path)];
+      break;
     case 'getdents':
       line = ['getdents', arg(op.fd), op.count];
       break;
@@ -702,6 +705,7 @@ async function userOp(
     case 'fstat':
       return { ret: r.size ?? 0 };
     case 'getdents':
+    case 'readlink':
       return { ret: r.ret, data: Buffer.from(r.hex ?? '', 'hex').toString('utf8') };
     case 'lock':
       if (op.cmd !== 'getlk') return { ret: r.ret };

@@ -172,6 +172,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'ns-rename-open-file-forget-nlookup',
     'ns-readdir-cache-dir',
     'ns-negative-dentry',
+    'fuse-symlinks-readlink',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',

@@ -275,6 +275,14 @@ static int run_one(int argc, char **argv, int a, int i)
 		free(dbuf);
 		errno = e;
 		a += 3;
+	} else if (!strcmp(op, "readlink")) {
+		/* readlink(2) into a page: the result is the target's length, the data the target */
+		need(argc, a, 1, op);
+		if (!(buf = malloc(4096)))
+			usage("out of memory", NULL);
+		ret = readlink(argv[a + 1], (char *)buf, 4096);
+		buflen = ret > 0 ? (size_t)ret : 0;
+		a += 2;
 	} else if (!strcmp(op, "dropcaches")) {
 		/* echo 2 > /proc/sys/vm/drop_caches */
 		int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);

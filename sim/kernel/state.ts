@@ -243,6 +243,8 @@ export interface FuseConnObj extends ObjBase {
   readdirplusAuto?: boolean;
   /** fc->max_pages (FUSE_DEFAULT_MAX_PAGES_PER_REQ, 32, unless INIT agreed FUSE_MAX_PAGES) */
   maxPages?: number;
+  /** fc->cache_symlinks: FUSE_CACHE_SYMLINKS agreed at INIT (a link's target is kept in its page cache) */
+  cacheSymlinks?: boolean;
   /** fiq->forget_batch: how many forgets may still jump ahead of pending requests */
   forgetBatch?: number;
   /** fc->no_opendir: OPENDIR was answered ENOSYS once; directories open without asking */

@@ -57,7 +57,7 @@ export interface ServerRequest {
 const SYNC_OPS = ['FSYNC', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'COPY_FILE_RANGE', 'COPY_FILE_RANGE_64'];
 
 /** Opcodes the server decodes; everything else is answered ENOSYS (or not at all). */
-const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW', 'CREATE', 'MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR']);
+const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW', 'CREATE', 'MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR', 'READLINK']);
 for (const n of SYNC_OPS) DECODED.add(n);
 
 /** Requests the kernel expects no reply to. */
@@ -277,6 +277,15 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
         return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, e));
       }
       return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, entryOut(s, env, name)));
+    }
+    case 'READLINK': {
+      // passthrough_hp's sfs_readlink (readlinkat): a symbolic link's target, which is what the
+      // scripted server keeps as its data (a file whose mode says S_IFLNK); anything else EINVAL
+      const ino = s.inodes[req.nodeid];
+      const d = inodeData(s, env, ino);
+      if (!ino || !d) return encodeReply(u, neg('ENOENT'), null);
+      if ((ino.mode & 0o170000) !== 0o120000) return encodeReply(u, neg('EINVAL'), null);
+      return encodeReply(u, 0, new TextEncoder().encode(d.data));
     }
     case 'GETATTR': {
       if (req.nodeid === FUSE_ROOT_ID) return encodeReply(u, 0, encode(FUSE_ATTR_OUT, rootAttrOut(s)));

@@ -153,6 +153,47 @@ export function d_invalidate(c: Ctx, inode: Ptr) {
   }
 }
 
+interface GetLinkL {
+  sb: number;
+  name: string;
+  inode: Ptr;
+  unique: number;
+  fc: Ptr;
+}
+
+/**
+ * fuse_get_link: a symbolic link's target, from the server (READLINK, fuse_readlink_page: at
+ * most PAGE_SIZE - 1 bytes into a page, then fuse_invalidate_atime). With FUSE_CACHE_SYMLINKS
+ * the target goes into the link's page cache (page_get_link, fuse_symlink_read_folio) and
+ * later walks read it there; without, every walk asks again. Returns the target's length or
+ * -errno and leaves the target in c.data for the caller (i_get_link in vfs/fs.ts).
+ */
+export const fuse_get_link = kfunc<{ sb: number; name: string; inode: Ptr }, GetLinkL>('fuse_get_link', 'fs/fuse/dir.c', {
+  start(c, l) {
+    const fi = c.deref(l.inode, 'fuse_inode');
+    const fc = c.deref((c.w.sbs[l.sb] as FuseSb).conn, 'fuse_conn');
+    l.fc = fc.ptr;
+    const cached = fc.cacheSymlinks ? fi.pages[0] : undefined;
+    if (cached !== undefined) {
+      c.data = cached;
+      return ret(cached.length);
+    }
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.READLINK, fi.nodeid, null, 'reply');
+  },
+  reply(c, l) {
+    const fc = c.deref(l.fc, 'fuse_conn');
+    const a = fuse_take_answer(c, fc, l.unique);
+    const fi = c.deref(l.inode, 'fuse_inode');
+    setField(c, fi, 'atimeValid', false); // fuse_invalidate_atime
+    if (a.error) return ret(a.error);
+    const r = decodeReplyArg(FUSE_OPCODE.READLINK, a.body);
+    if (r.op !== 'READLINK') throw new Error('decodeReplyArg(READLINK) (model bug)');
+    if (fc.cacheSymlinks) setField(c, fi, 'pages', { ...fi.pages, 0: r.target });
+    c.data = r.target;
+    return ret(r.target.length);
+  },
+});
+
 interface GetattrA {
   sb: number;
   name: string;

@@ -15,7 +15,7 @@ import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { register_filesystem } from '../vfs/fs.ts';
 import { fuse_abort_conn, fuse_dev_open, fuse_queue_forget, fuse_queue_request } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
-import { d_drop_negative, fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
+import { d_drop_negative, fuse_get_link, fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
 import { fuse_getxattr } from './xattr.ts';
 import { FUSE_DIR_FOPS, FUSE_FOPS } from './file.ts';
 import { locks_free_lock_context } from '../vfs/locks.ts';
@@ -45,6 +45,7 @@ export function process_init_reply(c: Ctx, fc: FuseConnObj, error: number, body:
       if (flags & FUSE_INIT_FLAG.WRITEBACK_CACHE) setField(c, fc, 'writebackCache', true);
       if (flags & FUSE_INIT_FLAG.DIRECT_IO_ALLOW_MMAP) setField(c, fc, 'directIoAllowMmap', true);
       if (flags & FUSE_INIT_FLAG.ATOMIC_O_TRUNC) setField(c, fc, 'atomicOTrunc', true);
+      if (flags & FUSE_INIT_FLAG.CACHE_SYMLINKS) setField(c, fc, 'cacheSymlinks', true);
       // READDIRPLUS: always, or (AUTO) for a listing's first batch and after lookups
       if (flags & FUSE_INIT_FLAG.DO_READDIRPLUS) {
         setField(c, fc, 'doReaddirplus', true);
@@ -344,6 +345,7 @@ export function fuse_init() {
     readonly: () => false,
     realSb: (_w, sb) => sb.id,
     getattr: fuse_getattr,
+    i_get_link: fuse_get_link,
     inodeOf: (_w, sb, name) => fuseSb(sb).inodes[name] ?? 0,
     i_flctx: (c, f, create) => {
       const p = f.private_data ? c.deref(f.private_data, 'fuse_file').inode : fuseSb(c.w.sbs[f.sb]!).inodes[f.name];

@@ -247,6 +247,13 @@ export interface FileSystemType {
    * makes, a pipe's or a socket's inode on the kernel's own pipefs / sockfs): 0 or -errno
    */
   mknod?(c: Ctx, sb: SuperBlock, name: string, kind: InodeKind): number;
+  /**
+   * i_op->get_link of a filesystem that must ask for the target (FUSE: READLINK): the
+   * target's length or -errno; the target itself is left in c.data for the caller, in the
+   * same step (the caller takes it and clears c.data). A target not starting with "/" is
+   * relative to the link's directory (the filesystem's root: the model's directories are flat).
+   */
+  i_get_link?: KFunc<{ sb: number; name: string; inode: Ptr }>;
   /** i_op->get_link: the target of a symbolic link (a path of the model), or null if `name` is none */
   get_link?(w: World, sb: SuperBlock, name: string): string | null;
   /**

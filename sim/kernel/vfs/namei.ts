@@ -2,7 +2,7 @@
 // point and a name on its filesystem. Looking the name up is the filesystem's business
 // (s_type(sb).lookup: i_op->lookup through the dcache). And the syscalls that make and remove
 // names: mknod(2), mkdir(2), unlink(2), rmdir(2), rename(2)/renameat2(2).
-import { call, entry, kfunc } from '../exec.ts';
+import { call, entry, goto, kfunc, type Next } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
 import type { SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
@@ -21,6 +21,26 @@ export function resolvePath(w: World, path: string): Resolved | null {
   const sb = w.sbs.find((s) => s.name === m[1] && s.mounted);
   if (!sb) return null;
   return { sb, name: m[2] ?? '' };
+}
+
+/** MAXSYMLINKS: how many symbolic links one walk follows before ELOOP */
+export const MAXSYMLINKS = 40;
+
+/**
+ * A symbolic link's target as a path of the model: an absolute target is one already; a
+ * relative one is relative to the link's directory, the root of its filesystem (the model's
+ * directories are flat).
+ */
+export function link_path(sb: SuperBlock, target: string): string {
+  return target.startsWith('/') ? target : `/${sb.name}/${target}`;
+}
+
+/** pick_link: the walk goes on at the link's target (its `start` label), or ELOOP after MAXSYMLINKS. */
+export function follow_link(c: Ctx, l: WalkL & { links?: number; path: string }, target: string): Next {
+  l.links = (l.links ?? 0) + 1;
+  if (l.links > MAXSYMLINKS) return walk_ret(c, l, neg('ELOOP'));
+  l.path = target;
+  return goto('start');
 }
 
 /** include/linux/namei.h: the walk's intent, which ->d_revalidate may look at */

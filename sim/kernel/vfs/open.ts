@@ -4,7 +4,7 @@ import type { FileObj, Ptr } from '../state.ts';
 import { fmodeRead, fmodeWrite, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC } from './fcntl.ts';
 import { neg } from '../lib/errno.ts';
 import { EMPTY_FOPS, f_op, s_type } from './fs.ts';
-import { CURRENT_UMASK, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, resolvePath, S_IFREG } from './namei.ts';
+import { CURRENT_UMASK, follow_link, link_path, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, resolvePath, S_IFREG } from './namei.ts';
 import { alloc_file, discard_file, fput } from './file_table.ts';
 import { fd_install } from './file.ts';
 import { handle_truncate } from './attr.ts';
@@ -31,6 +31,8 @@ interface OpenL extends OpenA, WalkL {
   created: boolean;
   /** what ->atomic_open answered */
   atomic: number;
+  /** what ->get_link answered (a symlink's target's length, or -errno) */
+  r: number;
 }
 
 /**
@@ -97,6 +99,12 @@ export const sys_open = entry(
       l.inode = 0;
       return goto('found');
     },
+    link(c, l) {
+      const target = c.data ?? '';
+      c.data = undefined;
+      if (l.r < 0) return walk_ret(c, l, l.r);
+      return follow_link(c, l, link_path(c.w.sbs[l.sb]!, target));
+    },
     found(c, l) {
       if (l.inode < 0) return walk_ret(c, l, l.inode);
       const sb = c.w.sbs[l.sb]!;
@@ -112,15 +120,15 @@ export const sys_open = entry(
       if (l.flags & O_DIRECTORY && kind !== 'dir' && kind !== 'lnk') return walk_ret(c, l, neg('ENOTDIR'));
       if (kind === 'lnk') {
         // the trailing symlink: followed (step_into -> pick_link) unless O_NOFOLLOW; O_PATH |
-        // O_NOFOLLOW opens the link itself, O_NOFOLLOW alone is ELOOP (may_open)
-        const target = type.get_link?.(c.w, sb, l.name) ?? null;
+        // O_NOFOLLOW opens the link itself, O_NOFOLLOW alone is ELOOP (may_open). A
+        // filesystem may have to ask for the target (->get_link: FUSE's READLINK)
         if (l.flags & O_NOFOLLOW) {
           if (!opath) return walk_ret(c, l, neg('ELOOP'));
-        } else if (target !== null) {
-          l.links = (l.links ?? 0) + 1;
-          if (l.links > 40) return walk_ret(c, l, neg('ELOOP'));
-          l.path = target;
-          return goto('start');
+        } else if (type.i_get_link) {
+          return call(type.i_get_link, { sb: l.sb, name: l.name, inode: l.inode }, 'link', 'r');
+        } else {
+          const target = type.get_link?.(c.w, sb, l.name) ?? null;
+          if (target !== null) return follow_link(c, l, target);
         }
       }
       const write = fmodeWrite(l.flags);

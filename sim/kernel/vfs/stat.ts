@@ -1,9 +1,9 @@
 // fs/stat.c: stat(2), and statx(AT_STATX_DONT_SYNC) for what the kernel has cached.
-import { call, entry, goto, kfunc, ret } from '../exec.ts';
+import { call, entry, kfunc, ret } from '../exec.ts';
 import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { s_type } from './fs.ts';
-import { resolvePath } from './namei.ts';
+import { follow_link, link_path, resolvePath } from './namei.ts';
 import { fdput } from './file.ts';
 import { get_file } from './file_table.ts';
 import { walk_get, walk_ret, type WalkL } from './namespace.ts';
@@ -62,19 +62,63 @@ export const sys_stat = entry(
       if (l.inode < 0) return walk_ret(c, l, l.inode);
       const sb = c.w.sbs[l.sb]!;
       const type = s_type(sb);
-      // stat(2) follows a trailing symlink (LOOKUP_FOLLOW)
-      const target = type.inodeKind(c.w, sb, l.name) === 'lnk' ? (type.get_link?.(c.w, sb, l.name) ?? null) : null;
-      if (target !== null) {
-        l.links = (l.links ?? 0) + 1;
-        if (l.links > 40) return walk_ret(c, l, neg('ELOOP'));
-        l.path = target;
-        return goto('start');
-      }
+      // stat(2) follows a trailing symlink (LOOKUP_FOLLOW); a filesystem may have to ask for its target
+      const lnk = type.inodeKind(c.w, sb, l.name) === 'lnk';
+      if (lnk && type.i_get_link) return call(type.i_get_link, { sb: l.sb, name: l.name, inode: l.inode }, 'link', 'r');
+      const target = lnk ? (type.get_link?.(c.w, sb, l.name) ?? null) : null;
+      if (target !== null) return follow_link(c, l, target);
       type.pathGet?.(c, l.inode);
       return call(type.getattr, { sb: l.sb, name: l.name, inode: l.inode, cached: !!l.cached }, 'done', 'r');
     },
+    link(c, l) {
+      const target = c.data ?? '';
+      c.data = undefined;
+      if (l.r < 0) return walk_ret(c, l, l.r);
+      return follow_link(c, l, link_path(c.w.sbs[l.sb]!, target));
+    },
     done(c, l) {
       s_type(c.w.sbs[l.sb]!).pathPut?.(c, l.inode);
+      return walk_ret(c, l, l.r);
+    },
+  }),
+);
+
+interface ReadlinkL extends WalkL {
+  path: string;
+  sb: number;
+  name: string;
+  inode: Ptr;
+  r: number;
+}
+
+/**
+ * readlink(2) (do_readlinkat, vfs_readlink): the walk without following the last name, then
+ * the link's target through ->get_link, copied into the caller's page-sized buffer. EINVAL
+ * when the name is not a symbolic link. Returns the target's length; the target is the data.
+ */
+export const sys_readlink = entry(
+  'readlink',
+  kfunc<{ path: string }, ReadlinkL>('sys_readlink', 'fs/stat.c', {
+    start(c, l) {
+      const r = resolvePath(c.w, l.path);
+      if (!r) return walk_ret(c, l, neg('ENOENT'));
+      walk_get(c, l, r.sb);
+      l.sb = r.sb.id;
+      l.name = r.name;
+      return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+    },
+    found(c, l) {
+      if (l.inode < 0) return walk_ret(c, l, l.inode);
+      const sb = c.w.sbs[l.sb]!;
+      const type = s_type(sb);
+      if (type.inodeKind(c.w, sb, l.name) !== 'lnk') return walk_ret(c, l, neg('EINVAL'));
+      if (type.i_get_link) return call(type.i_get_link, { sb: l.sb, name: l.name, inode: l.inode }, 'done', 'r');
+      const target = type.get_link?.(c.w, sb, l.name) ?? '';
+      c.data = target;
+      return walk_ret(c, l, target.length);
+    },
+    done(c, l) {
+      if (l.r < 0) c.data = undefined;
       return walk_ret(c, l, l.r);
     },
   }),
