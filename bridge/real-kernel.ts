@@ -6,7 +6,7 @@
 // the errno, the data a read returned. The mount is lazily unmounted and the server killed in
 // a finally; the mountpoint and the tree are removed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, renameSync, rmdirSync, ftruncateSync, mkdtempSync, opendirSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync, constants as FS, type Dir } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, ftruncateSync, mkdtempSync, opendirSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync, constants as FS, type Dir } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ERRNO } from '../sim/kernel/lib/errno.ts';
@@ -56,7 +56,18 @@ const MODES: Record<string, number> = { r: FS.O_RDONLY, rw: FS.O_RDWR, w: FS.O_W
 const FLAGS: Record<string, number> = { O_CREAT: FS.O_CREAT, O_EXCL: FS.O_EXCL };
 
 /** Runs the scenario's user ops on the real kernel through the real server, in `order`. */
-export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o: { tree: Record<string, string>; fs: string; tmpRoot?: string; timeoutMs?: number }): RealOutcome {
+/** A run's source tree: its files (name -> content), and its symbolic links (name -> target). */
+export interface SourceTree {
+  files: Record<string, string>;
+  links: Record<string, string>;
+}
+
+export function writeSourceTree(dir: string, t: SourceTree) {
+  for (const [n, d] of Object.entries(t.files)) writeFileSync(join(dir, n), d);
+  for (const [n, to] of Object.entries(t.links)) symlinkSync(to, join(dir, n));
+}
+
+export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o: { tree: SourceTree; fs: string; tmpRoot?: string; timeoutMs?: number }): RealOutcome {
   const root = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'fpsim-real-'));
   const src = join(root, 'src');
   const mnt = join(root, 'mnt');
@@ -67,7 +78,7 @@ export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o:
   try {
     mkdirSync(src);
     mkdirSync(mnt);
-    for (const [n, d] of Object.entries(o.tree)) writeFileSync(join(src, n), d);
+    writeSourceTree(src, o.tree);
     // its output goes to a file: nothing reads a pipe while the ops run synchronously
     const log = join(root, 'server.log');
     const logFd = openSync(log, 'w');
@@ -142,6 +153,11 @@ export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o:
             const names: string[] = [];
             for (let e = d.readSync(); e; e = d.readSync()) names.push(e.name);
             out.results[key] = { ret: names.length, data: names.join(' ') };
+            break;
+          }
+          case 'readlink': {
+            const t = readlinkSync(path(op['path'] as string), 'latin1');
+            out.results[key] = { ret: t.length, data: t };
             break;
           }
           case 'unlink':

@@ -7,15 +7,15 @@
 // and its mistakes in kernel terms (sim/server/external.ts findings). fast-check draws the
 // programs and shrinks a failing one, program and interleaving both.
 //
-// What the programs do: open (r, rw, w) of the tree's two files and of two names the tree
-// does not have, create (O_CREAT, with or without O_EXCL), read and write at an offset
+// What the programs do: open (r, rw, w) of the tree's two files, its symbolic link and two
+// names the tree does not have, create (O_CREAT, with or without O_EXCL), read and write at an offset
 // (pread/pwrite), fstat, stat, ftruncate, fsync, unlink, a listing of the root (opendir,
-// getdents, close), rename, mkdir and rmdir, and close: the requests a real server meets first
+// getdents, close), rename, mkdir and rmdir, readlink, and close: the requests a real server meets first
 // (LOOKUP, OPEN, CREATE with FOPEN_PASSTHROUGH and its BACKING_OPEN, READ/WRITE when not
-// passed through, GETATTR, SETATTR, FSYNC, UNLINK, RENAME, MKDIR, RMDIR,
+// passed through, GETATTR, SETATTR, FSYNC, UNLINK, RENAME, MKDIR, RMDIR, READLINK,
 // OPENDIR/READDIR(PLUS)/RELEASEDIR, FLUSH, RELEASE, FORGET).
 import fc from 'fast-check';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScenarioSchema, type Scenario, type ScenarioInput } from '../sim/scenario/schema.ts';
@@ -27,16 +27,16 @@ import { errnoName } from '../sim/kernel/lib/errno.ts';
 import type { Trace } from '../sim/trace/format.ts';
 import { traceOf } from '../sim/trace/write.ts';
 import { LivePeer } from './peer.ts';
-import { runOnRealKernel, type RealOp } from './real-kernel.ts';
+import { runOnRealKernel, writeSourceTree, type RealOp, type SourceTree } from './real-kernel.ts';
 import type { Task, World } from '../sim/kernel/state.ts';
 import { SyncServer } from './sync.ts';
 
 export const FUSE_FS = 'fuse';
 export const HOST_FS = 'host';
 /** the server's tree: what each run's fresh source directory holds */
-export const TREE: Record<string, string> = { f0: 'hello, real server\n', f1: 'second file of the tree\n' };
-/** the names a program uses: the tree's two files, and two it creates (or fails to open) */
-export const NAMES = ['f0', 'f1', 'g0', 'g1'];
+export const TREE: SourceTree = { files: { f0: 'hello, real server\n', f1: 'second file of the tree\n' }, links: { l0: 'f0' } };
+/** the names a program uses: the tree's two files, two it creates (or fails to open), and its symbolic link */
+export const NAMES = ['f0', 'f1', 'g0', 'g1', 'l0'];
 /** the directory a program makes and removes (mkdir, rmdir) */
 const DIR = 'd0';
 const DATA = ['abc', 'XYZXYZ', 'more data here', '0123456789'];
@@ -55,7 +55,8 @@ export type ProgOp =
   | { k: 'readdir' }
   | { k: 'rename'; file: number; to: number }
   | { k: 'mkdir' }
-  | { k: 'rmdir' };
+  | { k: 'rmdir' }
+  | { k: 'readlink'; file: number };
 
 /** A program: each user task's ops, and the interleaving (an index into the runnable tasks per step). */
 export interface ServerProgram {
@@ -78,6 +79,7 @@ const opArb: fc.Arbitrary<ProgOp> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('rename' as const), file: fc.nat(NAMES.length - 1), to: fc.nat(NAMES.length - 1) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('mkdir' as const) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('rmdir' as const) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('readlink' as const), file: fc.nat(NAMES.length - 1) }) },
 );
 
 /** ≥ minTasks user tasks of 1..maxOps ops each, and an interleaving. */
@@ -110,6 +112,9 @@ export function toScenario(p: ServerProgram, command: string): Scenario {
           break;
         case 'unlink':
           out.push({ op: 'unlink', path: at(o.file) });
+          break;
+        case 'readlink':
+          out.push({ op: 'readlink', path: at(o.file) });
           break;
         case 'rename':
           out.push({ op: 'rename', path: at(o.file), to: at(o.to) });
@@ -302,7 +307,7 @@ export function runServerProgram(p: ServerProgram, cfg: ServerConfig, o: { recor
   let server: SyncServer | null = null;
   const picks: string[] = [];
   try {
-    for (const [n, d] of Object.entries(TREE)) writeFileSync(join(src, n), d);
+    writeSourceTree(src, TREE);
     server = SyncServer.start(cfg.argv.map((a) => a.replaceAll('{src}', src)), { orphanTree: src });
     attachExternalPeer(FUSE_FS, new LivePeer(server, { timeoutMs: cfg.timeoutMs, quietMs: cfg.quietMs }));
     const schedule: string[] = [];

@@ -159,6 +159,17 @@ describe.skipIf(skipReason !== undefined)('fpsim server with libfuse passthrough
     expect(seen.filter((x) => x === 'LOOKUP')).toHaveLength(3);
   });
 
+  it("the tree's symbolic link: readlink asks READLINK, an open follows it to f0; the real kernel agrees", { timeout: 120_000 }, () => {
+    const p: ServerProgram = { tasks: [[{ k: 'readlink', file: 4 }, { k: 'open', file: 4, mode: 'r' }, { k: 'read', fd: 0, off: 0, n: 5 }], [{ k: 'readlink', file: 0 }], [{ k: 'stat', file: 4 }]], sched: [] };
+    const r = runServerProgram(p, { ...cfg(hp(), '--single'), realKernel: true });
+    expect(r.failures).toEqual([]);
+    expect(r.results[0]).toBe('t0: readlink 2 "f0", open 3, read 5 "hello"');
+    expect(r.results[1]).toBe('t1: readlink EINVAL');
+    expect(r.results[2]).toBe('t2: stat 19');
+    expect((r.result!.world.servers['fuse'] as { seen: string[] }).seen).toContain('READLINK');
+    expect(r.compared).toBe(5);
+  });
+
   it('--real-kernel: an unlink racing an open(O_CREAT) of its name is held apart, so the real kernel can follow the order', { timeout: 120_000 }, () => {
     // the campaign's first disagreement: the model's O_CREAT open looked f0 up before the
     // unlink and opened the old file; run after the unlink, the real kernel created a new one
