@@ -37,21 +37,65 @@ export interface HeapIndex {
 }
 
 export function indexWorld(w: World): HeapIndex {
-  const ix: HeapIndex = { fuse_backing: [], fuse_conn: [], fuse_inode: [], fuse_file: [], inodesNotFreed: [], file_lock: [] };
-  for (const k in w.heap) {
-    const o = w.heap[k]!;
-    if (o.type === 'fuse_inode' && o.life !== 'freed') ix.inodesNotFreed.push(o);
-    if (o.life !== 'live') continue;
-    switch (o.type) {
-      case 'fuse_backing':
-      case 'fuse_conn':
-      case 'fuse_inode':
-      case 'fuse_file':
-      case 'file_lock':
-        (ix[o.type] as Obj[]).push(o);
-    }
-  }
+  const ix = emptyIndex();
+  // Object.values, not for-in: the keys are integers, and for-in would make a string of each
+  // (same objects, same ascending order)
+  for (const o of Object.values(w.heap)) addToIndex(ix, o);
   return ix;
+}
+
+function emptyIndex(): HeapIndex {
+  return { fuse_backing: [], fuse_conn: [], fuse_inode: [], fuse_file: [], inodesNotFreed: [], file_lock: [] };
+}
+
+function addToIndex(ix: HeapIndex, o: Obj) {
+  if (o.type === 'fuse_inode' && o.life !== 'freed') ix.inodesNotFreed.push(o);
+  if (o.life !== 'live') return;
+  switch (o.type) {
+    case 'fuse_backing':
+    case 'fuse_conn':
+    case 'fuse_inode':
+    case 'fuse_file':
+    case 'file_lock':
+      (ix[o.type] as Obj[]).push(o);
+  }
+}
+
+/**
+ * indexWorld for one world run forward from its start, step after step (fpsim run: one
+ * runScenario): the same index, without walking the whole heap after every step. A long
+ * program's heap is mostly freed objects (they stay, for use-after-free detection), and the
+ * index never holds a freed one. So this keeps the pointers of the objects not yet freed, in
+ * ascending order: each call looks at the objects allocated since the last (pointers are
+ * handed out in increasing order, w.nextPtr++, by Ctx.alloc and buildWorld only) and drops
+ * the ones freed since (an object never comes back from freed). A different world, or one
+ * whose nextPtr went back (an explorer's undo), starts it over from a full walk.
+ * Not for the explorer: it undoes steps in place (a freed object becomes live again).
+ * The tracker is created per run and holds only pointers between steps.
+ */
+export function heapTracker(): (w: World) => HeapIndex {
+  let world: World | null = null;
+  let scanned = 0; // every pointer below this one has been looked at
+  let notFreed: number[] = [];
+  return (w) => {
+    const heap = w.heap;
+    if (w !== world || w.nextPtr < scanned) {
+      world = w;
+      notFreed = Object.keys(heap).map(Number);
+      scanned = Math.max(w.nextPtr, (notFreed.at(-1) ?? 0) + 1);
+    }
+    for (; scanned < w.nextPtr; scanned++) if (heap[scanned]) notFreed.push(scanned);
+    const ix = emptyIndex();
+    let kept = 0;
+    for (const p of notFreed) {
+      const o = heap[p];
+      if (!o || o.life === 'freed') continue;
+      notFreed[kept++] = p;
+      addToIndex(ix, o);
+    }
+    notFreed.length = kept;
+    return ix;
+  };
 }
 
 function live<T extends keyof Omit<HeapIndex, 'inodesNotFreed'>>(ix: HeapIndex, type: T): HeapIndex[T] {
@@ -305,8 +349,7 @@ export const fileLocks: Invariant = {
 export const INVARIANTS: Invariant[] = [refcountOwners, noDanglingPointers, ioModes, stackDepth, idsUnique, fileLocks];
 
 /** Check every invariant; record each new problem once as a violation. */
-export function checkInvariants(w: World, task = '', fn = '') {
-  const ix = indexWorld(w);
+export function checkInvariants(w: World, task = '', fn = '', ix: HeapIndex = indexWorld(w)) {
   for (const inv of INVARIANTS) {
     for (const p of inv.check(w, ix)) {
       const message = `${inv.name}: ${p.message}`;
@@ -319,4 +362,13 @@ export function checkInvariants(w: World, task = '', fn = '') {
 /** The check every driver runs after each atomic step: every invariant, named after the step. */
 export function checkStep(w: World, rec: StepRecord) {
   checkInvariants(w, rec.task, rec.where.at(-1) ?? '');
+}
+
+/**
+ * checkStep for one world run forward from its start (runScenario): the same checks, with the
+ * heap indexed incrementally (heapTracker). One per run.
+ */
+export function stepChecker(): (w: World, rec: StepRecord) => void {
+  const index = heapTracker();
+  return (w, rec) => checkInvariants(w, rec.task, rec.where.at(-1) ?? '', index(w));
 }

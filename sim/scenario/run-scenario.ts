@@ -5,7 +5,7 @@ import { roundRobin, runPhase, scripted, sequential, startWorld, teardown, type 
 import type { StepRecord } from '../kernel/effects.ts';
 import type { World } from '../kernel/state.ts';
 import type { Violation } from '../kernel/lib/violation.ts';
-import { checkStep } from '../check/invariants.ts';
+import { stepChecker } from '../check/invariants.ts';
 import { deadlock } from '../check/deadlock.ts';
 import { serverStates } from '../server/state.ts';
 
@@ -86,7 +86,7 @@ export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): Scenari
   const onStep = opts.onStep;
   const ro: RunOptions = {
     record,
-    check: opts.check === false ? undefined : checkStep,
+    check: opts.check === false ? undefined : stepChecker(),
     onStep:
       record || onStep
         ? (rec, phase) => {
