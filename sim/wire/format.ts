@@ -296,9 +296,20 @@ function failure(name: string, e: unknown, body: Uint8Array): string {
 
 /** A request body (from decodeRequest) as one line. Never throws. */
 export function formatRequest(opcode: number, body: Uint8Array, opts: RequestDecodeOptions = {}): string {
+  let a: RequestArg;
+  try {
+    a = decodeRequestArg(opcode, body, opts);
+  } catch (e) {
+    return failure(opcodeName(opcode), e, body);
+  }
+  return formatDecodedRequest(opcode, a, body);
+}
+
+/** formatRequest of a body its caller has decoded already (decodeRequestArg(opcode, body, opts)). */
+export function formatDecodedRequest(opcode: number, a: RequestArg, body: Uint8Array): string {
   const name = opcodeName(opcode);
   try {
-    return [name, ...requestParts(decodeRequestArg(opcode, body, opts))].join(' ');
+    return [name, ...requestParts(a)].join(' ');
   } catch (e) {
     return failure(name, e, body);
   }

@@ -114,6 +114,13 @@ function fuse_read_batch_forget(c: Ctx, fc: FuseConnObj): Uint8Array | null {
 }
 
 /**
+ * Opcodes whose request has no size field (OPEN, RELEASE, FLUSH...): their decoded request
+ * had none, and the shape of a decoded request is its opcode's, so replyMisfit does not
+ * decode them again. Numbers only: nothing of a world is kept here.
+ */
+const UNSIZED = new Set<number>();
+
+/**
  * copy_out_args: does a reply body fit the request's out args? The wire's decoders carry the
  * kernel's rule for each opcode (fixed-size args exact; READ data, xattr values and directory
  * buffers at most what the request asked for: its size, read back from the request). null when
@@ -121,11 +128,14 @@ function fuse_read_batch_forget(c: Ctx, fc: FuseConnObj): Uint8Array | null {
  */
 function replyMisfit(req: { opcode: number; bytes: string }, body: Uint8Array): string | null {
   let requestSize: number | undefined;
-  try {
-    const arg = decodeRequestArg(req.opcode, decodeRequest(fromHex(req.bytes)).body) as { arg?: { size?: number } };
-    if (typeof arg.arg?.size === 'number') requestSize = arg.arg.size;
-  } catch {
-    // requests the model sends always decode; no size to hold the reply to otherwise
+  if (!UNSIZED.has(req.opcode)) {
+    try {
+      const arg = decodeRequestArg(req.opcode, decodeRequest(fromHex(req.bytes)).body) as { arg?: { size?: number } };
+      if (typeof arg.arg?.size === 'number') requestSize = arg.arg.size;
+      else if (!(arg.arg && 'size' in arg.arg)) UNSIZED.add(req.opcode);
+    } catch {
+      // requests the model sends always decode; no size to hold the reply to otherwise
+    }
   }
   try {
     decodeReplyArg(req.opcode, body, requestSize === undefined ? {} : { requestSize, lenientDirents: true });
