@@ -121,9 +121,30 @@ export const refcountOwners: Invariant = {
   kind: 'refcount-owners',
   check(w, ix = indexWorld(w)) {
     const out: Problem[] = [];
-    for (const fb of live(ix, 'fuse_backing')) {
+    const fbs = live(ix, 'fuse_backing');
+    if (fbs.length === 0) return out;
+    // backingOwners of every fb in one pass over the owners
+    const byFb = new Map<number, { map: number; inodes: number; inflight: number }>();
+    for (const fb of fbs) byFb.set(fb.ptr, { map: 0, inodes: 0, inflight: 0 });
+    for (const fc of live(ix, 'fuse_conn')) {
+      for (const p of Object.values(fc.idr.entries)) {
+        const o = byFb.get(p);
+        if (o) o.map++;
+      }
+    }
+    for (const fi of ix.inodesNotFreed) {
+      const o = byFb.get(fi.fb);
+      if (o) o.inodes++;
+    }
+    for (const t of w.tasks) {
+      for (const r of t.refs) {
+        const o = byFb.get(r);
+        if (o) o.inflight++;
+      }
+    }
+    for (const fb of fbs) {
       if (fb.count === REFCOUNT_SATURATED) continue; // already reported when it saturated
-      const o = backingOwners(w, fb, ix);
+      const o = byFb.get(fb.ptr)!;
       const owners = o.map + o.inodes + o.inflight;
       if (fb.count !== owners) {
         out.push({
