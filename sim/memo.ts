@@ -3,7 +3,8 @@ export function memoized<A extends unknown[], R>(key: (...args: A) => string, f:
   const memo = new Map<string, R>();
   return (...args: A) => {
     const k = key(...args);
-    if (memo.has(k)) return memo.get(k)!;
+    const hit = memo.get(k);
+    if (hit !== undefined || memo.has(k)) return hit!;
     const r = f(...args);
     memo.set(k, r);
     return r;

@@ -48,10 +48,12 @@ export interface ScenarioRunOptions {
 
 export function describeOp(o: ScenarioOp): string {
   const { op, expect: _e, save, note: _n, ...rest } = o as ScenarioOp & Record<string, unknown>;
-  const args = Object.entries(rest)
-    .filter(([, v]) => !(Array.isArray(v) && v.length === 0))
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join(' ');
+  let args = '';
+  for (const k of Object.keys(rest)) {
+    const v = (rest as Record<string, unknown>)[k];
+    if (Array.isArray(v) && v.length === 0) continue;
+    args += `${args ? ' ' : ''}${k}=${JSON.stringify(v)}`;
+  }
   return `${op}${args ? ` ${args}` : ''}${save ? ` -> $${save}` : ''}`;
 }
 
