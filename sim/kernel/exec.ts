@@ -107,7 +107,8 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
     case 'answer': {
       const fc = w.heap[on.conn];
       if (!fc || fc.type !== 'fuse_conn') return true;
-      return fc.answered.some((a) => a.unique === on.unique) || !isPending(fc, on.unique);
+      for (const a of fc.answered) if (a.unique === on.unique) return true;
+      return !isPending(fc, on.unique);
     }
     case 'request': {
       const fc = w.heap[on.conn];
@@ -153,7 +154,9 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
 }
 
 function isPending(fc: { pending: { unique: number }[]; processing: { unique: number }[] }, unique: number) {
-  return fc.pending.some((r) => r.unique === unique) || fc.processing.some((r) => r.unique === unique);
+  for (const r of fc.pending) if (r.unique === unique) return true;
+  for (const r of fc.processing) if (r.unique === unique) return true;
+  return false;
 }
 
 /** Waits a pending signal ends (wait_event_interruptible and friends): the sleeper returns -EINTR. */
@@ -249,7 +252,7 @@ function startOp(c: Ctx, t: Task) {
   const fn = entries.get(op.sys);
   if (!fn) throw new Error(`no entry point for op ${op.sys} (model bug)`);
   const l: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(op.args)) l[k] = resolveArg(c, v);
+  for (const k of Object.keys(op.args)) l[k] = resolveArg(c, op.args[k]);
   t.frames.push({ fn: fn.name, pc: 'start', l, into: null, ret: null });
 }
 
