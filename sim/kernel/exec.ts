@@ -232,7 +232,7 @@ export function stepTask(w: World, name: string, record: boolean): StepRecord {
  */
 export function task_work_add<A extends object>(c: Ctx, fn: KFunc<A>, args: A) {
   (c.t.taskWork ??= []).push({ fn: fn.name, args: { ...args } as Record<string, unknown> });
-  c.emit('note', `${c.t.name}: task_work_add(${fn.name})`);
+  if (c.record) c.emit('note', `${c.t.name}: task_work_add(${fn.name})`);
 }
 
 /** kernel/task_work.c: task_work_run: each queued work in turn; then the syscall returns v. */
@@ -261,7 +261,7 @@ function resolveArg(c: Ctx, v: unknown): unknown {
   if (typeof v !== 'string' || !v.startsWith('$')) return v;
   const saved = c.p.vars[v.slice(1)];
   if (saved === undefined) {
-    c.emit('note', `${v} was never saved (its op failed?): using -1`);
+    if (c.record) c.emit('note', `${v} was never saved (its op failed?): using -1`);
     return -1;
   }
   return saved;
@@ -273,7 +273,7 @@ function finishOp(c: Ctx, t: Task, v: number) {
   const op = t.ops[t.next] as Op;
   if (t.killed) {
     // SIGKILL: the syscall unwound, but nothing returns to userspace, and the process is gone
-    c.emit('note', `${op.sys} ends (${v}) in a killed task: no result, no more ops`);
+    if (c.record) c.emit('note', `${op.sys} ends (${v}) in a killed task: no result, no more ops`);
     t.next = t.ops.length;
     t.done = true;
     return;

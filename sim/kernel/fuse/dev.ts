@@ -37,7 +37,7 @@ export function fuse_queue_request(
   fc.nextUnique += 2; // the kernel's uniques are even; odd ones mark interrupts
   const bytes = encodeRequest({ opcode, unique, nodeid, uid: 0, gid: 0, pid: 1000 + taskIndex(c) }, body);
   fc.pending.push({ unique, opcode, bytes: toHex(bytes), waiter: wait ? c.t.name : null });
-  c.emit('wire', `${name(fc)}: queue ${opcodeName(opcode)} unique=${unique} nodeid=${nodeid} (${bytes.length} bytes)`);
+  if (c.record) c.emit('wire', `${name(fc)}: queue ${opcodeName(opcode)} unique=${unique} nodeid=${nodeid} (${bytes.length} bytes)`);
   return unique;
 }
 
@@ -84,7 +84,7 @@ export function fuse_dev_read(c: Ctx, fc: FuseConnObj, dev?: Ptr): Uint8Array | 
   if (!req) return fc.connected ? neg('EAGAIN') : neg('ENODEV');
   if (dev !== undefined) req.dev = dev; // now on this device's fpq->processing
   fc.processing.push(req);
-  c.emit('wire', `${name(fc)}: server reads ${opcodeName(req.opcode)} unique=${req.unique}`);
+  if (c.record) c.emit('wire', `${name(fc)}: server reads ${opcodeName(req.opcode)} unique=${req.unique}`);
   return fromHex(req.bytes);
 }
 
@@ -109,7 +109,7 @@ function fuse_read_batch_forget(c: Ctx, fc: FuseConnObj): Uint8Array | null {
   });
   const unique = taken[0]!.unique;
   const bytes = encodeRequest({ opcode: FUSE_OPCODE.BATCH_FORGET, unique, nodeid: 0, uid: 0, gid: 0, pid: 0 }, encodeBatchForgetBody(forgets));
-  c.emit('wire', `${name(fc)}: server reads BATCH_FORGET unique=${unique} (${n} forgets)`);
+  if (c.record) c.emit('wire', `${name(fc)}: server reads BATCH_FORGET unique=${unique} (${n} forgets)`);
   return bytes;
 }
 
@@ -173,7 +173,7 @@ export function fuse_dev_write(c: Ctx, fc: FuseConnObj, bytes: Uint8Array): numb
   const why = oh.error !== 0 ? (body.length !== 0 ? `an error reply with ${body.length} body bytes` : null) : replyMisfit(req, body);
   const bad = why !== null;
   const error = bad ? neg('EIO') : oh.error;
-  c.emit('wire', `${name(fc)}: server replies to ${opcodeName(req.opcode)} unique=${unique} error=${oh.error}${bad ? ` (${why}: the request ends with EIO, the write gets EINVAL)` : ''}`);
+  if (c.record) c.emit('wire', `${name(fc)}: server replies to ${opcodeName(req.opcode)} unique=${unique} error=${oh.error}${bad ? ` (${why}: the request ends with EIO, the write gets EINVAL)` : ''}`);
   if (req.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, error, bad ? new Uint8Array(0) : body);
   if (req.waiter !== null) fc.answered.push({ unique, error, body: toHex(bad ? new Uint8Array(0) : body) });
   return bad ? neg('EINVAL') : bytes.length;
@@ -194,7 +194,7 @@ export function fuse_abort_conn(c: Ctx, fc: FuseConnObj) {
   for (const r of ended) {
     if (r.waiter !== null) fc.answered.push({ unique: r.unique, error: neg('ECONNABORTED'), body: '' });
   }
-  c.emit('field', `${name(fc)}.connected true -> false (fuse_abort_conn${ended.length ? `, ${ended.length} request(s) end with ECONNABORTED` : ''})`);
+  if (c.record) c.emit('field', `${name(fc)}.connected true -> false (fuse_abort_conn${ended.length ? `, ${ended.length} request(s) end with ECONNABORTED` : ''})`);
 }
 
 /**
@@ -246,7 +246,7 @@ entry(
   kfunc<object>('fuse_dev_open', 'fs/fuse/dev.c', {
     start(c) {
       const { fd, file } = fuse_dev_open(c, c.p, current_cred(c));
-      c.emit('fd', `${c.t.name}: fd ${fd} -> ${name(file)} (/dev/fuse, attached to no connection)`);
+      if (c.record) c.emit('fd', `${c.t.name}: fd ${fd} -> ${name(file)} (/dev/fuse, attached to no connection)`);
       return ret(fd);
     },
   }),
@@ -268,12 +268,12 @@ export function fuse_dev_release(c: Ctx, f: FileObj) {
       if (r.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, neg('ECONNABORTED'), new Uint8Array(0));
       if (r.waiter !== null) fc.answered.push({ unique: r.unique, error: neg('ECONNABORTED'), body: '' });
     }
-    c.emit('note', `fuse_dev_release: ${mine.length} request(s) read through ${name(f)} end with ECONNABORTED`);
+    if (c.record) c.emit('note', `fuse_dev_release: ${mine.length} request(s) read through ${name(f)} end with ECONNABORTED`);
   }
   setField(c, fc, 'devCount', fc.devCount - 1);
   if (fc.devCount === 0) {
     fuse_abort_conn(c, fc);
-    c.emit('note', `fuse_dev_release: ${name(fc)} loses its last device: aborted`);
+    if (c.record) c.emit('note', `fuse_dev_release: ${name(fc)} loses its last device: aborted`);
   }
   fuse_conn_put(c, fc);
 }
@@ -290,7 +290,7 @@ function fuse_device_clone(c: Ctx, fc: FuseConnObj, file: Ptr): number {
   delete f.devSyncInit;
   setField(c, fc, 'count', fc.count + 1);
   setField(c, fc, 'devCount', fc.devCount + 1);
-  c.emit('field', `${name(f)}.private_data -> ${name(fc)} (FUSE_DEV_IOC_CLONE)`);
+  if (c.record) c.emit('field', `${name(f)}.private_data -> ${name(fc)} (FUSE_DEV_IOC_CLONE)`);
   return 0;
 }
 
@@ -360,13 +360,13 @@ export const fuse_dev_ioctl = kfunc<IoctlA, DevIoctlL>('fuse_dev_ioctl', 'fs/fus
  */
 const fuse_dev_read_iter = kfunc<ReadA>('fuse_dev_read_iter', 'fs/fuse/dev.c', {
   start(c) {
-    c.emit('note', 'read(2) of /dev/fuse by a program is not modelled (servers read in their session loop)');
+    if (c.record) c.emit('note', 'read(2) of /dev/fuse by a program is not modelled (servers read in their session loop)');
     return ret(neg('EINVAL'));
   },
 });
 const fuse_dev_write_iter = kfunc<WriteA>('fuse_dev_write_iter', 'fs/fuse/dev.c', {
   start(c) {
-    c.emit('note', 'write(2) of /dev/fuse by a program is not modelled (servers reply in their session loop)');
+    if (c.record) c.emit('note', 'write(2) of /dev/fuse by a program is not modelled (servers reply in their session loop)');
     return ret(neg('EINVAL'));
   },
 });
