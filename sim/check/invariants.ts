@@ -34,6 +34,16 @@ export interface HeapIndex {
   /** inodes whose memory is still there (live, or waiting for their RCU free) */
   inodesNotFreed: Live<'fuse_inode'>;
   file_lock: Live<'file_lock'>;
+  /** each live connection's backing ids as [id, fuse_backing ptr], made by idrEntries when first asked */
+  idr?: Map<number, [string, number][]>;
+}
+
+/** Object.entries of a connection's id map, made once per index (four invariants read it). */
+function idrEntries(ix: HeapIndex, fc: Live<'fuse_conn'>[number]): [string, number][] {
+  ix.idr ??= new Map();
+  let e = ix.idr.get(fc.ptr);
+  if (!e) ix.idr.set(fc.ptr, (e = Object.entries(fc.idr.entries)));
+  return e;
 }
 
 export function indexWorld(w: World): HeapIndex {
@@ -127,7 +137,7 @@ export const refcountOwners: Invariant = {
     const byFb = new Map<number, { map: number; inodes: number; inflight: number }>();
     for (const fb of fbs) byFb.set(fb.ptr, { map: 0, inodes: 0, inflight: 0 });
     for (const fc of live(ix, 'fuse_conn')) {
-      for (const p of Object.values(fc.idr.entries)) {
+      for (const [, p] of idrEntries(ix, fc)) {
         const o = byFb.get(p);
         if (o) o.map++;
       }
@@ -165,7 +175,7 @@ export const noDanglingPointers: Invariant = {
     const out: Problem[] = [];
     const dead = (p: number) => p > 0 && w.heap[p]?.life === 'freed';
     for (const fc of live(ix, 'fuse_conn')) {
-      for (const [id, p] of Object.entries(fc.idr.entries)) {
+      for (const [id, p] of idrEntries(ix, fc)) {
         if (dead(p)) out.push({ object: `fuse_backing#${p}`, message: `${n(fc)} backing id ${id} points to freed fuse_backing#${p}` });
       }
     }
@@ -182,15 +192,15 @@ export const noDanglingPointers: Invariant = {
   },
 };
 
-/** The parallel direct writes in flight on an inode (each holds an uncached reference). */
-function dioWriters(w: World, fi: FuseInodeObj): number {
-  let k = 0;
+/** The parallel direct writes in flight, by inode (each holds an uncached reference). */
+function dioWriters(w: World): Map<number, number> {
+  const k = new Map<number, number>();
   for (const t of w.tasks) {
     for (const f of t.frames) {
       if (f.fn !== 'fuse_file_write_iter' || f.l['shared'] !== true) continue;
       const file = w.heap[f.l['file'] as number] as FileObj | undefined;
       const ff = file && (w.heap[file.private_data] as FuseFileObj | undefined);
-      if (ff && ff.inode === fi.ptr && f.pc !== 'start' && f.pc !== 'dio_lock') k++;
+      if (ff && f.pc !== 'start' && f.pc !== 'dio_lock') k.set(ff.inode, (k.get(ff.inode) ?? 0) + 1);
     }
   }
   return k;
@@ -202,11 +212,24 @@ export const ioModes: Invariant = {
   kind: 'iomode',
   check(w, ix = indexWorld(w)) {
     const out: Problem[] = [];
-    const files = live(ix, 'fuse_file');
-    for (const fi of live(ix, 'fuse_inode')) {
-      const mine = files.filter((f) => f.inode === fi.ptr);
-      const cached = mine.filter((f) => f.iomode === 'IOM_CACHED').length;
-      const uncached = mine.filter((f) => f.iomode === 'IOM_UNCACHED').length + dioWriters(w, fi);
+    const inodes = live(ix, 'fuse_inode');
+    if (inodes.length === 0) return out;
+    // each inode's files (in heap order) and direct writers, in one pass each
+    const filesOf = new Map<number, FuseFileObj[]>();
+    for (const f of live(ix, 'fuse_file')) {
+      const l = filesOf.get(f.inode);
+      if (l) l.push(f);
+      else filesOf.set(f.inode, [f]);
+    }
+    const dio = dioWriters(w);
+    for (const fi of inodes) {
+      const mine = filesOf.get(fi.ptr) ?? [];
+      let cached = 0;
+      let uncached = dio.get(fi.ptr) ?? 0;
+      for (const f of mine) {
+        if (f.iomode === 'IOM_CACHED') cached++;
+        else if (f.iomode === 'IOM_UNCACHED') uncached++;
+      }
       if (cached > 0 && uncached > 0) out.push({ object: n(fi), message: `${n(fi)} has ${cached} cached and ${uncached} uncached users at once` });
       const expected = cached - uncached;
       if (fi.iocachectr !== expected) {
@@ -243,7 +266,8 @@ export const stackDepth: Invariant = {
         out.push({ object: n(fc), message: `${n(fc)} has passthrough with max_stack_depth ${fc.maxStackDepth}` });
       }
       const sb = w.sbs[fc.sb]!;
-      const fbs = new Set<number>(Object.values(fc.idr.entries));
+      const fbs = new Set<number>();
+      for (const [, p] of idrEntries(ix, fc)) fbs.add(p);
       if (sb.kind === 'fuse') for (const p of Object.values(sb.inodes)) {
         const fi = w.heap[p] as FuseInodeObj;
         if (fi.fb) fbs.add(fi.fb);
@@ -275,7 +299,7 @@ export const idsUnique: Invariant = {
     const out: Problem[] = [];
     for (const fc of live(ix, 'fuse_conn')) {
       const seen = new Map<number, number>();
-      for (const [k, p] of Object.entries(fc.idr.entries)) {
+      for (const [k, p] of idrEntries(ix, fc)) {
         const id = Number(k);
         if (id <= 0) out.push({ object: n(fc), message: `${n(fc)} has backing id ${id} <= 0` });
         const dup = seen.get(p);
