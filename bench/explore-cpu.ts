@@ -91,7 +91,7 @@ const lines = [
 const best = rows.filter((r) => r.b).map((r) => r.a.cpu / r.b!.cpu);
 if (best.length) lines.push(`CPU after / before: ${best.map((x) => `${x.toFixed(2)}x`).join(', ')} (row order).`, '');
 lines.push(
-  'Targets of issue 13 not met: 100 000 distinct states per second at 4 tasks (this is a few thousand), 5 tasks in under 10 minutes (no symmetry reduction: docs/explorer.md says why), and the SPIN comparison at 4 and 5 tasks (no Promela model of the growth family yet). What the time goes to now, by `node --cpu-prof` on 3 tasks: the proxied model step (the kernel model, the FUSE server formatting its log lines, hex-encoded messages) about 45%, of which the footprint proxies 25%; garbage collection 10%; hashing the changed components 9%; copying them for new states 4%; invariants 5%.',
+  'Targets of issue 13 not met: 100 000 distinct states per second at 4 tasks (this is a few thousand), 5 tasks in under 10 minutes (no symmetry reduction: docs/explorer.md says why), and fpsim\'s search time within 10x of SPIN\'s on the same model at 4 and 5 tasks (bench/spin/growth.pml has exactly fpsim\'s states; the section "Versus SPIN on the growth family" below has the numbers). What the time goes to now, by `node --cpu-prof` on 3 tasks: the proxied model step (the kernel model, the FUSE server formatting its log lines, hex-encoded messages) about 45%, of which the footprint proxies 25%; garbage collection 10%; hashing the changed components 9%; copying them for new states 4%; invariants 5%.',
   '',
 );
 writeFileSync(EXPLORE_CPU_FILE, `${lines.join('\n')}\n`);

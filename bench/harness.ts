@@ -3,7 +3,7 @@ import { ScenarioSchema } from '../sim/scenario/schema.ts';
 import { runScenario } from '../sim/scenario/run-scenario.ts';
 import { longProgram } from './workload.ts';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -140,6 +140,17 @@ export interface SpinRun {
   /** the assertion SPIN reports violated, if any, and the depth of its trail */
   violated: string | null;
   violatedAt: number | null;
+  /** pan's own "elapsed time" of the search (wall, s), from the best run */
+  panElapsed: number;
+  /** CPU time (user + system, s) and peak RSS (KB) of the best ./pan run, by /usr/bin/time; null without it */
+  panCpu: number | null;
+  panRssKB: number | null;
+}
+
+/** How runSpin builds pan: extra flags to spin -a (e.g. -o2) and to gcc (e.g. -DNOREDUCE). */
+export interface SpinBuild {
+  spinFlags?: string[];
+  gccFlags?: string[];
 }
 
 function has(cmd: string): boolean {
@@ -172,30 +183,43 @@ const time = (f: () => void) => {
 };
 
 /** SPIN in exhaustive mode on bench/spin/<model>: spin -a; gcc -O2 -DSAFETY pan.c; ./pan. */
-export function runSpin(model: string, defines: string[] = [], repeat = 3, panFlags: string[] = []): SpinRun {
+export function runSpin(model: string, defines: string[] = [], repeat = 3, panFlags: string[] = [], build: SpinBuild = {}): SpinRun {
   const dir = mkdtempSync(join(tmpdir(), 'fpsim-spin-'));
   try {
     copyFileSync(join(SPIN_DIR, model), join(dir, model));
-    const msSpin = time(() => execFileSync('spin', [...defines.map((d) => `-D${d}`), '-a', model], { cwd: dir, stdio: 'pipe' }));
-    const msGcc = time(() => execFileSync('gcc', ['-O2', '-DSAFETY', '-o', 'pan', 'pan.c'], { cwd: dir, stdio: 'pipe' }));
+    const msSpin = time(() => execFileSync('spin', [...(build.spinFlags ?? []), ...defines.map((d) => `-D${d}`), '-a', model], { cwd: dir, stdio: 'pipe' }));
+    const msGcc = time(() => execFileSync('gcc', ['-O2', '-DSAFETY', ...(build.gccFlags ?? []), '-o', 'pan', 'pan.c'], { cwd: dir, stdio: 'pipe' }));
+    // /usr/bin/time, where there is one, gives pan's CPU time and peak memory
+    const timed = existsSync('/usr/bin/time');
     let out = '';
     let msPan = Infinity;
+    let panCpu: number | null = null;
+    let panRssKB: number | null = null;
     for (let i = 0; i < repeat; i++) {
       let o = '';
       const ms = time(() => {
         try {
-          o = execFileSync('./pan', panFlags, { cwd: dir, encoding: 'utf8' });
+          o = timed
+            ? execFileSync('/usr/bin/time', ['-f', '%U %S %M', '-o', 'pan.time', './pan', ...panFlags], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 })
+            : execFileSync('./pan', panFlags, { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
         } catch (e) {
           o = String((e as { stdout?: string }).stdout ?? '');
         }
       });
-      msPan = Math.min(msPan, ms);
-      out = o;
+      if (ms < msPan) {
+        msPan = ms;
+        out = o;
+        if (timed) {
+          const [u, sy, rss] = readFileSync(join(dir, 'pan.time'), 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+          panCpu = u! + sy!;
+          panRssKB = rss!;
+        }
+      }
     }
     const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
     return {
-      states: num(/(\d+) states, stored/),
-      transitions: num(/(\d+) transitions \(= stored\+matched\)/),
+      states: num(/([\d.e+]+) states, stored/),
+      transitions: num(/([\d.e+]+) transitions \(= stored\+matched\)/),
       depth: num(/depth reached (\d+)/),
       errors: num(/errors: (\d+)/),
       msSpin,
@@ -203,6 +227,9 @@ export function runSpin(model: string, defines: string[] = [], repeat = 3, panFl
       msPan,
       violated: /assertion violated (.*?) \(at depth/.exec(out)?.[1] ?? null,
       violatedAt: /assertion violated .*? \(at depth (\d+)\)/.exec(out) ? Number(/assertion violated .*? \(at depth (\d+)\)/.exec(out)![1]) : null,
+      panElapsed: num(/pan: elapsed time ([\d.e+]+) seconds/),
+      panCpu,
+      panRssKB,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

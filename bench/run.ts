@@ -20,6 +20,7 @@ import {
 import { loadScenario } from '../sim/scenario/load.ts';
 import { startupSection } from './startup-section.ts';
 import { exploreCpuSection } from './explore-cpu-section.ts';
+import { spinGrowthSection } from './spin-growth-section.ts';
 
 const users = 4;
 const rounds = Number(process.env['FPSIM_BENCH_ROUNDS'] ?? 250);
@@ -107,7 +108,8 @@ else {
     clean: runSpin('lookup_close_release.pml', [], 5),
     // pan's default hash table is 2^24 slots (128 MB): sized to this search, it starts at once
     small: runSpin('lookup_close_release.pml', [], 5, ['-w16']),
-    noreduce: runSpin('lookup_close_release.pml', ['NOREDUCE'], 5, ['-w16']),
+    // NOREDUCE is pan's compile-time switch (gcc), not the model's (spin -a)
+    noreduce: runSpin('lookup_close_release.pml', [], 5, ['-w16'], { gccFlags: ['-DNOREDUCE'] }),
     mutants: ['FREE_WITHOUT_GRACE_PERIOD', 'GET_WITHOUT_NOT_ZERO'].map((d) => runSpin('lookup_close_release.pml', [d], 1)),
   };
 }
@@ -186,6 +188,8 @@ if (!spin) {
     '',
   );
 }
+// the growth family against SPIN, as bench/spin-growth.ts last measured it (npm run bench:spin-growth)
+lines.push(...spinGrowthSection());
 // the start-up section, as bench/startup.ts last measured it (npm run bench:startup)
 lines.push(...startupSection());
 const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));

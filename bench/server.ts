@@ -44,7 +44,7 @@ const section = [
   '## fpsim server: libfuse passthrough_hp under the model (bench/server.ts)',
   '',
   `Produced by \`npm run bench:server\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (1-minute load ${load0} at the start), Node ${process.version}, seed ${SEED}.`,
-  'Each run: a fresh source tree and a fresh server process, a random program of 3-4 user tasks (open/read/write at offsets, fstat, stat, ftruncate, close on two files) under a random interleaving, every invariant checked after every step, teardown and the leak check; fast-check draws the programs.',
+  'Each run: a fresh source tree and a fresh server process, a random program of 3-4 user tasks (open, create, read/write at offsets, fstat, stat, ftruncate, fsync, unlink, rename, mkdir, rmdir, a listing, close, on two files and two new names) under a random interleaving, every invariant checked after every step, teardown and the leak check; fast-check draws the programs.',
   '',
   '| server | runs | seconds | runs/s | violations |',
   '|---|---:|---:|---:|---|',

@@ -6,7 +6,7 @@
 // the errno, the data a read returned. The mount is lazily unmounted and the server killed in
 // a finally; the mountpoint and the tree are removed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, constants as FS } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, renameSync, rmdirSync, ftruncateSync, mkdtempSync, opendirSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync, constants as FS, type Dir } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ERRNO } from '../sim/kernel/lib/errno.ts';
@@ -52,6 +52,8 @@ function sleepMs(ms: number) {
 const SETPRIV = spawnSync('sh', ['-c', 'command -v setpriv'], { stdio: 'ignore' }).status === 0;
 
 const MODES: Record<string, number> = { r: FS.O_RDONLY, rw: FS.O_RDWR, w: FS.O_WRONLY };
+/** the open flags a program may add (bridge/run.ts) */
+const FLAGS: Record<string, number> = { O_CREAT: FS.O_CREAT, O_EXCL: FS.O_EXCL };
 
 /** Runs the scenario's user ops on the real kernel through the real server, in `order`. */
 export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o: { tree: Record<string, string>; fs: string; tmpRoot?: string; timeoutMs?: number }): RealOutcome {
@@ -61,6 +63,7 @@ export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o:
   const out: RealOutcome = { results: {}, errors: [] };
   let server: ChildProcess | null = null;
   const fds: number[] = [];
+  const dirs = new Map<string, Dir>(); // "task/$dir0" -> an open directory
   try {
     mkdirSync(src);
     mkdirSync(mnt);
@@ -98,7 +101,8 @@ export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o:
       try {
         switch (op['op']) {
           case 'open': {
-            const f = openSync(path(op['path'] as string), MODES[op['mode'] as string]!);
+            const flags = ((op['flags'] as string[] | undefined) ?? []).reduce((a, f) => a | FLAGS[f]!, MODES[op['mode'] as string]!);
+            const f = openSync(path(op['path'] as string), flags, (op['perm'] as number | undefined) ?? 0o644);
             fds.push(f);
             vars.set(`${task}/$${String(op['save'])}`, f);
             out.results[key] = { ret: 'ok' };
@@ -123,12 +127,58 @@ export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o:
             ftruncateSync(fd(), op['size'] as number);
             out.results[key] = { ret: 0 };
             break;
-          case 'close':
+          case 'opendir':
+            dirs.set(`${task}/$${String(op['save'])}`, opendirSync(path(op['path'] as string)));
+            out.results[key] = { ret: 'ok' };
+            break;
+          case 'getdents': {
+            // the names getdents64 gave, in its order; Node's directory stream leaves out "."
+            // and "..", so the comparison leaves them out of the model's too (compareWithRealKernel)
+            const d = dirs.get(`${task}/${String(op['fd'])}`);
+            if (!d) {
+              out.results[key] = { ret: 'EBADF' };
+              break;
+            }
+            const names: string[] = [];
+            for (let e = d.readSync(); e; e = d.readSync()) names.push(e.name);
+            out.results[key] = { ret: names.length, data: names.join(' ') };
+            break;
+          }
+          case 'unlink':
+            unlinkSync(path(op['path'] as string));
+            out.results[key] = { ret: 0 };
+            break;
+          case 'rename':
+            renameSync(path(op['path'] as string), path(op['to'] as string));
+            out.results[key] = { ret: 0 };
+            break;
+          case 'mkdir':
+            mkdirSync(path(op['path'] as string), (op['perm'] as number | undefined) ?? 0o755);
+            out.results[key] = { ret: 0 };
+            break;
+          case 'rmdir':
+            rmdirSync(path(op['path'] as string));
+            out.results[key] = { ret: 0 };
+            break;
+          case 'fsync':
+            fsyncSync(fd());
+            out.results[key] = { ret: 0 };
+            break;
+          case 'close': {
+            const dk = `${task}/${String(op['fd'])}`;
+            const d = dirs.get(dk);
+            if (d) {
+              d.closeSync();
+              dirs.delete(dk);
+              out.results[key] = { ret: 0 };
+              break;
+            }
             closeSync(fd());
             fds.splice(fds.indexOf(fd()), 1);
             vars.delete(`${task}/${String(op['fd'])}`);
             out.results[key] = { ret: 0 };
             break;
+          }
           default:
             out.errors.push(`${key}: op ${String(op['op'])} is not run on the real kernel`);
         }
@@ -138,6 +188,13 @@ export function runOnRealKernel(s: Scenario, argv: string[], order: RealOp[], o:
     }
     return out;
   } finally {
+    for (const d of dirs.values()) {
+      try {
+        d.closeSync();
+      } catch {
+        // already closed
+      }
+    }
     for (const f of fds) {
       try {
         closeSync(f);

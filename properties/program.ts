@@ -105,6 +105,8 @@ interface ServerSeed {
   posixLocks: boolean;
   flockLocks: boolean;
   locks: 'grant' | 'table' | 'conflict' | 'ENOSYS';
+  /** LOOKUP of a missing name answered with a negative entry (nodeid 0; passthrough_hp's), not ENOENT */
+  negative: boolean;
 }
 
 /** open(2)'s access mode (0 O_RDONLY, 1 O_RDWR, 2 O_WRONLY, 3 O_PATH) and flags */
@@ -278,6 +280,7 @@ const serverSeedArb: fc.Arbitrary<ServerSeed> = fc.record({
   posixLocks: rarely(0.4),
   flockLocks: rarely(0.4),
   locks: weighted<ServerSeed['locks']>([5, 'grant'], [4, 'table'], [1, 'conflict'], [1, 'ENOSYS']),
+  negative: rarely(0.3),
 });
 
 /** [l_start, l_len] of the random fcntl locks: the whole file, two overlapping ranges, one before l_start */
@@ -483,6 +486,7 @@ function resolveServer(s: ServerSeed, backing: (string | null)[]): Record<string
     ...(s.statfsErr ? { statfs: 'EIO' } : {}),
     ...(s.valid !== 86_400 ? { entry_valid: s.valid, attr_valid: s.valid } : {}),
     ...(s.locks !== 'grant' ? { locks: s.locks } : {}),
+    ...(s.negative ? { lookup_missing: 'negative' } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { SPIN_DIR, runSpin, stepRates } from '../bench/harness.ts';
+import { SPIN_DIR, growthScenario, runSpin, stepRates } from '../bench/harness.ts';
+import { compareGrowthStates } from '../bench/spin/growth-states.ts';
 import { loadScenario } from '../sim/scenario/load.ts';
 import { explore } from '../sim/explore/explore.ts';
 import { need, onPath } from './needs.ts';
@@ -45,5 +46,31 @@ describe('bench: SPIN side by side', () => {
       // the violation at the same depth in both (SPIN counts the init step too)
       expect(sp.violatedAt, define).toBe(f!.depth);
     }
+  }, 300_000);
+});
+
+// bench/spin/growth.pml, the growth family in Promela (what `npm run bench:spin-growth` times
+// against fpsim explore): the same states as fpsim's exhaustive search, counted at 2 and 3
+// tasks, and compared one by one at 2 (bench/spin/growth-states.ts; run it by hand on 3).
+const growthNeed = need('SPIN on bench/spin/growth.pml counts the states fpsim explore --no-por counts at 2 and 3 tasks', ['spin', 'gcc'].filter((c) => !onPath(c)), 'spin gcc');
+
+describe('bench: SPIN on the growth family', () => {
+  it.skipIf(growthNeed.skip)(growthNeed.title, () => {
+    growthNeed.check();
+    for (const n of [2, 3]) {
+      const sp = runSpin('growth.pml', [`USERS=${n - 1}`], 1, ['-w16', '-m1000'], { spinFlags: ['-o2'], gccFlags: ['-DNOREDUCE'] });
+      const fp = explore(growthScenario(n), { por: false });
+      expect(fp.complete, `${n} tasks`).toBe(true);
+      expect(fp.findings, `${n} tasks`).toEqual([]);
+      expect(sp.errors, `${n} tasks`).toBe(0);
+      expect(sp.states, `${n} tasks: states`).toBe(fp.states);
+      // SPIN's stored + matched counts the initial state once more
+      expect(sp.transitions, `${n} tasks: transitions`).toBe(fp.transitions + 1);
+    }
+    const c = compareGrowthStates(2);
+    expect(c.views, 'the Promela view of fpsim\'s states forgets nothing').toBe(c.fpsimStates);
+    expect(c.onlyFpsim).toEqual([]);
+    expect(c.onlySpin).toEqual([]);
+    expect(c.spinReached + 1).toBe(c.fpsimStates);
   }, 300_000);
 });

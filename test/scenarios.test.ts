@@ -171,6 +171,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'ns-rename2-flags-enosys-einval',
     'ns-rename-open-file-forget-nlookup',
     'ns-readdir-cache-dir',
+    'ns-negative-dentry',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',

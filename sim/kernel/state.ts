@@ -382,6 +382,14 @@ export interface FuseSb extends SbBase {
   orphans?: Ptr[];
   /** the last place handed out on the dentry LRU */
   lruClock?: number;
+  /**
+   * negative dentries that are valid for a while: name -> the jiffies until which the name is
+   * known not to exist (a LOOKUP answered with nodeid 0 and its entry_valid: fuse_lookup_name's
+   * "zero nodeid is same as -ENOENT, but with valid timeout"). An ENOENT answer leaves a
+   * negative dentry too, but with its entry time invalidated: the next walk asks again, so the
+   * model keeps none for it.
+   */
+  negative?: Record<string, number>;
 }
 
 /** The RCU state: readers, the grace period in progress and the callbacks waiting for one. */

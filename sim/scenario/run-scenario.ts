@@ -8,6 +8,7 @@ import type { Violation } from '../kernel/lib/violation.ts';
 import { stepChecker } from '../check/invariants.ts';
 import { deadlock } from '../check/deadlock.ts';
 import { serverStates } from '../server/state.ts';
+import { FUSE_OPCODE } from '../wire/uapi.ts';
 
 export interface OpOutcome {
   task: string;
@@ -75,8 +76,25 @@ function judge(expect: ScenarioOp['expect'], ret: number | string | undefined, d
   return { expected: parts.join(' '), ok };
 }
 
+/**
+ * "sequential" for a scenario's run: the first runnable task, except that a FUSE server with
+ * forgets waiting reads them first. A forget is queued by something that does not wait for the
+ * server (an eviction), and a real server blocked in read(2) takes it at once, before the
+ * user's next syscall can queue a request. Left to run on, the user would queue that request
+ * first and the server would read it first (fuse_dev_do_read's forget_batch starts at 0), which
+ * on the real kernel takes a server that lags. Every other interleaving is the explorer's.
+ */
+const sequentialForgetsFirst: Scheduler = (w, r) => {
+  for (const o of Object.values(w.heap)) {
+    if (o.type !== 'fuse_conn' || !o.pending.some((q) => q.opcode === FUSE_OPCODE.FORGET)) continue;
+    const server = r.find((t) => t.role === 'daemon' && t.proc === `server:${o.name}`);
+    if (server) return server.name;
+  }
+  return sequential(w, r);
+};
+
 function schedulerOf(s: Scenario): Scheduler {
-  if (s.schedule === 'sequential') return sequential;
+  if (s.schedule === 'sequential') return sequentialForgetsFirst;
   if (s.schedule === 'round-robin') return roundRobin();
   return scripted(s.schedule);
 }

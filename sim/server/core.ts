@@ -284,7 +284,14 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
     case 'LOOKUP': {
       const name = (req.arg as { name: string }).name;
       const d = req.nodeid === FUSE_ROOT_ID ? fileData(s, env, name) : null;
-      if (!d) return encodeReply(u, neg('ENOENT'), null);
+      if (!d) {
+        if (s.policy.lookup_missing === 'ENOENT') return encodeReply(u, neg('ENOENT'), null);
+        // passthrough_hp's sfs_lookup: ENOENT as a negative entry (nodeid 0) with the timeout
+        const e = zeroValue(FUSE_ENTRY_OUT);
+        e.entry_valid = s.policy.entry_valid;
+        e.attr_valid = s.policy.attr_valid;
+        return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, e));
+      }
       return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, entryOut(s, env, name)));
     }
     case 'GETATTR': {

@@ -130,6 +130,12 @@ export const ServerPolicySchema = z
     setattr: z.union([z.literal('ok'), errnoName]).default('ok'),
     /** STATFS: libfuse's default answer, or refused */
     statfs: z.union([z.literal('ok'), errnoName]).default('ok'),
+    /**
+     * LOOKUP of a name the server does not have: "ENOENT" (an error: the kernel keeps nothing),
+     * or "negative": passthrough_hp's answer, an entry with nodeid 0 valid for entry_valid,
+     * which the kernel keeps as a negative dentry (no LOOKUP for the name until it runs out)
+     */
+    lookup_missing: z.enum(['ENOENT', 'negative']).default('ENOENT'),
     /** seconds the kernel may keep a LOOKUP's dentry and any attributes the server sends */
     entry_valid: z.number().int().min(0).max(0xffffffff).default(86_400),
     attr_valid: z.number().int().min(0).max(0xffffffff).default(86_400),

@@ -74,42 +74,78 @@ export function fuse_take_answer(c: Ctx, fc: FuseConnObj, unique: number): { err
 }
 
 /**
- * fs/fuse/dev.c: fuse_dev_do_read. The request moves from pending to processing.
- * With nothing pending on a dead connection the server gets ENODEV (ECONNABORTED after abort).
+ * fs/fuse/dev.c: fuse_queue_forget. A forget does not go among the pending requests: it goes on
+ * the input queue's own forget list (fiq->forget_list_head), which fuse_dev_do_read serves by
+ * its own rule. The model keeps it in fc.pending, in the order queued, told apart by its
+ * opcode; it has no unique yet (the kernel takes one when the server reads it) and its header
+ * carries no uid, gid or pid. Once the connection is gone it is dropped (kfree).
+ */
+export function fuse_queue_forget(c: Ctx, fc: FuseConnObj, nodeid: number, nlookup: number) {
+  if (!fc.connected) return;
+  const body = new Uint8Array(8); // struct fuse_forget_in { u64 nlookup }
+  new DataView(body.buffer).setBigUint64(0, BigInt(nlookup), true);
+  const bytes = encodeRequest({ opcode: FUSE_OPCODE.FORGET, unique: 0, nodeid, uid: 0, gid: 0, pid: 0 }, body);
+  fc.pending.push({ unique: 0, opcode: FUSE_OPCODE.FORGET, bytes: toHex(bytes), waiter: null });
+  if (c.record) c.emit('wire', `${name(fc)}: queue FORGET nodeid=${nodeid} nlookup=${nlookup} (the forget list)`);
+}
+
+const isForget = (r: { opcode: number }) => r.opcode === FUSE_OPCODE.FORGET;
+
+/**
+ * fs/fuse/dev.c: fuse_dev_do_read. Forgets first when no request is pending; with both waiting,
+ * fiq->forget_batch decides (it starts at 0): each read that finds both counts it down, a
+ * forget goes while it was above 0, else the oldest request, and when it reaches -8 it is set
+ * to 16. So a connection's first eight such reads take requests, then sixteen take forgets,
+ * then eight requests again, and so on. A request moves from pending to processing; a forget
+ * needs no answer and goes nowhere. With nothing pending on a dead connection the server gets
+ * ENODEV (ECONNABORTED after abort).
  */
 export function fuse_dev_read(c: Ctx, fc: FuseConnObj, dev?: Ptr): Uint8Array | number {
-  const batch = fuse_read_batch_forget(c, fc);
-  if (batch) return batch;
-  const req = fc.pending.shift();
-  if (!req) return fc.connected ? neg('EAGAIN') : neg('ENODEV');
-  if (dev !== undefined) req.dev = dev; // now on this device's fpq->processing
-  fc.processing.push(req);
-  if (c.record) c.emit('wire', `${name(fc)}: server reads ${opcodeName(req.opcode)} unique=${req.unique}`);
-  return fromHex(req.bytes);
+  const first = fc.pending.findIndex((r) => !isForget(r));
+  if (fc.pending.some(isForget)) {
+    if (first < 0) return fuse_read_forget(c, fc);
+    const batch = fc.forgetBatch ?? 0;
+    let next = batch - 1;
+    if (batch <= 0 && next <= -8) next = 16;
+    if (next === 0) delete fc.forgetBatch;
+    else fc.forgetBatch = next;
+    if (batch > 0) return fuse_read_forget(c, fc);
+  }
+  if (first < 0) return fc.connected ? neg('EAGAIN') : neg('ENODEV');
+  const [req] = fc.pending.splice(first, 1);
+  if (dev !== undefined) req!.dev = dev; // now on this device's fpq->processing
+  fc.processing.push(req!);
+  if (c.record) c.emit('wire', `${name(fc)}: server reads ${opcodeName(req!.opcode)} unique=${req!.unique}`);
+  return fromHex(req!.bytes);
 }
 
 /**
- * fuse_read_forget: forgets waiting together go out as one BATCH_FORGET (protocol 7.16 on;
- * fuse_read_batch_forget, as many fuse_forget_one as the server's buffer holds), a lone one
- * as FORGET. The model keeps forgets in the request queue in the order they were queued and
- * batches those at its head: the kernel's separate forget list, read ahead of pending
- * requests (fiq->forget_batch), differs only when the server lags behind, which a server
- * reading promptly (the real one of the oracle, and the model's) does not.
+ * fuse_read_forget: a lone forget goes out as FORGET (fuse_read_single_forget), several as one
+ * BATCH_FORGET (protocol 7.16 on; fuse_read_batch_forget: as many fuse_forget_one as the
+ * server's buffer holds, in the order they were queued). Either takes its unique now.
  */
-function fuse_read_batch_forget(c: Ctx, fc: FuseConnObj): Uint8Array | null {
-  let n = 0;
-  while (n < fc.pending.length && fc.pending[n]!.opcode === FUSE_OPCODE.FORGET) n++;
-  if (n < 2 || fc.minor < 16) return null;
-  // (nbytes - in_header - fuse_batch_forget_in) / sizeof(fuse_forget_one) for libfuse's buffer
-  n = Math.min(n, Math.floor((131072 + 4096 - 40 - 8) / 16));
-  const taken = fc.pending.splice(0, n);
-  const forgets = taken.map((r) => {
+function fuse_read_forget(c: Ctx, fc: FuseConnObj): Uint8Array {
+  const forgets = fc.pending.filter(isForget);
+  const unique = fc.nextUnique;
+  fc.nextUnique += 2;
+  const one = (r: { bytes: string }) => {
     const q = decodeRequest(fromHex(r.bytes));
     return { nodeid: q.header.nodeid, nlookup: Number(new DataView(q.body.buffer, q.body.byteOffset).getBigUint64(0, true)) };
-  });
-  const unique = taken[0]!.unique;
-  const bytes = encodeRequest({ opcode: FUSE_OPCODE.BATCH_FORGET, unique, nodeid: 0, uid: 0, gid: 0, pid: 0 }, encodeBatchForgetBody(forgets));
-  if (c.record) c.emit('wire', `${name(fc)}: server reads BATCH_FORGET unique=${unique} (${n} forgets)`);
+  };
+  if (fc.minor < 16 || forgets.length === 1) {
+    const r = forgets[0]!;
+    fc.pending.splice(fc.pending.indexOf(r), 1);
+    const f = one(r);
+    const body = new Uint8Array(8);
+    new DataView(body.buffer).setBigUint64(0, BigInt(f.nlookup), true);
+    if (c.record) c.emit('wire', `${name(fc)}: server reads FORGET unique=${unique} nodeid=${f.nodeid}`);
+    return encodeRequest({ opcode: FUSE_OPCODE.FORGET, unique, nodeid: f.nodeid, uid: 0, gid: 0, pid: 0 }, body);
+  }
+  // (nbytes - in_header - fuse_batch_forget_in) / sizeof(fuse_forget_one) for libfuse's buffer
+  const taken = forgets.slice(0, Math.floor((131072 + 4096 - 40 - 8) / 16));
+  fc.pending = fc.pending.filter((r) => !taken.includes(r));
+  const bytes = encodeRequest({ opcode: FUSE_OPCODE.BATCH_FORGET, unique, nodeid: 0, uid: 0, gid: 0, pid: 0 }, encodeBatchForgetBody(taken.map(one)));
+  if (c.record) c.emit('wire', `${name(fc)}: server reads BATCH_FORGET unique=${unique} (${taken.length} forgets)`);
   return bytes;
 }
 

@@ -59,6 +59,13 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
         return ret(hit);
       }
       l.reval = true;
+    } else if (sb.negative?.[l.name] !== undefined) {
+      // a negative dentry: fuse_dentry_revalidate trusts it until its entry time runs out
+      // (ENOENT with no request); once expired, or for LOOKUP_EXCL/RENAME_TARGET, it is invalid
+      // ("for negative dentries, always do a fresh lookup"): d_invalidate, then lookup_slow
+      const forced = ((l.flags ?? 0) & (LOOKUP_EXCL | LOOKUP_RENAME_TARGET)) !== 0;
+      if (c.w.jiffies < sb.negative[l.name]! && !forced) return ret(neg('ENOENT'));
+      d_drop_negative(sb, l.name);
     }
     const fc = c.deref(sb.conn, 'fuse_conn');
     l.fc = fc.ptr;
@@ -81,6 +88,18 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
     const r = decodeReplyArg(FUSE_OPCODE.LOOKUP, a.body);
     if (r.op !== 'LOOKUP') throw new Error('decodeReplyArg(LOOKUP) (model bug)');
     const e = r.arg;
+    if (e.nodeid === 0) {
+      // fuse_lookup_name: a zero nodeid is ENOENT with a valid timeout
+      if (l.reval && cached !== undefined) {
+        // fuse_dentry_revalidate takes it as -ENOENT: invalid; lookup_slow asks again
+        d_invalidate(c, cached);
+        return goto('start');
+      }
+      // fuse_lookup: d_splice_alias(NULL) and fuse_change_entry_timeout: a negative dentry
+      // valid for entry_valid
+      sb.negative = { ...sb.negative, [l.name]: fuse_time_to_jiffies(c, e.entry_valid, e.entry_valid_nsec) };
+      return ret(neg('ENOENT'));
+    }
     if (l.reval && cached !== undefined && c.deref(cached, 'fuse_inode').nodeid !== e.nodeid) {
       d_invalidate(c, cached); // another inode now has the name
     }
@@ -109,6 +128,14 @@ function fuse_advise_use_readdirplus(c: Ctx, sb: FuseSb) {
   const root = sb.inodes[''];
   if (root === undefined || !c.deref(sb.conn, 'fuse_conn').readdirplusAuto) return;
   setField(c, c.deref(root, 'fuse_inode'), 'adviseRdplus', true);
+}
+
+/** A negative dentry goes (d_invalidate; or it turns positive, d_instantiate): the name is asked for again. */
+export function d_drop_negative(sb: FuseSb, name: string) {
+  if (sb.negative?.[name] === undefined) return;
+  const { [name]: _gone, ...rest } = sb.negative;
+  if (Object.keys(rest).length) sb.negative = rest;
+  else delete sb.negative;
 }
 
 /**
@@ -500,6 +527,7 @@ function d_rename(c: Ctx, sb: FuseSb, inode: Ptr, to: string) {
   const from = fi.name;
   setField(c, fi, 'name', to);
   sb.inodes[to] = inode;
+  d_drop_negative(sb, to);
   for (const o of Object.values(c.w.heap)) {
     if (o.type !== 'file' || o.sb !== fi.sb || o.name !== from || !o.private_data) continue;
     const ff = c.w.heap[o.private_data];

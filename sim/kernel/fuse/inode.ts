@@ -13,9 +13,9 @@ import { FUSE_INIT_FLAG, FUSE_OPCODE, FUSE_ROOT_ID, joinInitFlags, splitInitFlag
 import { invalidatePages, truncatePages } from '../mm/filemap.ts';
 import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { register_filesystem } from '../vfs/fs.ts';
-import { fuse_abort_conn, fuse_dev_open, fuse_queue_request } from './dev.ts';
+import { fuse_abort_conn, fuse_dev_open, fuse_queue_forget, fuse_queue_request } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
-import { fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
+import { d_drop_negative, fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
 import { fuse_getxattr } from './xattr.ts';
 import { FUSE_DIR_FOPS, FUSE_FOPS } from './file.ts';
 import { locks_free_lock_context } from '../vfs/locks.ts';
@@ -152,6 +152,7 @@ export function fuse_iget(c: Ctx, sbId: number, name: string, nodeid: number, at
       timesDirty: false,
     });
     sb.inodes[name] = fi.ptr;
+    d_drop_negative(sb, name); // the name's negative dentry, if any, is instantiated
   }
   setField(c, fi, 'nlookup', fi.nlookup + 1);
   fuse_change_attributes(c, fi, attr, attrExpires);
@@ -172,9 +173,7 @@ export function fuse_evict_inode(c: Ctx, fi: FuseInodeObj, sendForget: boolean) 
   locks_free_lock_context(c, `/${sb.name}/${fi.name}`, fi.flctx);
   const fc = c.deref(sb.conn, 'fuse_conn');
   if (sendForget && fc.connected && fi.nodeid !== FUSE_ROOT_ID) {
-    const forget = new Uint8Array(8); // struct fuse_forget_in { u64 nlookup }
-    new DataView(forget.buffer).setBigUint64(0, BigInt(fi.nlookup), true);
-    fuse_queue_request(c, fc, FUSE_OPCODE.FORGET, fi.nodeid, forget, false);
+    fuse_queue_forget(c, fc, fi.nodeid, fi.nlookup);
   }
   c.kfreeRcu(fi.ptr, 'free_inode');
 }
@@ -218,6 +217,8 @@ export function dentry_unused(c: Ctx, fi: FuseInodeObj) {
  * on the LRU, then the others. The root and anything open stay.
  */
 export function fuse_drop_caches(c: Ctx, sb: FuseSb): number {
+  // negative dentries are unused: the shrinker frees them all (no inode, no FORGET)
+  delete sb.negative;
   const queue: FuseInodeObj[] = [];
   for (const [name, p] of Object.entries(sb.inodes)) {
     if (name === '') continue;
