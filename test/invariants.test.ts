@@ -6,8 +6,15 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ScenarioSchema, type ScenarioInput } from '../sim/scenario/schema.ts';
 import { runScenario } from '../sim/scenario/run-scenario.ts';
 import type { FileObj, FuseBackingObj, FuseConnObj, FuseFileObj, FuseInodeObj, FuseSb, HeapObj, World } from '../sim/kernel/state.ts';
-import { INVARIANTS, checkInvariants, idsUnique, ioModes, noDanglingPointers, refcountOwners, stackDepth, type Invariant } from '../sim/check/invariants.ts';
+import { INVARIANTS, checkInvariants, heapTracker, indexWorld, idsUnique, ioModes, noDanglingPointers, refcountOwners, stackDepth, type Invariant } from '../sim/check/invariants.ts';
 import { leakCheck } from '../sim/check/leak.ts';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadScenario } from '../sim/scenario/load.ts';
+import { roundRobin, runPhase, startWorld, teardown, type RunOptions } from '../sim/scenario/run.ts';
+import { longProgram } from '../bench/workload.ts';
+import type { HeapIndex } from '../sim/check/invariants.ts';
 
 const SCENARIO: ScenarioInput = {
   name: 'invariants-fixture',
@@ -234,5 +241,60 @@ describe('checkInvariants and leakCheck', () => {
     cred.life = 'live';
     leakCheck(w);
     expect(w.violations).toEqual([expect.objectContaining({ kind: 'leak', object: `cred#${cred.ptr}` })]);
+  });
+});
+
+describe('heapTracker (the incremental index fpsim run checks with)', () => {
+  const LISTS = ['fuse_backing', 'fuse_conn', 'fuse_inode', 'fuse_file', 'inodesNotFreed', 'file_lock'] as const;
+  const ptrs = (ix: HeapIndex) => JSON.stringify(LISTS.map((k) => [k, ix[k].map((o) => o.ptr)]));
+  /** Run a scenario with both indexes after every step; the first step where they differ. */
+  function compare(s: ReturnType<typeof loadScenario>): { steps: number; differs: string | null } {
+    const track = heapTracker();
+    let steps = 0;
+    let differs: string | null = null;
+    const ro: RunOptions = {
+      record: false,
+      check: (w) => {
+        steps++;
+        const a = track(w);
+        const b = indexWorld(w);
+        if (differs === null && (ptrs(a) !== ptrs(b) || LISTS.some((k) => (a[k] as HeapObj[]).some((o, i) => o !== b[k][i])))) {
+          differs = `step ${w.step}: tracker ${ptrs(a)}, walk ${ptrs(b)}`;
+        }
+      },
+    };
+    const w = startWorld(s, ro);
+    runPhase(w, roundRobin(), 'run', ro);
+    teardown(w, ro);
+    return { steps, differs };
+  }
+
+  it('gives the same index as a walk of the heap, after every step of every built-in scenario', () => {
+    const dir = fileURLToPath(new URL('../scenarios', import.meta.url));
+    let steps = 0;
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
+      const r = compare(loadScenario(join(dir, f)));
+      expect(r.differs, f).toBeNull();
+      steps += r.steps;
+    }
+    expect(steps).toBeGreaterThan(5000);
+  });
+
+  it('gives the same index on a long program (objects allocated and freed by the thousand)', () => {
+    const r = compare(ScenarioSchema.parse(longProgram(3, 40)));
+    expect(r.differs).toBeNull();
+    expect(r.steps).toBeGreaterThan(1000);
+  });
+
+  it('starts over on another world, and sees a free', () => {
+    const track = heapTracker();
+    const w = world(false);
+    expect(ptrs(track(w))).toBe(ptrs(indexWorld(w)));
+    const fb = Object.values(w.heap).find((o) => o.type === 'fuse_backing' && o.life === 'live')!;
+    fb.life = 'freed';
+    expect(track(w).fuse_backing.map((o) => o.ptr)).not.toContain(fb.ptr);
+    expect(ptrs(track(w))).toBe(ptrs(indexWorld(w)));
+    const w2 = world(true);
+    expect(ptrs(track(w2))).toBe(ptrs(indexWorld(w2)));
   });
 });

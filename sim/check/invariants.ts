@@ -34,24 +34,78 @@ export interface HeapIndex {
   /** inodes whose memory is still there (live, or waiting for their RCU free) */
   inodesNotFreed: Live<'fuse_inode'>;
   file_lock: Live<'file_lock'>;
+  /** each live connection's backing ids as [id, fuse_backing ptr], made by idrEntries when first asked */
+  idr?: Map<number, [string, number][]>;
+}
+
+/** Object.entries of a connection's id map, made once per index (four invariants read it). */
+function idrEntries(ix: HeapIndex, fc: Live<'fuse_conn'>[number]): [string, number][] {
+  ix.idr ??= new Map();
+  let e = ix.idr.get(fc.ptr);
+  if (!e) ix.idr.set(fc.ptr, (e = Object.entries(fc.idr.entries)));
+  return e;
 }
 
 export function indexWorld(w: World): HeapIndex {
-  const ix: HeapIndex = { fuse_backing: [], fuse_conn: [], fuse_inode: [], fuse_file: [], inodesNotFreed: [], file_lock: [] };
-  for (const k in w.heap) {
-    const o = w.heap[k]!;
-    if (o.type === 'fuse_inode' && o.life !== 'freed') ix.inodesNotFreed.push(o);
-    if (o.life !== 'live') continue;
-    switch (o.type) {
-      case 'fuse_backing':
-      case 'fuse_conn':
-      case 'fuse_inode':
-      case 'fuse_file':
-      case 'file_lock':
-        (ix[o.type] as Obj[]).push(o);
-    }
-  }
+  const ix = emptyIndex();
+  // Object.values, not for-in: the keys are integers, and for-in would make a string of each
+  // (same objects, same ascending order)
+  for (const o of Object.values(w.heap)) addToIndex(ix, o);
   return ix;
+}
+
+function emptyIndex(): HeapIndex {
+  return { fuse_backing: [], fuse_conn: [], fuse_inode: [], fuse_file: [], inodesNotFreed: [], file_lock: [] };
+}
+
+function addToIndex(ix: HeapIndex, o: Obj) {
+  if (o.type === 'fuse_inode' && o.life !== 'freed') ix.inodesNotFreed.push(o);
+  if (o.life !== 'live') return;
+  switch (o.type) {
+    case 'fuse_backing':
+    case 'fuse_conn':
+    case 'fuse_inode':
+    case 'fuse_file':
+    case 'file_lock':
+      (ix[o.type] as Obj[]).push(o);
+  }
+}
+
+/**
+ * indexWorld for one world run forward from its start, step after step (fpsim run: one
+ * runScenario): the same index, without walking the whole heap after every step. A long
+ * program's heap is mostly freed objects (they stay, for use-after-free detection), and the
+ * index never holds a freed one. So this keeps the pointers of the objects not yet freed, in
+ * ascending order: each call looks at the objects allocated since the last (pointers are
+ * handed out in increasing order, w.nextPtr++, by Ctx.alloc and buildWorld only) and drops
+ * the ones freed since (an object never comes back from freed). A different world, or one
+ * whose nextPtr went back (an explorer's undo), starts it over from a full walk.
+ * Not for the explorer: it undoes steps in place (a freed object becomes live again).
+ * The tracker is created per run and holds only pointers between steps.
+ */
+export function heapTracker(): (w: World) => HeapIndex {
+  let world: World | null = null;
+  let scanned = 0; // every pointer below this one has been looked at
+  let notFreed: number[] = [];
+  return (w) => {
+    const heap = w.heap;
+    if (w !== world || w.nextPtr < scanned) {
+      world = w;
+      notFreed = Object.keys(heap).map(Number);
+      scanned = Math.max(w.nextPtr, (notFreed.at(-1) ?? 0) + 1);
+    }
+    for (; scanned < w.nextPtr; scanned++) if (heap[scanned]) notFreed.push(scanned);
+    const ix = emptyIndex();
+    let kept = 0;
+    for (const p of notFreed) {
+      const o = heap[p];
+      if (!o || o.life === 'freed') continue;
+      notFreed[kept++] = p;
+      addToIndex(ix, o);
+    }
+    notFreed.length = kept;
+    return ix;
+  };
 }
 
 function live<T extends keyof Omit<HeapIndex, 'inodesNotFreed'>>(ix: HeapIndex, type: T): HeapIndex[T] {
@@ -77,9 +131,30 @@ export const refcountOwners: Invariant = {
   kind: 'refcount-owners',
   check(w, ix = indexWorld(w)) {
     const out: Problem[] = [];
-    for (const fb of live(ix, 'fuse_backing')) {
+    const fbs = live(ix, 'fuse_backing');
+    if (fbs.length === 0) return out;
+    // backingOwners of every fb in one pass over the owners
+    const byFb = new Map<number, { map: number; inodes: number; inflight: number }>();
+    for (const fb of fbs) byFb.set(fb.ptr, { map: 0, inodes: 0, inflight: 0 });
+    for (const fc of live(ix, 'fuse_conn')) {
+      for (const [, p] of idrEntries(ix, fc)) {
+        const o = byFb.get(p);
+        if (o) o.map++;
+      }
+    }
+    for (const fi of ix.inodesNotFreed) {
+      const o = byFb.get(fi.fb);
+      if (o) o.inodes++;
+    }
+    for (const t of w.tasks) {
+      for (const r of t.refs) {
+        const o = byFb.get(r);
+        if (o) o.inflight++;
+      }
+    }
+    for (const fb of fbs) {
       if (fb.count === REFCOUNT_SATURATED) continue; // already reported when it saturated
-      const o = backingOwners(w, fb, ix);
+      const o = byFb.get(fb.ptr)!;
       const owners = o.map + o.inodes + o.inflight;
       if (fb.count !== owners) {
         out.push({
@@ -100,7 +175,7 @@ export const noDanglingPointers: Invariant = {
     const out: Problem[] = [];
     const dead = (p: number) => p > 0 && w.heap[p]?.life === 'freed';
     for (const fc of live(ix, 'fuse_conn')) {
-      for (const [id, p] of Object.entries(fc.idr.entries)) {
+      for (const [id, p] of idrEntries(ix, fc)) {
         if (dead(p)) out.push({ object: `fuse_backing#${p}`, message: `${n(fc)} backing id ${id} points to freed fuse_backing#${p}` });
       }
     }
@@ -117,15 +192,15 @@ export const noDanglingPointers: Invariant = {
   },
 };
 
-/** The parallel direct writes in flight on an inode (each holds an uncached reference). */
-function dioWriters(w: World, fi: FuseInodeObj): number {
-  let k = 0;
+/** The parallel direct writes in flight, by inode (each holds an uncached reference). */
+function dioWriters(w: World): Map<number, number> {
+  const k = new Map<number, number>();
   for (const t of w.tasks) {
     for (const f of t.frames) {
       if (f.fn !== 'fuse_file_write_iter' || f.l['shared'] !== true) continue;
       const file = w.heap[f.l['file'] as number] as FileObj | undefined;
       const ff = file && (w.heap[file.private_data] as FuseFileObj | undefined);
-      if (ff && ff.inode === fi.ptr && f.pc !== 'start' && f.pc !== 'dio_lock') k++;
+      if (ff && f.pc !== 'start' && f.pc !== 'dio_lock') k.set(ff.inode, (k.get(ff.inode) ?? 0) + 1);
     }
   }
   return k;
@@ -137,11 +212,24 @@ export const ioModes: Invariant = {
   kind: 'iomode',
   check(w, ix = indexWorld(w)) {
     const out: Problem[] = [];
-    const files = live(ix, 'fuse_file');
-    for (const fi of live(ix, 'fuse_inode')) {
-      const mine = files.filter((f) => f.inode === fi.ptr);
-      const cached = mine.filter((f) => f.iomode === 'IOM_CACHED').length;
-      const uncached = mine.filter((f) => f.iomode === 'IOM_UNCACHED').length + dioWriters(w, fi);
+    const inodes = live(ix, 'fuse_inode');
+    if (inodes.length === 0) return out;
+    // each inode's files (in heap order) and direct writers, in one pass each
+    const filesOf = new Map<number, FuseFileObj[]>();
+    for (const f of live(ix, 'fuse_file')) {
+      const l = filesOf.get(f.inode);
+      if (l) l.push(f);
+      else filesOf.set(f.inode, [f]);
+    }
+    const dio = dioWriters(w);
+    for (const fi of inodes) {
+      const mine = filesOf.get(fi.ptr) ?? [];
+      let cached = 0;
+      let uncached = dio.get(fi.ptr) ?? 0;
+      for (const f of mine) {
+        if (f.iomode === 'IOM_CACHED') cached++;
+        else if (f.iomode === 'IOM_UNCACHED') uncached++;
+      }
       if (cached > 0 && uncached > 0) out.push({ object: n(fi), message: `${n(fi)} has ${cached} cached and ${uncached} uncached users at once` });
       const expected = cached - uncached;
       if (fi.iocachectr !== expected) {
@@ -178,7 +266,8 @@ export const stackDepth: Invariant = {
         out.push({ object: n(fc), message: `${n(fc)} has passthrough with max_stack_depth ${fc.maxStackDepth}` });
       }
       const sb = w.sbs[fc.sb]!;
-      const fbs = new Set<number>(Object.values(fc.idr.entries));
+      const fbs = new Set<number>();
+      for (const [, p] of idrEntries(ix, fc)) fbs.add(p);
       if (sb.kind === 'fuse') for (const p of Object.values(sb.inodes)) {
         const fi = w.heap[p] as FuseInodeObj;
         if (fi.fb) fbs.add(fi.fb);
@@ -210,7 +299,7 @@ export const idsUnique: Invariant = {
     const out: Problem[] = [];
     for (const fc of live(ix, 'fuse_conn')) {
       const seen = new Map<number, number>();
-      for (const [k, p] of Object.entries(fc.idr.entries)) {
+      for (const [k, p] of idrEntries(ix, fc)) {
         const id = Number(k);
         if (id <= 0) out.push({ object: n(fc), message: `${n(fc)} has backing id ${id} <= 0` });
         const dup = seen.get(p);
@@ -305,8 +394,7 @@ export const fileLocks: Invariant = {
 export const INVARIANTS: Invariant[] = [refcountOwners, noDanglingPointers, ioModes, stackDepth, idsUnique, fileLocks];
 
 /** Check every invariant; record each new problem once as a violation. */
-export function checkInvariants(w: World, task = '', fn = '') {
-  const ix = indexWorld(w);
+export function checkInvariants(w: World, task = '', fn = '', ix: HeapIndex = indexWorld(w)) {
   for (const inv of INVARIANTS) {
     for (const p of inv.check(w, ix)) {
       const message = `${inv.name}: ${p.message}`;
@@ -319,4 +407,13 @@ export function checkInvariants(w: World, task = '', fn = '') {
 /** The check every driver runs after each atomic step: every invariant, named after the step. */
 export function checkStep(w: World, rec: StepRecord) {
   checkInvariants(w, rec.task, rec.where.at(-1) ?? '');
+}
+
+/**
+ * checkStep for one world run forward from its start (runScenario): the same checks, with the
+ * heap indexed incrementally (heapTracker). One per run.
+ */
+export function stepChecker(): (w: World, rec: StepRecord) => void {
+  const index = heapTracker();
+  return (w, rec) => checkInvariants(w, rec.task, rec.where.at(-1) ?? '', index(w));
 }

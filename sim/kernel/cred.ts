@@ -26,7 +26,7 @@ export function prepare_creds(c: Ctx): Ptr {
 export function commit_creds(c: Ctx, n: Ptr) {
   const old = c.t.cred;
   c.t.cred = n;
-  c.emit('field', `${c.t.name}: task->cred -> cred#${n}`);
+  if (c.record) c.emit('field', `${c.t.name}: task->cred -> cred#${n}`);
   if (old) put_cred(c, old);
 }
 

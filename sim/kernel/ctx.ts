@@ -52,7 +52,7 @@ export class Ctx {
     if (object !== undefined) v.object = object;
     if (this.w.violations.some((x) => x.kind === kind && x.message === message)) return;
     this.w.violations.push(v);
-    this.emit('note', `VIOLATION ${kind}: ${message}`);
+    if (this.record) this.emit('note', `VIOLATION ${kind}: ${message}`);
   }
 
   // --- the heap: the model's KASAN -------------------------------------------------
@@ -61,7 +61,7 @@ export class Ctx {
     const ptr = this.w.nextPtr++;
     const o = { ...obj, ptr, life: 'live' } as T;
     this.w.heap[ptr] = o;
-    this.emit('alloc', `alloc ${name(o)}`);
+    if (this.record) this.emit('alloc', `alloc ${name(o)}`);
     return o;
   }
 
@@ -88,7 +88,7 @@ export class Ctx {
       return;
     }
     o.life = 'freed';
-    this.emit('free', `kfree ${name(o)}`);
+    if (this.record) this.emit('free', `kfree ${name(o)}`);
     if (RCU_PUBLISHED.has(o.type)) {
       this.violate('rcu-early-free', `${name(o)} is found by RCU lookups but was freed without a grace period`, name(o));
     }
@@ -108,7 +108,7 @@ export class Ctx {
     // already have readers that saw the object before it became unreachable.
     const gp = rcu.current ? rcu.current.gp + 1 : rcu.completed + 1;
     rcu.callbacks.push({ ptr, gp, what });
-    this.emit('rcu', `${what === 'kfree' ? 'kfree_rcu' : 'call_rcu'} ${name(o)}: freed after grace period ${gp}`);
+    if (this.record) this.emit('rcu', `${what === 'kfree' ? 'kfree_rcu' : 'call_rcu'} ${name(o)}: freed after grace period ${gp}`);
   }
 
   // --- results --------------------------------------------------------------------
@@ -122,7 +122,7 @@ export class Ctx {
 
   opDone(r: OpResult) {
     this.doneRec = { op: r.op, name: r.name, ret: r.ret };
-    this.emit('note', `${r.name} returns ${r.ret}${r.data !== undefined ? ` ${JSON.stringify(r.data)}` : ''}`);
+    if (this.record) this.emit('note', `${r.name} returns ${r.ret}${r.data !== undefined ? ` ${JSON.stringify(r.data)}` : ''}`);
   }
 
   finish(): StepRecord {

@@ -107,7 +107,8 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
     case 'answer': {
       const fc = w.heap[on.conn];
       if (!fc || fc.type !== 'fuse_conn') return true;
-      return fc.answered.some((a) => a.unique === on.unique) || !isPending(fc, on.unique);
+      for (const a of fc.answered) if (a.unique === on.unique) return true;
+      return !isPending(fc, on.unique);
     }
     case 'request': {
       const fc = w.heap[on.conn];
@@ -153,7 +154,9 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
 }
 
 function isPending(fc: { pending: { unique: number }[]; processing: { unique: number }[] }, unique: number) {
-  return fc.pending.some((r) => r.unique === unique) || fc.processing.some((r) => r.unique === unique);
+  for (const r of fc.pending) if (r.unique === unique) return true;
+  for (const r of fc.processing) if (r.unique === unique) return true;
+  return false;
 }
 
 /** Waits a pending signal ends (wait_event_interruptible and friends): the sleeper returns -EINTR. */
@@ -229,7 +232,7 @@ export function stepTask(w: World, name: string, record: boolean): StepRecord {
  */
 export function task_work_add<A extends object>(c: Ctx, fn: KFunc<A>, args: A) {
   (c.t.taskWork ??= []).push({ fn: fn.name, args: { ...args } as Record<string, unknown> });
-  c.emit('note', `${c.t.name}: task_work_add(${fn.name})`);
+  if (c.record) c.emit('note', `${c.t.name}: task_work_add(${fn.name})`);
 }
 
 /** kernel/task_work.c: task_work_run: each queued work in turn; then the syscall returns v. */
@@ -249,7 +252,7 @@ function startOp(c: Ctx, t: Task) {
   const fn = entries.get(op.sys);
   if (!fn) throw new Error(`no entry point for op ${op.sys} (model bug)`);
   const l: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(op.args)) l[k] = resolveArg(c, v);
+  for (const k of Object.keys(op.args)) l[k] = resolveArg(c, op.args[k]);
   t.frames.push({ fn: fn.name, pc: 'start', l, into: null, ret: null });
 }
 
@@ -258,7 +261,7 @@ function resolveArg(c: Ctx, v: unknown): unknown {
   if (typeof v !== 'string' || !v.startsWith('$')) return v;
   const saved = c.p.vars[v.slice(1)];
   if (saved === undefined) {
-    c.emit('note', `${v} was never saved (its op failed?): using -1`);
+    if (c.record) c.emit('note', `${v} was never saved (its op failed?): using -1`);
     return -1;
   }
   return saved;
@@ -270,7 +273,7 @@ function finishOp(c: Ctx, t: Task, v: number) {
   const op = t.ops[t.next] as Op;
   if (t.killed) {
     // SIGKILL: the syscall unwound, but nothing returns to userspace, and the process is gone
-    c.emit('note', `${op.sys} ends (${v}) in a killed task: no result, no more ops`);
+    if (c.record) c.emit('note', `${op.sys} ends (${v}) in a killed task: no result, no more ops`);
     t.next = t.ops.length;
     t.done = true;
     return;

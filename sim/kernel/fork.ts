@@ -29,7 +29,7 @@ export const copy_process = entry(
         child.vmas.push({ ...v, cow: { ...v.cow } });
       }
       c.w.procs[l.child] = child;
-      c.emit('fd', `fork: ${l.child} from ${l.parent} (fds ${Object.keys(child.fds).join(', ') || 'none'})`);
+      if (c.record) c.emit('fd', `fork: ${l.child} from ${l.parent} (fds ${Object.keys(child.fds).join(', ') || 'none'})`);
       return ret(0);
     },
   }),

@@ -15,7 +15,7 @@ export const sys_tgkill = entry(
       // signal_wake_up: TIF_SIGPENDING, and an interruptible sleeper wakes
       if (t.frames.length > 0) {
         t.sigpending = true;
-        c.emit('note', `signal to ${t.name}: pending${t.blocked ? ' (it sleeps: woken if interruptibly)' : ''}`);
+        if (c.record) c.emit('note', `signal to ${t.name}: pending${t.blocked ? ' (it sleeps: woken if interruptibly)' : ''}`);
       } else c.emit('note', `signal to ${t.name}: between syscalls, its handler runs`);
       return ret(0);
     },

@@ -10,7 +10,7 @@ export const sys_sleep = entry(
     start(c, l) {
       if (l.ms < 0) return ret(neg('EINVAL'));
       c.w.jiffies += l.ms;
-      c.emit('field', `jiffies ${c.w.jiffies - l.ms} -> ${c.w.jiffies} (${c.t.name} slept ${l.ms} ms)`);
+      if (c.record) c.emit('field', `jiffies ${c.w.jiffies - l.ms} -> ${c.w.jiffies} (${c.t.name} slept ${l.ms} ms)`);
       return ret(0);
     },
   }),

@@ -5,7 +5,7 @@ import { roundRobin, runPhase, scripted, sequential, startWorld, teardown, type 
 import type { StepRecord } from '../kernel/effects.ts';
 import type { World } from '../kernel/state.ts';
 import type { Violation } from '../kernel/lib/violation.ts';
-import { checkStep } from '../check/invariants.ts';
+import { stepChecker } from '../check/invariants.ts';
 import { deadlock } from '../check/deadlock.ts';
 import { serverStates } from '../server/state.ts';
 import { FUSE_OPCODE } from '../wire/uapi.ts';
@@ -49,10 +49,12 @@ export interface ScenarioRunOptions {
 
 export function describeOp(o: ScenarioOp): string {
   const { op, expect: _e, save, note: _n, ...rest } = o as ScenarioOp & Record<string, unknown>;
-  const args = Object.entries(rest)
-    .filter(([, v]) => !(Array.isArray(v) && v.length === 0))
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join(' ');
+  let args = '';
+  for (const k of Object.keys(rest)) {
+    const v = (rest as Record<string, unknown>)[k];
+    if (Array.isArray(v) && v.length === 0) continue;
+    args += `${args ? ' ' : ''}${k}=${JSON.stringify(v)}`;
+  }
   return `${op}${args ? ` ${args}` : ''}${save ? ` -> $${save}` : ''}`;
 }
 
@@ -104,7 +106,7 @@ export function runScenario(s: Scenario, opts: ScenarioRunOptions = {}): Scenari
   const onStep = opts.onStep;
   const ro: RunOptions = {
     record,
-    check: opts.check === false ? undefined : checkStep,
+    check: opts.check === false ? undefined : stepChecker(),
     onStep:
       record || onStep
         ? (rec, phase) => {

@@ -21,8 +21,18 @@ export const sequential: Scheduler = (_w, r) => r[0]!.name;
 export function roundRobin(): Scheduler {
   let last = -1;
   return (w, r) => {
-    const idx = r.map((t) => w.tasks.indexOf(t));
-    const next = idx.find((i) => i > last) ?? idx[0]!;
+    // the first runnable task after the last one picked, in the world's order, else the first
+    let first = -1;
+    let next = -1;
+    for (const t of r) {
+      const i = w.tasks.indexOf(t);
+      if (first < 0) first = i;
+      if (i > last) {
+        next = i;
+        break;
+      }
+    }
+    if (next < 0) next = first;
     last = next;
     return w.tasks[next]!.name;
   };

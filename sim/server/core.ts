@@ -7,8 +7,8 @@
 // Nothing here touches a world, a file or a transport: what the server needs to know about
 // its backing files comes through ServerEnv, so both adapters answer every request alike.
 import { ERRNO, neg } from '../kernel/lib/errno.ts';
-import { decodeRequest, decodeRequestArg, encodeCreateOut, encodeDirentplus, encodeDirents, encodeReply, encodeShortInitOut, type Dirent, type Direntplus, type Wide } from '../wire/messages.ts';
-import { formatRequest } from '../wire/format.ts';
+import { decodeRequest, decodeRequestArg, encodeCreateOut, type RequestArg, encodeDirentplus, encodeDirents, encodeReply, encodeShortInitOut, type Dirent, type Direntplus, type Wide } from '../wire/messages.ts';
+import { formatDecodedRequest, formatRequest } from '../wire/format.ts';
 import {
   encode,
   direntAlign,
@@ -75,9 +75,17 @@ export const CACHE_SECONDS = 86_400;
 export function acceptRequest(s: ServerState, bytes: Uint8Array): ServerRequest {
   const req = decodeRequest(bytes);
   const name = opcodeName(req.header.opcode);
-  const arg = DECODED.has(name) ? plain(decodeRequestArg(req.header.opcode, req.body)) : null;
+  // decoded once, for the server and for the log line
+  let decoded: RequestArg | null = null;
+  try {
+    decoded = decodeRequestArg(req.header.opcode, req.body);
+  } catch (e) {
+    if (DECODED.has(name)) throw e;
+  }
+  const arg = DECODED.has(name) ? plain(decoded!) : null;
   s.seen.push(name);
-  s.log.push(requestLine(s, req.header.nodeid, req.header.opcode, req.body));
+  const text = decoded ? formatDecodedRequest(req.header.opcode, decoded, req.body) : formatRequest(req.header.opcode, req.body);
+  s.log.push(maskLine(s, `n${req.header.nodeid} ${text}`));
   if (name === 'INIT' && arg) {
     const a = arg as { major: number; minor: number; flags: number; flags2: number };
     const offered = (a.flags & Number(FUSE_INIT_FLAG.INIT_EXT)) !== 0 ? joinInitFlags(a.flags, a.flags2) : BigInt(a.flags);
@@ -94,7 +102,13 @@ export function acceptRequest(s: ServerState, bytes: Uint8Array): ServerRequest 
  * kernel stamps, becomes "set" (or stays 0).
  */
 export function requestLine(s: ServerState, nodeid: number, opcode: number, body: Uint8Array): string {
-  const line = `n${nodeid} ${formatRequest(opcode, body)}`;
+  return maskLine(s, `n${nodeid} ${formatRequest(opcode, body)}`);
+}
+
+/** requestLine's owners, pids and times made comparable. */
+function maskLine(s: ServerState, line: string): string {
+  // (most lines name no owner, pid or time: the regexes need "owner=", "pid=" or "time")
+  if (!line.includes('owner=') && !line.includes('pid=') && !line.includes('time')) return line;
   return line
     .replace(/\b(lock_owner|owner)=(0x[0-9a-f]+|\d+)/g, (_m, k: string, v: string) => {
       if (v === '0') return `${k}=0`;
@@ -109,7 +123,9 @@ export function requestLine(s: ServerState, nodeid: number, opcode: number, body
 function noBigints(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (typeof v !== 'object' || v === null || v instanceof Uint8Array) return v;
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, noBigints(x)]));
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = noBigints((v as Record<string, unknown>)[k]);
+  return out;
 }
 
 /** Byte arrays become strings (and wide numbers strings) so a request stays plain data. */

@@ -143,7 +143,7 @@ function take(c: Ctx, s: ServerState, batch: ExternalEvent[]) {
   x.transcript.push(structuredClone(batch));
   x.pending = batch;
   const did = batch.filter((e) => e.t !== 'request').map((e) => (e.t === 'ioctl' ? `ioctl ${ioctlName(e.cmd)}` : e.t));
-  c.emit('note', `server ${s.fs}: ${did.join(', ') || 'nothing (idle)'}`);
+  if (c.record) c.emit('note', `server ${s.fs}: ${did.join(', ') || 'nothing (idle)'}`);
 }
 
 function ioctlName(cmd: number): string {
@@ -210,7 +210,7 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
         if (f) {
           f.data = ev.data;
           f.mtime = ++c.w.clock;
-          c.emit('field', `/${s.policy.external!.host}/${ev.name}: the server changed its content (${ev.data.length} bytes)`);
+          if (c.record) c.emit('field', `/${s.policy.external!.host}/${ev.name}: the server changed its content (${ev.data.length} bytes)`);
         }
         return goto('event');
       }
@@ -219,7 +219,7 @@ const ext_session_loop = kfunc<LoopA, LoopL>('ext_session_loop', 'libfuse lib/fu
         const r = fuse_dev_write(c, fc, fromHex(ev.hex));
         if (r === neg('ENOENT')) {
           // no such request any more (interrupted, or ended by an abort): libfuse ignores that
-          c.emit('note', `server ${s.fs}: its reply to ${x.lastRequest} found no request waiting (ENOENT)`);
+          if (c.record) c.emit('note', `server ${s.fs}: its reply to ${x.lastRequest} found no request waiting (ENOENT)`);
           return goto('event');
         }
         if (r < 0) {
@@ -345,7 +345,7 @@ const ext_ioctl = kfunc<IoctlA, IoctlL>('ext_ioctl', 'the real server\'s ioctl(2
       return tail(sys_ioctl, { dev: devfd(c), cmd: l.cmd, id: dv.getInt32(0, true) });
     }
     if (l.cmd !== FUSE_DEV_IOC_BACKING_OPEN) {
-      c.emit('note', `server ${s.fs}: ioctl ${ioctlName(l.cmd)} is not modelled for a real server: ENOTTY`);
+      if (c.record) c.emit('note', `server ${s.fs}: ioctl ${ioctlName(l.cmd)} is not modelled for a real server: ENOTTY`);
       return ret(neg('ENOTTY'));
     }
     // struct fuse_backing_map: s32 fd, u32 flags, u64 padding
@@ -364,7 +364,7 @@ const ext_ioctl = kfunc<IoctlA, IoctlL>('ext_ioctl', 'the real server\'s ioctl(2
     if (!f) {
       f = { kind, data: '', mtime: ++c.w.clock, atime: 0 };
       sb.files[name] = f;
-      c.emit('field', `/${sb.name}/${name}: stands for the server's ${l.file.kind} ${l.file.path} on ${l.file.fsName}`);
+      if (c.record) c.emit('field', `/${sb.name}/${name}: stands for the server's ${l.file.kind} ${l.file.path} on ${l.file.fsName}`);
     }
     if (l.file.data !== undefined) {
       f.data = l.file.data;
@@ -375,7 +375,7 @@ const ext_ioctl = kfunc<IoctlA, IoctlL>('ext_ioctl', 'the real server\'s ioctl(2
   },
   opened(c, l) {
     if (l.fd < 0) {
-      c.emit('note', `the model could not open the server's backing file: ${errnoName(l.fd)}`);
+      if (c.record) c.emit('note', `the model could not open the server's backing file: ${errnoName(l.fd)}`);
       return ret(l.fd);
     }
     return call(sys_ioctl, { dev: devfd(c), cmd: l.cmd, fd: l.fd, flags: l.flags, padding: l.padding }, 'close', 'r');

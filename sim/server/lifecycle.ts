@@ -2,7 +2,7 @@
 // to see as a diagram. It is used as a pure function (transition), so the world keeps only
 // the state's name: plain data, like everything else in it.
 import { createMachine, transition } from 'xstate';
-import { memoized } from '../memo.ts';
+import { memoizedBy } from '../memo.ts';
 
 export type LifecycleEvent =
   | { type: 'INIT_REPLIED'; passthrough: boolean }
@@ -63,8 +63,8 @@ export const LIFECYCLE_INITIAL = valueToString(initial.value);
  * The next lifecycle state; null when the event is not allowed in this state. The machine is
  * a pure function of (state, event type), so each answer is computed once.
  */
-export const lifecycleNext: (state: string, ev: LifecycleEvent) => string | null = memoized(
-  (state, ev) => `${state}|${ev.type}`,
+export const lifecycleNext: (state: string, ev: LifecycleEvent) => string | null = memoizedBy(
+  [(state) => state, (_state, ev) => ev.type],
   (state, ev) => lifecycleNextUncached(state, ev),
 );
 

@@ -16,7 +16,7 @@ export const devfd = (c: Ctx) => c.p.vars['devfd'] ?? -1;
 export function lifecycle(c: Ctx, s: ServerState, ev: LifecycleEvent) {
   const next = lifecycleNext(s.lifecycle, ev);
   if (next === null) {
-    c.emit('note', `server ${s.fs}: lifecycle ${s.lifecycle} ignores ${ev.type}`);
+    if (c.record) c.emit('note', `server ${s.fs}: lifecycle ${s.lifecycle} ignores ${ev.type}`);
     return;
   }
   if (next !== s.lifecycle) c.emit('note', `server ${s.fs}: ${s.lifecycle} -> ${next}`);
@@ -31,7 +31,7 @@ export function lifecycle(c: Ctx, s: ServerState, ev: LifecycleEvent) {
  */
 export function sessionLoopHead(c: Ctx, s: ServerState, l: { conn: Ptr; dev: Ptr }, atEnd?: () => void): Next | FuseConnObj {
   if (c.p.fds[devfd(c)] !== l.dev) {
-    c.emit('note', `server ${s.fs}: its /dev/fuse fd is closed; the session loop ends`);
+    if (c.record) c.emit('note', `server ${s.fs}: its /dev/fuse fd is closed; the session loop ends`);
     lifecycle(c, s, { type: 'ABORTED' });
     return ret(0);
   }

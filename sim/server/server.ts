@@ -91,7 +91,7 @@ const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/
     const s = serverOf(c.w, l.fs);
     const r = initReply(s, l.req.unique);
     if (r.held) {
-      c.emit('note', `server ${s.fs}: holds its INIT reply (until a server thread's init_reply)`);
+      if (c.record) c.emit('note', `server ${s.fs}: holds its INIT reply (until a server thread's init_reply)`);
       return again(c, l.conn);
     }
     reply(c, s, r.bytes);

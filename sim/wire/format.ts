@@ -164,19 +164,40 @@ const UNPREFIXED = new Set(['lk', 'st']);
 /** "name=value" for every field of a decoded struct, in layout order. */
 export function formatFields(layout: Layout, value: Record<string, unknown>, prefix = ''): string[] {
   const out: string[] = [];
-  for (const f of layout.fields) {
-    if (f.type === 'reserved' || HIDDEN.test(f.name)) continue;
+  formatInto(out, layout, value, prefix);
+  return out;
+}
+
+function formatInto(out: string[], layout: Layout, value: Record<string, unknown>, prefix: string) {
+  for (const f of printedFields(layout)) {
     const v = value[f.name];
     if (v === undefined) continue; // an optional field left out
-    if (f.type === 'struct') {
-      const p = UNPREFIXED.has(f.name) ? prefix : `${prefix}${f.name}.`;
-      out.push(...formatFields(f.layout, v as Record<string, unknown>, p));
-      continue;
-    }
-    const fmt = BY_STRUCT_FIELD[`${layout.name}.${f.name}`] ?? BY_FIELD[f.name] ?? ((x: unknown) => formatWide(x as Wide));
-    out.push(`${prefix}${f.name}=${fmt(v)}`);
+    if (f.layout) formatInto(out, f.layout, v as Record<string, unknown>, prefix + f.sub);
+    else out.push(`${prefix}${f.name}=${f.fmt(v)}`);
   }
-  return out;
+}
+
+/** A layout's fields as formatFields prints them: what is shown, and how (the layouts are constants). */
+interface PrintedField {
+  name: string;
+  /** an embedded struct, and what its fields' names get in front */
+  layout?: Layout;
+  sub: string;
+  fmt: Fmt;
+}
+const PRINTED = new WeakMap<Layout, PrintedField[]>();
+function printedFields(layout: Layout): PrintedField[] {
+  let fields = PRINTED.get(layout);
+  if (!fields) {
+    fields = [];
+    for (const f of layout.fields) {
+      if (f.type === 'reserved' || HIDDEN.test(f.name)) continue;
+      if (f.type === 'struct') fields.push({ name: f.name, layout: f.layout, sub: UNPREFIXED.has(f.name) ? '' : `${f.name}.`, fmt: String });
+      else fields.push({ name: f.name, sub: '', fmt: BY_STRUCT_FIELD[`${layout.name}.${f.name}`] ?? BY_FIELD[f.name] ?? ((x: unknown) => formatWide(x as Wide)) });
+    }
+    PRINTED.set(layout, fields);
+  }
+  return fields;
 }
 
 /** A name as trace text: bare when it is plain printable ASCII, else JSON-quoted. */
@@ -275,9 +296,20 @@ function failure(name: string, e: unknown, body: Uint8Array): string {
 
 /** A request body (from decodeRequest) as one line. Never throws. */
 export function formatRequest(opcode: number, body: Uint8Array, opts: RequestDecodeOptions = {}): string {
+  let a: RequestArg;
+  try {
+    a = decodeRequestArg(opcode, body, opts);
+  } catch (e) {
+    return failure(opcodeName(opcode), e, body);
+  }
+  return formatDecodedRequest(opcode, a, body);
+}
+
+/** formatRequest of a body its caller has decoded already (decodeRequestArg(opcode, body, opts)). */
+export function formatDecodedRequest(opcode: number, a: RequestArg, body: Uint8Array): string {
   const name = opcodeName(opcode);
   try {
-    return [name, ...requestParts(decodeRequestArg(opcode, body, opts))].join(' ');
+    return [name, ...requestParts(a)].join(' ');
   } catch (e) {
     return failure(name, e, body);
   }

@@ -914,8 +914,40 @@ export function encodeInto<L extends Layout>(layout: L, value: ValueOf<L>, bytes
   if (offset < 0 || bytes.length - offset < layout.size) {
     throw new WireError(layout.name, 0, `need ${layout.size} bytes at offset ${offset}, buffer is ${bytes.length}`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  writeFields(layout, layout.name, '', value as Scalars, view, offset, offset);
+  writeFields(layout, layout.name, '', value as Scalars, bytes, offset, offset);
+}
+
+// Little-endian integers straight in the bytes: a DataView per message cost more than the
+// fields it wrote (the callers check the struct fits, so every index is in bounds).
+const TWO_32 = 0x1_0000_0000;
+/** The high word of the largest safe integer: a u64 whose high word is at most this is a safe number. */
+const SAFE_HI = 0x1f_ffff;
+
+function put32(b: Uint8Array, at: number, v: number) {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = (v >>> 24) & 0xff;
+}
+
+function get32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/** A u64 in 0..2^64-1 (a number must be a safe integer). */
+function put64(b: Uint8Array, at: number, v: Wide) {
+  if (typeof v === 'number') {
+    const lo = v % TWO_32;
+    put32(b, at, lo);
+    put32(b, at + 4, (v - lo) / TWO_32);
+  } else {
+    put32(b, at, Number(v & 0xffff_ffffn));
+    put32(b, at + 4, Number(v >> 32n));
+  }
+}
+
+function get64(b: Uint8Array, at: number): bigint {
+  return (BigInt(get32(b, at + 4)) << 32n) | BigInt(get32(b, at));
 }
 
 function writeFields(
@@ -923,61 +955,59 @@ function writeFields(
   root: string,
   prefix: string,
   value: Scalars,
-  view: DataView,
+  bytes: Uint8Array,
   base: number,
   rootBase: number,
 ): void {
   for (const f of layout.fields) {
     const at = base + f.offset;
     if (f.type === 'reserved') {
-      new Uint8Array(view.buffer, view.byteOffset + at, f.size).fill(0);
+      bytes.fill(0, at, at + f.size);
       continue;
     }
-    const path = prefix + f.name;
     const given = value[f.name];
     // an absent optional field is encoded as 0, like the unused bytes it used to be
     const v = given === undefined && f.type !== 'struct' && f.optional ? 0 : given;
     if (f.type === 'u64w') {
-      const ok = typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v));
-      if (!ok || BigInt(v as Wide) < 0n || BigInt(v as Wide) > 0xffff_ffff_ffff_ffffn) {
-        throw new WireError(root, at - rootBase, `field ${path} (u64) = ${String(v)} is not an integer in 0..2^64-1`);
+      const ok = typeof v === 'bigint' ? v >= 0n && v <= 0xffff_ffff_ffff_ffffn : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+      if (!ok) {
+        throw new WireError(root, at - rootBase, `field ${prefix + f.name} (u64) = ${String(v)} is not an integer in 0..2^64-1`);
       }
-      view.setBigUint64(at, BigInt(v as Wide), true);
+      put64(bytes, at, v as Wide);
       continue;
     }
     if (f.type === 'struct') {
       if (typeof v !== 'object' || v === null) {
-        throw new WireError(root, at - rootBase, `field ${path} must be an object (struct ${f.layout.name})`);
+        throw new WireError(root, at - rootBase, `field ${prefix + f.name} must be an object (struct ${f.layout.name})`);
       }
-      writeFields(f.layout, root, `${path}.`, v as Scalars, view, at, rootBase);
+      writeFields(f.layout, root, `${prefix + f.name}.`, v as Scalars, bytes, at, rootBase);
       continue;
     }
     if (typeof v !== 'number' || !Number.isInteger(v)) {
-      throw new WireError(root, at - rootBase, `field ${path} (${f.type}) must be an integer, got ${String(v)}`);
+      throw new WireError(root, at - rootBase, `field ${prefix + f.name} (${f.type}) must be an integer, got ${String(v)}`);
     }
     if (f.type === 'u64') {
       if (v < 0 || v > Number.MAX_SAFE_INTEGER) {
-        throw new WireError(root, at - rootBase, `field ${path} (u64) = ${v} is outside 0..Number.MAX_SAFE_INTEGER`);
+        throw new WireError(root, at - rootBase, `field ${prefix + f.name} (u64) = ${v} is outside 0..Number.MAX_SAFE_INTEGER`);
       }
-      view.setBigUint64(at, BigInt(v), true);
+      put64(bytes, at, v);
       continue;
     }
-    const [lo, hi] = RANGE[f.type];
-    if (v < lo || v > hi) {
-      throw new WireError(root, at - rootBase, `field ${path} (${f.type}) = ${v} is outside ${lo}..${hi}`);
+    const range = RANGE[f.type];
+    if (v < range[0] || v > range[1]) {
+      throw new WireError(root, at - rootBase, `field ${prefix + f.name} (${f.type}) = ${v} is outside ${range[0]}..${range[1]}`);
     }
     switch (f.type) {
       case 'u8':
-        view.setUint8(at, v);
+        bytes[at] = v;
         break;
       case 'u16':
-        view.setUint16(at, v, true);
+        bytes[at] = v & 0xff;
+        bytes[at + 1] = v >>> 8;
         break;
       case 'u32':
-        view.setUint32(at, v, true);
-        break;
       case 'i32':
-        view.setInt32(at, v, true);
+        put32(bytes, at, v);
         break;
     }
   }
@@ -989,8 +1019,7 @@ export function decode<L extends Layout>(layout: L, bytes: Uint8Array, offset = 
   if (offset < 0 || avail < layout.size) {
     throw new WireError(layout.name, 0, `have ${Math.max(avail, 0)} bytes at offset ${offset}, need ${layout.size}`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return readFields(layout, layout.name, '', view, offset, offset) as ValueOf<L>;
+  return readFields(layout, layout.name, '', bytes, offset, offset) as ValueOf<L>;
 }
 
 /**
@@ -1013,7 +1042,7 @@ function readFields(
   layout: Layout,
   root: string,
   prefix: string,
-  view: DataView,
+  bytes: Uint8Array,
   base: number,
   rootBase: number,
 ): Scalars {
@@ -1024,33 +1053,35 @@ function readFields(
       case 'reserved':
         break;
       case 'struct':
-        out[f.name] = readFields(f.layout, root, `${prefix}${f.name}.`, view, at, rootBase);
+        out[f.name] = readFields(f.layout, root, `${prefix}${f.name}.`, bytes, at, rootBase);
         break;
       case 'u8':
-        out[f.name] = view.getUint8(at);
+        out[f.name] = bytes[at]!;
         break;
       case 'u16':
-        out[f.name] = view.getUint16(at, true);
+        out[f.name] = bytes[at]! | (bytes[at + 1]! << 8);
         break;
       case 'u32':
-        out[f.name] = view.getUint32(at, true);
+        out[f.name] = get32(bytes, at);
         break;
       case 'i32':
-        out[f.name] = view.getInt32(at, true);
+        out[f.name] = get32(bytes, at) | 0;
         break;
-      case 'u64w':
-        out[f.name] = wide(view.getBigUint64(at, true));
+      case 'u64w': {
+        const hi = get32(bytes, at + 4);
+        out[f.name] = hi <= SAFE_HI ? hi * TWO_32 + get32(bytes, at) : get64(bytes, at);
         break;
+      }
       case 'u64': {
-        const big = view.getBigUint64(at, true);
-        if (big > BigInt(Number.MAX_SAFE_INTEGER)) {
+        const hi = get32(bytes, at + 4);
+        if (hi > SAFE_HI) {
           throw new WireError(
             root,
             at - rootBase,
-            `field ${prefix}${f.name} (u64) = 0x${big.toString(16)} exceeds Number.MAX_SAFE_INTEGER`,
+            `field ${prefix}${f.name} (u64) = 0x${get64(bytes, at).toString(16)} exceeds Number.MAX_SAFE_INTEGER`,
           );
         }
-        out[f.name] = Number(big);
+        out[f.name] = hi * TWO_32 + get32(bytes, at);
         break;
       }
     }

@@ -283,14 +283,23 @@ export const FOPEN_PASSTHROUGH = FOPEN.PASSTHROUGH;
  */
 export function bitNames(table: Readonly<Record<string, number>>, v: number): string[] {
   const out: string[] = [];
-  const u = v >>> 0;
-  for (let bit = 0; bit < 32; bit++) {
-    const m = 2 ** bit;
-    if (Math.floor(u / m) % 2 === 0) continue;
-    const name = Object.keys(table).find((k) => table[k] === m);
-    out.push(name ?? `bit${bit}`);
-  }
+  let u = v >>> 0;
+  if (u === 0) return out;
+  const names = namesByBit(table);
+  for (let bit = 0; u !== 0; bit++, u >>>= 1) if (u & 1) out.push(names[bit]!);
   return out;
+}
+
+/** Per table (the module-level constants above): each bit's name, the first key whose value it is. */
+const BIT_NAMES = new WeakMap<Readonly<Record<string, number>>, string[]>();
+function namesByBit(table: Readonly<Record<string, number>>): string[] {
+  let names = BIT_NAMES.get(table);
+  if (!names) {
+    const keys = Object.keys(table);
+    names = Array.from({ length: 32 }, (_, bit) => keys.find((k) => table[k] === 2 ** bit) ?? `bit${bit}`);
+    BIT_NAMES.set(table, names);
+  }
+  return names;
 }
 
 /** A flags value as trace text: names joined with "|", or "0". */

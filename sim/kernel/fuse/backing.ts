@@ -51,7 +51,7 @@ function fuse_backing_id_alloc(c: Ctx, fc: FuseConnObj, fb: FuseBackingObj): num
   const id = c.mutant('id-reused-at-once') ? idr_alloc_lowest(fc.idr, fb.ptr, 1) : idr_alloc_cyclic(fc.idr, fb.ptr, 1);
   spin_unlock(c, fc.lock, 'fc->lock');
   if (id > 0) {
-    c.emit('idr', `${name(fc)}.backing_files_map: id ${id} -> ${name(fb)} (idr_alloc_cyclic)`);
+    if (c.record) c.emit('idr', `${name(fc)}.backing_files_map: id ${id} -> ${name(fb)} (idr_alloc_cyclic)`);
     // ghost check (invariant 6): a closed id must not name a new backing file soon after
     if (id <= fc.idHighWater) c.violate('idr', `backing id ${id} handed out again (ids up to ${fc.idHighWater} were already used)`, name(fb));
     fc.idHighWater = Math.max(fc.idHighWater, id);
@@ -182,7 +182,7 @@ export function fuse_backing_files_free(c: Ctx, fc: FuseConnObj) {
       c.violate('warn-on', `fuse_backing_files_free: ${name(fb)} (id ${id}) has count ${fb.count}, expected 1`, name(fb));
     }
     delete fc.idr.entries[id];
-    c.emit('idr', `${name(fc)}.backing_files_map: id ${id} dropped at teardown`);
+    if (c.record) c.emit('idr', `${name(fc)}.backing_files_map: id ${id} dropped at teardown`);
     fuse_backing_free(c, fb);
   }
 }

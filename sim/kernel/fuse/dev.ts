@@ -37,7 +37,7 @@ export function fuse_queue_request(
   fc.nextUnique += 2; // the kernel's uniques are even; odd ones mark interrupts
   const bytes = encodeRequest({ opcode, unique, nodeid, uid: 0, gid: 0, pid: 1000 + taskIndex(c) }, body);
   fc.pending.push({ unique, opcode, bytes: toHex(bytes), waiter: wait ? c.t.name : null });
-  c.emit('wire', `${name(fc)}: queue ${opcodeName(opcode)} unique=${unique} nodeid=${nodeid} (${bytes.length} bytes)`);
+  if (c.record) c.emit('wire', `${name(fc)}: queue ${opcodeName(opcode)} unique=${unique} nodeid=${nodeid} (${bytes.length} bytes)`);
   return unique;
 }
 
@@ -86,7 +86,7 @@ export function fuse_queue_forget(c: Ctx, fc: FuseConnObj, nodeid: number, nlook
   new DataView(body.buffer).setBigUint64(0, BigInt(nlookup), true);
   const bytes = encodeRequest({ opcode: FUSE_OPCODE.FORGET, unique: 0, nodeid, uid: 0, gid: 0, pid: 0 }, body);
   fc.pending.push({ unique: 0, opcode: FUSE_OPCODE.FORGET, bytes: toHex(bytes), waiter: null });
-  c.emit('wire', `${name(fc)}: queue FORGET nodeid=${nodeid} nlookup=${nlookup} (the forget list)`);
+  if (c.record) c.emit('wire', `${name(fc)}: queue FORGET nodeid=${nodeid} nlookup=${nlookup} (the forget list)`);
 }
 
 const isForget = (r: { opcode: number }) => r.opcode === FUSE_OPCODE.FORGET;
@@ -115,7 +115,7 @@ export function fuse_dev_read(c: Ctx, fc: FuseConnObj, dev?: Ptr): Uint8Array | 
   const [req] = fc.pending.splice(first, 1);
   if (dev !== undefined) req!.dev = dev; // now on this device's fpq->processing
   fc.processing.push(req!);
-  c.emit('wire', `${name(fc)}: server reads ${opcodeName(req!.opcode)} unique=${req!.unique}`);
+  if (c.record) c.emit('wire', `${name(fc)}: server reads ${opcodeName(req!.opcode)} unique=${req!.unique}`);
   return fromHex(req!.bytes);
 }
 
@@ -138,16 +138,23 @@ function fuse_read_forget(c: Ctx, fc: FuseConnObj): Uint8Array {
     const f = one(r);
     const body = new Uint8Array(8);
     new DataView(body.buffer).setBigUint64(0, BigInt(f.nlookup), true);
-    c.emit('wire', `${name(fc)}: server reads FORGET unique=${unique} nodeid=${f.nodeid}`);
+    if (c.record) c.emit('wire', `${name(fc)}: server reads FORGET unique=${unique} nodeid=${f.nodeid}`);
     return encodeRequest({ opcode: FUSE_OPCODE.FORGET, unique, nodeid: f.nodeid, uid: 0, gid: 0, pid: 0 }, body);
   }
   // (nbytes - in_header - fuse_batch_forget_in) / sizeof(fuse_forget_one) for libfuse's buffer
   const taken = forgets.slice(0, Math.floor((131072 + 4096 - 40 - 8) / 16));
   fc.pending = fc.pending.filter((r) => !taken.includes(r));
   const bytes = encodeRequest({ opcode: FUSE_OPCODE.BATCH_FORGET, unique, nodeid: 0, uid: 0, gid: 0, pid: 0 }, encodeBatchForgetBody(taken.map(one)));
-  c.emit('wire', `${name(fc)}: server reads BATCH_FORGET unique=${unique} (${taken.length} forgets)`);
+  if (c.record) c.emit('wire', `${name(fc)}: server reads BATCH_FORGET unique=${unique} (${taken.length} forgets)`);
   return bytes;
 }
+
+/**
+ * Opcodes whose request has no size field (OPEN, RELEASE, FLUSH...): their decoded request
+ * had none, and the shape of a decoded request is its opcode's, so replyMisfit does not
+ * decode them again. Numbers only: nothing of a world is kept here.
+ */
+const UNSIZED = new Set<number>();
 
 /**
  * copy_out_args: does a reply body fit the request's out args? The wire's decoders carry the
@@ -157,11 +164,14 @@ function fuse_read_forget(c: Ctx, fc: FuseConnObj): Uint8Array {
  */
 function replyMisfit(req: { opcode: number; bytes: string }, body: Uint8Array): string | null {
   let requestSize: number | undefined;
-  try {
-    const arg = decodeRequestArg(req.opcode, decodeRequest(fromHex(req.bytes)).body) as { arg?: { size?: number } };
-    if (typeof arg.arg?.size === 'number') requestSize = arg.arg.size;
-  } catch {
-    // requests the model sends always decode; no size to hold the reply to otherwise
+  if (!UNSIZED.has(req.opcode)) {
+    try {
+      const arg = decodeRequestArg(req.opcode, decodeRequest(fromHex(req.bytes)).body) as { arg?: { size?: number } };
+      if (typeof arg.arg?.size === 'number') requestSize = arg.arg.size;
+      else if (!(arg.arg && 'size' in arg.arg)) UNSIZED.add(req.opcode);
+    } catch {
+      // requests the model sends always decode; no size to hold the reply to otherwise
+    }
   }
   try {
     decodeReplyArg(req.opcode, body, requestSize === undefined ? {} : { requestSize, lenientDirents: true });
@@ -199,7 +209,7 @@ export function fuse_dev_write(c: Ctx, fc: FuseConnObj, bytes: Uint8Array): numb
   const why = oh.error !== 0 ? (body.length !== 0 ? `an error reply with ${body.length} body bytes` : null) : replyMisfit(req, body);
   const bad = why !== null;
   const error = bad ? neg('EIO') : oh.error;
-  c.emit('wire', `${name(fc)}: server replies to ${opcodeName(req.opcode)} unique=${unique} error=${oh.error}${bad ? ` (${why}: the request ends with EIO, the write gets EINVAL)` : ''}`);
+  if (c.record) c.emit('wire', `${name(fc)}: server replies to ${opcodeName(req.opcode)} unique=${unique} error=${oh.error}${bad ? ` (${why}: the request ends with EIO, the write gets EINVAL)` : ''}`);
   if (req.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, error, bad ? new Uint8Array(0) : body);
   if (req.waiter !== null) fc.answered.push({ unique, error, body: toHex(bad ? new Uint8Array(0) : body) });
   return bad ? neg('EINVAL') : bytes.length;
@@ -220,7 +230,7 @@ export function fuse_abort_conn(c: Ctx, fc: FuseConnObj) {
   for (const r of ended) {
     if (r.waiter !== null) fc.answered.push({ unique: r.unique, error: neg('ECONNABORTED'), body: '' });
   }
-  c.emit('field', `${name(fc)}.connected true -> false (fuse_abort_conn${ended.length ? `, ${ended.length} request(s) end with ECONNABORTED` : ''})`);
+  if (c.record) c.emit('field', `${name(fc)}.connected true -> false (fuse_abort_conn${ended.length ? `, ${ended.length} request(s) end with ECONNABORTED` : ''})`);
 }
 
 /**
@@ -272,7 +282,7 @@ entry(
   kfunc<object>('fuse_dev_open', 'fs/fuse/dev.c', {
     start(c) {
       const { fd, file } = fuse_dev_open(c, c.p, current_cred(c));
-      c.emit('fd', `${c.t.name}: fd ${fd} -> ${name(file)} (/dev/fuse, attached to no connection)`);
+      if (c.record) c.emit('fd', `${c.t.name}: fd ${fd} -> ${name(file)} (/dev/fuse, attached to no connection)`);
       return ret(fd);
     },
   }),
@@ -294,12 +304,12 @@ export function fuse_dev_release(c: Ctx, f: FileObj) {
       if (r.opcode === FUSE_OPCODE.INIT) process_init_reply(c, fc, neg('ECONNABORTED'), new Uint8Array(0));
       if (r.waiter !== null) fc.answered.push({ unique: r.unique, error: neg('ECONNABORTED'), body: '' });
     }
-    c.emit('note', `fuse_dev_release: ${mine.length} request(s) read through ${name(f)} end with ECONNABORTED`);
+    if (c.record) c.emit('note', `fuse_dev_release: ${mine.length} request(s) read through ${name(f)} end with ECONNABORTED`);
   }
   setField(c, fc, 'devCount', fc.devCount - 1);
   if (fc.devCount === 0) {
     fuse_abort_conn(c, fc);
-    c.emit('note', `fuse_dev_release: ${name(fc)} loses its last device: aborted`);
+    if (c.record) c.emit('note', `fuse_dev_release: ${name(fc)} loses its last device: aborted`);
   }
   fuse_conn_put(c, fc);
 }
@@ -316,7 +326,7 @@ function fuse_device_clone(c: Ctx, fc: FuseConnObj, file: Ptr): number {
   delete f.devSyncInit;
   setField(c, fc, 'count', fc.count + 1);
   setField(c, fc, 'devCount', fc.devCount + 1);
-  c.emit('field', `${name(f)}.private_data -> ${name(fc)} (FUSE_DEV_IOC_CLONE)`);
+  if (c.record) c.emit('field', `${name(f)}.private_data -> ${name(fc)} (FUSE_DEV_IOC_CLONE)`);
   return 0;
 }
 
@@ -386,13 +396,13 @@ export const fuse_dev_ioctl = kfunc<IoctlA, DevIoctlL>('fuse_dev_ioctl', 'fs/fus
  */
 const fuse_dev_read_iter = kfunc<ReadA>('fuse_dev_read_iter', 'fs/fuse/dev.c', {
   start(c) {
-    c.emit('note', 'read(2) of /dev/fuse by a program is not modelled (servers read in their session loop)');
+    if (c.record) c.emit('note', 'read(2) of /dev/fuse by a program is not modelled (servers read in their session loop)');
     return ret(neg('EINVAL'));
   },
 });
 const fuse_dev_write_iter = kfunc<WriteA>('fuse_dev_write_iter', 'fs/fuse/dev.c', {
   start(c) {
-    c.emit('note', 'write(2) of /dev/fuse by a program is not modelled (servers reply in their session loop)');
+    if (c.record) c.emit('note', 'write(2) of /dev/fuse by a program is not modelled (servers reply in their session loop)');
     return ret(neg('EINVAL'));
   },
 });

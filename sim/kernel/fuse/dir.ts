@@ -440,7 +440,7 @@ function create_new_entry(c: Ctx, l: EntryL): number {
   const e = r.arg;
   if (invalid_nodeid(e.nodeid)) return neg('EIO');
   if ((e.attr.mode ^ l.type) & S_IFMT) {
-    c.emit('note', `create_new_entry: the reply's type ${(e.attr.mode & S_IFMT).toString(8)} is not the one asked (${l.type.toString(8)}): EIO, no FORGET for n${e.nodeid}`);
+    if (c.record) c.emit('note', `create_new_entry: the reply's type ${(e.attr.mode & S_IFMT).toString(8)} is not the one asked (${l.type.toString(8)}): EIO, no FORGET for n${e.nodeid}`);
     return neg('EIO');
   }
   const sb = c.w.sbs[l.sb] as FuseSb;
@@ -704,7 +704,7 @@ export const fuse_dir_open = kfunc<{ file: Ptr }, DirOpenL>('fuse_dir_open', 'fs
     if (r.op !== 'OPENDIR') throw new Error('decodeReplyArg(OPENDIR) (model bug)');
     const fi = c.deref(l.inode, 'fuse_inode');
     if (r.arg.open_flags & FOPEN.PASSTHROUGH || r.arg.backing_id) {
-      c.emit('note', `fuse_dir_open: OPENDIR's open_flags 0x${r.arg.open_flags.toString(16)} backing_id ${r.arg.backing_id}: a directory never goes through fuse_file_io_open, so both are ignored`);
+      if (c.record) c.emit('note', `fuse_dir_open: OPENDIR's open_flags 0x${r.arg.open_flags.toString(16)} backing_id ${r.arg.backing_id}: a directory never goes through fuse_file_io_open, so both are ignored`);
     }
     const ff = c.alloc<FuseFileObj>({
       type: 'fuse_file',

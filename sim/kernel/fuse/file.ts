@@ -155,7 +155,7 @@ export const fuse_open = kfunc<{ file: Ptr; ff?: Ptr; backingId?: number }, Open
   invalidate(c, l) {
     const fi = c.deref(l.inode, 'fuse_inode');
     invalidatePages(fi.pages);
-    c.emit('field', `${name(fi)}: page cache invalidated (open without FOPEN_KEEP_CACHE)`);
+    if (c.record) c.emit('field', `${name(fi)}: page cache invalidated (open without FOPEN_KEEP_CACHE)`);
     return ret(0);
   },
   released(c, l) {
@@ -488,7 +488,7 @@ const fuse_read_folio = kfunc<{ file: Ptr; index: number; writeBegin?: boolean }
     const r = decodeReplyArg(FUSE_OPCODE.READ, a.body);
     const data = r.op === 'READ' ? new TextDecoder().decode(r.data) : '';
     fi.pages[l.index] = data;
-    c.emit('field', `${name(fi)}: page ${l.index} uptodate (${data.length} bytes from the server)`);
+    if (c.record) c.emit('field', `${name(fi)}: page ${l.index} uptodate (${data.length} bytes from the server)`);
     const end = l.index * PAGE_SIZE + data.length;
     if (data.length < PAGE_SIZE && end < fi.size && !connOfInode(c, fi).writebackCache) setField(c, fi, 'size', end); // fuse_short_read
     // fuse_invalidate_atime (not when fuse_write_begin reads the page: fuse_do_readfolio)
@@ -597,7 +597,7 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
     fi.dirty.sort((a, b) => a - b);
     if (end > fi.size) setField(c, fi, 'size', end);
     setField(c, fi, 'timesDirty', true);
-    c.emit('field', `${name(fi)}: ${l.data.length} bytes written into the page cache at ${l.offset} (dirty pages ${fi.dirty.join(',')})`);
+    if (c.record) c.emit('field', `${name(fi)}: ${l.data.length} bytes written into the page cache at ${l.offset} (dirty pages ${fi.dirty.join(',')})`);
     return ret(l.data.length);
   },
   wb_read(_c, l) {
@@ -621,9 +621,9 @@ export const fuse_file_write_iter = kfunc<WriteA, WriteL>('fuse_file_write_iter'
     if (!exclusive) {
       // shared lock taken: past EOF again, then deny caching (ETXTBSY while cached users exist)
       l.shared = !pastEof && fuse_inode_uncached_io_start(c, fi, 0) === 0;
-      c.emit('note', `fuse_dio_lock: ${l.shared ? 'shared lock, uncached io started' : 'past EOF or inode is cached: exclusive lock'}`);
+      if (c.record) c.emit('note', `fuse_dio_lock: ${l.shared ? 'shared lock, uncached io started' : 'past EOF or inode is cached: exclusive lock'}`);
     } else if (ff.openFlags & FOPEN.PARALLEL_DIRECT_WRITES) {
-      c.emit('note', `fuse_dio_lock: exclusive lock (${fi.cacheIoMode ? 'FUSE_I_CACHE_IO_MODE is set' : 'past EOF'})`);
+      if (c.record) c.emit('note', `fuse_dio_lock: exclusive lock (${fi.cacheIoMode ? 'FUSE_I_CACHE_IO_MODE is set' : 'past EOF'})`);
     }
     return goto('server');
   },
@@ -677,7 +677,7 @@ const fuse_splice_read = kfunc<ReadA>('fuse_splice_read', 'fs/fuse/file.c', {
   start(c, l) {
     const { ff } = fuseFileOf(c, l.file);
     if (!ff.passthrough || ff.openFlags & FOPEN.DIRECT_IO) {
-      c.emit('note', 'filemap_splice_read: through the page cache');
+      if (c.record) c.emit('note', 'filemap_splice_read: through the page cache');
       return tail(filemap_read, { file: l.file, offset: l.offset, n: l.n });
     }
     return tail(fuse_passthrough_io, { file: l.file, offset: l.offset, n: l.n, write: false, via: 'fuse_passthrough_splice_read' });
@@ -729,7 +729,7 @@ const fuse_file_mmap = kfunc<MmapA, MmapL>('fuse_file_mmap', 'fs/fuse/file.c', {
     if (ff.passthrough) {
       // fuse_passthrough_mmap -> backing_file_mmap: vma_set_file(vma, backing file)
       get_file(c, ff.passthrough);
-      c.emit('note', `fuse_passthrough_mmap: the vma maps file#${ff.passthrough}`);
+      if (c.record) c.emit('note', `fuse_passthrough_mmap: the vma maps file#${ff.passthrough}`);
       return ret(ff.passthrough);
     }
     if (fuse_inode_backing(c, fi) !== 0) return ret(neg('ENODEV'));
@@ -784,7 +784,7 @@ export const fuse_writepages = kfunc<{ file: Ptr; inode?: Ptr; from?: number; to
     const wf = fi.writeFiles[0];
     if (first === undefined) return ret(0);
     if (wf === undefined) {
-      c.emit('note', `fuse_writepages: ${name(fi)} has dirty pages but no write file`);
+      if (c.record) c.emit('note', `fuse_writepages: ${name(fi)} has dirty pages but no write file`);
       return ret(neg('EIO'));
     }
     let count = 1;

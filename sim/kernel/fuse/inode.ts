@@ -65,10 +65,10 @@ export function process_init_reply(c: Ctx, fc: FuseConnObj, error: number, body:
         setField(c, fc, 'passthrough', true);
         setField(c, fc, 'maxStackDepth', depth);
         const sb = c.w.sbs[fc.sb]!;
-        c.emit('field', `sb ${sb.name}.s_stack_depth ${sb.s_stack_depth} -> ${depth}`);
+        if (c.record) c.emit('field', `sb ${sb.name}.s_stack_depth ${sb.s_stack_depth} -> ${depth}`);
         sb.s_stack_depth = depth;
       } else if (flags & FUSE_INIT_FLAG.PASSTHROUGH) {
-        c.emit('note', `process_init_reply: passthrough stays off (max_stack_depth ${depth}${wbConflict ? ', writeback cache' : ''})`);
+        if (c.record) c.emit('note', `process_init_reply: passthrough stays off (max_stack_depth ${depth}${wbConflict ? ', writeback cache' : ''})`);
       }
     }
   }
@@ -278,7 +278,7 @@ export function fuse_umount(c: Ctx, sb: FuseSb): number {
   fuse_abort_conn(c, fc);
   for (const p of Object.values(sb.inodes).sort((a, b) => a - b)) fuse_evict_inode(c, c.deref(p, 'fuse_inode'), false);
   sb.mounted = false;
-  c.emit('note', `umount /${sb.name}`);
+  if (c.record) c.emit('note', `umount /${sb.name}`);
   fuse_conn_put(c, fc);
   return 0;
 }
@@ -318,7 +318,7 @@ entry(
       const root = fuse_iget(c, sb.id, '', FUSE_ROOT_ID, { ...zeroValue(FUSE_ATTR), ino: FUSE_ROOT_ID, mode: 0o40000, nlink: 1 }, c.w.jiffies, Number.MAX_SAFE_INTEGER);
       setField(c, root, 'nlookup', 0);
       srv.vars['devfd'] = fd;
-      c.emit('note', `mount fuse /${l.fs}: fuse_conn#${fc.ptr}, server /dev/fuse is fd ${fd}`);
+      if (c.record) c.emit('note', `mount fuse /${l.fs}: fuse_conn#${fc.ptr}, server /dev/fuse is fd ${fd}`);
       fuse_send_init(c, fc);
       return ret(0);
     },

@@ -2,7 +2,7 @@
 // change of the counter in iomode.ts is checked against it (a ghost check), and the docs'
 // diagram is generated from it.
 import { createMachine, transition } from 'xstate';
-import { memoized } from '../../memo.ts';
+import { memoizedBy } from '../../memo.ts';
 
 export type IoModeEvent =
   | { type: 'CACHED_OPEN'; to: number }
@@ -46,8 +46,8 @@ export function ioModeOf(ctr: number): IoModeState {
  * The state after ev, or null when the machine does not allow ev from the counter's state.
  * The answer depends only on the state, the event and whether the counter reaches 0: memoized.
  */
-export const ioModeNext: (ctr: number, ev: IoModeEvent) => IoModeState | null = memoized(
-  (ctr, ev) => `${ioModeOf(ctr)}|${ev.type}|${ev.to === 0}`,
+export const ioModeNext: (ctr: number, ev: IoModeEvent) => IoModeState | null = memoizedBy(
+  [(ctr) => ioModeOf(ctr), (_ctr, ev) => ev.type, (_ctr, ev) => ev.to === 0],
   (ctr, ev) => ioModeNextUncached(ctr, ev),
 );
 

@@ -211,7 +211,7 @@ export const fuse_file_io_open = kfunc<PtOpenA, IoOpenL>('fuse_file_io_open', 'f
     return l.err ? goto('fail') : ret(0);
   },
   fail(c, l) {
-    c.emit('note', `fuse_file_io_open: failed to open file in requested io mode (err ${l.err}): EIO`);
+    if (c.record) c.emit('note', `fuse_file_io_open: failed to open file in requested io mode (err ${l.err}): EIO`);
     return ret(c.mutant('no-eio-on-bad-reply') ? l.err : neg('EIO'));
   },
 });

@@ -39,7 +39,7 @@ export const fuse_passthrough_open = kfunc<PtOpenA, PtOpenL>('fuse_passthrough_o
     const ff = c.deref(l.ff, 'fuse_file');
     const fc = connOfInode(c, c.deref(ff.inode, 'fuse_inode'));
     l.fb = idr_find(fc.idr, l.backingId);
-    c.emit('idr', `idr_find(${l.backingId}) = ${l.fb ? `fuse_backing#${l.fb}` : 'NULL'} (no reference yet)`);
+    if (c.record) c.emit('idr', `idr_find(${l.backingId}) = ${l.fb ? `fuse_backing#${l.fb}` : 'NULL'} (no reference yet)`);
     return preempt('get');
   },
   get(c, l) {
@@ -109,7 +109,7 @@ interface PtIoL extends PtIoA {
 export const fuse_passthrough_io = kfunc<PtIoA, PtIoL>('fuse_passthrough_io', 'fs/fuse/passthrough.c', {
   start(c, l) {
     const ff = c.deref(c.deref(l.file, 'file').private_data, 'fuse_file');
-    c.emit('note', `${l.via}: ${l.write ? 'write to' : 'read from'} the backing file file#${ff.passthrough} with cred#${ff.cred}`);
+    if (c.record) c.emit('note', `${l.via}: ${l.write ? 'write to' : 'read from'} the backing file file#${ff.passthrough} with cred#${ff.cred}`);
     // backing_file_write_iter and backing_file_splice_write ask file_remove_privs of the
     // FUSE file (not the backing file) first
     if (l.write) {

@@ -14,7 +14,7 @@ export function READ_ONCE<O extends HeapObj>(_c: Ctx, o: O, field: PtrField<O>):
 export function xchg<O extends HeapObj>(c: Ctx, o: O, field: PtrField<O>, v: Ptr): Ptr {
   const old = o[field] as Ptr;
   (o as unknown as Record<string, unknown>)[field] = v;
-  c.emit('ptr', `${name(o)}.${field} ${ptrName(c.w, old)} -> ${ptrName(c.w, v)} (xchg)`);
+  if (c.record) c.emit('ptr', `${name(o)}.${field} ${ptrName(c.w, old)} -> ${ptrName(c.w, v)} (xchg)`);
   return old;
 }
 
@@ -22,7 +22,7 @@ export function xchg<O extends HeapObj>(c: Ctx, o: O, field: PtrField<O>, v: Ptr
 export function store<O extends HeapObj>(c: Ctx, o: O, field: PtrField<O>, v: Ptr) {
   const old = o[field] as Ptr;
   (o as unknown as Record<string, unknown>)[field] = v;
-  c.emit('ptr', `${name(o)}.${field} ${ptrName(c.w, old)} -> ${ptrName(c.w, v)} (store)`);
+  if (c.record) c.emit('ptr', `${name(o)}.${field} ${ptrName(c.w, old)} -> ${ptrName(c.w, v)} (store)`);
 }
 
 /** Set a non-pointer field and say so. */
@@ -30,5 +30,5 @@ export function setField<O extends HeapObj, K extends keyof O & string>(c: Ctx, 
   const old = o[field];
   if (old === v) return;
   o[field] = v;
-  c.emit('field', `${name(o)}.${field} ${String(old)} -> ${String(v)}`);
+  if (c.record) c.emit('field', `${name(o)}.${field} ${String(old)} -> ${String(v)}`);
 }

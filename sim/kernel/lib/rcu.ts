@@ -11,7 +11,7 @@ export function rcu_read_lock(c: Ctx) {
   const r = c.w.rcu.readers;
   const n = (r[c.t.name] ?? 0) + 1;
   r[c.t.name] = n;
-  c.emit('rcu', n === 1 ? 'rcu_read_lock: enters a read-side section' : `rcu_read_lock (nested ${n})`);
+  if (c.record) c.emit('rcu', n === 1 ? 'rcu_read_lock: enters a read-side section' : `rcu_read_lock (nested ${n})`);
 }
 
 /** rcu_read_unlock() */
@@ -25,7 +25,7 @@ export function rcu_read_unlock(c: Ctx) {
   if (n === 1) {
     delete rcu.readers[c.t.name];
     if (rcu.current) rcu.current.waitingFor = rcu.current.waitingFor.filter((x) => x !== c.t.name);
-    c.emit('rcu', 'rcu_read_unlock: leaves the read-side section');
+    if (c.record) c.emit('rcu', 'rcu_read_unlock: leaves the read-side section');
   } else {
     rcu.readers[c.t.name] = n - 1;
   }
@@ -48,14 +48,14 @@ export function rcu_gp_step(c: Ctx, freeInode: (c: Ctx, ptr: number) => void) {
     const gp = rcu.completed + 1;
     const waitingFor = Object.keys(rcu.readers).sort();
     rcu.current = { gp, waitingFor };
-    c.emit('rcu', `grace period ${gp} starts${waitingFor.length ? `, waits for ${waitingFor.join(', ')}` : ''}`);
+    if (c.record) c.emit('rcu', `grace period ${gp} starts${waitingFor.length ? `, waits for ${waitingFor.join(', ')}` : ''}`);
     return;
   }
   if (rcu.current.waitingFor.length > 0) return;
   const gp = rcu.current.gp;
   rcu.completed = gp;
   rcu.current = null;
-  c.emit('rcu', `grace period ${gp} ends`);
+  if (c.record) c.emit('rcu', `grace period ${gp} ends`);
   const ready = rcu.callbacks.filter((cb) => cb.gp <= gp);
   rcu.callbacks = rcu.callbacks.filter((cb) => cb.gp > gp);
   for (const cb of ready) {
@@ -65,6 +65,6 @@ export function rcu_gp_step(c: Ctx, freeInode: (c: Ctx, ptr: number) => void) {
       freeInode(c, cb.ptr);
     }
     o.life = 'freed';
-    c.emit('free', `RCU callback frees ${o.type}#${o.ptr}`);
+    if (c.record) c.emit('free', `RCU callback frees ${o.type}#${o.ptr}`);
   }
 }

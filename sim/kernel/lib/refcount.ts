@@ -11,7 +11,7 @@ export const REFCOUNT_SATURATED = -(2 ** 30);
 type Counted = Extract<HeapObj, { count: number }>;
 
 function change(c: Ctx, o: Counted, to: number, why: string) {
-  c.emit('refcount', `${name(o)}.count ${fmt(o.count)} -> ${fmt(to)} (${why})`);
+  if (c.record) c.emit('refcount', `${name(o)}.count ${fmt(o.count)} -> ${fmt(to)} (${why})`);
   o.count = to;
 }
 
@@ -43,7 +43,7 @@ export function refcount_inc(c: Ctx, o: Counted) {
 export function refcount_inc_not_zero(c: Ctx, o: Counted): boolean {
   if (saturated(o)) return true;
   if (o.count === 0) {
-    c.emit('refcount', `${name(o)}.count is 0: refcount_inc_not_zero fails`);
+    if (c.record) c.emit('refcount', `${name(o)}.count is 0: refcount_inc_not_zero fails`);
     return false;
   }
   change(c, o, o.count + 1, 'refcount_inc_not_zero');

@@ -8,7 +8,7 @@ export function spin_lock(c: Ctx, lock: SpinLock, what: string) {
     c.violate('lock-misuse', `${c.fn}: spin_lock(${what}) while held by ${lock.owner}`);
   }
   lock.owner = c.t.name;
-  c.emit('lock', `spin_lock(${what})`);
+  if (c.record) c.emit('lock', `spin_lock(${what})`);
 }
 
 export function spin_unlock(c: Ctx, lock: SpinLock, what: string) {
@@ -16,5 +16,5 @@ export function spin_unlock(c: Ctx, lock: SpinLock, what: string) {
     c.violate('lock-misuse', `${c.fn}: spin_unlock(${what}) by ${c.t.name}, owner ${lock.owner ?? 'none'}`);
   }
   lock.owner = null;
-  c.emit('lock', `spin_unlock(${what})`);
+  if (c.record) c.emit('lock', `spin_unlock(${what})`);
 }

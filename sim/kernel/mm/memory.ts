@@ -124,7 +124,7 @@ export const sys_mwrite = entry(
           if (keep > 0) s_type(sb).poke?.(c.w, sb, f.name, start, chunk.slice(0, keep));
         }
       }
-      c.emit('field', `${c.t.name}: ${data.length} bytes stored through vma ${v.id}${v.shared ? '' : ' (private copy)'}`);
+      if (c.record) c.emit('field', `${c.t.name}: ${data.length} bytes stored through vma ${v.id}${v.shared ? '' : ' (private copy)'}`);
       return ret(data.length);
     },
     faulted(_c, l) {

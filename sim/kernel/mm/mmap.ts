@@ -43,7 +43,7 @@ export const sys_mmap = entry(
       if (l.vmaFile < 0) return fdput(c, l.file, l.vmaFile);
       const id = c.p.nextVma++;
       c.p.vmas.push({ id, file: l.vmaFile, shared: !!l.shared, write: !!l.write, len: l.len ?? 4096, cow: {} });
-      c.emit('fd', `${c.t.name}: vma ${id} maps file#${l.vmaFile}`);
+      if (c.record) c.emit('fd', `${c.t.name}: vma ${id} maps file#${l.vmaFile}`);
       return fdput(c, l.file, id);
     },
   }),
@@ -67,7 +67,7 @@ export const sys_munmap = entry(
       if (i < 0) return ret(neg('EINVAL'));
       const v = c.p.vmas[i]!;
       c.p.vmas.splice(i, 1);
-      c.emit('fd', `${c.t.name}: vma ${v.id} unmapped`);
+      if (c.record) c.emit('fd', `${c.t.name}: vma ${v.id} unmapped`);
       l.file = v.file;
       const close = v.shared ? f_op(c.deref(v.file, 'file')).vma_close : undefined;
       if (close) return call(close, { file: v.file }, 'put', 'r');

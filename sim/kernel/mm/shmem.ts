@@ -59,7 +59,7 @@ const shmem_file_write_iter = kfunc<WriteA>('shmem_file_write_iter', 'mm/shmem.c
     if (!inode || sb.readonly) return ret(neg('EROFS'));
     const pos = f.flags & O_APPEND ? inode.data.length : l.offset; // generic_write_checks
     shmem_write(c.w, inode, pos, l.data);
-    c.emit('field', `/${sb.name}/${f.name}: ${l.data.length} bytes written at ${pos}, size ${inode.data.length}`);
+    if (c.record) c.emit('field', `/${sb.name}/${f.name}: ${l.data.length} bytes written at ${pos}, size ${inode.data.length}`);
     return ret(l.data.length);
   },
 });
@@ -183,7 +183,7 @@ const shmem_getattr = kfunc<{ sb: number; name: string }>('shmem_getattr', 'mm/s
 function shmem_new(c: Ctx, sb: PlainSb, name: string, kind: InodeKind): number {
   if (sb.files[name]) return neg('EEXIST');
   sb.files[name] = { kind, data: '', mtime: ++c.w.clock, atime: 0 };
-  c.emit('field', `/${sb.name}/${name}: a new ${kind} inode`);
+  if (c.record) c.emit('field', `/${sb.name}/${name}: a new ${kind} inode`);
   return 0;
 }
 
@@ -205,7 +205,7 @@ const shmem_unlink = kfunc<{ sb: number; name: string; dir: boolean }>('shmem_un
     const sb = plain(c.w.sbs[l.sb]!);
     if (!sb.files[l.name]) return ret(neg('ENOENT'));
     delete sb.files[l.name];
-    c.emit('field', `/${sb.name}/${l.name}: unlinked`);
+    if (c.record) c.emit('field', `/${sb.name}/${l.name}: unlinked`);
     return ret(0);
   },
 });
@@ -222,7 +222,7 @@ const shmem_rename2 = kfunc<{ sb: number; old: string; new: string; flags: numbe
       sb.files[l.old] = b;
     } else delete sb.files[l.old];
     sb.files[l.new] = a;
-    c.emit('field', `/${sb.name}/${l.old} -> ${l.new}`);
+    if (c.record) c.emit('field', `/${sb.name}/${l.old} -> ${l.new}`);
     return ret(0);
   },
 });
@@ -263,7 +263,7 @@ export function shmem_init() {
       if (p.files[name]) return neg('EEXIST');
       if (p.readonly) return neg('EROFS');
       p.files[name] = { kind, data: '', mtime: ++c.w.clock, atime: 0 };
-      c.emit('field', `/${sb.name}/${name}: a new ${kind} inode`);
+      if (c.record) c.emit('field', `/${sb.name}/${name}: a new ${kind} inode`);
       return 0;
     },
     i_mknod: shmem_mknod,

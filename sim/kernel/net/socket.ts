@@ -16,7 +16,7 @@ export const SOCKFS = 'sockfs';
 
 const sock_read_iter = kfunc<ReadA>('sock_read_iter', 'net/socket.c', {
   start(c) {
-    c.emit('note', 'socket io is not modelled: ENOTCONN, as an unconnected stream socket says');
+    if (c.record) c.emit('note', 'socket io is not modelled: ENOTCONN, as an unconnected stream socket says');
     return ret(neg('ENOTCONN'));
   },
 });

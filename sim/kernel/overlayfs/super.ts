@@ -90,7 +90,7 @@ const ovl_mount = kfunc<{ sb: number }, { sb: number; r: number }>('ovl_mount', 
     const sb = ovl(c.w.sbs[l.sb]!);
     const depth = overlayDepth(c.w, sb);
     if (depth > FILESYSTEM_MAX_STACK_DEPTH) {
-      c.emit('note', `overlayfs: maximum fs stacking depth exceeded (${depth} > ${FILESYSTEM_MAX_STACK_DEPTH})`);
+      if (c.record) c.emit('note', `overlayfs: maximum fs stacking depth exceeded (${depth} > ${FILESYSTEM_MAX_STACK_DEPTH})`);
       return ret(neg('EINVAL'));
     }
     return call(ovl_check_roots, { sb: l.sb }, 'mounted', 'r');
@@ -99,7 +99,7 @@ const ovl_mount = kfunc<{ sb: number }, { sb: number; r: number }>('ovl_mount', 
     const sb = ovl(c.w.sbs[l.sb]!);
     sb.s_stack_depth = overlayDepth(c.w, sb);
     sb.mounted = true;
-    c.emit('field', `mount overlay /${sb.name}: s_stack_depth ${sb.s_stack_depth}`);
+    if (c.record) c.emit('field', `mount overlay /${sb.name}: s_stack_depth ${sb.s_stack_depth}`);
     return ret(0);
   },
 });

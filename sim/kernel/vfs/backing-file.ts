@@ -42,7 +42,7 @@ export const backing_file_open = kfunc<BackingFileA, BackingFileL>('backing_file
       l.cred,
     );
     l.f = f.ptr;
-    c.emit('note', `backing_file_open: ${name(f)} on /${sb.name}/${real.name} with cred#${l.cred}`);
+    if (c.record) c.emit('note', `backing_file_open: ${name(f)} on /${sb.name}/${real.name} with cred#${l.cred}`);
     const open = f_op(f).open;
     if (open) return call(open, { file: l.f }, 'opened', 'err');
     return ret(l.f);

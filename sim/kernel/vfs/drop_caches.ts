@@ -14,7 +14,7 @@ export const sys_drop_caches = entry(
     start(c) {
       let n = 0;
       for (const sb of c.w.sbs) if (sb.mounted) n += s_type(sb).dropCaches?.(c, sb) ?? 0;
-      c.emit('note', `drop_caches: ${n} unused inode(s) evicted`);
+      if (c.record) c.emit('note', `drop_caches: ${n} unused inode(s) evicted`);
       return ret(0);
     },
   }),

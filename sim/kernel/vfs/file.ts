@@ -33,6 +33,6 @@ export function fdput(c: Ctx, file: Ptr, v: number): Next {
 export function fd_install(c: Ctx, p: Ptr): number {
   const fd = c.p.nextFd++;
   c.p.fds[fd] = p;
-  c.emit('fd', `${c.t.name}: fd ${fd} -> file#${p}`);
+  if (c.record) c.emit('fd', `${c.t.name}: fd ${fd} -> file#${p}`);
   return fd;
 }

@@ -13,7 +13,7 @@ export function get_file(c: Ctx, p: Ptr) {
   const f = c.deref(p, 'file');
   if (f.count <= 0) c.violate('refcount-inc-from-zero', `get_file on ${name(f)} with f_count ${f.count}`, name(f));
   f.count++;
-  c.emit('refcount', `${name(f)}.f_count ${f.count - 1} -> ${f.count} (get_file)`);
+  if (c.record) c.emit('refcount', `${name(f)}.f_count ${f.count - 1} -> ${f.count} (get_file)`);
 }
 
 /**
@@ -28,7 +28,7 @@ export function fput(c: Ctx, p: Ptr) {
     return;
   }
   f.count--;
-  c.emit('refcount', `${name(f)}.f_count ${f.count + 1} -> ${f.count} (fput)`);
+  if (c.record) c.emit('refcount', `${name(f)}.f_count ${f.count + 1} -> ${f.count} (fput)`);
   if (f.count === 0) __fput(c, f);
 }
 

@@ -127,7 +127,7 @@ export function locks_inode_context(c: Ctx, f: FileObj): FileLockContext | null 
 function locks_get_lock_context(c: Ctx, f: FileObj, type: number): FileLockContext | null {
   const ctx = locks_inode_context(c, f);
   if (ctx || type === F_UNLCK) return ctx;
-  c.emit('alloc', `${f.name}: file_lock_context (inode->i_flctx)`);
+  if (c.record) c.emit('alloc', `${f.name}: file_lock_context (inode->i_flctx)`);
   return s_type(c.w.sbs[f.sb]!).i_flctx(c, f, true);
 }
 
@@ -181,7 +181,7 @@ function __locks_wake_up_blocks(c: Ctx, blocker: FileLockObj) {
     const waiter = lockOf(c, blocker.blocked[0]!);
     __locks_unlink_block(c, waiter);
     waiter.blocker = 0;
-    c.emit('lock', `${describeLock(waiter)} wakes (file_lock#${blocker.ptr} released or changed)`);
+    if (c.record) c.emit('lock', `${describeLock(waiter)} wakes (file_lock#${blocker.ptr} released or changed)`);
   }
 }
 
@@ -222,7 +222,7 @@ function __locks_insert_block(c: Ctx, blocker: FileLockObj, waiter: FileLockObj,
   }
   waiter.blocker = b.ptr;
   b.blocked.push(waiter.ptr);
-  c.emit('lock', `${describeLock(waiter)} waits behind ${describeLock(b)}`);
+  if (c.record) c.emit('lock', `${describeLock(waiter)} waits behind ${describeLock(b)}`);
   __locks_wake_up_blocks(c, waiter);
 }
 
@@ -272,7 +272,7 @@ export function posix_locks_deadlock(c: Ctx, caller: FileLockObj, block_fl: File
 function locks_insert_lock_ctx(c: Ctx, list: Ptr[], fl: FileLockObj, at: number) {
   list.splice(at, 0, fl.ptr);
   fl.listed = true;
-  c.emit('lock', `${describeLock(fl)} held`);
+  if (c.record) c.emit('lock', `${describeLock(fl)} held`);
 }
 
 /** locks_delete_lock_ctx: off the list (its waiters wake), to be freed with `dispose`. */
@@ -280,7 +280,7 @@ function locks_delete_lock_ctx(c: Ctx, list: Ptr[], fl: FileLockObj, dispose: Pt
   const i = list.indexOf(fl.ptr);
   if (i >= 0) list.splice(i, 1);
   fl.listed = false;
-  c.emit('lock', `${describeLock(fl)} released`);
+  if (c.record) c.emit('lock', `${describeLock(fl)} released`);
   locks_wake_up_blocks(c, fl);
   dispose.push(fl.ptr);
 }
@@ -364,7 +364,7 @@ export function posix_lock_inode(c: Ctx, file: Ptr, p: Ptr): number {
       // deadlock detection and insertion into the blocked lists under one lock
       __locks_wake_up_blocks(c, request);
       if (posix_locks_deadlock(c, request, fl)) {
-        c.emit('lock', `${describeLock(request)}: waiting behind ${describeLock(fl)} would close a cycle of waiting owners (EDEADLK)`);
+        if (c.record) c.emit('lock', `${describeLock(request)}: waiting behind ${describeLock(fl)} would close a cycle of waiting owners (EDEADLK)`);
         return neg('EDEADLK');
       }
       __locks_insert_block(c, fl, request, posix_locks_conflict);
@@ -399,7 +399,7 @@ export function posix_lock_inode(c: Ctx, file: Ptr, p: Ptr): number {
         locks_delete_lock_ctx(c, list, fl, dispose);
         continue;
       }
-      c.emit('lock', `${describeLock(fl)}: merged with the new range`);
+      if (c.record) c.emit('lock', `${describeLock(fl)}: merged with the new range`);
       request = fl;
       added = true;
       i++;
@@ -454,12 +454,12 @@ export function posix_lock_inode(c: Ctx, file: Ptr, p: Ptr): number {
       locks_insert_lock_ctx(c, list, left, at);
     }
     right.start = request.end + 1;
-    c.emit('lock', `${describeLock(right)}: trimmed`);
+    if (c.record) c.emit('lock', `${describeLock(right)}: trimmed`);
     locks_wake_up_blocks(c, right);
   }
   if (left) {
     left.end = request.start - 1;
-    c.emit('lock', `${describeLock(left)}: trimmed`);
+    if (c.record) c.emit('lock', `${describeLock(left)}: trimmed`);
     locks_wake_up_blocks(c, left);
   }
   locks_dispose_list(c, dispose);
@@ -692,7 +692,7 @@ export const fcntl_setlk = kfunc<SetlkA, SetlkL>('fcntl_setlk', 'fs/locks.c', {
   },
   check(c, l) {
     if (c.p.fds[l.fd] === l.file || c.mutant('fcntl-setlk-no-close-race-check')) return goto('out');
-    c.emit('note', `fcntl_setlk: fd ${l.fd} was closed meanwhile: the lock goes again (EBADF)`);
+    if (c.record) c.emit('note', `fcntl_setlk: fd ${l.fd} was closed meanwhile: the lock goes again (EBADF)`);
     return call(locks_remove_posix, { file: l.file, owner: posix_owner(c.p.name) }, 'raced', 'x');
   },
   raced(_c, l) {

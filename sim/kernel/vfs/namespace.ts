@@ -86,7 +86,7 @@ export const sys_umount = entry(
         // umount_tree(UMOUNT_PROPAGATE): detached; the namespace's reference goes (mntput)
         sb.mounted = false;
         sb.detached = true;
-        c.emit('note', `umount2(/${sb.name}, MNT_DETACH): detached${filesOpenOn(c, sb) ? ', alive while files are open on it' : ''}`);
+        if (c.record) c.emit('note', `umount2(/${sb.name}, MNT_DETACH): detached${filesOpenOn(c, sb) ? ', alive while files are open on it' : ''}`);
         mntput(c, sb);
         return ret(0);
       }
@@ -117,7 +117,7 @@ export const cleanup_mnt = kfunc<{ sb: number }>('cleanup_mnt', 'fs/namespace.c'
     const sb = c.w.sbs[l.sb]!;
     if (!sb.detached || filesOpenOn(c, sb)) return ret(0);
     sb.detached = false;
-    c.emit('note', `cleanup_mnt: the last reference to the detached /${sb.name} is gone: deactivate_super`);
+    if (c.record) c.emit('note', `cleanup_mnt: the last reference to the detached /${sb.name} is gone: deactivate_super`);
     const umount = s_type(sb).umount ?? generic_umount;
     return ret(umount(c, sb));
   },

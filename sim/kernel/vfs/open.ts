@@ -211,7 +211,7 @@ export const sys_close = entry(
       const p = c.p.fds[l.fd];
       if (p === undefined) return ret(neg('EBADF'));
       delete c.p.fds[l.fd];
-      c.emit('fd', `${c.t.name}: fd ${l.fd} closed`);
+      if (c.record) c.emit('fd', `${c.t.name}: fd ${l.fd} closed`);
       l.file = p;
       l.r = 0;
       const flush = f_op(c.deref(p, 'file')).flush;
