@@ -162,14 +162,29 @@ export async function killTrial(
   const t0 = Date.now();
   let finishedFirst = false;
   let last: ProcInfo[] = [];
-  // watch the run until the moment comes (atMs after the start, or afterHelpers ms after its
-  // first helper appeared), remembering every helper and namespace it made
+  // watch the run until the moment comes (atMs after the start, or, with afterHelpers, the
+  // first poll at least that long after its first helper appeared that finds a helper running:
+  // a scenario's helpers may be gone by then, and the next scenario's not yet there),
+  // remembering every helper and namespace it made
   let firstHelper = 0;
-  const due = () => (opts.afterHelpers !== undefined ? firstHelper > 0 && Date.now() - firstHelper >= opts.afterHelpers : Date.now() - t0 >= atMs);
-  while (!due() && Date.now() - t0 < 60_000) {
+  let helpersNow = 0;
+  const due = () =>
+    opts.afterHelpers !== undefined ? firstHelper > 0 && helpersNow > 0 && Date.now() - firstHelper >= opts.afterHelpers : Date.now() - t0 >= atMs;
+  // the poll that finds the moment is the one the kill acts on (no second look at /proc in
+  // between, in which a short-lived helper could end)
+  for (;;) {
+    if (opts.afterHelpers === undefined && due()) {
+      last = markedProcesses(marker);
+      break;
+    }
+    if (Date.now() - t0 >= 60_000) break;
     last = markedProcesses(marker);
+    helpersNow = 0;
     for (const p of last) {
-      if (p.comm.startsWith('fpsim-fuse-help')) helpers.add(p.pid);
+      if (p.comm.startsWith('fpsim-fuse-help')) {
+        helpers.add(p.pid);
+        helpersNow++;
+      }
       if (p.mntns && p.mntns !== hostNs) namespaces.add(p.mntns);
     }
     if (helpers.size && !firstHelper) firstHelper = Date.now();
@@ -177,9 +192,9 @@ export async function killTrial(
       finishedFirst = true;
       break;
     }
-    await sleep(25);
+    if (opts.afterHelpers !== undefined && due()) break;
+    await sleep(opts.afterHelpers !== undefined && firstHelper ? 5 : 25);
   }
-  last = markedProcesses(marker);
   const helpersAtKill = last.filter((p) => p.comm.startsWith('fpsim-fuse-help')).length;
   const usersAtKill = last.filter((p) => p.comm.startsWith('fpsim-user')).length;
   const tKill = Date.now();
