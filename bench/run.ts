@@ -1,7 +1,7 @@
 // npm run bench: measures, prints, and writes bench/RESULTS.md (commit it).
 // Ratios are measured within one run: the machine is shared and noisy.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import {
   type SpinRun,
 } from './harness.ts';
 import { loadScenario } from '../sim/scenario/load.ts';
-import { EXPLORE_CPU, SPIN_GROWTH, STARTUP, sectionLines } from './sections.ts';
+import { EXPLORE_CPU, keepOtherSections, SPIN_GROWTH, STARTUP, sectionLines } from './sections.ts';
 
 const users = 4;
 const rounds = Number(process.env['FPSIM_BENCH_ROUNDS'] ?? 250);
@@ -191,6 +191,7 @@ lines.push(...sectionLines(SPIN_GROWTH));
 // the start-up section, as bench/startup.ts last measured it (npm run bench:startup)
 lines.push(...sectionLines(STARTUP));
 const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
-writeFileSync(out, lines.join('\n'));
+writeFileSync(out, keepOtherSections(existsSync(out) ? readFileSync(out, 'utf8') : '', lines.join('\n')));
 console.log(lines.join('\n'));
 console.log(`wrote ${out}`);
+

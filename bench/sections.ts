@@ -68,3 +68,31 @@ export function writeSection(s: CarriedSection, lines: string[]) {
   writeFileSync(s.file, `${lines.join('\n')}\n`);
   writeFileSync(RESULTS_FILE, withSection(readFileSync(RESULTS_FILE, 'utf8'), s));
 }
+
+/**
+ * The sections of the old RESULTS.md this script does not write (measured by hand or by a
+ * script of their own, e.g. the architecture change's before/after, fpsim server's runs) are
+ * kept: each goes back after the section it followed, or at the end. Nothing written there by
+ * someone else is lost when the file is made anew.
+ */
+export function keepOtherSections(old: string, made: string): string {
+  const split = (t: string) => t.split(/\n(?=## )/);
+  // a section is known by its heading up to any parenthesis (which may carry the run's parameters)
+  const heading = (sec: string) => sec.slice(0, sec.indexOf('\n') < 0 ? sec.length : sec.indexOf('\n')).split(' (')[0]!;
+  const parts = split(made);
+  const have = new Set(parts.map(heading));
+  const oldParts = split(old).filter((sec) => sec.startsWith('## '));
+  let after = '';
+  for (const sec of oldParts) {
+    const h = heading(sec);
+    if (have.has(h)) {
+      after = h;
+      continue;
+    }
+    const at = parts.findIndex((x) => heading(x) === after);
+    parts.splice(at < 0 ? parts.length : at + 1, 0, sec.trimEnd() + '\n');
+    have.add(h);
+    after = h;
+  }
+  return parts.map((x) => x.trimEnd()).join('\n\n') + '\n';
+}

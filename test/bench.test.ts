@@ -5,8 +5,15 @@ import { compareGrowthStates } from '../bench/spin/growth-states.ts';
 import { loadScenario } from '../sim/scenario/load.ts';
 import { explore } from '../sim/explore/explore.ts';
 import { need, onPath } from './needs.ts';
+import { keepOtherSections } from '../bench/sections.ts';
 
 describe('bench harness', () => {
+  it('npm run bench keeps the sections of RESULTS.md it does not write, each after the one it followed', () => {
+    const old = '# r\n\nold intro\n\n## A (4 users)\n\nold a\n\n## By hand\n\nmine\n\n## B\n\nold b\n\n## Also by hand\n\nmine too\n';
+    const made = '# r\n\nnew intro\n\n## A (8 users)\n\nnew a\n\n## B\n\nnew b\n';
+    expect(keepOtherSections(old, made)).toBe('# r\n\nnew intro\n\n## A (8 users)\n\nnew a\n\n## By hand\n\nmine\n\n## B\n\nnew b\n\n## Also by hand\n\nmine too\n');
+  });
+
   it('runs on a tiny input and measures every configuration', () => {
     const rates = stepRates(2, 2, 1);
     expect(rates.map((r) => r.label)).toHaveLength(4);
