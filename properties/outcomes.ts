@@ -95,7 +95,9 @@ export function outcomeProblems(s: Scenario, r: ScenarioResult, profile: Profile
         // O_CREAT: the name may exist (O_EXCL: EEXIST) or be a directory (EISDIR), and the
         // server's CREATE (or its MKNOD fallback) may refuse
         const creat = op.flags.includes('O_CREAT') && ['EEXIST', 'EISDIR', 'EACCES', createErrno(s, fs)].includes(ret);
-        if (!ok.has(ret) && !creat) {
+        // O_NOFOLLOW on a symbolic link (may_open): ELOOP, before any request
+        const nofollow = op.flags.includes('O_NOFOLLOW') && ret === 'ELOOP';
+        if (!ok.has(ret) && !creat && !nofollow) {
           out.push({
             kind: 'outcome:open-errno',
             message: `${t.name}[${res.op}] ${describeOp(op)} failed with ${ret}: open(2) of a FUSE file may fail only with ${[...ok].join(', ')} (an internal errno must become EIO)`,
