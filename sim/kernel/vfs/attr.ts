@@ -5,8 +5,8 @@ import { call, entry, kfunc, ret, tail } from '../exec.ts';
 import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { ATTR_CTIME, ATTR_FILE, ATTR_MODE, ATTR_MTIME, ATTR_OPEN, ATTR_SIZE, s_type, type IattrA } from './fs.ts';
-import { resolvePath } from './namei.ts';
-import { walk_get, walk_ret, type WalkL } from './namespace.ts';
+import { path_lookup } from './namei.ts';
+import { walk_ret, type WalkL } from './namespace.ts';
 import { fdget, fdput } from './file.ts';
 
 /** The capability xattr file_remove_privs asks about (XATTR_NAME_CAPS). */
@@ -115,12 +115,7 @@ export const sys_truncate = entry(
   kfunc<{ path: string; size: number }, PathAttrL & { size: number }>('sys_truncate', 'fs/open.c', {
     start(c, l) {
       if (l.size < 0) return walk_ret(c, l, neg('EINVAL'));
-      const r = resolvePath(c.w, l.path);
-      if (!r) return walk_ret(c, l, neg('ENOENT'));
-      walk_get(c, l, r.sb);
-      l.sb = r.sb.id;
-      l.name = r.name;
-      return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+      return path_lookup(c, l, 'found');
     },
     found(c, l) {
       if (l.inode < 0) return walk_ret(c, l, l.inode);
@@ -143,12 +138,7 @@ export const sys_chmod = entry(
   'chmod',
   kfunc<{ path: string; mode: number }, PathAttrL & { mode: number }>('sys_chmod', 'fs/open.c', {
     start(c, l) {
-      const r = resolvePath(c.w, l.path);
-      if (!r) return walk_ret(c, l, neg('ENOENT'));
-      walk_get(c, l, r.sb);
-      l.sb = r.sb.id;
-      l.name = r.name;
-      return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+      return path_lookup(c, l, 'found');
     },
     found(c, l) {
       if (l.inode < 0) return walk_ret(c, l, l.inode);

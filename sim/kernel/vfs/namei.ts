@@ -23,6 +23,20 @@ export function resolvePath(w: World, path: string): Resolved | null {
   return { sb, name: m[2] ?? '' };
 }
 
+/**
+ * The path walk to its last name (path_lookupat without following a trailing link): resolve
+ * "/<mount>/<name>", hold the mount (walk_get), and ask its filesystem's ->lookup; the walk
+ * goes on at `next` with the inode (or -errno) in l.inode. ENOENT when no mount has the path.
+ */
+export function path_lookup(c: Ctx, l: WalkL & { path: string; sb: number; name: string }, next: string): Next {
+  const r = resolvePath(c.w, l.path);
+  if (!r) return walk_ret(c, l, neg('ENOENT'));
+  walk_get(c, l, r.sb);
+  l.sb = r.sb.id;
+  l.name = r.name;
+  return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, next, 'inode');
+}
+
 /** MAXSYMLINKS: how many symbolic links one walk follows before ELOOP */
 export const MAXSYMLINKS = 40;
 

@@ -3,10 +3,10 @@ import { call, entry, kfunc, ret } from '../exec.ts';
 import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { s_type } from './fs.ts';
-import { follow_link, link_path, resolvePath } from './namei.ts';
+import { follow_link, link_path, path_lookup } from './namei.ts';
 import { fdput } from './file.ts';
 import { get_file } from './file_table.ts';
-import { walk_get, walk_ret, type WalkL } from './namespace.ts';
+import { walk_ret, type WalkL } from './namespace.ts';
 
 interface StatA {
   path: string;
@@ -51,12 +51,7 @@ export const sys_stat = entry(
   'stat',
   kfunc<StatA, StatL>('sys_stat', 'fs/stat.c', {
     start(c, l) {
-      const r = resolvePath(c.w, l.path);
-      if (!r) return walk_ret(c, l, neg('ENOENT'));
-      walk_get(c, l, r.sb);
-      l.sb = r.sb.id;
-      l.name = r.name;
-      return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+      return path_lookup(c, l, 'found');
     },
     found(c, l) {
       if (l.inode < 0) return walk_ret(c, l, l.inode);
@@ -100,12 +95,7 @@ export const sys_readlink = entry(
   'readlink',
   kfunc<{ path: string }, ReadlinkL>('sys_readlink', 'fs/stat.c', {
     start(c, l) {
-      const r = resolvePath(c.w, l.path);
-      if (!r) return walk_ret(c, l, neg('ENOENT'));
-      walk_get(c, l, r.sb);
-      l.sb = r.sb.id;
-      l.name = r.name;
-      return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+      return path_lookup(c, l, 'found');
     },
     found(c, l) {
       if (l.inode < 0) return walk_ret(c, l, l.inode);

@@ -1,10 +1,9 @@
 // fs/statfs.c: statfs(2): the path walk, then the filesystem's ->statfs of that inode.
 import { call, entry, kfunc } from '../exec.ts';
 import type { Ptr } from '../state.ts';
-import { neg } from '../lib/errno.ts';
 import { s_type } from './fs.ts';
-import { resolvePath } from './namei.ts';
-import { walk_get, walk_ret, type WalkL } from './namespace.ts';
+import { path_lookup } from './namei.ts';
+import { walk_ret, type WalkL } from './namespace.ts';
 
 interface StatfsL extends WalkL {
   path: string;
@@ -19,12 +18,7 @@ export const sys_statfs = entry(
   'statfs',
   kfunc<{ path: string }, StatfsL>('sys_statfs', 'fs/statfs.c', {
     start(c, l) {
-      const r = resolvePath(c.w, l.path);
-      if (!r) return walk_ret(c, l, neg('ENOENT'));
-      walk_get(c, l, r.sb);
-      l.sb = r.sb.id;
-      l.name = r.name;
-      return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
+      return path_lookup(c, l, 'found');
     },
     found(c, l) {
       if (l.inode < 0) return walk_ret(c, l, l.inode);
