@@ -21,7 +21,7 @@ const MODEL_ONLY_OPS: Record<string, string> = {
 };
 /** Ops not run on the real side and not compared: model-only checks and orderings. */
 const NOT_COMPARED = new Set(['assert', 'wait']);
-const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fsync', 'fdatasync', 'fallocate', 'lseek', 'copy_file_range', 'sendfile', 'fstat', 'sleep', 'mread', 'mwrite', 'flock', 'lock', 'mknod', 'mkdir', 'unlink', 'rmdir', 'rename', 'opendir', 'getdents', 'readlink', 'drop_caches']);
+const USER_OPS = new Set(['open', 'read', 'write', 'splice_read', 'splice_write', 'mmap', 'munmap', 'close', 'stat', 'abort', 'mount', 'ftruncate', 'truncate', 'chmod', 'statfs', 'fsync', 'fdatasync', 'fallocate', 'lseek', 'copy_file_range', 'sendfile', 'fstat', 'sleep', 'mread', 'mwrite', 'flock', 'lock', 'mknod', 'mkdir', 'unlink', 'rmdir', 'rename', 'opendir', 'getdents', 'readlink', 'symlink', 'drop_caches']);
 // a server thread's ops go through the helper that holds its /dev/fuse (an "ioctl" without a
 // "dev" is issued on that device with a NULL argument); a forked child's through the helper's child
 const SERVER_OPS = new Set(['open', 'backing_open', 'backing_close', 'ioctl', 'close', 'abort', 'mount', 'open_dev_fuse', 'clone', 'capset', 'socket', 'pipe', 'init_reply', 'umount']);

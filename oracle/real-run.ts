@@ -613,6 +613,10 @@ async function userOp(
     case 'readlink':
       line = ['readlink', realPath(op.path)];
       break;
+    case 'symlink':
+      // a relative target is kept as it is on both sides
+      line = ['symlink', op.target, realPath(op.path)];
+      break;
     case 'getdents':
       line = ['getdents', arg(op.fd), op.count];
       break;

@@ -173,6 +173,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'ns-readdir-cache-dir',
     'ns-negative-dentry',
     'fuse-symlinks-readlink',
+    'fuse-symlink-create',
   ],
   '2. open modes and syscalls users make': [
     'open-modes-wronly-append',

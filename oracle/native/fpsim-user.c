@@ -275,6 +275,10 @@ static int run_one(int argc, char **argv, int a, int i)
 		free(dbuf);
 		errno = e;
 		a += 3;
+	} else if (!strcmp(op, "symlink")) {
+		need(argc, a, 2, op);
+		ret = symlink(argv[a + 1], argv[a + 2]);
+		a += 3;
 	} else if (!strcmp(op, "readlink")) {
 		/* readlink(2) into a page: the result is the target's length, the data the target */
 		need(argc, a, 1, op);

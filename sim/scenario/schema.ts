@@ -223,6 +223,8 @@ export const OpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('rmdir'), path, ...common }).strict(),
   /** rename(2) of path to `to`; renameat2(2) with RENAME_NOREPLACE / RENAME_EXCHANGE when flags are given */
   z.object({ op: z.literal('rename'), path, to: path, flags: z.array(z.enum(['noreplace', 'exchange'])).default([]), ...common }).strict(),
+  /** symlink(2): a symbolic link `path` whose target is `target` (kept as given: relative to the link's directory, or a path of the model) */
+  z.object({ op: z.literal('symlink'), target: z.string().min(1).max(4095), path, ...common }).strict(),
   /** readlink(2) into a page-sized buffer: returns the target's length, the target as data */
   z.object({ op: z.literal('readlink'), path, ...common }).strict(),
   /** opendir(3) without its fstat: open(path, O_RDONLY|O_NONBLOCK|O_DIRECTORY|O_CLOEXEC); returns the fd */

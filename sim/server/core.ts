@@ -57,7 +57,7 @@ export interface ServerRequest {
 const SYNC_OPS = ['FSYNC', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'COPY_FILE_RANGE', 'COPY_FILE_RANGE_64'];
 
 /** Opcodes the server decodes; everything else is answered ENOSYS (or not at all). */
-const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW', 'CREATE', 'MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR', 'READLINK']);
+const DECODED = new Set(['INIT', 'LOOKUP', 'GETATTR', 'SETATTR', 'GETXATTR', 'OPEN', 'RELEASE', 'READ', 'WRITE', 'FLUSH', 'DESTROY', 'GETLK', 'SETLK', 'SETLKW', 'CREATE', 'MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR', 'READLINK', 'SYMLINK']);
 for (const n of SYNC_OPS) DECODED.add(n);
 
 /** Requests the kernel expects no reply to. */
@@ -129,12 +129,13 @@ function noBigints(v: unknown): unknown {
 }
 
 /** Byte arrays become strings (and wide numbers strings) so a request stays plain data. */
-function plain(arg: { op: string; arg?: unknown; data?: Uint8Array; name?: string; oldname?: string; newname?: string }): Record<string, unknown> {
+function plain(arg: { op: string; arg?: unknown; data?: Uint8Array; name?: string; oldname?: string; newname?: string; target?: string }): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(noBigints(arg.arg) as object) };
   if (arg.data) out['data'] = new TextDecoder().decode(arg.data);
   if (arg.name !== undefined) out['name'] = arg.name;
   if (arg.oldname !== undefined) out['oldname'] = arg.oldname;
   if (arg.newname !== undefined) out['newname'] = arg.newname;
+  if (arg.target !== undefined) out['target'] = arg.target;
   return out;
 }
 
@@ -293,6 +294,15 @@ export function simpleReply(s: ServerState, env: ServerEnv, req: ServerRequest):
         return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, e));
       }
       return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, entryOut(s, env, name)));
+    }
+    case 'SYMLINK': {
+      // passthrough_hp's sfs_symlink (symlinkat): a new name holding the target (EEXIST if taken)
+      const a = req.arg as { name: string; target: string };
+      if (req.nodeid !== FUSE_ROOT_ID) return encodeReply(u, neg('EACCES'), null);
+      if (fileData(s, env, a.name)) return encodeReply(u, neg('EEXIST'), null);
+      makeName(s, a.name, 0o120777);
+      s.policy.files[a.name] = { ...s.policy.files[a.name], data: a.target };
+      return encodeReply(u, 0, encode(FUSE_ENTRY_OUT, entryOut(s, env, a.name)));
     }
     case 'READLINK': {
       // passthrough_hp's sfs_readlink (readlinkat): a symbolic link's target, which is what the

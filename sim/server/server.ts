@@ -116,7 +116,7 @@ const fuse_session_loop = kfunc<LoopA, LoopL>('fuse_session_loop', 'libfuse lib/
   ...Object.fromEntries(
     [
       ...['LOOKUP', 'GETATTR', 'READ', 'WRITE', 'FLUSH', 'FORGET', 'BATCH_FORGET', 'DESTROY', 'GETXATTR', 'SETATTR', 'STATFS', 'INTERRUPT', 'GETLK', 'SETLK', 'SETLKW'],
-      ...['MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR', 'READLINK'],
+      ...['MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'OPENDIR', 'READDIR', 'READDIRPLUS', 'RELEASEDIR', 'READLINK', 'SYMLINK'],
       // fsync, fallocate, lseek, copy_file_range: answered by policy
       ...['FSYNC', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'COPY_FILE_RANGE', 'COPY_FILE_RANGE_64'],
     ].map((n) => [

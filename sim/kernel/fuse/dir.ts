@@ -6,7 +6,7 @@ import type { Ctx } from '../ctx.ts';
 import type { FileObj, FuseFileObj, FuseInodeObj, FuseSb, Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { setField } from '../lib/once.ts';
-import { decodeReplyArg, cstring, encodeNameBody, encodeNamedRequest, encodeRename2Body, encodeRenameBody } from '../../wire/messages.ts';
+import { decodeReplyArg, cstring, encodeNameBody, encodeNamedRequest, encodeRename2Body, encodeRenameBody, encodeSymlinkBody } from '../../wire/messages.ts';
 import { encode, FUSE_CREATE_IN, FUSE_GETATTR_IN, FUSE_MKDIR_IN, FUSE_MKNOD_IN, FUSE_OPEN_IN, FUSE_SETATTR_IN, zeroValue } from '../../wire/structs.ts';
 import { FATTR, FOPEN, FUSE_GETATTR_FH, FUSE_OPCODE, FUSE_ROOT_ID } from '../../wire/uapi.ts';
 import { ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FILE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_OPEN, ATTR_SIZE, ATTR_TIMES_SET, ATTR_UID, type IattrA } from '../vfs/fs.ts';
@@ -385,6 +385,7 @@ export const fuse_setattr = kfunc<IattrA, SetattrL>('fuse_setattr', 'fs/fuse/dir
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
 
 /** invalid_nodeid: 0, or the root's (a reply may not name the root as a new entry) */
 function invalid_nodeid(nodeid: number): boolean {
@@ -481,6 +482,22 @@ export const fuse_mkdir = kfunc<{ sb: number; name: string; mode: number }, Entr
     l.type = S_IFDIR;
     const body = encodeNamedRequest(FUSE_MKDIR_IN, { mode: l.mode & ~CURRENT_UMASK, umask: CURRENT_UMASK }, l.name);
     return fuse_request_wait(c, l, fc, FUSE_OPCODE.MKDIR, FUSE_ROOT_ID, body, 'reply');
+  },
+  reply(c, l) {
+    return ret(create_new_entry(c, l));
+  },
+});
+
+/**
+ * fuse_symlink: SYMLINK with the new name and the target (both NUL-terminated), then
+ * create_new_entry as for mknod: the reply's entry must be a symbolic link (else EIO).
+ */
+export const fuse_symlink = kfunc<{ sb: number; name: string; target: string }, EntryL & { target: string }>('fuse_symlink', 'fs/fuse/dir.c', {
+  start(c, l) {
+    const fc = connOfSb(c, l.sb);
+    l.fc = fc.ptr;
+    l.type = S_IFLNK;
+    return fuse_request_wait(c, l, fc, FUSE_OPCODE.SYMLINK, FUSE_ROOT_ID, encodeSymlinkBody(l.name, l.target), 'reply');
   },
   reply(c, l) {
     return ret(create_new_entry(c, l));

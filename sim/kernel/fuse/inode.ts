@@ -15,7 +15,7 @@ import { FILESYSTEM_MAX_STACK_DEPTH } from '../vfs/super.ts';
 import { register_filesystem } from '../vfs/fs.ts';
 import { fuse_abort_conn, fuse_dev_open, fuse_queue_forget, fuse_queue_request } from './dev.ts';
 import { fuse_backing_files_free, fuse_backing_put } from './backing.ts';
-import { d_drop_negative, fuse_get_link, fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
+import { d_drop_negative, fuse_get_link, fuse_symlink, fuse_atomic_open, fuse_getattr, fuse_lookup, fuse_mkdir, fuse_mknod, fuse_rename2, fuse_setattr, fuse_statfs, fuse_unlink } from './dir.ts';
 import { fuse_getxattr } from './xattr.ts';
 import { FUSE_DIR_FOPS, FUSE_FOPS } from './file.ts';
 import { locks_free_lock_context } from '../vfs/locks.ts';
@@ -381,6 +381,7 @@ export function fuse_init() {
     },
     atomic_open: fuse_atomic_open,
     i_mknod: fuse_mknod,
+    i_symlink: fuse_symlink,
     i_mkdir: fuse_mkdir,
     i_unlink: fuse_unlink,
     i_rename: fuse_rename2,

@@ -193,6 +193,16 @@ const shmem_mknod = kfunc<{ sb: number; name: string; mode: number; rdev: number
   },
 });
 
+/** shmem_symlink: a new inode of type link, its target kept (inline, as short links are) */
+const shmem_symlink = kfunc<{ sb: number; name: string; target: string }>('shmem_symlink', 'mm/shmem.c', {
+  start(c, l) {
+    const sb = plain(c.w.sbs[l.sb]!);
+    const r = shmem_new(c, sb, l.name, 'lnk');
+    if (r === 0) sb.files[l.name]!.target = l.target;
+    return ret(r);
+  },
+});
+
 const shmem_mkdir = kfunc<{ sb: number; name: string; mode: number }>('shmem_mkdir', 'mm/shmem.c', {
   start(c, l) {
     return ret(shmem_new(c, plain(c.w.sbs[l.sb]!), l.name, 'dir'));
@@ -267,6 +277,7 @@ export function shmem_init() {
       return 0;
     },
     i_mknod: shmem_mknod,
+    i_symlink: shmem_symlink,
     i_mkdir: shmem_mkdir,
     i_unlink: shmem_unlink,
     i_rename: shmem_rename2,

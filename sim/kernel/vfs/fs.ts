@@ -254,6 +254,8 @@ export interface FileSystemType {
    * relative to the link's directory (the filesystem's root: the model's directories are flat).
    */
   i_get_link?: KFunc<{ sb: number; name: string; inode: Ptr }>;
+  /** i_op->symlink (vfs_symlink; the VFS checked the name is free): a symbolic link to `target`; 0 or -errno */
+  i_symlink?: KFunc<{ sb: number; name: string; target: string }>;
   /** i_op->get_link: the target of a symbolic link (a path of the model), or null if `name` is none */
   get_link?(w: World, sb: SuperBlock, name: string): string | null;
   /**

@@ -80,6 +80,8 @@ export const S_IFBLK = 0o060000;
 
 interface CreateL extends WalkL {
   path: string;
+  /** symlink(2): the link's target */
+  target: string;
   mode: number;
   rdev: number;
   dir: boolean;
@@ -96,7 +98,7 @@ interface CreateL extends WalkL {
  * (EINVAL), a type of 0 is S_IFREG; the mode loses the umask (mode_strip_umask, no POSIX
  * ACLs); then ->mknod or ->mkdir.
  */
-function createSteps(what: 'mknod' | 'mkdir') {
+function createSteps(what: 'mknod' | 'mkdir' | 'symlink') {
   return {
     start(c: Ctx, l: CreateL) {
       const r = resolvePath(c.w, l.path);
@@ -113,6 +115,10 @@ function createSteps(what: 'mknod' | 'mkdir') {
       const sb = c.w.sbs[l.sb]!;
       const type = s_type(sb);
       if (type.readonly(sb)) return walk_ret(c, l, neg('EROFS'));
+      if (what === 'symlink') {
+        if (!type.i_symlink) return walk_ret(c, l, neg('EPERM'));
+        return call(type.i_symlink, { sb: l.sb, name: l.name, target: l.target }, 'done', 'r');
+      }
       if (what === 'mkdir') {
         if (!type.i_mkdir) return walk_ret(c, l, neg('EPERM'));
         return call(type.i_mkdir, { sb: l.sb, name: l.name, mode: l.mode & 0o7777 & ~CURRENT_UMASK }, 'done', 'r');
@@ -136,6 +142,9 @@ export const sys_mknod = entry('mknod', kfunc<{ path: string; mode: number; rdev
 
 /** mkdir(2) */
 export const sys_mkdir = entry('mkdir', kfunc<{ path: string; mode: number }, CreateL>('sys_mkdirat', 'fs/namei.c', createSteps('mkdir')));
+
+/** symlink(2) (do_symlinkat): a symbolic link `path` to `target`, which is kept as given. */
+export const sys_symlink = entry('symlink', kfunc<{ path: string; target: string }, CreateL>('sys_symlinkat', 'fs/namei.c', createSteps('symlink')));
 
 interface UnlinkL extends WalkL {
   path: string;

@@ -128,7 +128,7 @@ export const sys_open = entry(
           return call(type.i_get_link, { sb: l.sb, name: l.name, inode: l.inode }, 'link', 'r');
         } else {
           const target = type.get_link?.(c.w, sb, l.name) ?? null;
-          if (target !== null) return follow_link(c, l, target);
+          if (target !== null) return follow_link(c, l, link_path(sb, target));
         }
       }
       const write = fmodeWrite(l.flags);

@@ -61,7 +61,7 @@ export const sys_stat = entry(
       const lnk = type.inodeKind(c.w, sb, l.name) === 'lnk';
       if (lnk && type.i_get_link) return call(type.i_get_link, { sb: l.sb, name: l.name, inode: l.inode }, 'link', 'r');
       const target = lnk ? (type.get_link?.(c.w, sb, l.name) ?? null) : null;
-      if (target !== null) return follow_link(c, l, target);
+      if (target !== null) return follow_link(c, l, link_path(sb, target));
       type.pathGet?.(c, l.inode);
       return call(type.getattr, { sb: l.sb, name: l.name, inode: l.inode, cached: !!l.cached }, 'done', 'r');
     },
