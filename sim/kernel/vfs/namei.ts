@@ -49,12 +49,37 @@ export function link_path(sb: SuperBlock, target: string): string {
   return target.startsWith('/') ? target : `/${sb.name}/${target}`;
 }
 
-/** pick_link: the walk goes on at the link's target (its `start` label), or ELOOP after MAXSYMLINKS. */
-export function follow_link(c: Ctx, l: WalkL & { links?: number; path: string }, target: string): Next {
+/** The walk goes on at the link's target (its `start` label), or ELOOP after MAXSYMLINKS. */
+function follow_link(c: Ctx, l: WalkL & { links?: number; path: string }, target: string): Next {
   l.links = (l.links ?? 0) + 1;
   if (l.links > MAXSYMLINKS) return walk_ret(c, l, neg('ELOOP'));
   l.path = target;
   return goto('start');
+}
+
+/** What a walk that may follow a trailing link keeps. */
+type LinkWalkL = WalkL & { links?: number; path: string; sb: number; name: string; inode: number; r: number };
+
+/**
+ * step_into -> pick_link at a trailing symbolic link: its target through ->get_link. A
+ * filesystem that knows it (get_link) is followed at once; one that must ask (i_get_link:
+ * FUSE's READLINK) is called, and the walk goes on at `next`, which ends in picked_link.
+ * null when the filesystem gives no target (the walk stays at the link).
+ */
+export function pick_link(c: Ctx, l: LinkWalkL, next: string): Next | null {
+  const sb = c.w.sbs[l.sb]!;
+  const type = s_type(sb);
+  if (type.i_get_link) return call(type.i_get_link, { sb: l.sb, name: l.name, inode: l.inode }, next, 'r');
+  const target = type.get_link?.(c.w, sb, l.name) ?? null;
+  return target === null ? null : follow_link(c, l, link_path(sb, target));
+}
+
+/** After ->get_link asked: its -errno ends the walk, else the walk follows the target it left in c.data. */
+export function picked_link(c: Ctx, l: LinkWalkL): Next {
+  const target = c.data ?? '';
+  c.data = undefined;
+  if (l.r < 0) return walk_ret(c, l, l.r);
+  return follow_link(c, l, link_path(c.w.sbs[l.sb]!, target));
 }
 
 /** include/linux/namei.h: the walk's intent, which ->d_revalidate may look at */

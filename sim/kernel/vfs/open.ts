@@ -4,7 +4,7 @@ import type { FileObj, Ptr } from '../state.ts';
 import { fmodeRead, fmodeWrite, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC } from './fcntl.ts';
 import { neg } from '../lib/errno.ts';
 import { EMPTY_FOPS, f_op, s_type } from './fs.ts';
-import { CURRENT_UMASK, follow_link, link_path, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, resolvePath, S_IFREG } from './namei.ts';
+import { CURRENT_UMASK, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, pick_link, picked_link, resolvePath, S_IFREG } from './namei.ts';
 import { alloc_file, discard_file, fput } from './file_table.ts';
 import { fd_install } from './file.ts';
 import { handle_truncate } from './attr.ts';
@@ -100,10 +100,7 @@ export const sys_open = entry(
       return goto('found');
     },
     link(c, l) {
-      const target = c.data ?? '';
-      c.data = undefined;
-      if (l.r < 0) return walk_ret(c, l, l.r);
-      return follow_link(c, l, link_path(c.w.sbs[l.sb]!, target));
+      return picked_link(c, l);
     },
     found(c, l) {
       if (l.inode < 0) return walk_ret(c, l, l.inode);
@@ -124,11 +121,9 @@ export const sys_open = entry(
         // filesystem may have to ask for the target (->get_link: FUSE's READLINK)
         if (l.flags & O_NOFOLLOW) {
           if (!opath) return walk_ret(c, l, neg('ELOOP'));
-        } else if (type.i_get_link) {
-          return call(type.i_get_link, { sb: l.sb, name: l.name, inode: l.inode }, 'link', 'r');
         } else {
-          const target = type.get_link?.(c.w, sb, l.name) ?? null;
-          if (target !== null) return follow_link(c, l, link_path(sb, target));
+          const next = pick_link(c, l, 'link');
+          if (next) return next;
         }
       }
       const write = fmodeWrite(l.flags);

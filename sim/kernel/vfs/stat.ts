@@ -3,7 +3,7 @@ import { call, entry, kfunc, ret } from '../exec.ts';
 import type { Ptr } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { s_type } from './fs.ts';
-import { follow_link, link_path, path_lookup } from './namei.ts';
+import { path_lookup, pick_link, picked_link } from './namei.ts';
 import { fdput } from './file.ts';
 import { get_file } from './file_table.ts';
 import { walk_ret, type WalkL } from './namespace.ts';
@@ -58,18 +58,15 @@ export const sys_stat = entry(
       const sb = c.w.sbs[l.sb]!;
       const type = s_type(sb);
       // stat(2) follows a trailing symlink (LOOKUP_FOLLOW); a filesystem may have to ask for its target
-      const lnk = type.inodeKind(c.w, sb, l.name) === 'lnk';
-      if (lnk && type.i_get_link) return call(type.i_get_link, { sb: l.sb, name: l.name, inode: l.inode }, 'link', 'r');
-      const target = lnk ? (type.get_link?.(c.w, sb, l.name) ?? null) : null;
-      if (target !== null) return follow_link(c, l, link_path(sb, target));
+      if (type.inodeKind(c.w, sb, l.name) === 'lnk') {
+        const next = pick_link(c, l, 'link');
+        if (next) return next;
+      }
       type.pathGet?.(c, l.inode);
       return call(type.getattr, { sb: l.sb, name: l.name, inode: l.inode, cached: !!l.cached }, 'done', 'r');
     },
     link(c, l) {
-      const target = c.data ?? '';
-      c.data = undefined;
-      if (l.r < 0) return walk_ret(c, l, l.r);
-      return follow_link(c, l, link_path(c.w.sbs[l.sb]!, target));
+      return picked_link(c, l);
     },
     done(c, l) {
       s_type(c.w.sbs[l.sb]!).pathPut?.(c, l.inode);
