@@ -85,9 +85,12 @@ function judge(expect: ScenarioOp['expect'], ret: number | string | undefined, d
  * on the real kernel takes a server that lags. Every other interleaving is the explorer's.
  */
 const sequentialForgetsFirst: Scheduler = (w, r) => {
-  for (const o of Object.values(w.heap)) {
-    if (o.type !== 'fuse_conn' || !o.pending.some((q) => q.opcode === FUSE_OPCODE.FORGET)) continue;
-    const server = r.find((t) => t.role === 'daemon' && t.proc === `server:${o.name}`);
+  // the connections are the FUSE superblocks' (a handful), not a walk of the heap at every pick
+  for (const sb of w.sbs) {
+    if (sb.kind !== 'fuse') continue;
+    const fc = w.heap[sb.conn];
+    if (fc?.type !== 'fuse_conn' || !fc.pending.some((q) => q.opcode === FUSE_OPCODE.FORGET)) continue;
+    const server = r.find((t) => t.role === 'daemon' && t.proc === `server:${fc.name}`);
     if (server) return server.name;
   }
   return sequential(w, r);
