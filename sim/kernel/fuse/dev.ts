@@ -107,7 +107,7 @@ export function fuse_dev_read(c: Ctx, fc: FuseConnObj, dev?: Ptr): Uint8Array | 
     const batch = fc.forgetBatch ?? 0;
     let next = batch - 1;
     if (batch <= 0 && next <= -8) next = 16;
-    if (next === 0) delete fc.forgetBatch;
+    if (next === 0) delete fc.forgetBatch; // absent is 0: a connection that never needed it keeps its state
     else fc.forgetBatch = next;
     if (batch > 0) return fuse_read_forget(c, fc);
   }
@@ -133,17 +133,18 @@ function fuse_read_forget(c: Ctx, fc: FuseConnObj): Uint8Array {
     return { nodeid: q.header.nodeid, nlookup: Number(new DataView(q.body.buffer, q.body.byteOffset).getBigUint64(0, true)) };
   };
   if (fc.minor < 16 || forgets.length === 1) {
+    // fuse_read_single_forget: the forget as queued, with its unique now (in_header.unique at byte 8)
     const r = forgets[0]!;
     fc.pending.splice(fc.pending.indexOf(r), 1);
-    const f = one(r);
-    const body = new Uint8Array(8);
-    new DataView(body.buffer).setBigUint64(0, BigInt(f.nlookup), true);
-    if (c.record) c.emit('wire', `${name(fc)}: server reads FORGET unique=${unique} nodeid=${f.nodeid}`);
-    return encodeRequest({ opcode: FUSE_OPCODE.FORGET, unique, nodeid: f.nodeid, uid: 0, gid: 0, pid: 0 }, body);
+    const bytes = fromHex(r.bytes);
+    new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(8, BigInt(unique), true);
+    if (c.record) c.emit('wire', `${name(fc)}: server reads FORGET unique=${unique} nodeid=${one(r).nodeid}`);
+    return bytes;
   }
   // (nbytes - in_header - fuse_batch_forget_in) / sizeof(fuse_forget_one) for libfuse's buffer
   const taken = forgets.slice(0, Math.floor((131072 + 4096 - 40 - 8) / 16));
-  fc.pending = fc.pending.filter((r) => !taken.includes(r));
+  const gone = new Set(taken);
+  fc.pending = fc.pending.filter((r) => !gone.has(r));
   const bytes = encodeRequest({ opcode: FUSE_OPCODE.BATCH_FORGET, unique, nodeid: 0, uid: 0, gid: 0, pid: 0 }, encodeBatchForgetBody(taken.map(one)));
   if (c.record) c.emit('wire', `${name(fc)}: server reads BATCH_FORGET unique=${unique} (${taken.length} forgets)`);
   return bytes;
