@@ -5,6 +5,7 @@ import type { World, FuseBackingObj } from '../sim/kernel/state.ts';
 import type { ScenarioResult } from '../sim/scenario/run-scenario.ts';
 import { idr_ids } from '../sim/kernel/lib/idr.ts';
 import { wantColor } from './progress.ts';
+import type { ExploreResult } from '../sim/explore/explore.ts';
 
 const useColor = wantColor(process.stdout);
 const paint = (code: number) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -72,4 +73,12 @@ export function formatVerdict(r: ScenarioResult): string[] {
   for (const p of r.serverProblems) out.push(`${red('BAD')} ${p}`);
   out.push(r.passed ? green(bold(`PASS ${r.name}`)) : red(bold(`FAIL ${r.name}`)));
   return out;
+}
+
+/** What symmetry reduction did: the groups, and how many states the representatives stand for. */
+export function symmetryLine(y: ExploreResult['symmetry'] | undefined, states: number): string {
+  if (!y || !y.on) return `symmetry: ${y?.why ?? 'not recorded'}`;
+  const groups = y.groups.map((g) => g.join(' ~ ')).join('; ');
+  const rep = y.represented === null ? 'how many states they stand for is not known (the shards overlapped)' : `they stand for ${y.represented} states (reduction ${(y.represented / Math.max(1, states)).toFixed(2)}x)`;
+  return `symmetry: ${groups} interchangeable (${y.order} renamings); each state explored is one of its orbit; ${rep}`;
 }

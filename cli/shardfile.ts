@@ -16,6 +16,8 @@ interface ExploreJob {
   kernel: string;
   mutants: string[];
   por: boolean;
+  /** symmetry reduction asked for (shards must agree: their fingerprints are of representatives or of states) */
+  symmetry: boolean;
   depth: number | null;
   frontier: number | null;
   bitstate: number | null;
@@ -33,7 +35,7 @@ export function exploreShardFile(scenarioFile: string, r: ExploreResult, o: Expl
   return {
     format: SHARD_FORMAT,
     command: 'explore',
-    job: { scenario: scenarioFile, kernel: r.kernel, mutants: r.mutants, por: r.por, depth: o.depth ?? null, frontier: o.frontier ?? null, bitstate: o.bitstate ?? null },
+    job: { scenario: scenarioFile, kernel: r.kernel, mutants: r.mutants, por: r.por, symmetry: o.symmetry ?? true, depth: o.depth ?? null, frontier: o.frontier ?? null, bitstate: o.bitstate ?? null },
     // the shard asked for (--shard or the environment); --workers k merged its k shards: the whole job
     shard: o.shard && o.shard.count > 1 ? { index: o.shard.index, count: o.shard.count } : { index: 0, count: 1 },
     result: r,

@@ -119,7 +119,7 @@ describe('the explorer counts on bench/reference are pinned', () => {
   ];
   for (const [mutants, por, counts, findings] of GROWTH3) {
     it(`the growth family at 3 tasks${mutants.length ? ` --mutant ${mutants.join(',')}` : ''}${por ? '' : ' --no-por'}`, () => {
-      const r = explore(growthScenario(3), { mutants, por });
+      const r = explore(growthScenario(3), { mutants, por, symmetry: false });
       expect([r.states, r.transitions, r.pruned, r.maxDepth, r.terminals]).toEqual(counts);
       expect(r.findings.map((f) => `${f.kind}@${f.depth}`)).toEqual(findings);
     });
@@ -189,13 +189,71 @@ describe('the reduction and the hashing lose nothing', () => {
         { name: 'u2', ops: [{ op: 'open', path: '/lower/a' }] },
       ],
     });
-    const r = explore(s, { por: false });
+    const r = explore(s, { por: false, symmetry: false }); // (with symmetry, "u1 done" and "u2 done" are one state)
     expect(r.states).toBe(4); // before, u1 done, u2 done, both done
     expect(r.transitions).toBe(4);
     expect(r.findings).toEqual([]);
     // and the canonical form does not depend on key order either
     const w = initialWorld(lookupVsClose);
     expect(stateKey(digestOf(components(w, new Slots())), '')).toBe(stateKey(digestOf(components(structuredClone(w), new Slots())), ''));
+  });
+});
+
+describe('symmetry reduction: interchangeable users, one state per orbit', () => {
+  // growth-3: user1 and user2 run the same program; growth-4: user1..user3
+  const GROWTH3_SYM: [string[], boolean, number, number, string[]][] = [
+    // mutants, por, states explored, the no-symmetry count they stand for, findings
+    [[], true, 3667, 7326, []],
+    [[], false, 3667, 7326, []],
+    [['free-without-grace-period'], true, 4633, 9258, ['rcu-early-free@5', 'use-after-free@12']],
+    [['get-without-not-zero'], true, 4663, 9318, ['refcount-inc-from-zero@12', 'use-after-free@16', 'double-free@23']],
+    [['store-instead-of-xchg'], true, 3667, 7326, ['leak@21', 'refcount-owners@21']],
+  ];
+  for (const [mutants, por, states, represented, findings] of GROWTH3_SYM) {
+    it(`growth-3${mutants.length ? ` --mutant ${mutants.join(',')}` : ''}${por ? '' : ' --no-por'}: the representatives stand for exactly the states of the search without symmetry, and find the same violations at the same depth`, () => {
+      const r = explore(growthScenario(3), { mutants, por });
+      expect(r.symmetry).toMatchObject({ on: true, groups: [['user1', 'user2']], order: 2 });
+      expect([r.states, r.symmetry.represented]).toEqual([states, represented]);
+      expect(r.findings.map((f) => `${f.kind}@${f.depth}`)).toEqual(findings);
+      // the same counts without symmetry (pinned above): the orbits add up to them
+      const plain = explore(growthScenario(3), { mutants, por, symmetry: false });
+      expect(plain.states).toBe(represented);
+      expect(plain.findings.map((f) => `${f.kind}@${f.depth}`)).toEqual(findings);
+    });
+  }
+
+  it('a counterexample found with symmetry is a real schedule: fpsim run shows the violation', () => {
+    const s = growthScenario(3);
+    const r = explore(s, { mutants: ['free-without-grace-period'] });
+    const f = r.findings.find((x) => x.kind === 'use-after-free')!;
+    const ce = counterexample(s, JSON.parse(JSON.stringify(s)), f, { mutants: r.mutants, kernel: r.kernel });
+    expect(ce.reproduced).toBe(true);
+  });
+
+  it('--paranoid: every representative\'s incremental hash equals its full hash', () => {
+    const r = explore(growthScenario(3), { paranoid: true, maxStates: 1500 });
+    expect(r.symmetry.on).toBe(true);
+    expect(r.states).toBe(1500);
+  });
+
+  it('shards split the representatives: their union is the unsharded run\'s', () => {
+    const all = explore(growthScenario(3), { keepHashes: true });
+    const parts = [0, 1].map((index) => explore(growthScenario(3), { keepHashes: true, shard: { index, count: 2 }, frontier: 8 }));
+    expect(new Set(parts.flatMap((p) => p.hashes!))).toEqual(new Set(all.hashes));
+    const merged = merge(parts, 1);
+    expect(merged.states).toBe(all.states);
+    expect(merged.symmetry.on).toBe(true);
+  });
+
+  it('--no-symmetry, and scenarios without interchangeable tasks, say why symmetry is off', () => {
+    expect(explore(growthScenario(3), { symmetry: false, maxStates: 10 }).symmetry).toMatchObject({ on: false, why: 'off (--no-symmetry)', represented: 10 });
+    expect(explore(lookupVsClose).symmetry).toMatchObject({ on: false, why: 'no two user tasks run the same program with the same credentials' });
+    // a program that takes locks is not interchangeable: the lock table's owners and pids are not renamed
+    const raw = JSON.parse(JSON.stringify(growthScenario(3))) as { tasks: { ops: unknown[] }[] };
+    for (const t of raw.tasks.slice(1)) t.ops.push({ op: 'flock', fd: 3, type: 'ex' });
+    const locking = ScenarioSchema.parse(raw);
+    const why = explore(locking, { maxStates: 10 }).symmetry.why;
+    expect(why).toMatch(/^no interchangeable tasks: user1 takes flock locks/);
   });
 });
 

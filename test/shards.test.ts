@@ -13,6 +13,7 @@ import { shardFromEnv } from '../cli/shard.ts';
 import { InputError } from '../sim/scenario/load.ts';
 import { ROOT, runFpsim, type Run } from './cli-run.ts';
 import { testDir } from './tmp.ts';
+import { growthScenario } from '../bench/harness.ts';
 
 const REF = join(ROOT, 'bench', 'reference', 'lookup-vs-backing-close.json');
 
@@ -47,6 +48,27 @@ describe('shards as processes, merged', () => {
     const part = await fpsim(['merge', join(dir, 's0.json'), join(dir, 's2.json')]);
     expect(part.code).toBe(1);
     expect(part.stdout).toMatch(/shards missing: 1\/3/);
+  }, 120_000);
+
+  it('explore with symmetry: the line says what was merged; --no-symmetry turns it off; shards of one job must agree on it', async () => {
+    const dir = testDir('fpsim-sym-');
+    const file = join(dir, 'growth-3.json');
+    writeFileSync(file, JSON.stringify(growthScenario(3)));
+    const on = await fpsim(['explore', file, '--no-write']);
+    expect(on.code, on.stderr).toBe(0);
+    expect(on.stdout).toMatch(/^3667 distinct states/m);
+    expect(on.stdout).toContain('symmetry: user1 ~ user2 interchangeable (2 renamings); each state explored is one of its orbit; they stand for 7326 states (reduction 2.00x)');
+    const off = await fpsim(['explore', file, '--no-write', '--no-symmetry']);
+    expect(off.stdout).toMatch(/^7326 distinct states/m);
+    expect(off.stdout).toContain('symmetry: off (--no-symmetry)');
+    const [a, b] = await Promise.all([
+      fpsim(['explore', file, '--no-write', '--shard', '0/2', '--frontier', '8', '--result', join(dir, 'a.json')]),
+      fpsim(['explore', file, '--no-write', '--shard', '1/2', '--frontier', '8', '--no-symmetry', '--result', join(dir, 'b.json')]),
+    ]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    const mixed = await fpsim(['merge', join(dir, 'a.json'), join(dir, 'b.json')]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/a shard of another job .*"symmetry":false/);
   }, 120_000);
 
   it('check: 3 shards split the runs by index; merged, they are the unsharded campaign', async () => {

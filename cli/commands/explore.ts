@@ -7,7 +7,7 @@ import { InputError, loadScenario } from '../../sim/scenario/load.ts';
 import { PROFILE_NAMES } from '../../sim/kernel/profile.ts';
 import { checkOptions } from '../common.ts';
 import { checkOutputDir, checkOutputFile, optInt, workersRange } from '../args.ts';
-import { bold, dim } from '../narrate.ts';
+import { bold, dim, symmetryLine } from '../narrate.ts';
 import { progressLine } from '../progress.ts';
 import { defaultMaxStates, explore, type ExploreOptions, type ExploreResult, type Progress, type StopReason } from '../../sim/explore/explore.ts';
 import { exploreParallel } from '../../sim/explore/parallel.ts';
@@ -25,6 +25,7 @@ interface Opts {
   kernel?: string;
   mutant?: string[];
   por: boolean;
+  symmetry: boolean;
   frontier?: string;
   maxStates?: string;
   hashes?: string;
@@ -55,6 +56,7 @@ export function register(program: Command) {
     .option('--kernel <profile>', `kernel profile (${PROFILE_NAMES.join(', ')})`)
     .option('--mutant <name...>', 'switch on seeded bugs')
     .option('--no-por', 'no sleep-set reduction (every interleaving step by step)')
+    .option('--no-symmetry', 'no symmetry reduction (interchangeable tasks\' mirror-image states explored too)')
     .option('--frontier <d>', 'the depth at which shards split (default: the first layer with 4 states per shard)')
     .option('--max-states <n>', `stop after this many distinct states (default: what fits in the heap, here ${defaultMaxStates()})`)
     .option('--hashes <file>', 'write the visited states\' hashes, one a line (to check a union of shards)')
@@ -82,7 +84,7 @@ export function register(program: Command) {
         raw = null;
       }
       const line = progressLine();
-      const eo: ExploreOptions = { por: o.por, keepHashes: o.hashes !== undefined || o.result !== undefined, progressMs: 500 };
+      const eo: ExploreOptions = { por: o.por, symmetry: o.symmetry, keepHashes: o.hashes !== undefined || o.result !== undefined, progressMs: 500 };
       if (depth !== undefined) eo.depth = depth;
       if (frontier !== undefined) eo.frontier = frontier;
       if (maxStates !== undefined) eo.maxStates = maxStates;
@@ -138,6 +140,7 @@ function print(r: ExploreResult & { overlap?: number }, written: { kind: string;
   const sh = r.shard ? `, ${r.shard.count > 1 && r.overlap !== undefined ? `${r.shard.count} workers, overlap ${r.overlap.toFixed(2)}x` : `shard ${r.shard.index}/${r.shard.count}`}, frontier depth ${r.shard.frontier ?? 'none (too few states: the whole space)'}` : '';
   console.log(`${secs(r.ms)}, ${r.statesPerSec} states/s${sh}`);
   console.log(dim(`visited set: ${r.visited.note} (${Math.round(r.visited.bytes / 2 ** 10)} KB)`));
+  console.log(dim(symmetryLine(r.symmetry, r.states)));
   if (r.stopped) console.log(dim(`  ${r.stopped.hint}`));
   if (!r.findings.length) {
     console.log(bold('no violations') + (r.complete ? ' in any interleaving' : ' within the bound'));

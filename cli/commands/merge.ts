@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { checkOutputFile } from '../args.ts';
-import { bold, dim, green, red } from '../narrate.ts';
+import { bold, dim, green, red, symmetryLine } from '../narrate.ts';
 import { mergeShardFiles, type MergedCheck, type MergedExplore } from '../shardfile.ts';
 
 export function register(program: Command) {
@@ -35,6 +35,7 @@ function printExplore(m: MergedExplore) {
   console.log(`${r.states} distinct states, ${r.transitions} transitions, max depth ${r.maxDepth}, ${r.terminals} terminal state(s)${r.complete ? ': every interleaving explored' : `: INCOMPLETE (${r.stopped?.message ?? 'a shard stopped early'})`}`);
   console.log(dim(`  frontier depth ${r.shard?.frontier ?? 'none'}; the shards explored ${r.overlap.toFixed(2)}x the distinct states (they meet below the frontier)`));
   console.log(dim(`  visited set: ${r.visited.note}`));
+  console.log(dim(`  ${symmetryLine(r.symmetry, r.states)}`));
   if (!r.findings.length) {
     console.log(bold('no violations'));
     return;

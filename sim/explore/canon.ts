@@ -225,6 +225,12 @@ function feed(v: unknown) {
  */
 export interface Comp {
   obj: unknown;
+  /** symmetry.ts: the component names no interchangeable task (its hash is its mirror images' too); computed once */
+  free?: boolean;
+  /** symmetry.ts: the component's hash under each renaming tried (by the renaming's id) */
+  ren?: Map<number, Digest>;
+  /** symmetry.ts: the member's signature part this component gives (a task's or a process's) */
+  sig?: Digest;
   h0: number;
   h1: number;
   h2: number;
@@ -293,7 +299,7 @@ export function hex(f: Digest): string {
 }
 
 /** A task as a component: everything but its program (ops never change). */
-function taskView(t: Task): Omit<Task, 'ops'> {
+export function taskView(t: Task): Omit<Task, 'ops'> {
   const { ops: _ops, ...rest } = t;
   return rest;
 }
@@ -367,6 +373,30 @@ export function components(w: World, slots: Slots): Comps {
   for (const k of Object.keys(w.servers)) add(`servers/${k}`, w.servers[k]);
   w.tasks.forEach((t, i) => add(`tasks/${i}`, taskView(t)));
   return m;
+}
+
+/**
+ * The state's hash of a whole world, as digestOf(components(w)) gives it, without copying or
+ * keeping the components (symmetry.ts: the hash of a renamed world).
+ */
+export function worldDigest(w: World): Digest {
+  const d: Digest = { h0: 0, h1: 0, h2: 0, h3: 0 };
+  const add = (key: string, v: unknown) => xorInto(d, makeComp(key, v));
+  for (const k of Object.keys(w.heap)) add(`heap/${k}`, w.heap[Number(k)]);
+  add('rcu', w.rcu);
+  add('jiffies', w.jiffies);
+  w.sbs.forEach((sb, i) => add(`sbs/${i}`, sb));
+  for (const k of Object.keys(w.procs)) add(`procs/${k}`, w.procs[k]);
+  for (const k of Object.keys(w.servers)) add(`servers/${k}`, w.servers[k]);
+  w.tasks.forEach((t, i) => add(`tasks/${i}`, taskView(t)));
+  return d;
+}
+
+/** The hash of a few values (a symmetry signature). */
+export function feedDigest(values: unknown[]): Digest {
+  begin(0x68e31da4);
+  feed(values);
+  return end({ h0: 0, h1: 0, h2: 0, h3: 0 });
 }
 
 /** What a world has besides its components: constant, or kept by the explorer itself. */

@@ -16,9 +16,10 @@ import { stepTask, taskRunnable } from '../kernel/exec.ts';
 import { startWorld, teardown, type RunOptions } from '../scenario/run.ts';
 import { checkInvariants, checkStep } from '../check/invariants.ts';
 import { deadlock, stuckTasks } from '../check/deadlock.ts';
-import { buildFromComponents, sortedCopy, sameHash, componentValue, components, digestOf, fingerprint, fullKey, hex, makeComp, xorInto, Slots, type Comp, type Comps, type Digest, type WorldFrame } from './canon.ts';
+import { buildFromComponents, sortedCopy, sameHash, componentValue, components, digestOf, fingerprint, fullKey, hex, makeComp, worldDigest, xorInto, Slots, type Comp, type Comps, type Digest, type WorldFrame } from './canon.ts';
 import { BitState, FingerprintSet, collisionProbability, type Visited } from './visited.ts';
 import { Recorder, independent, type Footprint } from './footprint.ts';
+import { SYM_BASE, SymmetryContext, findSymmetry, relocateCreds, type Symmetry } from './symmetry.ts';
 
 export interface Shard {
   /** 0-based */
@@ -45,6 +46,8 @@ export interface ExploreOptions {
   keepHashes?: boolean;
   /** bitstate hashing (SPIN's -DBITSTATE): a bit array of 2^bitstate bits instead of a fingerprint per state; may miss states */
   bitstate?: number;
+  /** symmetry reduction over interchangeable user tasks (default on; symmetry.ts) */
+  symmetry?: boolean;
   /** check every incremental hash and every undo against a full recomputation (slow) */
   paranoid?: boolean;
   /** called about every progressMs with the search's progress */
@@ -104,7 +107,21 @@ export interface ExploreResult {
   findings: Finding[];
   /** how states were remembered: a 128-bit fingerprint each (hash compaction) or bits (bitstate) */
   visited: VisitedInfo;
+  symmetry: SymmetryInfo;
   hashes?: string[];
+}
+
+export interface SymmetryInfo {
+  /** were states merged with their mirror images? */
+  on: boolean;
+  /** the interchangeable tasks, by group */
+  groups: string[][];
+  /** |G|, the number of renamings */
+  order: number;
+  /** the states the explored representatives stand for (the state count without symmetry); null when merged shards overlapped */
+  represented: number | null;
+  /** why symmetry is off, when it is */
+  why: string;
 }
 
 export interface VisitedInfo {
@@ -151,6 +168,10 @@ interface Node {
   digest: Digest;
   /** the state's fingerprint: digest and the violation kinds on the way */
   fp: Digest;
+  /** what the state is remembered by: fp, or with symmetry its orbit representative's */
+  key: Digest;
+  /** with symmetry: the renaming (task index -> task index) that makes the representative */
+  map: Int32Array | null;
   id: number;
   depth: number;
   /** w.clock: not part of the state's identity (it only counts), but the model reads it */
@@ -202,12 +223,29 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
     return true;
   };
   const paranoid = opts.paranoid ?? false;
+  const slots = new Slots();
   const w0 = initialWorld(s, opts);
   const taskNames = w0.tasks.map((t) => t.name);
   const nTasks = taskNames.length;
   const frame: WorldFrame = { profile: w0.profile, mutants: w0.mutants, ops: w0.tasks.map((t) => t.ops) };
+  const found = (opts.symmetry ?? true) ? findSymmetry(w0) : { sym: null, why: 'off (--no-symmetry)' };
+  const sym: Symmetry | null = found.sym;
   // Allocation-order-independent numbering: task i allocates base*(i+1), base*(i+1)+1, ...
-  const base = Math.max(1000, 10 ** Math.ceil(Math.log10(w0.nextPtr + 1)));
+  // (with symmetry, base 2^32: a number in a task's range is recognisably its pointer)
+  const base = sym ? SYM_BASE : Math.max(1000, 10 ** Math.ceil(Math.log10(w0.nextPtr + 1)));
+  if (sym) relocateCreds(w0, sym, base);
+  let represented = 0;
+  const symCtx = sym ? new SymmetryContext(sym, base, nTasks) : null;
+  /** what a state is remembered by: its fingerprint, or its orbit representative's */
+  const keyOf = (w: World, comps: Comps, digest: Digest, fp: Digest, kinds: string): { key: Digest; map: Int32Array | null; orbit: number } => {
+    if (!symCtx) return { key: fp, map: null, orbit: 1 };
+    const c = symCtx.canonical(comps, slots, digest);
+    if (paranoid) {
+      const full = worldDigest(symCtx.renaming(c.map).world(w));
+      if (!sameHash(full, c.digest)) throw new Error('explore --paranoid: the representative\'s incremental hash differs from its full hash');
+    }
+    return { key: fingerprint(c.digest, kinds), map: c.map, orbit: c.orbit };
+  };
   const afterAll = base * (nTasks + 1);
 
   const findings = new Map<string, Finding>();
@@ -247,16 +285,17 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
   for (const v of w0.violations) note(v, 'state', 0, () => []);
   w0.violations = [];
 
-  const slots = new Slots();
   const comps0 = components(w0, slots);
   const digest0 = digestOf(comps0);
   const fp0 = fingerprint(digest0, '');
-  visited.addOrGet(fp0, 0);
-  nextIndex?.addOrGet(fp0, 0);
-  hashes?.push(hex(fp0));
+  const k0 = keyOf(w0, comps0, digest0, fp0, '');
+  represented += k0.orbit;
+  visited.addOrGet(k0.key, 0);
+  nextIndex?.addOrGet(k0.key, 0);
+  hashes?.push(hex(k0.key));
   parent.push(0);
   via.push(-1);
-  const root: Node = { comps: comps0, digest: digest0, fp: fp0, id: 0, depth: 0, clock: w0.clock, allocs: new Array(nTasks).fill(0), kinds: '', sleep: por ? noSleep : null };
+  const root: Node = { comps: comps0, digest: digest0, fp: fp0, key: k0.key, map: k0.map, id: 0, depth: 0, clock: w0.clock, allocs: new Array(nTasks).fill(0), kinds: '', sleep: por ? noSleep : null };
   let layer = new Map<number, Node>([[0, root]]);
 
   let frontier: number | null = null;
@@ -379,23 +418,45 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
         done.push({ i, fp: foot });
       }
       const id = parent.length;
-      let seen = visited.addOrGet(fp, id);
+      let live = false;
+      if (symCtx && !comps) {
+        live = true;
+        // the child's components (the symmetry's renamings rehash only those that name a task);
+        // a changed one holds the live value until the state is kept (then a sorted copy)
+        comps = node.comps.slice();
+        for (const [sl, c, v] of changes) {
+          if (c) c.obj = v;
+          comps[sl] = c;
+        }
+      }
+      const ck = keyOf(w, comps!, digest, fp, kinds);
+      const key = ck.key;
+      let seen = visited.addOrGet(key, id);
       if (nextIndex) {
         // bitstate: a new state goes into the next layer's table; a "seen" one is this layer's
         // arrival if the table has it, else seen in an earlier layer (or lost to a bit collision)
-        if (seen === -1) nextIndex.addOrGet(fp, id);
-        else seen = nextIndex.get(fp) >= 0 ? nextIndex.get(fp) : -2;
+        if (seen === -1) nextIndex.addOrGet(key, id);
+        else seen = nextIndex.get(key) >= 0 ? nextIndex.get(key) : -2;
       }
       if (seen !== -1) {
-        // another arrival in the same layer: the state keeps only what both may skip
+        // another arrival in the same layer: the state keeps only what both may skip. With
+        // symmetry the arrival may be the kept state's mirror image: this state is
+        // sigma(other) with sigma = map^-1 . other.map, so other's task t stands for sigma(t) here
         const other = next.get(seen);
         if (other && other.sleep && childSleep) {
-          for (const t of other.sleep.keys()) if (!childSleep.has(t)) other.sleep.delete(t);
+          if (ck.map && other.map) {
+            const inv = new Int32Array(nTasks);
+            for (let t = 0; t < nTasks; t++) inv[ck.map[t]!] = t;
+            for (const t of other.sleep.keys()) if (!childSleep.has(inv[other.map[t]!]!)) other.sleep.delete(t);
+          } else {
+            for (const t of other.sleep.keys()) if (!childSleep.has(t)) other.sleep.delete(t);
+          }
         }
       } else {
+        represented += ck.orbit;
         parent.push(node.id);
         via.push(i);
-        hashes?.push(hex(fp));
+        hashes?.push(hex(key));
         const allocs = node.allocs.slice();
         allocs[i] = allocated;
         checkInvariants(w, name, '');
@@ -407,8 +468,10 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
             if (c) c.obj = sortedCopy(v); // the world is about to be undone
             comps[sl] = c;
           }
+        } else if (live) {
+          for (const [, c, v] of changes) if (c) c.obj = sortedCopy(v);
         }
-        next.set(id, { comps, digest, fp, id, depth: node.depth + 1, clock: w.clock, allocs, kinds, sleep: childSleep });
+        next.set(id, { comps, digest, fp, key, map: ck.map, id, depth: node.depth + 1, clock: w.clock, allocs, kinds, sleep: childSleep });
       }
       rec.undo();
       w.violations = [];
@@ -420,7 +483,7 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
   for (let depth = 0; layer.size > 0; depth++) {
     if (shard && frontier === null && (opts.frontier !== undefined ? depth >= opts.frontier : layer.size >= 4 * shard.count)) {
       frontier = depth;
-      for (const [k, n] of [...layer]) if (shardOf(n.fp, shard.count) !== shard.index) layer.delete(k);
+      for (const [k, n] of [...layer]) if (shardOf(n.key, shard.count) !== shard.index) layer.delete(k);
     }
     maxSeen = Math.max(maxSeen, depth);
     const next = new Map<number, Node>();
@@ -470,6 +533,13 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
       p: visited instanceof BitState ? visited.lossRate() : collisionProbability(visited.size),
       bytes: visited.bytes(),
       note: visited.note(),
+    },
+    symmetry: {
+      on: sym !== null,
+      groups: sym ? sym.groups.map((g) => g.map((i) => taskNames[i]!)) : [],
+      order: sym ? sym.order : 1,
+      represented: sym ? represented : visited.size,
+      why: found.why,
     },
   };
   if (shard) result.shard = { ...shard, frontier };

@@ -125,6 +125,9 @@ export function merge(all: (ExploreResult | StopReason)[], ms: number, count = a
     shard: { index: 0, count, frontier: first.shard?.frontier ?? null },
     findings: [...findings.values()].sort((a, b) => a.depth - b.depth || a.kind.localeCompare(b.kind)),
     visited,
+    // the shards' representatives stand for their orbits; a state two shards both explored is
+    // counted once by its hash but twice in the sum, so the sum is exact only without overlap
+    symmetry: { ...(first.symmetry ?? { on: false, groups: [], order: 1, why: 'not recorded' }), represented: explored === hashes.size ? rs.reduce((a, r) => a + (r.symmetry?.represented ?? r.states), 0) : null },
     hashes: [...hashes],
     shards: rs.map(({ hashes: _h, findings: _f, ...rest }) => rest),
     overlap: hashes.size ? explored / hashes.size : 1,

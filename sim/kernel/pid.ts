@@ -4,7 +4,7 @@
 // scenario's tasks run (user tasks join the list once, before they start).
 import type { World } from './state.ts';
 
-const PID_BASE = 1000;
+export const PID_BASE = 1000;
 
 /** task_tgid_nr: the tgid of process `proc` (0 if it has no task). */
 export function tgid_of(w: World, proc: string): number {

@@ -1,0 +1,521 @@
+// Symmetry reduction: interchangeable user tasks, one representative per orbit.
+//
+// Two user tasks are interchangeable when they run the same program as the same kind of
+// process: same ops, same credentials, a process of their own. Swapping them (their names,
+// processes, pids, the objects they allocated, their lock owners) maps every state to a state
+// that behaves the same, step for step, with the tasks' roles swapped: an automorphism of the
+// model. The explorer keeps the state it reached (so schedules and counterexamples stay real)
+// but remembers it by the hash of its orbit's canonical representative, so a state whose
+// mirror image was already seen is not explored again (TLC's symmetry sets; SPIN has none).
+//
+// The renaming must follow every place a task's identity sits, or two states that differ would
+// be merged. This file makes identity recognisable by value, not by knowing every field:
+//   - pointers: the explorer numbers task i's allocations from base*(i+1) (explore.ts), and
+//     with symmetry on base is 2^32, so a number in a symmetric task's range is its pointer
+//     wherever it appears (object keys, frame locals, fd tables): every other number the model
+//     keeps (sizes, offsets, jiffies, 32-bit lock-owner hashes) is below 2^32, and the
+//     scenario's own numbers are checked to be. The one object setup makes for each user (its
+//     cred) is moved into the user's range first (relocateCreds).
+//   - names: a string equal to a symmetric task's name or process name, or one of the forms
+//     the model builds from them ("files:<proc>", "file#<ptr>"); any other string that
+//     contains a symmetric task's name is refused with an error, never guessed at.
+//   - the wire: a request in a connection's queues is hex bytes; its header's pid (1000 + task
+//     index) and the lock_owner of FLUSH, READ, WRITE, SETATTR and RELEASE (a hash of the
+//     process name, fuse_lock_owner_id) are renamed at their offsets in the wire structs; a
+//     lock request (GETLK, SETLK, SETLKW) is refused. Decoded, a lock owner is a number equal
+//     to a symmetric process's hash (below 2^32, unlike pointers) or its 0x text in the
+//     server's owner table.
+// Programs that name other tasks (signal, wait) or take locks (lock, flock) are not treated as
+// interchangeable (findSymmetry says why).
+//
+// The canonical representative: sort each group's tasks by a signature (the hash of the task
+// and its process with the group's identities blurred), then try every order of the tasks whose
+// signatures tie and keep the smallest hash. The number of orders giving that smallest hash is
+// the state's stabiliser, so the orbit's size is |G| / that: the sum over representatives is
+// the state count without symmetry (a test checks it), printed as the reduction.
+import type { Task, World } from '../kernel/state.ts';
+import { fuse_lock_owner_id } from '../kernel/fuse/file.ts';
+import { PID_BASE } from '../kernel/pid.ts';
+import { FUSE_FLUSH_IN, FUSE_IN_HEADER, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_SETATTR_IN, FUSE_WRITE_IN, type Layout } from '../wire/structs.ts';
+import { FUSE_OPCODE } from '../wire/uapi.ts';
+import { feedDigest, makeComp, taskView, xorInto, type Comp, type Comps, type Digest, type Slots } from './canon.ts';
+
+/** The pointer numbering's base with symmetry on: task i allocates from SYM_BASE * (i + 1). */
+export const SYM_BASE = 2 ** 32;
+
+export interface Symmetry {
+  /** interchangeable task indices, each group ascending */
+  groups: number[][];
+  /** per task index: in a group? */
+  member: boolean[];
+  names: string[];
+  procs: string[];
+  /** per task index: the lock-owner id the kernel sends for its process */
+  owners: number[];
+  /** |G|: the product of the groups' factorials */
+  order: number;
+}
+
+/** Syscalls (a task's compiled ops, sim/scenario/build.ts) whose effects name another task or carry identity the renaming does not follow. */
+const NOT_SYMMETRIC: Record<string, string> = {
+  fcntl: 'takes POSIX locks (the lock table keeps owners and pids the renaming does not follow)',
+  flock: 'takes flock locks (owners and pids on the wire)',
+  signal: 'signals a task by name',
+  wait: 'waits for a task by name',
+};
+
+function stable(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
+}
+
+/** The largest number in plain data (the scenario's ops), to check it stays below the pointer ranges. */
+function maxNumber(v: unknown): number {
+  if (typeof v === 'number') return Math.abs(v);
+  if (typeof v !== 'object' || v === null) return 0;
+  let m = 0;
+  for (const x of Object.values(v)) m = Math.max(m, maxNumber(x));
+  return m;
+}
+
+/**
+ * The groups of interchangeable user tasks of a world after setup, or why there are none. A
+ * task qualifies when it is a user task with a process of its own, whose cred only that process
+ * holds, and whose program takes no lock and names no task; tasks group when their programs,
+ * their processes (but the name) and their creds (but the pointer) are equal.
+ */
+export function findSymmetry(w: World): { sym: Symmetry | null; why: string } {
+  const byKey = new Map<string, number[]>();
+  const refused: string[] = [];
+  const procUsers = new Map<string, number>();
+  for (const t of w.tasks) procUsers.set(t.proc, (procUsers.get(t.proc) ?? 0) + 1);
+  w.tasks.forEach((t, i) => {
+    if (t.role !== 'user') return;
+    const p = w.procs[t.proc];
+    if (!p || procUsers.get(t.proc) !== 1) return;
+    const bad = (t.ops as { sys: string }[]).find((o) => NOT_SYMMETRIC[o.sys]);
+    if (bad) {
+      refused.push(`${t.name} ${NOT_SYMMETRIC[bad.sys]}`);
+      return;
+    }
+    if (maxNumber(t.ops) >= 2 ** 31) {
+      refused.push(`${t.name}'s program has a number of 2^31 or more (pointers could not be told apart)`);
+      return;
+    }
+    const cred = w.heap[p.cred];
+    if (!cred || cred.type !== 'cred' || cred.usage !== 1 || t.cred !== undefined || t.frames.length || t.next !== 0) return;
+    const { name: _n, cred: _c, ...procRest } = p;
+    const { ptr: _p, ...credRest } = cred;
+    const key = stable({ ops: t.ops, proc: procRest, cred: credRest, refs: t.refs, results: t.results, blocked: t.blocked, done: t.done });
+    const g = byKey.get(key);
+    if (g) g.push(i);
+    else byKey.set(key, [i]);
+  });
+  const groups = [...byKey.values()].filter((g) => g.length > 1);
+  if (!groups.length) {
+    const why = refused.length ? `no interchangeable tasks: ${refused.join('; ')}` : 'no two user tasks run the same program with the same credentials';
+    return { sym: null, why };
+  }
+  const member = w.tasks.map(() => false);
+  for (const g of groups) for (const i of g) member[i] = true;
+  const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
+  return {
+    sym: {
+      groups,
+      member,
+      names: w.tasks.map((t) => t.name),
+      procs: w.tasks.map((t) => t.proc),
+      // fuse_lock_owner_id of the task's process (what FLUSH, READ, WRITE... carry)
+      owners: w.tasks.map((t, i) => (member[i] ? fuse_lock_owner_id({ p: { name: t.proc } } as never) : 0)),
+      order: groups.reduce((n, g) => n * fact(g.length), 1),
+    },
+    why: '',
+  };
+}
+
+/**
+ * Move each symmetric task's cred (made by setup, held by its process alone) to the top of the
+ * task's pointer range, so that the renaming finds it by value like the task's own objects.
+ */
+export function relocateCreds(w: World, sym: Symmetry, base: number) {
+  for (const g of sym.groups) {
+    for (const i of g) {
+      const p = w.procs[sym.procs[i]!]!;
+      const to = base * (i + 2) - 1;
+      const cred = w.heap[p.cred]!;
+      delete w.heap[p.cred];
+      cred.ptr = to;
+      w.heap[to] = cred;
+      p.cred = to;
+    }
+  }
+}
+
+// --- the renaming ------------------------------------------------------------------------
+
+/** Where lock_owner sits in a request's body, by opcode (from the wire structs). */
+const OWNER_AT = new Map<number, number>();
+function offsetOf(layout: Layout, field: string): number {
+  const f = layout.fields.find((x) => x.name === field);
+  if (!f) throw new Error(`symmetry: ${layout.name} has no ${field}`);
+  return f.offset;
+}
+OWNER_AT.set(FUSE_OPCODE.FLUSH, offsetOf(FUSE_FLUSH_IN, 'lock_owner'));
+OWNER_AT.set(FUSE_OPCODE.READ, offsetOf(FUSE_READ_IN, 'lock_owner'));
+OWNER_AT.set(FUSE_OPCODE.WRITE, offsetOf(FUSE_WRITE_IN, 'lock_owner'));
+OWNER_AT.set(FUSE_OPCODE.SETATTR, offsetOf(FUSE_SETATTR_IN, 'lock_owner'));
+OWNER_AT.set(FUSE_OPCODE.RELEASE, offsetOf(FUSE_RELEASE_IN, 'lock_owner'));
+const LOCK_OPS = new Set<number>([FUSE_OPCODE.GETLK, FUSE_OPCODE.SETLK, FUSE_OPCODE.SETLKW]);
+const HDR = FUSE_IN_HEADER.size;
+const AT_OPCODE = offsetOf(FUSE_IN_HEADER, 'opcode');
+const AT_PID = offsetOf(FUSE_IN_HEADER, 'pid');
+
+const le32 = (hex: string, at: number) => Number.parseInt(hex.slice(at * 2 + 6, at * 2 + 8) + hex.slice(at * 2 + 4, at * 2 + 6) + hex.slice(at * 2 + 2, at * 2 + 4) + hex.slice(at * 2, at * 2 + 2), 16);
+const hex32 = (v: number) => {
+  const h = (v >>> 0).toString(16).padStart(8, '0');
+  return h.slice(6, 8) + h.slice(4, 6) + h.slice(2, 4) + h.slice(0, 2);
+};
+const put = (hex: string, at: number, h: string) => hex.slice(0, at * 2) + h + hex.slice(at * 2 + h.length);
+
+/**
+ * A renaming: task index -> task index (a permutation of each group, identity elsewhere; for a
+ * signature, several tasks may map to one), with the tables it derives.
+ */
+export class Renaming {
+  readonly map: Int32Array;
+  private readonly names = new Map<string, string>();
+  private readonly ownerNum = new Map<number, number>();
+  private readonly ownerText = new Map<string, string>();
+  private readonly pid = new Map<number, number>();
+  private readonly watch: string[];
+  /** the forms of every member's identity the renaming knows (mapped or not) */
+  private readonly known = new Set<string>();
+  private readonly seen = new Map<string, string>();
+  private readonly bearsCache = new Map<string, boolean>();
+  /** every member's lock-owner id, as a number and as text */
+  private readonly ownerSet = new Set<number>();
+  private readonly ownerTexts = new Set<string>();
+  identity = true;
+
+  constructor(
+    private readonly sym: Symmetry,
+    private readonly base: number,
+    map: Int32Array,
+    /** a small number naming this renaming in the components' caches */
+    readonly id = 0,
+  ) {
+    this.map = map;
+    this.watch = sym.names.filter((_n, i) => sym.member[i]).concat(sym.procs.filter((_p, i) => sym.member[i]));
+    for (let i = 0; i < map.length; i++) {
+      if (!sym.member[i]) continue;
+      for (const k of [sym.names[i]!, sym.procs[i]!, `files:${sym.procs[i]}`]) this.known.add(k);
+      const o = sym.owners[i]!;
+      this.ownerSet.add(o);
+      this.ownerTexts.add(`0x${o.toString(16)}`);
+      this.ownerTexts.add(String(o));
+    }
+    for (let i = 0; i < map.length; i++) {
+      const j = map[i]!;
+      if (!sym.member[i] || i === j) continue;
+      this.identity = false;
+      this.names.set(sym.names[i]!, sym.names[j]!);
+      this.names.set(sym.procs[i]!, sym.procs[j]!);
+      this.names.set(`files:${sym.procs[i]}`, `files:${sym.procs[j]}`);
+      const a = sym.owners[i]!;
+      const b = sym.owners[j]!;
+      this.ownerNum.set(a, b);
+      this.ownerText.set(`0x${a.toString(16)}`, `0x${b.toString(16)}`);
+      this.ownerText.set(String(a), String(b));
+      this.pid.set(PID_BASE + i, PID_BASE + j);
+    }
+  }
+
+  num(v: number): number {
+    if (v >= this.base * 2 && Number.isInteger(v)) {
+      const k = Math.floor(v / this.base) - 1;
+      if (k < this.map.length && this.sym.member[k]) return v + this.base * (this.map[k]! - k);
+      return v;
+    }
+    return this.ownerNum.get(v) ?? v;
+  }
+
+  str(s: string): string {
+    const hit = this.seen.get(s);
+    if (hit !== undefined) return hit;
+    let out = this.names.get(s) ?? this.ownerText.get(s);
+    if (out === undefined) {
+      if (s.startsWith('file#') && /^file#\d+$/.test(s)) out = `file#${this.num(Number(s.slice(5)))}`;
+      else if (s.length >= 10 && /^\d+$/.test(s)) {
+        // a pointer as an object key (only a number in a symmetric task's range changes)
+        const v = Number(s);
+        const to = this.num(v);
+        out = to === v ? s : String(to);
+      } else {
+        if (!this.known.has(s)) {
+          for (const n of this.watch) {
+            // a task's name inside a longer string: the renaming cannot know what it means
+            if (s.includes(n)) throw new Error(`symmetry: the world holds "${s.length > 80 ? s.slice(0, 80) + '…' : s}", which names task ${n}; the renaming does not follow it (run with --no-symmetry)`);
+          }
+        }
+        out = s;
+      }
+    }
+    if (this.seen.size > 100_000) this.seen.clear();
+    this.seen.set(s, out);
+    return out;
+  }
+
+  /** Does the value hold a member's identity (so its mirror images differ)? */
+  bears(v: unknown, key = ''): boolean {
+    switch (typeof v) {
+      case 'number':
+        return (v >= this.base * 2 && Number.isInteger(v) && !!this.sym.member[Math.floor(v / this.base) - 1]) || this.ownerSet.has(v);
+      case 'string':
+        return key === 'bytes' || this.strBears(v);
+      case 'object': {
+        if (v === null) return false;
+        if (Array.isArray(v)) {
+          for (let i = 0; i < v.length; i++) if (this.bears(v[i])) return true;
+          return false;
+        }
+        for (const k in v) {
+          if (this.strBears(k) || this.bears((v as Record<string, unknown>)[k], k)) return true;
+        }
+        return false;
+      }
+      default:
+        return false;
+    }
+  }
+
+  private strBears(s: string): boolean {
+    let b = this.bearsCache.get(s);
+    if (b === undefined) {
+      b = this.known.has(s) || this.ownerTexts.has(s) || this.watch.some((n) => s.includes(n)) || (/^(file#)?\d{10,}$/.test(s) && this.bears(Number(s.startsWith('file#') ? s.slice(5) : s)));
+      if (this.bearsCache.size > 100_000) this.bearsCache.clear();
+      this.bearsCache.set(s, b);
+    }
+    return b;
+  }
+
+  /** A component's key renamed. */
+  key(k: string): string {
+    if (k.startsWith('heap/')) return `heap/${this.num(Number(k.slice(5)))}`;
+    if (k.startsWith('tasks/')) return `tasks/${this.map[Number(k.slice(6))]}`;
+    if (k.startsWith('procs/')) return `procs/${this.str(k.slice(6))}`;
+    return k;
+  }
+
+  /** A request on the wire as hex: its header's pid and its body's lock owner. */
+  request(hex: string): string {
+    const opcode = le32(hex, AT_OPCODE);
+    if (LOCK_OPS.has(opcode)) throw new Error(`symmetry: a lock request (opcode ${opcode}) is in flight; the renaming does not follow lock owners in it (run with --no-symmetry)`);
+    const pid = this.pid.get(le32(hex, AT_PID));
+    if (pid !== undefined) hex = put(hex, AT_PID, hex32(pid));
+    const at = OWNER_AT.get(opcode);
+    if (at !== undefined && hex.length >= (HDR + at + 8) * 2) {
+      const lo = le32(hex, HDR + at);
+      const hi = le32(hex, HDR + at + 4);
+      const to = hi === 0 ? this.ownerNum.get(lo) : undefined;
+      if (to !== undefined) hex = put(hex, HDR + at, hex32(to));
+    }
+    return hex;
+  }
+
+  value(v: unknown, key = ''): unknown {
+    switch (typeof v) {
+      case 'number':
+        return this.num(v);
+      case 'string':
+        return key === 'bytes' ? this.request(v) : this.str(v);
+      case 'object': {
+        if (v === null) return v;
+        if (Array.isArray(v)) return v.map((x) => this.value(x));
+        const o: Record<string, unknown> = {};
+        for (const k of Object.keys(v)) o[this.str(k)] = this.value((v as Record<string, unknown>)[k], k);
+        return o;
+      }
+      default:
+        return v;
+    }
+  }
+
+  /** The world with the tasks renamed: a new world (the given one is not changed). */
+  world(w: World): World {
+    const tasks: World['tasks'] = new Array(w.tasks.length);
+    w.tasks.forEach((t, i) => {
+      const { ops, ...rest } = t; // a program is the group's, and never changes
+      tasks[this.map[i]!] = { ...(this.value(rest) as object), ops } as World['tasks'][number];
+    });
+    return {
+      ...w,
+      heap: this.value(w.heap) as World['heap'],
+      rcu: this.value(w.rcu) as World['rcu'],
+      sbs: this.value(w.sbs) as World['sbs'],
+      procs: this.value(w.procs) as World['procs'],
+      servers: this.value(w.servers) as World['servers'],
+      tasks,
+    };
+  }
+}
+
+/** Compare two digests as unsigned 128-bit numbers. */
+function cmp(a: Digest, b: Digest): number {
+  return (a.h0 >>> 0) - (b.h0 >>> 0) || (a.h1 >>> 0) - (b.h1 >>> 0) || (a.h2 >>> 0) - (b.h2 >>> 0) || (a.h3 >>> 0) - (b.h3 >>> 0);
+}
+
+function permutations(xs: number[]): number[][] {
+  if (xs.length <= 1) return [xs];
+  const out: number[][] = [];
+  xs.forEach((x, i) => {
+    for (const rest of permutations([...xs.slice(0, i), ...xs.slice(i + 1)])) out.push([x, ...rest]);
+  });
+  return out;
+}
+
+export interface Canonical {
+  /** the hash of the orbit's representative */
+  digest: Digest;
+  /** the renaming that makes the representative (task index -> task index) */
+  map: Int32Array;
+  /** how many states the orbit holds */
+  orbit: number;
+}
+
+/**
+ * A component's value as hashed: a task's without its program (a world built from components
+ * shares the component's object and puts the program back on it).
+ */
+function value(key: string, c: Comp): unknown {
+  return key.startsWith('tasks/') ? taskView(c.obj as Task) : c.obj;
+}
+
+/** A symmetry and its renamings, made once per exploration (each keeps its caches). */
+export class SymmetryContext {
+  private readonly renamings = new Map<string, Renaming>();
+  private readonly plain: Renaming;
+  /** per member: the renaming that blurs its group for its signature (it to the group's first, the others to its second) */
+  private readonly blurs: Renaming[] = [];
+  constructor(
+    readonly sym: Symmetry,
+    readonly base: number,
+    private readonly n: number,
+  ) {
+    this.plain = this.renaming(this.identityMap());
+    for (const g of sym.groups) {
+      for (const i of g) {
+        const blur = this.identityMap();
+        for (const j of g) blur[j] = j === i ? g[0]! : g[1]!;
+        this.blurs[i] = this.renaming(blur);
+      }
+    }
+  }
+
+  identityMap(): Int32Array {
+    const m = new Int32Array(this.n);
+    for (let k = 0; k < this.n; k++) m[k] = k;
+    return m;
+  }
+
+  renaming(map: Int32Array): Renaming {
+    const k = map.join(',');
+    let r = this.renamings.get(k);
+    if (!r) {
+      r = new Renaming(this.sym, this.base, map, this.renamings.size);
+      this.renamings.set(k, r);
+    }
+    return r;
+  }
+
+  /** Does the component (key, value) name no member? Cached on the component. */
+  free(key: string, c: Comp): boolean {
+    if (c.free === undefined) {
+      let bears = false;
+      if (key.startsWith('heap/')) bears = this.plain.bears(Number(key.slice(5)));
+      else if (key.startsWith('tasks/')) bears = !!this.sym.member[Number(key.slice(6))];
+      else if (key.startsWith('procs/')) bears = this.plain.bears(key.slice(6));
+      c.free = !bears && !this.plain.bears(value(key, c));
+    }
+    return c.free;
+  }
+
+  /**
+   * The canonical representative of a state's orbit: its hash, the renaming and the orbit's
+   * size. The state is given as its components with their hashes (`digest`, their XOR, is used
+   * as is when the renaming is the identity; a renaming rehashes only the components that name
+   * a member, and keeps each such hash on the component for the states that share it).
+   */
+  canonical(comps: Comps, slots: Slots, digest: Digest): Canonical {
+    const { sym } = this;
+    // 1. each member's signature: its task and process, the group's identities blurred
+    // (cached on the components: a step changes one task's, the others' are its parent's)
+    const sig = new Map<number, Digest>();
+    for (const g of sym.groups) {
+      for (const i of g) {
+        const blur = this.blurs[i]!;
+        const tc = comps[slots.slot(`tasks/${i}`)]!;
+        const pc = comps[slots.slot(`procs/${sym.procs[i]}`)]!;
+        tc.sig ??= feedDigest([blur.value(value(`tasks/${i}`, tc))]);
+        pc.sig ??= feedDigest([blur.value(pc.obj)]);
+        const t = tc.sig;
+        const q = pc.sig;
+        sig.set(i, { h0: t.h0, h1: t.h1, h2: q.h0, h3: q.h1 });
+      }
+    }
+    // 2. sort each group by signature; the runs of equal signatures are tried in every order
+    const sorted = sym.groups.map((g) => [...g].sort((a, b) => cmp(sig.get(a)!, sig.get(b)!) || a - b));
+    const choices: number[][][] = sorted.map((order) => {
+      const runs: number[][] = [];
+      for (const i of order) {
+        const last = runs[runs.length - 1];
+        if (last && cmp(sig.get(last[0]!)!, sig.get(i)!) === 0) last.push(i);
+        else runs.push([i]);
+      }
+      // every order of the group that keeps the runs in place
+      let orders: number[][] = [[]];
+      for (const run of runs) {
+        const ps = permutations(run);
+        orders = orders.flatMap((o) => ps.map((p) => [...o, ...p]));
+      }
+      return orders;
+    });
+    let candidates: number[][][] = [[]];
+    for (const c of choices) candidates = candidates.flatMap((pre) => c.map((o) => [...pre, o]));
+    let best: Canonical | null = null;
+    let ties = 0;
+    for (const cand of candidates) {
+      // the task in the k-th sorted place of a group goes to the group's k-th index
+      const map = this.identityMap();
+      cand.forEach((order, gi) => order.forEach((from, k) => (map[from] = sym.groups[gi]![k]!)));
+      const r = this.renaming(map);
+      let d = digest;
+      if (!r.identity) {
+        d = { h0: 0, h1: 0, h2: 0, h3: 0 };
+        for (let sl = 0; sl < comps.length; sl++) {
+          const c = comps[sl];
+          if (!c) continue;
+          const key = slots.keys[sl]!;
+          if (this.free(key, c)) {
+            xorInto(d, c);
+            continue;
+          }
+          // the component's hash under this renaming, kept on it (most are the parent's)
+          const ren = (c.ren ??= new Map());
+          let h = ren.get(r.id);
+          if (!h) {
+            h = makeComp(r.key(key), r.value(value(key, c)));
+            h.obj = null;
+            ren.set(r.id, h);
+          }
+          xorInto(d, h);
+        }
+      }
+      const o = best ? cmp(d, best.digest) : -1;
+      if (o < 0) {
+        best = { digest: d, map, orbit: 0 };
+        ties = 1;
+      } else if (o === 0) ties++;
+    }
+    best!.orbit = sym.order / ties;
+    return best!;
+  }
+}
