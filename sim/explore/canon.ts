@@ -476,6 +476,72 @@ export function clonePlain<T>(v: T): T {
 }
 
 /**
+ * sortedCopy, sharing what the step did not change. `parent` is the component's value in the
+ * parent state, `written` the step's write targets with the keys written. An object reached
+ * from the component's root through keys the step did not replace, with nothing written at or
+ * below it, is the parent state's own object in the same place: the copy keeps it. A child
+ * state then costs what its step changed, not a copy of each changed component (the server's
+ * state with its policy, a connection with its queues). Sound because the explorer changes a
+ * kept object only inside a step, through the recorder, and undoes it; and because only an
+ * object in its old place is shared, no object comes to sit in two components (a fresh or
+ * moved object is copied, as sortedCopy does).
+ */
+export function sharedCopy<T>(v: T, parent: unknown, written: Map<object, Set<string>>): T {
+  const clean = new Map<object, boolean>();
+  const isClean = (x: object): boolean => {
+    let c = clean.get(x);
+    if (c !== undefined) return c;
+    c = !written.has(x);
+    if (c) {
+      if (Array.isArray(x)) {
+        for (let i = 0; i < x.length && c; i++) {
+          const e = x[i] as unknown;
+          if (typeof e === 'object' && e !== null && !isClean(e)) c = false;
+        }
+      } else {
+        for (const k in x) {
+          const e = (x as Record<string, unknown>)[k];
+          if (typeof e === 'object' && e !== null && !isClean(e)) {
+            c = false;
+            break;
+          }
+        }
+      }
+    }
+    clean.set(x, c);
+    return c;
+  };
+  /** inPlace: x is where the parent state had it (every key on the way unreplaced) */
+  const copy = (x: unknown, inPlace: boolean): unknown => {
+    if (typeof x !== 'object' || x === null) return x;
+    if (inPlace && isClean(x)) return x;
+    const ks = inPlace ? written.get(x) : undefined;
+    if (Array.isArray(x)) {
+      const n = x.length;
+      const a = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = copy(x[i], inPlace && !ks?.has(String(i)));
+      return a;
+    }
+    const keys = Object.keys(x);
+    if (keys.length > 1) keys.sort();
+    const o: Record<string, unknown> = {};
+    for (const k of keys) o[k] = copy((x as Record<string, unknown>)[k], inPlace && !ks?.has(k));
+    return o;
+  };
+  if (v === parent || typeof v !== 'object' || v === null || typeof parent !== 'object' || parent === null || Array.isArray(v)) return copy(v, v === parent) as T;
+  // a view of the parent's object (a task without its program): its keys are the parent's places
+  const pk = written.get(parent);
+  const keys = Object.keys(v);
+  if (keys.length > 1) keys.sort();
+  const o: Record<string, unknown> = {};
+  for (const k of keys) {
+    const x = (v as Record<string, unknown>)[k];
+    o[k] = copy(x, x === (parent as Record<string, unknown>)[k] && !pk?.has(k));
+  }
+  return o as T;
+}
+
+/**
  * A deep copy with every object's keys in sorted order: the one representative of all
  * worlds that differ only in the order keys were added (so a state's footprints do not
  * depend on which interleaving reached it first).

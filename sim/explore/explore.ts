@@ -16,7 +16,7 @@ import { stepTask, taskRunnable } from '../kernel/exec.ts';
 import { startWorld, teardown, type RunOptions } from '../scenario/run.ts';
 import { checkInvariants, checkStep } from '../check/invariants.ts';
 import { deadlock, stuckTasks } from '../check/deadlock.ts';
-import { buildFromComponents, sortedCopy, sameHash, componentValue, components, digestOf, fingerprint, fullKey, hex, makeComp, worldDigest, xorInto, Slots, type Comp, type Comps, type Digest, type WorldFrame } from './canon.ts';
+import { buildFromComponents, sharedCopy, sameHash, componentValue, components, digestOf, fingerprint, fullKey, hex, makeComp, worldDigest, xorInto, Slots, type Comp, type Comps, type Digest, type WorldFrame } from './canon.ts';
 import { BitState, FingerprintSet, collisionProbability, type Visited } from './visited.ts';
 import { Recorder, independent, type Footprint } from './footprint.ts';
 import { SYM_BASE, SymmetryContext, findSymmetry, relocateCreds, type Symmetry } from './symmetry.ts';
@@ -411,7 +411,7 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
       }
       let childSleep: Map<number, Footprint> | null = null;
       if (sleep) {
-        const foot = rec.fp;
+        const foot = rec.footprint();
         childSleep = new Map();
         for (const [t, tfp] of sleep) if (independent(tfp, foot)) childSleep.set(t, tfp);
         for (const d of done) if (independent(d.fp, foot)) childSleep.set(d.i, d.fp);
@@ -462,14 +462,16 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
         checkInvariants(w, name, '');
         for (const v of w.violations) note(v, 'state', node.depth + 1, () => scheduleOf(id));
         w.violations = [];
+        // the world is about to be undone: the kept state takes copies of what the step changed
+        const written = rec.written();
         if (!comps) {
           comps = node.comps.slice();
           for (const [sl, c, v] of changes) {
-            if (c) c.obj = sortedCopy(v); // the world is about to be undone
+            if (c) c.obj = sharedCopy(v, node.comps[sl]?.obj, written);
             comps[sl] = c;
           }
         } else if (live) {
-          for (const [, c, v] of changes) if (c) c.obj = sortedCopy(v);
+          for (const [sl, c, v] of changes) if (c) c.obj = sharedCopy(v, node.comps[sl]?.obj, written);
         }
         next.set(id, { comps, digest, fp, key, map: ck.map, id, depth: node.depth + 1, clock: w.clock, allocs, kinds, sleep: childSleep });
       }

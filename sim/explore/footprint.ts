@@ -19,10 +19,36 @@
 // w.violations (findings), w.profile and w.mutants (constant).
 import type { World } from '../kernel/state.ts';
 
-/** Resources a step read and wrote, as path ids (see pathName). */
-export interface Footprint {
+/** Resources a step read and wrote, as path ids (see pathName), while it runs. */
+interface Recording {
   r: Set<number>;
   w: Set<number>;
+}
+
+/**
+ * A finished step's footprint, kept in sleep sets: the path ids read and written, each sorted
+ * ascending in a typed array (a node's sleep set keeps its siblings' footprints, so a state in
+ * the queue costs their size: 4 bytes an id instead of a Set entry).
+ */
+export interface Footprint {
+  r: Int32Array;
+  w: Int32Array;
+}
+
+const sortedIds = (s: Set<number>) => Int32Array.from(s).sort();
+
+/** Do two ascending id arrays share an id? */
+function meet(a: Int32Array, b: Int32Array): boolean {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) return true;
+    if (x < y) i++;
+    else j++;
+  }
+  return false;
 }
 
 // --- resource paths, interned: a path id per (parent path id, key) ---------------------
@@ -52,9 +78,7 @@ export function pathName(id: number): string {
 
 /** Two steps commute when neither writes what the other reads or writes. */
 export function independent(a: Footprint, b: Footprint): boolean {
-  for (const x of a.w) if (b.r.has(x) || b.w.has(x)) return false;
-  for (const x of b.w) if (a.r.has(x)) return false;
-  return true;
+  return !meet(a.w, b.r) && !meet(a.w, b.w) && !meet(b.w, a.r);
 }
 
 /** How deep each root's resources go (see the header). */
@@ -138,7 +162,12 @@ const handler: ProxyHandler<Record<string, unknown>> = {
  * `undo()` restores the world as it was. One session at a time.
  */
 export class Recorder {
-  readonly fp: Footprint = { r: new Set(), w: new Set() };
+  readonly fp: Recording = { r: new Set(), w: new Set() };
+
+  /** The step's footprint, compact (after finish()). */
+  footprint(): Footprint {
+    return { r: sortedIds(this.fp.r), w: sortedIds(this.fp.w) };
+  }
   readonly metas = new Map<object, Meta>();
   private readonly proxyOf = new Map<object, object>();
   private readonly targetOf = new Map<object, object>();
@@ -235,6 +264,17 @@ export class Recorder {
       if (t) rec[k] = t;
       else this.unwrapDeep(v, guard + 1);
     }
+  }
+
+  /** The objects this step wrote to, with the keys written (before undo: a kept state's copy shares the rest, canon.ts sharedCopy). */
+  written(): Map<object, Set<string>> {
+    const out = new Map<object, Set<string>>();
+    for (const [t, k] of this.log) {
+      let ks = out.get(t);
+      if (!ks) out.set(t, (ks = new Set()));
+      ks.add(k);
+    }
+    return out;
   }
 
   /** Take the step back: every logged write, newest first. */
