@@ -21,15 +21,18 @@ export interface ExploreChild {
   heapMB: number;
   rssMB: number;
   visited: { bytes: number; p: number } | null;
+  /** older checkouts print none */
+  symmetry?: { on: boolean; order: number; represented: number } | null;
+  peakRssMB?: number;
 }
 
-/** explore(growthScenario(n), { por }) in the fpsim checkout at `root`, with 6 GiB of heap. */
-export function exploreChild(root: string, n: number, por: boolean): ExploreChild {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(here, 'explore-one.mts'), root, String(n), por ? '1' : '0'], {
+/** explore(growthScenario(n), { por, symmetry }) in the fpsim checkout at `root`, with `heapMB` of heap (default 6 GiB). */
+export function exploreChild(root: string, n: number, por: boolean, symmetry = false, heapMB = 6144): ExploreChild {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(here, 'explore-one.mts'), root, String(n), por ? '1' : '0', symmetry ? '1' : '0'], {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 16 << 20,
-    env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=6144' },
+    env: { ...process.env, NODE_OPTIONS: `--max-old-space-size=${heapMB}` },
   });
   return JSON.parse(out.trim().split('\n').pop()!) as ExploreChild;
 }
