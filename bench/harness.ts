@@ -64,6 +64,8 @@ export interface ExploreRate {
   complete: boolean;
   /** violation kinds found, with the length of the shortest trace to each */
   findings: { kind: string; depth: number; schedule: string[] }[];
+  /** with symmetry reduction: the states the representatives stand for (else the states) */
+  represented: number | null;
 }
 
 /** Explore a scenario (best of `repeat` runs; the counts are the same every time). */
@@ -81,6 +83,7 @@ export function exploreRate(label: string, s: Scenario, opts: ExploreOptions, re
 }
 
 type ExploreCounts = Pick<ExploreRate, 'states' | 'transitions' | 'pruned' | 'maxDepth' | 'complete'> & {
+  symmetry?: { represented: number | null };
   findings: { kind: string; depth: number; schedule: string[] }[];
 };
 
@@ -97,6 +100,7 @@ function toRate(label: string, r: ExploreCounts, ms: number): ExploreRate {
     transitionsPerSec: Math.round((r.transitions / ms) * 1000),
     complete: r.complete,
     findings: r.findings.map((f) => ({ kind: f.kind, depth: f.depth, schedule: f.schedule })),
+    represented: r.symmetry?.represented ?? r.states,
   };
 }
 
@@ -121,8 +125,8 @@ export function growthScenario(n: number): Scenario {
 }
 
 /** k worker threads on one scenario (wall time includes starting the workers). */
-export async function parallelRate(label: string, s: Scenario, workers: number): Promise<ExploreRate & { overlap: number }> {
-  const r = await exploreParallel(s, {}, workers);
+export async function parallelRate(label: string, s: Scenario, workers: number, opts: Omit<ExploreOptions, 'shard' | 'onProgress'> = {}): Promise<ExploreRate & { overlap: number }> {
+  const r = await exploreParallel(s, opts, workers);
   return { ...toRate(label, r, r.ms), overlap: r.overlap };
 }
 
