@@ -219,6 +219,88 @@ function feed(v: unknown) {
   }
 }
 
+/** A renaming of identities inside plain data (symmetry.ts's Renaming). */
+export interface Renamer {
+  num(v: number): number;
+  str(s: string): string;
+  /** a request's wire bytes, as hex (under the key "bytes") */
+  request(hex: string): string;
+}
+
+function feedNumber(v: number) {
+  if ((v | 0) === v) {
+    word(T_INT);
+    word(v);
+    return;
+  }
+  if (!Number.isFinite(v)) throw new Error(`explore: ${v} in the world (not plain data)`);
+  f64[0] = v === 0 ? 0 : v;
+  word(T_NUM);
+  word(i32[0]!);
+  word(i32[1]!);
+}
+
+function feedString(v: string) {
+  if (v.length > LONG) longStr(v);
+  else {
+    word(T_STR);
+    str(v);
+  }
+}
+
+/**
+ * feed(renamed value) without building the renamed value: numbers and strings go through the
+ * renamer, object keys too (and are fed in the order of their new names). The same words as
+ * feed() of the renamed copy, so the same hash.
+ */
+function feedRenamed(v: unknown, r: Renamer, key: string) {
+  switch (typeof v) {
+    case 'number':
+      feedNumber(r.num(v));
+      return;
+    case 'string':
+      feedString(key === 'bytes' ? r.request(v) : r.str(v));
+      return;
+    case 'object': {
+      if (v === null || !Array.isArray(v)) break;
+      const n = v.length;
+      word(T_ARR);
+      word(n);
+      for (let i = 0; i < n; i++) feedRenamed(v[i], r, '');
+      return;
+    }
+    default:
+      feed(v);
+      return;
+  }
+  if (v === null) {
+    word(T_NULL);
+    return;
+  }
+  const keys = Object.keys(v);
+  const names = keys.map((k) => r.str(k));
+  let order: number[] | null = null;
+  if (names.length > 1 && !inOrder(names)) {
+    order = names.map((_n, i) => i);
+    order.sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+  }
+  word(T_OBJ);
+  word(keys.length);
+  for (let j = 0; j < keys.length; j++) {
+    const i = order ? order[j]! : j;
+    str(names[i]!);
+    feedRenamed((v as Record<string, unknown>)[keys[i]!], r, keys[i]!);
+  }
+}
+
+/** makeComp(key, the value renamed by r): the component's hash in a mirror image (symmetry.ts). */
+export function renamedHash(key: string, value: unknown, r: Renamer): Digest {
+  begin(0x5f3759df);
+  str(key);
+  feedRenamed(value, r, '');
+  return end({ h0: 0, h1: 0, h2: 0, h3: 0 });
+}
+
 /**
  * A component: a private copy of its value (never handed out: worlds are built from copies
  * of it) and the four 32-bit words of its 128-bit hash.

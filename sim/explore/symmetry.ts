@@ -38,7 +38,7 @@ import { fuse_lock_owner_id } from '../kernel/fuse/file.ts';
 import { PID_BASE } from '../kernel/pid.ts';
 import { FUSE_FLUSH_IN, FUSE_IN_HEADER, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_SETATTR_IN, FUSE_WRITE_IN, type Layout } from '../wire/structs.ts';
 import { FUSE_OPCODE } from '../wire/uapi.ts';
-import { feedDigest, makeComp, taskView, xorInto, type Comp, type Comps, type Digest, type Slots } from './canon.ts';
+import { feedDigest, renamedHash, taskView, xorInto, type Comp, type Comps, type Digest, type Slots } from './canon.ts';
 
 /** The pointer numbering's base with symmetry on: task i allocates from SYM_BASE * (i + 1). */
 export const SYM_BASE = 2 ** 32;
@@ -191,6 +191,7 @@ export class Renaming {
   private readonly known = new Set<string>();
   private readonly seen = new Map<string, string>();
   private readonly bearsCache = new Map<string, boolean>();
+  private readonly requests = new Map<string, string>();
   /** every member's lock-owner id, as a number and as text */
   private readonly ownerSet = new Set<number>();
   private readonly ownerTexts = new Set<string>();
@@ -307,6 +308,16 @@ export class Renaming {
 
   /** A request on the wire as hex: its header's pid and its body's lock owner. */
   request(hex: string): string {
+    let out = this.requests.get(hex);
+    if (out === undefined) {
+      out = this.renameRequest(hex);
+      if (this.requests.size > 100_000) this.requests.clear();
+      this.requests.set(hex, out);
+    }
+    return out;
+  }
+
+  private renameRequest(hex: string): string {
     const opcode = le32(hex, AT_OPCODE);
     if (LOCK_OPS.has(opcode)) throw new Error(`symmetry: a lock request (opcode ${opcode}) is in flight; the renaming does not follow lock owners in it (run with --no-symmetry)`);
     const pid = this.pid.get(le32(hex, AT_PID));
@@ -391,10 +402,14 @@ function value(key: string, c: Comp): unknown {
 
 /** A symmetry and its renamings, made once per exploration (each keeps its caches). */
 export class SymmetryContext {
-  private readonly renamings = new Map<string, Renaming>();
+  private readonly renamings = new Map<number | string, Renaming>();
   private readonly plain: Renaming;
   /** per member: the renaming that blurs its group for its signature (it to the group's first, the others to its second) */
   private readonly blurs: Renaming[] = [];
+  /** per member: the slots of its task's and its process's components, and its signature in the state at hand */
+  private readonly taskSlot: number[] = [];
+  private readonly procSlot: number[] = [];
+  private readonly sig: Digest[] = [];
   constructor(
     readonly sym: Symmetry,
     readonly base: number,
@@ -417,7 +432,10 @@ export class SymmetryContext {
   }
 
   renaming(map: Int32Array): Renaming {
-    const k = map.join(',');
+    // the map as a number in base n (n <= 15 tasks keeps it exact), else as text
+    let k: number | string = 0;
+    if (map.length <= 15) for (let i = map.length - 1; i >= 0; i--) k = (k as number) * map.length + map[i]!;
+    else k = map.join(',');
     let r = this.renamings.get(k);
     if (!r) {
       r = new Renaming(this.sym, this.base, map, this.renamings.size);
@@ -448,38 +466,53 @@ export class SymmetryContext {
     const { sym } = this;
     // 1. each member's signature: its task and process, the group's identities blurred
     // (cached on the components: a step changes one task's, the others' are its parent's)
-    const sig = new Map<number, Digest>();
+    if (!this.taskSlot.length) {
+      for (const g of sym.groups) {
+        for (const i of g) {
+          this.taskSlot[i] = slots.slot(`tasks/${i}`);
+          this.procSlot[i] = slots.slot(`procs/${sym.procs[i]}`);
+        }
+      }
+    }
+    const sig = this.sig;
     for (const g of sym.groups) {
       for (const i of g) {
         const blur = this.blurs[i]!;
-        const tc = comps[slots.slot(`tasks/${i}`)]!;
-        const pc = comps[slots.slot(`procs/${sym.procs[i]}`)]!;
+        const tc = comps[this.taskSlot[i]!]!;
+        const pc = comps[this.procSlot[i]!]!;
         tc.sig ??= feedDigest([blur.value(value(`tasks/${i}`, tc))]);
         pc.sig ??= feedDigest([blur.value(pc.obj)]);
         const t = tc.sig;
         const q = pc.sig;
-        sig.set(i, { h0: t.h0, h1: t.h1, h2: q.h0, h3: q.h1 });
+        sig[i] = { h0: t.h0, h1: t.h1, h2: q.h0, h3: q.h1 };
       }
     }
     // 2. sort each group by signature; the runs of equal signatures are tried in every order
-    const sorted = sym.groups.map((g) => [...g].sort((a, b) => cmp(sig.get(a)!, sig.get(b)!) || a - b));
-    const choices: number[][][] = sorted.map((order) => {
-      const runs: number[][] = [];
-      for (const i of order) {
-        const last = runs[runs.length - 1];
-        if (last && cmp(sig.get(last[0]!)!, sig.get(i)!) === 0) last.push(i);
-        else runs.push([i]);
-      }
-      // every order of the group that keeps the runs in place
-      let orders: number[][] = [[]];
-      for (const run of runs) {
-        const ps = permutations(run);
-        orders = orders.flatMap((o) => ps.map((p) => [...o, ...p]));
-      }
-      return orders;
-    });
-    let candidates: number[][][] = [[]];
-    for (const c of choices) candidates = candidates.flatMap((pre) => c.map((o) => [...pre, o]));
+    const bySig = (a: number, b: number) => cmp(sig[a]!, sig[b]!) || a - b;
+    const sorted = sym.groups.map((g) => [...g].sort(bySig));
+    let tied = false;
+    for (const order of sorted) for (let k = 1; k < order.length; k++) if (cmp(sig[order[k - 1]!]!, sig[order[k]!]!) === 0) tied = true;
+    let candidates: number[][][];
+    if (!tied) candidates = [sorted];
+    else {
+      const choices: number[][][] = sorted.map((order) => {
+        const runs: number[][] = [];
+        for (const i of order) {
+          const last = runs[runs.length - 1];
+          if (last && cmp(sig[last[0]!]!, sig[i]!) === 0) last.push(i);
+          else runs.push([i]);
+        }
+        // every order of the group that keeps the runs in place
+        let orders: number[][] = [[]];
+        for (const run of runs) {
+          const ps = permutations(run);
+          orders = orders.flatMap((o) => ps.map((p) => [...o, ...p]));
+        }
+        return orders;
+      });
+      candidates = [[]];
+      for (const c of choices) candidates = candidates.flatMap((pre) => c.map((o) => [...pre, o]));
+    }
     let best: Canonical | null = null;
     let ties = 0;
     for (const cand of candidates) {
@@ -502,8 +535,7 @@ export class SymmetryContext {
           const ren = (c.ren ??= new Map());
           let h = ren.get(r.id);
           if (!h) {
-            h = makeComp(r.key(key), r.value(value(key, c)));
-            h.obj = null;
+            h = renamedHash(r.key(key), value(key, c), r);
             ren.set(r.id, h);
           }
           xorInto(d, h);
