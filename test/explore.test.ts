@@ -245,6 +245,13 @@ describe('symmetry reduction: interchangeable users, one state per orbit', () =>
     expect(merged.symmetry.on).toBe(true);
   });
 
+  it('--workers with symmetry: the worker threads\' representatives are the unsharded run\'s', async () => {
+    const all = explore(growthScenario(3), { keepHashes: true });
+    const r = await exploreParallel(growthScenario(3), { frontier: 8 }, 2);
+    expect(new Set(r.hashes)).toEqual(new Set(all.hashes));
+    expect(r.symmetry.on).toBe(true);
+  });
+
   it('--no-symmetry, and scenarios without interchangeable tasks, say why symmetry is off', () => {
     expect(explore(growthScenario(3), { symmetry: false, maxStates: 10 }).symmetry).toMatchObject({ on: false, why: 'off (--no-symmetry)', represented: 10 });
     expect(explore(lookupVsClose).symmetry).toMatchObject({ on: false, why: 'no two user tasks run the same program with the same credentials' });
