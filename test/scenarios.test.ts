@@ -198,6 +198,8 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'read-write-at-f-pos',
     'ns-create-passthrough',
     'ns-tmpfs-readdir-newest-first',
+    // three users open one name at once: one LOOKUP (d_alloc_parallel), one backing for all
+    'three-readers-one-backing',
   ],
   '3. the page cache and attribute caching': ['page-cache-second-read-no-request', 'stat-mount-root-getattr', 'attr-entry-valid-timeouts', 'writeback-cache-deferred-writes', 'writeback-cache-setattr', 'writeback-cache-write-after-abort', 'writeback-cache-fsync-fallocate-copy', 'writeback-cache-two-writers-one-folio', 'writeback-cache-reads-after-abort'],
   '4. device and connection life': [

@@ -83,6 +83,7 @@ export function promelaView(w: World, users: number, base: number): string {
     ctlPc, fb?.count ?? 0, life(fb), cred?.usage ?? 0, life(cred), fc.idr.entries[1] ? 1 : 0, W.rcu.current ? 1 : 0, W.rcu.completed, rcuT.blocked ? 1 : 0,
     uq(fc.nextUnique) - 1, uq(daemon.frames[0].l.req.unique), daemon.blocked ? 1 : 0, srv.log.length - 1, srv.inodes[2] ? 1 : 0, srv.inodes[2]?.opened ?? 0, srv.inodes[2]?.nopen ?? 0,
     fi ? 1 : 0, owner, fi?.icount ?? 0, fi?.nlookup ?? 0, fi?.fb ? 1 : 0, fi?.iocachectr ?? 0, !fi || fi.lru === undefined ? 0 : fi.referenced ? 2 : 1, sb.walkers ?? 0,
+    sb.inLookup?.f ? Number(/^user(\d+)$/.exec(sb.inLookup.f)![1]) : 0,
   ];
   const log = srv.log.slice(1).map((s: string) => (s.includes(' LOOKUP') ? 1 : s.includes(' OPEN') ? 2 : 10 + Number(/fh=(\d+)/.exec(s)![1])));
   const us: string[] = [];
@@ -94,7 +95,7 @@ export function promelaView(w: World, users: number, base: number): string {
     let pc = -1;
     if (t.done) pc = t.results[0].ret === 'EIO' ? 10 : 9;
     else if (!fr.length) pc = 0;
-    else if (top.fn === 'fuse_lookup') pc = 1;
+    else if (top.fn === 'fuse_lookup') pc = t.blocked?.on === 'in_lookup' ? 11 : 1;
     else if (top.fn === 'fuse_open') pc = ({ reply: 2, finish: 3, released: 8 } as Record<string, number>)[top.pc] ?? -1;
     else if (top.fn === 'fuse_passthrough_open') pc = ({ get: 4, unlock: 5, open_backing: 6 } as Record<string, number>)[top.pc] ?? -1;
     else if (top.fn === 'fuse_file_passthrough_open' && top.pc === 'uncached') pc = 7;

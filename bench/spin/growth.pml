@@ -83,6 +83,7 @@
 #define REL_WAIT     8   /* fuse_sync_release: RELEASE queued */
 #define DONE_OK      9   /* open(2) returned fd 3 */
 #define DONE_EIO     10  /* open(2) returned EIO */
+#define LK_BLOCK     11  /* d_alloc_parallel: another user is looking f up; asleep in d_wait_lookup */
 
 /* the server's log entries */
 #define L_LOOKUP 1
@@ -123,6 +124,8 @@ short bid[U1];
 /* the FUSE superblock: the dentry of f, whose lookup made the inode; fuse_inode fields;
  * dentry LRU (0 not on it, 1 on it, 2 on it and DCACHE_REFERENCED); path walks in progress */
 bool dentry;
+/* the in-lookup hash (d_alloc_parallel): the user whose LOOKUP of f is in progress, 0 none */
+byte inlk;
 byte inode_owner;
 byte icount;
 byte nlookup;
@@ -187,12 +190,18 @@ active [USERS] proctype user() {
   /* _pid: ctl is 0, the users 1..USERS */
 end:
   do
-  :: d_step { pc[_pid] == START && !dentry ->              /* sys_open > fuse_lookup: dcache miss, queue LOOKUP */
-       walkers++; queue(_pid); pc[_pid] = LK_WAIT  DUMPSTATE }
+  :: d_step { pc[_pid] == START && !dentry && inlk == 0 -> /* sys_open > fuse_lookup: dcache miss, d_alloc_parallel (ours), queue LOOKUP */
+       walkers++; inlk = _pid; queue(_pid); pc[_pid] = LK_WAIT  DUMPSTATE }
+  :: d_step { pc[_pid] == START && !dentry && inlk != 0 -> /* sys_open > fuse_lookup: dcache miss, d_alloc_parallel: another's lookup, d_wait_lookup */
+       walkers++; pc[_pid] = LK_BLOCK  DUMPSTATE }
+  :: d_step { pc[_pid] == LK_BLOCK && inlk == 0 && dentry -> /* fuse_lookup:start again: dcache hit > sys_open:found > fuse_open: queue OPEN */
+       icount++; queue(_pid); pc[_pid] = OP_WAIT  DUMPSTATE }
+  :: d_step { pc[_pid] == LK_BLOCK && inlk == 0 && !dentry -> /* fuse_lookup:start again: the other lookup failed, ours now: queue LOOKUP */
+       inlk = _pid; queue(_pid); pc[_pid] = LK_WAIT  DUMPSTATE }
   :: d_step { pc[_pid] == START && dentry ->               /* sys_open > fuse_lookup (dcache hit) > sys_open:found > fuse_open: queue OPEN */
        walkers++; icount++; queue(_pid); pc[_pid] = OP_WAIT  DUMPSTATE }
-  :: d_step { pc[_pid] == LK_WAIT && rq[_pid] == 2 ->      /* fuse_lookup:reply > sys_open:found > fuse_open: fuse_iget, path_get, queue OPEN */
-       rq[_pid] = 0;
+  :: d_step { pc[_pid] == LK_WAIT && rq[_pid] == 2 ->      /* fuse_lookup:reply (d_lookup_done) > sys_open:found > fuse_open: fuse_iget, path_get, queue OPEN */
+       rq[_pid] = 0; inlk = 0;
        if
        :: !dentry -> dentry = 1; inode_owner = _pid; icount = 1
        :: else -> skip

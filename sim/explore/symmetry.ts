@@ -25,8 +25,8 @@
 //     lock request (GETLK, SETLK, SETLKW) is refused. Decoded, a lock owner is a number equal
 //     to a symmetric process's hash (below 2^32, unlike pointers) or its 0x text in the
 //     server's owner table.
-// Programs that name other tasks (signal, wait) or take locks (lock, flock) are not treated as
-// interchangeable (findSymmetry says why).
+// Programs that take locks (lock, flock), and tasks some program names (wait, signal), are not
+// treated as interchangeable (findSymmetry says why).
 //
 // The canonical representative: sort each group's tasks by a signature (the hash of the task
 // and its process with the group's identities blurred), then try every order of the tasks whose
@@ -56,13 +56,13 @@ export interface Symmetry {
   order: number;
 }
 
-/** Syscalls (a task's compiled ops, sim/scenario/build.ts) whose effects name another task or carry identity the renaming does not follow. */
+/** Syscalls (a task's compiled ops, sim/scenario/build.ts) that carry identity the renaming does not follow. */
 const NOT_SYMMETRIC: Record<string, string> = {
   fcntl: 'takes POSIX locks (the lock table keeps owners and pids the renaming does not follow)',
   flock: 'takes flock locks (owners and pids on the wire)',
-  signal: 'signals a task by name',
-  wait: 'waits for a task by name',
 };
+/** Syscalls that name a task: the task named cannot be swapped with another (its name is in someone's program). */
+const NAMES_TASK = new Set(['wait', 'signal']);
 
 function stable(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
@@ -88,6 +88,8 @@ export function findSymmetry(w: World): { sym: Symmetry | null; why: string } {
   const refused: string[] = [];
   const procUsers = new Map<string, number>();
   for (const t of w.tasks) procUsers.set(t.proc, (procUsers.get(t.proc) ?? 0) + 1);
+  const named = new Set<string>();
+  for (const t of w.tasks) for (const o of t.ops as { sys: string; args?: { task?: unknown } }[]) if (NAMES_TASK.has(o.sys) && typeof o.args?.task === 'string') named.add(o.args.task);
   w.tasks.forEach((t, i) => {
     if (t.role !== 'user') return;
     const p = w.procs[t.proc];
@@ -95,6 +97,10 @@ export function findSymmetry(w: World): { sym: Symmetry | null; why: string } {
     const bad = (t.ops as { sys: string }[]).find((o) => NOT_SYMMETRIC[o.sys]);
     if (bad) {
       refused.push(`${t.name} ${NOT_SYMMETRIC[bad.sys]}`);
+      return;
+    }
+    if (named.has(t.name)) {
+      refused.push(`${t.name} is named by a program (wait or signal)`);
       return;
     }
     if (maxNumber(t.ops) >= 2 ** 31) {

@@ -13,6 +13,7 @@ import type { Task, WaitCond, World } from './state.ts';
 import type { StepRecord } from './effects.ts';
 import { Ctx } from './ctx.ts';
 import { rcuCanAdvance } from './lib/rcu.ts';
+import { d_in_lookup } from './lib/in_lookup.ts';
 
 export type Next =
   | { k: 'goto'; pc: string }
@@ -131,6 +132,10 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
     case 'task': {
       const t = w.tasks.find((x) => x.name === on.task);
       return !t || t.done || t.results.length >= on.ops;
+    }
+    case 'in_lookup': {
+      const sb = w.sbs[on.sb];
+      return !sb || !d_in_lookup(w, sb, on.name);
     }
     case 'file_lock': {
       // fs/locks.c: list_empty(&fl->c.flc_blocked_member), or a fatal signal (interruptible)

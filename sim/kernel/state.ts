@@ -350,6 +350,12 @@ interface SbBase {
   detached?: boolean;
   /** path walks in progress that hold this mount (the struct path a path-based syscall resolved) */
   walkers?: number;
+  /**
+   * fs/dcache.c's in-lookup hash (d_alloc_parallel): the names a ->lookup is asking for right
+   * now, each with the task asking. Another lookup of the name waits for it (d_wait_lookup)
+   * instead of asking again; d_lookup_done ends it.
+   */
+  inLookup?: Record<string, string>;
 }
 
 export interface PlainSb extends SbBase {
@@ -438,7 +444,9 @@ export type WaitCond =
    */
   | { on: 'fud'; file: Ptr }
   /** a scenario's "wait" op: until task has finished `ops` ops */
-  | { on: 'task'; task: string; ops: number };
+  | { on: 'task'; task: string; ops: number }
+  /** d_wait_lookup: until the lookup in progress of `name` in superblock `sb` is done (d_lookup_done) */
+  | { on: 'in_lookup'; sb: number; name: string };
 
 export interface Vma {
   id: number;

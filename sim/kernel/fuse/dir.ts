@@ -11,6 +11,7 @@ import { encode, FUSE_CREATE_IN, FUSE_GETATTR_IN, FUSE_MKDIR_IN, FUSE_MKNOD_IN, 
 import { FATTR, FOPEN, FUSE_GETATTR_FH, FUSE_OPCODE, FUSE_ROOT_ID } from '../../wire/uapi.ts';
 import { ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FILE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_OPEN, ATTR_SIZE, ATTR_TIMES_SET, ATTR_UID, type IattrA } from '../vfs/fs.ts';
 import { invalidatePages, PAGE_SIZE, truncatePages } from '../mm/filemap.ts';
+import { d_alloc_parallel, d_lookup_done } from '../vfs/dcache.ts';
 import { fuse_lock_owner_id, fuse_open, fuse_write_inode_now, fuse_writepages, releaseBody } from './file.ts';
 import { O_CREAT, O_EXCL, O_NOCTTY } from '../vfs/fcntl.ts';
 import { CURRENT_UMASK, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, LOOKUP_RENAME_TARGET, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../vfs/namei.ts';
@@ -29,6 +30,8 @@ interface LookupL extends LookupA {
   fc: Ptr;
   /** the dentry was cached but its entry_valid ran out: this LOOKUP revalidates it */
   reval: boolean;
+  /** lookup_slow: this task's dentry is in the in-lookup hash (d_alloc_parallel) until d_lookup_done */
+  inLookup?: boolean;
 }
 
 /**
@@ -67,16 +70,35 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
       if (c.w.jiffies < sb.negative[l.name]! && !forced) return ret(neg('ENOENT'));
       d_drop_negative(sb, l.name);
     }
+    if (!l.reval) {
+      // lookup_slow -> d_alloc_parallel: a lookup of this name already in progress is waited
+      // for (d_wait_lookup), then the dcache is looked at again; else this task's is the one
+      if (d_alloc_parallel(c, sb, l.name) === 'wait') return block({ on: 'in_lookup', sb: l.sb, name: l.name }, 'start');
+      l.inLookup = true;
+    }
     const fc = c.deref(sb.conn, 'fuse_conn');
     l.fc = fc.ptr;
     if (!fc.initialized) return block({ on: 'initialized', conn: fc.ptr }, 'start');
-    return fuse_request_wait(c, l, fc, FUSE_OPCODE.LOOKUP, FUSE_ROOT_ID, cstring(l.name), 'reply');
+    const next = fuse_request_wait(c, l, fc, FUSE_OPCODE.LOOKUP, FUSE_ROOT_ID, cstring(l.name), 'reply');
+    if (l.unique < 0 && l.inLookup) {
+      // the request never went out (the connection is gone): lookup_slow's error path,
+      // d_lookup_done and dput of the in-lookup dentry
+      d_lookup_done(sb, l.name);
+      l.inLookup = false;
+    }
+    return next;
   },
   reply(c, l) {
     const fc = c.deref(l.fc, 'fuse_conn');
     const a = fuse_take_answer(c, fc, l.unique);
     const sb = c.w.sbs[l.sb] as FuseSb;
     const cached = sb.inodes[l.name];
+    if (l.inLookup) {
+      // d_lookup_done (with d_splice_alias, or the dput of a failed lookup's dentry): whatever
+      // the answer, the name is no longer being looked up, and its waiters look again
+      d_lookup_done(sb, l.name);
+      l.inLookup = false;
+    }
     if (a.error) {
       if (l.reval && cached !== undefined) {
         // fuse_dentry_revalidate: invalid; d_invalidate, then lookup_slow asks again
