@@ -441,12 +441,8 @@ export class Slots {
 /** A state's components, by slot (undefined: not in this world). */
 export type Comps = (Comp | undefined)[];
 
-/** Every component of a world. */
-export function components(w: World, slots: Slots): Comps {
-  const m: Comps = [];
-  const add = (key: string, v: unknown) => {
-    m[slots.slot(key)] = makeComp(key, v, sortedCopy(v));
-  };
+/** Each component of a world, as its key and its value, in one order (the one rule for what a component is). */
+function eachComponent(w: World, add: (key: string, v: unknown) => void) {
   for (const k of Object.keys(w.heap)) add(`heap/${k}`, w.heap[Number(k)]);
   add('rcu', w.rcu);
   add('jiffies', w.jiffies);
@@ -454,6 +450,14 @@ export function components(w: World, slots: Slots): Comps {
   for (const k of Object.keys(w.procs)) add(`procs/${k}`, w.procs[k]);
   for (const k of Object.keys(w.servers)) add(`servers/${k}`, w.servers[k]);
   w.tasks.forEach((t, i) => add(`tasks/${i}`, taskView(t)));
+}
+
+/** Every component of a world. */
+export function components(w: World, slots: Slots): Comps {
+  const m: Comps = [];
+  eachComponent(w, (key, v) => {
+    m[slots.slot(key)] = makeComp(key, v, sortedCopy(v));
+  });
   return m;
 }
 
@@ -463,14 +467,7 @@ export function components(w: World, slots: Slots): Comps {
  */
 export function worldDigest(w: World): Digest {
   const d: Digest = { h0: 0, h1: 0, h2: 0, h3: 0 };
-  const add = (key: string, v: unknown) => xorInto(d, makeComp(key, v));
-  for (const k of Object.keys(w.heap)) add(`heap/${k}`, w.heap[Number(k)]);
-  add('rcu', w.rcu);
-  add('jiffies', w.jiffies);
-  w.sbs.forEach((sb, i) => add(`sbs/${i}`, sb));
-  for (const k of Object.keys(w.procs)) add(`procs/${k}`, w.procs[k]);
-  for (const k of Object.keys(w.servers)) add(`servers/${k}`, w.servers[k]);
-  w.tasks.forEach((t, i) => add(`tasks/${i}`, taskView(t)));
+  eachComponent(w, (key, v) => xorInto(d, makeComp(key, v)));
   return d;
 }
 
