@@ -166,24 +166,10 @@ function inOrder(keys: string[]): boolean {
 function feed(v: unknown) {
   switch (typeof v) {
     case 'number':
-      if ((v | 0) === v) {
-        word(T_INT);
-        word(v);
-        return;
-      }
-      if (!Number.isFinite(v)) throw new Error(`explore: ${v} in the world (not plain data)`);
-      f64[0] = v === 0 ? 0 : v; // -0 is 0, as in JSON
-      word(T_NUM);
-      word(i32[0]!);
-      word(i32[1]!);
+      feedNumber(v);
       return;
     case 'string':
-      if (v.length > LONG) {
-        longStr(v);
-        return;
-      }
-      word(T_STR);
-      str(v);
+      feedString(v);
       return;
     case 'boolean':
       word(v ? T_TRUE : T_FALSE);
@@ -234,7 +220,7 @@ function feedNumber(v: number) {
     return;
   }
   if (!Number.isFinite(v)) throw new Error(`explore: ${v} in the world (not plain data)`);
-  f64[0] = v === 0 ? 0 : v;
+  f64[0] = v === 0 ? 0 : v; // -0 is 0, as in JSON
   word(T_NUM);
   word(i32[0]!);
   word(i32[1]!);
