@@ -162,6 +162,8 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'fsyncdir-enosys-remembered',
     'sync-seek-copy-after-abort',
     // namespace operations and directories (docs/request-streams.md §4, §5)
+    'dir-lock-two-creators-one-name',
+    'dir-lock-two-unlinks-one-name',
     'ns-create-passthrough',
     'ns-unlink-rename-forget',
     'ns-readdir-opendir-passthrough-ignored',

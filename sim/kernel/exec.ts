@@ -13,7 +13,7 @@ import type { Task, WaitCond, World } from './state.ts';
 import type { StepRecord } from './effects.ts';
 import { Ctx } from './ctx.ts';
 import { rcuCanAdvance } from './lib/rcu.ts';
-import { d_in_lookup } from './lib/in_lookup.ts';
+import { d_in_lookup, dir_read_locked, dir_write_locked } from './lib/in_lookup.ts';
 
 export type Next =
   | { k: 'goto'; pc: string }
@@ -136,6 +136,10 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
     case 'in_lookup': {
       const sb = w.sbs[on.sb];
       return !sb || !d_in_lookup(w, sb, on.name);
+    }
+    case 'i_rwsem': {
+      const sb = w.sbs[on.sb];
+      return !sb || !(dir_write_locked(w, sb, on.task) || (on.write && dir_read_locked(w, sb, on.task)));
     }
     case 'file_lock': {
       // fs/locks.c: list_empty(&fl->c.flc_blocked_member), or a fatal signal (interruptible)

@@ -356,6 +356,13 @@ interface SbBase {
    * instead of asking again; d_lookup_done ends it.
    */
   inLookup?: Record<string, string>;
+  /**
+   * the root directory's i_rwsem held for writing (inode_lock(dir): a namespace change, or an
+   * open with O_CREAT, from before its lookup until the change is done): the task. Held for
+   * reading by every lookup_slow in progress, which the model knows from inLookup and the
+   * tasks waiting in d_wait_lookup (sim/kernel/lib/in_lookup.ts)
+   */
+  dirLock?: string;
 }
 
 export interface PlainSb extends SbBase {
@@ -446,7 +453,9 @@ export type WaitCond =
   /** a scenario's "wait" op: until task has finished `ops` ops */
   | { on: 'task'; task: string; ops: number }
   /** d_wait_lookup: until the lookup in progress of `name` in superblock `sb` is done (d_lookup_done) */
-  | { on: 'in_lookup'; sb: number; name: string };
+  | { on: 'in_lookup'; sb: number; name: string }
+  /** down_read / down_write of the root directory's i_rwsem (inode_lock_shared / inode_lock) */
+  | { on: 'i_rwsem'; sb: number; write: boolean; task: string };
 
 export interface Vma {
   id: number;

@@ -12,6 +12,7 @@ import { FATTR, FOPEN, FUSE_GETATTR_FH, FUSE_OPCODE, FUSE_ROOT_ID } from '../../
 import { ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FILE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_OPEN, ATTR_SIZE, ATTR_TIMES_SET, ATTR_UID, type IattrA } from '../vfs/fs.ts';
 import { invalidatePages, PAGE_SIZE, truncatePages } from '../mm/filemap.ts';
 import { d_alloc_parallel, d_lookup_done } from '../vfs/dcache.ts';
+import { dir_write_locked } from '../lib/in_lookup.ts';
 import { fuse_lock_owner_id, fuse_open, fuse_write_inode_now, fuse_writepages, releaseBody } from './file.ts';
 import { O_CREAT, O_EXCL, O_NOCTTY } from '../vfs/fcntl.ts';
 import { CURRENT_UMASK, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, LOOKUP_RENAME_TARGET, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../vfs/namei.ts';
@@ -71,7 +72,10 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
       d_drop_negative(sb, l.name);
     }
     if (!l.reval) {
-      // lookup_slow -> d_alloc_parallel: a lookup of this name already in progress is waited
+      // lookup_slow: inode_lock_shared(dir), so not while another task changes the directory
+      // (a namespace change or an O_CREAT open holds it for writing; its own lookups go on)
+      if (dir_write_locked(c.w, sb, c.t.name)) return block({ on: 'i_rwsem', sb: l.sb, write: false, task: c.t.name }, 'start');
+      // then d_alloc_parallel: a lookup of this name already in progress is waited
       // for (d_wait_lookup), then the dcache is looked at again; else this task's is the one
       if (d_alloc_parallel(c, sb, l.name) === 'wait') return block({ on: 'in_lookup', sb: l.sb, name: l.name }, 'start');
       l.inLookup = true;

@@ -2,12 +2,12 @@
 // point and a name on its filesystem. Looking the name up is the filesystem's business
 // (s_type(sb).lookup: i_op->lookup through the dcache). And the syscalls that make and remove
 // names: mknod(2), mkdir(2), unlink(2), rmdir(2), rename(2)/renameat2(2).
-import { call, entry, goto, kfunc, type Next } from '../exec.ts';
+import { block, call, entry, goto, kfunc, type Next } from '../exec.ts';
 import type { Ctx } from '../ctx.ts';
 import type { SuperBlock, World } from '../state.ts';
 import { neg } from '../lib/errno.ts';
 import { s_type } from './fs.ts';
-import { walk_get, walk_ret, type WalkL } from './namespace.ts';
+import { inode_lock_dir, walk_get, walk_ret, type WalkL } from './namespace.ts';
 
 export interface Resolved {
   sb: SuperBlock;
@@ -130,6 +130,8 @@ function createSteps(what: 'mknod' | 'mkdir' | 'symlink') {
       if (!r) return walk_ret(c, l, neg('ENOENT'));
       if (r.name === '') return walk_ret(c, l, neg('EEXIST'));
       walk_get(c, l, r.sb);
+      // filename_create: inode_lock_nested(dir), then the lookup of the new name under it
+      if (!inode_lock_dir(c, l, r.sb)) return block({ on: 'i_rwsem', sb: r.sb.id, write: true, task: c.t.name }, 'start');
       l.sb = r.sb.id;
       l.name = r.name;
       return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name, flags: LOOKUP_CREATE | LOOKUP_EXCL }, 'looked', 'inode');
@@ -195,6 +197,8 @@ function unlinkSteps(dir: boolean) {
       if (r.name === '') return walk_ret(c, l, neg(l.dir ? 'EBUSY' : 'EISDIR'));
       if (s_type(r.sb).readonly(r.sb)) return walk_ret(c, l, neg('EROFS'));
       walk_get(c, l, r.sb);
+      // do_unlinkat / do_rmdir: inode_lock_nested(dir), then the lookup of the name under it
+      if (!inode_lock_dir(c, l, r.sb)) return block({ on: 'i_rwsem', sb: r.sb.id, write: true, task: c.t.name }, 'start');
       l.sb = r.sb.id;
       l.name = r.name;
       return call(s_type(r.sb).lookup, { sb: r.sb.id, name: r.name, flags: 0 }, 'looked', 'inode');
@@ -255,6 +259,8 @@ export const sys_rename = entry(
       if (a.name === '' || b.name === '') return walk_ret(c, l, neg('EBUSY'));
       if (s_type(a.sb).readonly(a.sb)) return walk_ret(c, l, neg('EROFS'));
       walk_get(c, l, a.sb);
+      // lock_rename: one directory, so inode_lock_nested(dir); both lookups under it
+      if (!inode_lock_dir(c, l, a.sb)) return block({ on: 'i_rwsem', sb: a.sb.id, write: true, task: c.t.name }, 'start');
       l.sb = a.sb.id;
       l.old = a.name;
       l.new = b.name;

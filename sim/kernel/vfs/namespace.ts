@@ -3,6 +3,7 @@ import { entry, kfunc, ret, tail, task_work_add, type Next } from '../exec.ts';
 import type { SuperBlock } from '../state.ts';
 import type { Ctx } from '../ctx.ts';
 import { neg } from '../lib/errno.ts';
+import { dir_read_locked, dir_write_locked } from '../lib/in_lookup.ts';
 import { s_type } from './fs.ts';
 
 /** mount(2): the filesystem's own mount (overlayfs: its fill_super with the stacking limit). */
@@ -38,6 +39,8 @@ function filesOpenOn(c: Ctx, sb: SuperBlock): boolean {
 /** A path-based syscall's hold on the mount its walk resolved (walkSb < 0 or absent: none). */
 export interface WalkL {
   walkSb?: number;
+  /** the superblock whose root directory's i_rwsem this syscall holds for writing (inode_lock_dir; < 0 or absent: none) */
+  dirLockSb?: number;
 }
 
 /**
@@ -51,8 +54,31 @@ export function walk_get(c: Ctx, l: WalkL, sb: SuperBlock) {
   l.walkSb = sb.id;
 }
 
+/**
+ * inode_lock(dir) for a namespace change or an open with O_CREAT (filename_create,
+ * do_unlinkat, lock_rename, open_last_lookups): the root directory's i_rwsem for writing,
+ * taken once no other task holds it either way. false: the caller must sleep on it
+ * ({ on: 'i_rwsem', write: true }) and start again.
+ */
+export function inode_lock_dir(c: Ctx, l: WalkL, sb: SuperBlock): boolean {
+  if (sb.dirLock === c.t.name) return true;
+  if (dir_write_locked(c.w, sb, c.t.name) || dir_read_locked(c.w, sb, c.t.name)) return false;
+  sb.dirLock = c.t.name;
+  l.dirLockSb = sb.id;
+  return true;
+}
+
+/** inode_unlock(dir): the change (or the open's lookup) is done; path_put does it too, for every way out. */
+export function inode_unlock_dir(c: Ctx, l: WalkL) {
+  if (l.dirLockSb === undefined || l.dirLockSb < 0) return;
+  const sb = c.w.sbs[l.dirLockSb]!;
+  l.dirLockSb = -1;
+  if (sb.dirLock === c.t.name) delete sb.dirLock;
+}
+
 /** path_put of the walk's result: the last hold on a detached mount queues its cleanup. */
 export function walk_put(c: Ctx, l: WalkL) {
+  inode_unlock_dir(c, l);
   if (l.walkSb === undefined || l.walkSb < 0) return;
   const sb = c.w.sbs[l.walkSb]!;
   l.walkSb = -1;

@@ -1,5 +1,5 @@
 // fs/open.c and fs/namei.c's path_openat: open(2) and close(2).
-import { call, entry, goto, kfunc, ret } from '../exec.ts';
+import { block, call, entry, goto, kfunc, ret } from '../exec.ts';
 import type { FileObj, Ptr } from '../state.ts';
 import { fmodeRead, fmodeWrite, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_PATH, O_TRUNC } from './fcntl.ts';
 import { neg } from '../lib/errno.ts';
@@ -9,7 +9,7 @@ import { alloc_file, discard_file, fput } from './file_table.ts';
 import { fd_install } from './file.ts';
 import { handle_truncate } from './attr.ts';
 import { locks_remove_posix, posix_owner } from './locks.ts';
-import { walk_get, walk_ret, type WalkL } from './namespace.ts';
+import { inode_lock_dir, inode_unlock_dir, walk_get, walk_ret, type WalkL } from './namespace.ts';
 
 interface OpenA {
   path: string;
@@ -55,6 +55,9 @@ export const sys_open = entry(
       l.created = false;
       const type = s_type(r.sb);
       if (l.flags & O_CREAT && !(l.flags & O_PATH) && r.name !== '') {
+        // open_last_lookups with O_CREAT: inode_lock(dir) (for writing) before lookup_open,
+        // inode_unlock once it is done (then do_open, unlocked)
+        if (!inode_lock_dir(c, l, r.sb)) return block({ on: 'i_rwsem', sb: r.sb.id, write: true, task: c.t.name }, 'start');
         // lookup_open with O_CREAT: the filesystem's atomic_open, given a file to open
         if (type.atomic_open) {
           const f = alloc_file(c, { f_op: type.fops('reg'), sb: r.sb.id, name: r.name, mode: 'reg', flags: l.flags, read: fmodeRead(l.flags), write: fmodeWrite(l.flags), opath: false, private_data: 0, backing: false, realSb: type.realSb(c.w, r.sb, r.name) });
@@ -68,6 +71,7 @@ export const sys_open = entry(
       return call(type.lookup, { sb: r.sb.id, name: r.name }, 'found', 'inode');
     },
     atomic(c, l) {
+      inode_unlock_dir(c, l);
       if (l.atomic < 0 || l.atomic === 1) {
         if (l.atomic < 0) {
           discard_file(c, l.file);
@@ -103,6 +107,7 @@ export const sys_open = entry(
       return picked_link(c, l);
     },
     found(c, l) {
+      inode_unlock_dir(c, l); // (an O_CREAT open's lookup_open is done: do_open runs unlocked)
       if (l.inode < 0) return walk_ret(c, l, l.inode);
       const sb = c.w.sbs[l.sb]!;
       const type = s_type(sb);
