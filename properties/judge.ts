@@ -79,6 +79,14 @@ function waitsOnCycle(w: World, task: string | undefined, cycle: Set<string>, se
   seen.add(task);
   const t = w.tasks.find((x) => x.name === task);
   const b = t?.blocked;
+  // a task asleep behind another's lookup (d_wait_lookup) or directory lock (i_rwsem) hangs
+  // exactly when the task it waits behind does
+  if (b?.on === 'in_lookup') return waitsOnCycle(w, w.sbs[b.sb]?.inLookup?.[b.name], cycle, seen);
+  if (b?.on === 'i_rwsem') {
+    const sb = w.sbs[b.sb];
+    const holders = [sb?.dirLock, ...Object.values(sb?.inLookup ?? {})].filter((x) => x !== undefined && x !== task);
+    return holders.some((h) => waitsOnCycle(w, h, cycle, seen));
+  }
   if (!b || (b.on !== 'answer' && b.on !== 'initialized')) return false;
   if (cycle.has(`fuse_conn#${b.conn}`)) return true;
   const fc = w.heap[b.conn];

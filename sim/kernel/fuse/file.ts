@@ -62,14 +62,17 @@ interface OpenL {
  * Called with a fuse_file (and the backing id its reply carried) it is finish_open's
  * fuse_finish_open for a file CREATE made and opened (fuse_create_open): no OPEN is sent.
  */
-export const fuse_open = kfunc<{ file: Ptr; ff?: Ptr; backingId?: number }, OpenL>('fuse_open', 'fs/fuse/file.c', {
+export const fuse_open = kfunc<{ file: Ptr; inode?: Ptr; ff?: Ptr; backingId?: number }, OpenL>('fuse_open', 'fs/fuse/file.c', {
   start(c, l) {
     if (l.ff) {
       l.inode = c.deref(l.ff, 'fuse_file').inode;
       return goto('finish');
     }
+    // file_inode(file): the inode given (backing_file_open: the real file's), else the one the
+    // walk found by name; fixed once the open began (coming back here after waiting for INIT,
+    // a name unlinked meanwhile still leads this open to its inode)
     const f = c.deref(l.file, 'file');
-    l.inode = inodeOfFile(c, f);
+    if (!l.inode) l.inode = inodeOfFile(c, f);
     const fi = c.deref(l.inode, 'fuse_inode');
     const fc = connOfInode(c, fi);
     if (!fc.initialized) return block({ on: 'initialized', conn: fc.ptr }, 'start');

@@ -44,7 +44,9 @@ export const backing_file_open = kfunc<BackingFileA, BackingFileL>('backing_file
     l.f = f.ptr;
     if (c.record) c.emit('note', `backing_file_open: ${name(f)} on /${sb.name}/${real.name} with cred#${l.cred}`);
     const open = f_op(f).open;
-    if (open) return call(open, { file: l.f }, 'opened', 'err');
+    // the real file's path, not its name: an unlinked backing file opens as well (file_inode)
+    const inode = type.fileInode?.(c.w, real);
+    if (open) return call(open, inode ? { file: l.f, inode } : { file: l.f }, 'opened', 'err');
     return ret(l.f);
   },
   opened(c, l) {

@@ -121,7 +121,11 @@ export interface CopyRangeA {
 export interface FileOperations {
   /** the kernel's name for the table, e.g. fuse_file_operations */
   name: string;
-  open?: KFunc<{ file: Ptr }>;
+  /**
+   * `inode`, when given, is the inode to open (file_inode of a file made on another open file's
+   * path: backing_file_open), which its name may no longer lead to; else the file's name's
+   */
+  open?: KFunc<{ file: Ptr; inode?: Ptr }>;
   /** ->read (generic_read_dir: EISDIR); a table without read and read_iter cannot be read */
   read?: KFunc<ReadA>;
   read_iter?: KFunc<ReadA>;
