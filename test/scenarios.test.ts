@@ -217,6 +217,7 @@ const REQUEST_STREAM: Record<string, string[]> = {
     'capset-one-thread-only',
   ],
   '5. every kind of backing fd': [
+    'passthrough-backing-file-unlinked-meanwhile',
     'backing-fd-kinds-6.18',
     'backing-fd-kinds-6.9',
     'backing-fd-regular-modes-6.18',
