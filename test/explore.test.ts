@@ -225,6 +225,23 @@ describe('symmetry reduction: interchangeable users, one state per orbit', () =>
     });
   }
 
+  // the built-in scenarios whose users are interchangeable: creates, unlinks (the directory
+  // lock), reads through one backing file; the renaming follows their pids, lock owners (FLUSH)
+  // and objects, so the orbits add up exactly
+  for (const [file, paranoid, states, represented] of [
+    ['dir-lock-two-creators-one-name.json', true, 29, 57],
+    ['dir-lock-two-unlinks-one-name.json', true, 45, 89],
+    ['three-readers-one-backing.json', true, 1113, 6465],
+  ] as const) {
+    it(`scenarios/${file}: ${states} representatives stand for the ${represented} states of the search without symmetry`, () => {
+      const s = loadScenario(join(import.meta.dirname, '..', 'scenarios', file));
+      const r = explore(s, { paranoid });
+      expect(r.symmetry.on).toBe(true);
+      expect([r.states, r.symmetry.represented]).toEqual([states, represented]);
+      expect(explore(s, { symmetry: false }).states).toBe(represented);
+    }, 120_000);
+  }
+
   it('a counterexample found with symmetry is a real schedule: fpsim run shows the violation', () => {
     const s = growthScenario(3);
     const r = explore(s, { mutants: ['free-without-grace-period'] });
