@@ -34,7 +34,8 @@
 // the state's stabiliser, so the orbit's size is |G| / that: the sum over representatives is
 // the state count without symmetry (a test checks it), printed as the reduction.
 import type { Task, World } from '../kernel/state.ts';
-import { fuse_lock_owner_id } from '../kernel/fuse/file.ts';
+import { lock_owner_id_of } from '../kernel/fuse/file.ts';
+import { fromHex, toHex } from '../kernel/fuse/hex.ts';
 import { PID_BASE } from '../kernel/pid.ts';
 import { FUSE_FLUSH_IN, FUSE_IN_HEADER, FUSE_READ_IN, FUSE_RELEASE_IN, FUSE_SETATTR_IN, FUSE_WRITE_IN, type Layout } from '../wire/structs.ts';
 import { FUSE_OPCODE } from '../wire/uapi.ts';
@@ -54,6 +55,12 @@ export interface Symmetry {
   owners: number[];
   /** |G|: the product of the groups' factorials */
   order: number;
+  /** the members' names and process names: a string holding one of them names a member */
+  watch: string[];
+  /** every form of a member's identity as a whole string (names, "files:<proc>", lock owner ids as text) */
+  known: Set<string>;
+  /** the members' lock owner ids */
+  ownerIds: Set<number>;
 }
 
 /** Syscalls (a task's compiled ops, sim/scenario/build.ts) that carry identity the renaming does not follow. */
@@ -124,19 +131,31 @@ export function findSymmetry(w: World): { sym: Symmetry | null; why: string } {
   const member = w.tasks.map(() => false);
   for (const g of groups) for (const i of g) member[i] = true;
   const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
+  const names = w.tasks.map((t) => t.name);
+  const procs = w.tasks.map((t) => t.proc);
+  // fuse_lock_owner_id of a member's process (what FLUSH, READ, WRITE... carry)
+  const owners = procs.map((p, i) => (member[i] ? lock_owner_id_of(p) : 0));
+  const members = names.map((_n, i) => i).filter((i) => member[i]);
+  const known = new Set<string>();
+  for (const i of members) for (const k of [names[i]!, procs[i]!, `files:${procs[i]}`, ...ownerTexts(owners[i]!)]) known.add(k);
   return {
     sym: {
       groups,
       member,
-      names: w.tasks.map((t) => t.name),
-      procs: w.tasks.map((t) => t.proc),
-      // fuse_lock_owner_id of the task's process (what FLUSH, READ, WRITE... carry)
-      owners: w.tasks.map((t, i) => (member[i] ? fuse_lock_owner_id({ p: { name: t.proc } } as never) : 0)),
+      names,
+      procs,
+      owners,
       order: groups.reduce((n, g) => n * fact(g.length), 1),
+      watch: members.flatMap((i) => [names[i]!, procs[i]!]),
+      known,
+      ownerIds: new Set(members.map((i) => owners[i]!)),
     },
     why: '',
   };
 }
+
+/** A lock owner id as the server's owner table writes it (requestLine: hex, or decimal). */
+const ownerTexts = (o: number) => [`0x${o.toString(16)}`, String(o)];
 
 /**
  * Move each symmetric task's cred (made by setup, held by its process alone) to the top of the
@@ -175,13 +194,6 @@ const HDR = FUSE_IN_HEADER.size;
 const AT_OPCODE = offsetOf(FUSE_IN_HEADER, 'opcode');
 const AT_PID = offsetOf(FUSE_IN_HEADER, 'pid');
 
-const le32 = (hex: string, at: number) => Number.parseInt(hex.slice(at * 2 + 6, at * 2 + 8) + hex.slice(at * 2 + 4, at * 2 + 6) + hex.slice(at * 2 + 2, at * 2 + 4) + hex.slice(at * 2, at * 2 + 2), 16);
-const hex32 = (v: number) => {
-  const h = (v >>> 0).toString(16).padStart(8, '0');
-  return h.slice(6, 8) + h.slice(4, 6) + h.slice(2, 4) + h.slice(0, 2);
-};
-const put = (hex: string, at: number, h: string) => hex.slice(0, at * 2) + h + hex.slice(at * 2 + h.length);
-
 /**
  * A renaming: task index -> task index (a permutation of each group, identity elsewhere; for a
  * signature, several tasks may map to one), with the tables it derives.
@@ -192,15 +204,9 @@ export class Renaming {
   private readonly ownerNum = new Map<number, number>();
   private readonly ownerText = new Map<string, string>();
   private readonly pid = new Map<number, number>();
-  private readonly watch: string[];
-  /** the forms of every member's identity the renaming knows (mapped or not) */
-  private readonly known = new Set<string>();
   private readonly seen = new Map<string, string>();
   private readonly bearsCache = new Map<string, boolean>();
   private readonly requests = new Map<string, string>();
-  /** every member's lock-owner id, as a number and as text */
-  private readonly ownerSet = new Set<number>();
-  private readonly ownerTexts = new Set<string>();
   identity = true;
 
   constructor(
@@ -211,15 +217,6 @@ export class Renaming {
     readonly id = 0,
   ) {
     this.map = map;
-    this.watch = sym.names.filter((_n, i) => sym.member[i]).concat(sym.procs.filter((_p, i) => sym.member[i]));
-    for (let i = 0; i < map.length; i++) {
-      if (!sym.member[i]) continue;
-      for (const k of [sym.names[i]!, sym.procs[i]!, `files:${sym.procs[i]}`]) this.known.add(k);
-      const o = sym.owners[i]!;
-      this.ownerSet.add(o);
-      this.ownerTexts.add(`0x${o.toString(16)}`);
-      this.ownerTexts.add(String(o));
-    }
     for (let i = 0; i < map.length; i++) {
       const j = map[i]!;
       if (!sym.member[i] || i === j) continue;
@@ -230,18 +227,28 @@ export class Renaming {
       const a = sym.owners[i]!;
       const b = sym.owners[j]!;
       this.ownerNum.set(a, b);
-      this.ownerText.set(`0x${a.toString(16)}`, `0x${b.toString(16)}`);
-      this.ownerText.set(String(a), String(b));
+      ownerTexts(a).forEach((t, k) => this.ownerText.set(t, ownerTexts(b)[k]!));
       this.pid.set(PID_BASE + i, PID_BASE + j);
     }
   }
 
+  /** The member whose pointer range holds v (explore.ts numbers task k's objects from base*(k+1)), or -1. */
+  private memberOf(v: number): number {
+    if (v < this.base * 2 || !Number.isInteger(v)) return -1;
+    const k = Math.floor(v / this.base) - 1;
+    return this.sym.member[k] ? k : -1;
+  }
+
+  /** A pointer written in a string: an object key of ten digits or more, or "file#<ptr>"; else null. */
+  private static pointerIn(s: string): { v: number; file: boolean } | null {
+    if (s.startsWith('file#') && /^file#\d+$/.test(s)) return { v: Number(s.slice(5)), file: true };
+    if (s.length >= 10 && /^\d+$/.test(s)) return { v: Number(s), file: false };
+    return null;
+  }
+
   num(v: number): number {
-    if (v >= this.base * 2 && Number.isInteger(v)) {
-      const k = Math.floor(v / this.base) - 1;
-      if (k < this.map.length && this.sym.member[k]) return v + this.base * (this.map[k]! - k);
-      return v;
-    }
+    const k = this.memberOf(v);
+    if (k >= 0) return v + this.base * (this.map[k]! - k);
     return this.ownerNum.get(v) ?? v;
   }
 
@@ -250,15 +257,13 @@ export class Renaming {
     if (hit !== undefined) return hit;
     let out = this.names.get(s) ?? this.ownerText.get(s);
     if (out === undefined) {
-      if (s.startsWith('file#') && /^file#\d+$/.test(s)) out = `file#${this.num(Number(s.slice(5)))}`;
-      else if (s.length >= 10 && /^\d+$/.test(s)) {
-        // a pointer as an object key (only a number in a symmetric task's range changes)
-        const v = Number(s);
-        const to = this.num(v);
-        out = to === v ? s : String(to);
+      const p = Renaming.pointerIn(s);
+      if (p) {
+        const to = this.num(p.v);
+        out = to === p.v ? s : p.file ? `file#${to}` : String(to);
       } else {
-        if (!this.known.has(s)) {
-          for (const n of this.watch) {
+        if (!this.sym.known.has(s)) {
+          for (const n of this.sym.watch) {
             // a task's name inside a longer string: the renaming cannot know what it means
             if (s.includes(n)) throw new Error(`symmetry: the world holds "${s.length > 80 ? s.slice(0, 80) + '…' : s}", which names task ${n}; the renaming does not follow it (run with --no-symmetry)`);
           }
@@ -275,7 +280,7 @@ export class Renaming {
   bears(v: unknown, key = ''): boolean {
     switch (typeof v) {
       case 'number':
-        return (v >= this.base * 2 && Number.isInteger(v) && !!this.sym.member[Math.floor(v / this.base) - 1]) || this.ownerSet.has(v);
+        return this.memberOf(v) >= 0 || this.sym.ownerIds.has(v);
       case 'string':
         return key === 'bytes' || this.strBears(v);
       case 'object': {
@@ -297,7 +302,8 @@ export class Renaming {
   private strBears(s: string): boolean {
     let b = this.bearsCache.get(s);
     if (b === undefined) {
-      b = this.known.has(s) || this.ownerTexts.has(s) || this.watch.some((n) => s.includes(n)) || (/^(file#)?\d{10,}$/.test(s) && this.bears(Number(s.startsWith('file#') ? s.slice(5) : s)));
+      const p = Renaming.pointerIn(s);
+      b = this.sym.known.has(s) || this.sym.watch.some((n) => s.includes(n)) || (p !== null && this.memberOf(p.v) >= 0);
       if (this.bearsCache.size > 100_000) this.bearsCache.clear();
       this.bearsCache.set(s, b);
     }
@@ -324,18 +330,18 @@ export class Renaming {
   }
 
   private renameRequest(hex: string): string {
-    const opcode = le32(hex, AT_OPCODE);
+    const b = fromHex(hex);
+    const dv = new DataView(b.buffer);
+    const opcode = dv.getUint32(AT_OPCODE, true);
     if (LOCK_OPS.has(opcode)) throw new Error(`symmetry: a lock request (opcode ${opcode}) is in flight; the renaming does not follow lock owners in it (run with --no-symmetry)`);
-    const pid = this.pid.get(le32(hex, AT_PID));
-    if (pid !== undefined) hex = put(hex, AT_PID, hex32(pid));
+    const pid = this.pid.get(dv.getUint32(AT_PID, true));
+    if (pid !== undefined) dv.setUint32(AT_PID, pid, true);
     const at = OWNER_AT.get(opcode);
-    if (at !== undefined && hex.length >= (HDR + at + 8) * 2) {
-      const lo = le32(hex, HDR + at);
-      const hi = le32(hex, HDR + at + 4);
-      const to = hi === 0 ? this.ownerNum.get(lo) : undefined;
-      if (to !== undefined) hex = put(hex, HDR + at, hex32(to));
+    if (at !== undefined && b.length >= HDR + at + 8 && dv.getUint32(HDR + at + 4, true) === 0) {
+      const to = this.ownerNum.get(dv.getUint32(HDR + at, true));
+      if (to !== undefined) dv.setUint32(HDR + at, to, true);
     }
-    return hex;
+    return toHex(b);
   }
 
   value(v: unknown, key = ''): unknown {

@@ -249,7 +249,11 @@ export const fuse_flush = kfunc<{ file: Ptr }, FlushL>('fuse_flush', 'fs/fuse/fi
  * model's is a number per owner, never 0 (a POSIX owner's is its process name's hash).
  */
 export function fuse_lock_owner_id(c: Ctx, owner?: string): number {
-  const key = owner === undefined ? c.p.name : (owner_proc(owner) ?? owner);
+  return lock_owner_id_of(owner === undefined ? c.p.name : (owner_proc(owner) ?? owner));
+}
+
+/** The lock owner id of a POSIX owner (its process name) or a flock owner ("file#<ptr>"). */
+export function lock_owner_id_of(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
   return h || 1;
