@@ -418,18 +418,20 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
         done.push({ i, fp: foot });
       }
       const id = parent.length;
-      let live = false;
-      if (symCtx && !comps) {
-        live = true;
-        // the child's components (the symmetry's renamings rehash only those that name a task);
-        // a changed one holds the live value until the state is kept (then a sorted copy)
-        comps = node.comps.slice();
+      /** the child's components, the parent's with the changed ones in: a changed one holds the live value until the state is kept */
+      const childComps = (): Comps => {
+        const cs = node.comps.slice();
         for (const [sl, c, v] of changes) {
           if (c) c.obj = v;
-          comps[sl] = c;
+          cs[sl] = c;
         }
-      }
-      const ck = keyOf(w, comps!, digest, fp, kinds);
+        return cs;
+      };
+      // live: comps holds live values (full: components() made copies already)
+      const live = !comps;
+      // (the symmetry's renamings rehash only the components that name a task)
+      if (symCtx && !comps) comps = childComps();
+      const ck = keyOf(w, comps ?? node.comps, digest, fp, kinds);
       const key = ck.key;
       let seen = visited.addOrGet(key, id);
       if (nextIndex) {
@@ -462,18 +464,13 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
         checkInvariants(w, name, '');
         for (const v of w.violations) note(v, 'state', node.depth + 1, () => scheduleOf(id));
         w.violations = [];
-        // the world is about to be undone: the kept state takes copies of what the step changed
-        const written = rec.written();
-        if (!comps) {
-          comps = node.comps.slice();
-          for (const [sl, c, v] of changes) {
-            if (c) c.obj = sharedCopy(v, node.comps[sl]?.obj, written);
-            comps[sl] = c;
-          }
-        } else if (live) {
+        if (live) {
+          // the world is about to be undone: the kept state takes copies of what the step changed
+          comps ??= childComps();
+          const written = rec.written();
           for (const [sl, c, v] of changes) if (c) c.obj = sharedCopy(v, node.comps[sl]?.obj, written);
         }
-        next.set(id, { comps, digest, fp, key, map: ck.map, id, depth: node.depth + 1, clock: w.clock, allocs, kinds, sleep: childSleep });
+        next.set(id, { comps: comps!, digest, fp, key, map: ck.map, id, depth: node.depth + 1, clock: w.clock, allocs, kinds, sleep: childSleep });
       }
       rec.undo();
       w.violations = [];
@@ -540,7 +537,7 @@ export function explore(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
       on: sym !== null,
       groups: sym ? sym.groups.map((g) => g.map((i) => taskNames[i]!)) : [],
       order: sym ? sym.order : 1,
-      represented: sym ? represented : visited.size,
+      represented,
       why: found.why,
     },
   };
