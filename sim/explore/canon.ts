@@ -576,6 +576,14 @@ export function sharedCopy<T>(v: T, parent: unknown, written: Map<object, Set<st
     clean.set(x, c);
     return c;
   };
+  /** an object's copy with sorted keys; a value stays shared when inPlace(key) says it is where the parent had it */
+  const copyObject = (x: Record<string, unknown>, inPlace: (k: string) => boolean): Record<string, unknown> => {
+    const keys = Object.keys(x);
+    if (keys.length > 1) keys.sort();
+    const o: Record<string, unknown> = {};
+    for (const k of keys) o[k] = copy(x[k], inPlace(k));
+    return o;
+  };
   /** inPlace: x is where the parent state had it (every key on the way unreplaced) */
   const copy = (x: unknown, inPlace: boolean): unknown => {
     if (typeof x !== 'object' || x === null) return x;
@@ -587,23 +595,13 @@ export function sharedCopy<T>(v: T, parent: unknown, written: Map<object, Set<st
       for (let i = 0; i < n; i++) a[i] = copy(x[i], inPlace && !ks?.has(String(i)));
       return a;
     }
-    const keys = Object.keys(x);
-    if (keys.length > 1) keys.sort();
-    const o: Record<string, unknown> = {};
-    for (const k of keys) o[k] = copy((x as Record<string, unknown>)[k], inPlace && !ks?.has(k));
-    return o;
+    return copyObject(x as Record<string, unknown>, (k) => inPlace && !ks?.has(k));
   };
   if (v === parent || typeof v !== 'object' || v === null || typeof parent !== 'object' || parent === null || Array.isArray(v)) return copy(v, v === parent) as T;
   // a view of the parent's object (a task without its program): its keys are the parent's places
-  const pk = written.get(parent);
-  const keys = Object.keys(v);
-  if (keys.length > 1) keys.sort();
-  const o: Record<string, unknown> = {};
-  for (const k of keys) {
-    const x = (v as Record<string, unknown>)[k];
-    o[k] = copy(x, x === (parent as Record<string, unknown>)[k] && !pk?.has(k));
-  }
-  return o as T;
+  const p = parent as Record<string, unknown>;
+  const pk = written.get(p);
+  return copyObject(v as Record<string, unknown>, (k) => (v as Record<string, unknown>)[k] === p[k] && !pk?.has(k)) as T;
 }
 
 /**
