@@ -8,6 +8,7 @@ import type { Failure } from './failure.ts';
 import { outcomeProblems } from './outcomes.ts';
 import { FUSE_DEV_FOPS } from '../sim/kernel/fuse/dev.ts';
 import { serverTask } from '../sim/scenario/build.ts';
+import { dir_lock_holders } from '../sim/kernel/lib/in_lookup.ts';
 
 /**
  * The objects a known kernel weakness leaks, not a model bug: a server that registers its own
@@ -84,8 +85,7 @@ function waitsOnCycle(w: World, task: string | undefined, cycle: Set<string>, se
   if (b?.on === 'in_lookup') return waitsOnCycle(w, w.sbs[b.sb]?.inLookup?.[b.name], cycle, seen);
   if (b?.on === 'i_rwsem') {
     const sb = w.sbs[b.sb];
-    const holders = [sb?.dirLock, ...Object.values(sb?.inLookup ?? {})].filter((x) => x !== undefined && x !== task);
-    return holders.some((h) => waitsOnCycle(w, h, cycle, seen));
+    return !!sb && dir_lock_holders(w, sb, task, b.write).some((h) => waitsOnCycle(w, h, cycle, seen));
   }
   if (!b || (b.on !== 'answer' && b.on !== 'initialized')) return false;
   if (cycle.has(`fuse_conn#${b.conn}`)) return true;

@@ -163,11 +163,6 @@ const handler: ProxyHandler<Record<string, unknown>> = {
  */
 export class Recorder {
   readonly fp: Recording = { r: new Set(), w: new Set() };
-
-  /** The step's footprint, compact (after finish()). */
-  footprint(): Footprint {
-    return { r: sortedIds(this.fp.r), w: sortedIds(this.fp.w) };
-  }
   readonly metas = new Map<object, Meta>();
   private readonly proxyOf = new Map<object, object>();
   private readonly targetOf = new Map<object, object>();
@@ -264,6 +259,11 @@ export class Recorder {
       if (t) rec[k] = t;
       else this.unwrapDeep(v, guard + 1);
     }
+  }
+
+  /** The step's footprint, compact (after finish()). */
+  footprint(): Footprint {
+    return { r: sortedIds(this.fp.r), w: sortedIds(this.fp.w) };
   }
 
   /** The objects this step wrote to, with the keys written (before undo: a kept state's copy shares the rest, canon.ts sharedCopy). */

@@ -13,7 +13,7 @@ import type { Task, WaitCond, World } from './state.ts';
 import type { StepRecord } from './effects.ts';
 import { Ctx } from './ctx.ts';
 import { rcuCanAdvance } from './lib/rcu.ts';
-import { d_in_lookup, dir_read_locked, dir_write_locked } from './lib/in_lookup.ts';
+import { d_in_lookup, dir_lock_holders } from './lib/in_lookup.ts';
 
 export type Next =
   | { k: 'goto'; pc: string }
@@ -139,7 +139,7 @@ export function waitSatisfied(w: World, on: WaitCond): boolean {
     }
     case 'i_rwsem': {
       const sb = w.sbs[on.sb];
-      return !sb || !(dir_write_locked(w, sb, on.task) || (on.write && dir_read_locked(w, sb, on.task)));
+      return !sb || dir_lock_holders(w, sb, on.task, on.write).length === 0;
     }
     case 'file_lock': {
       // fs/locks.c: list_empty(&fl->c.flc_blocked_member), or a fatal signal (interruptible)

@@ -12,7 +12,7 @@ import { FATTR, FOPEN, FUSE_GETATTR_FH, FUSE_OPCODE, FUSE_ROOT_ID } from '../../
 import { ATTR_ATIME, ATTR_ATIME_SET, ATTR_CTIME, ATTR_FILE, ATTR_GID, ATTR_MODE, ATTR_MTIME, ATTR_MTIME_SET, ATTR_OPEN, ATTR_SIZE, ATTR_TIMES_SET, ATTR_UID, type IattrA } from '../vfs/fs.ts';
 import { invalidatePages, PAGE_SIZE, truncatePages } from '../mm/filemap.ts';
 import { d_alloc_parallel, d_lookup_done } from '../vfs/dcache.ts';
-import { dir_write_locked } from '../lib/in_lookup.ts';
+import { dir_lock_holders } from '../lib/in_lookup.ts';
 import { fuse_lock_owner_id, fuse_open, fuse_write_inode_now, fuse_writepages, releaseBody } from './file.ts';
 import { O_CREAT, O_EXCL, O_NOCTTY } from '../vfs/fcntl.ts';
 import { CURRENT_UMASK, LOOKUP_CREATE, LOOKUP_EXCL, LOOKUP_OPEN, LOOKUP_RENAME_TARGET, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../vfs/namei.ts';
@@ -74,7 +74,7 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
     if (!l.reval) {
       // lookup_slow: inode_lock_shared(dir), so not while another task changes the directory
       // (a namespace change or an O_CREAT open holds it for writing; its own lookups go on)
-      if (dir_write_locked(c.w, sb, c.t.name)) return block({ on: 'i_rwsem', sb: l.sb, write: false, task: c.t.name }, 'start');
+      if (dir_lock_holders(c.w, sb, c.t.name, false).length) return block({ on: 'i_rwsem', sb: l.sb, write: false, task: c.t.name }, 'start');
       // then d_alloc_parallel: a lookup of this name already in progress is waited
       // for (d_wait_lookup), then the dcache is looked at again; else this task's is the one
       if (d_alloc_parallel(c, sb, l.name) === 'wait') return block({ on: 'in_lookup', sb: l.sb, name: l.name }, 'start');
@@ -84,12 +84,9 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
     l.fc = fc.ptr;
     if (!fc.initialized) return block({ on: 'initialized', conn: fc.ptr }, 'start');
     const next = fuse_request_wait(c, l, fc, FUSE_OPCODE.LOOKUP, FUSE_ROOT_ID, cstring(l.name), 'reply');
-    if (l.unique < 0 && l.inLookup) {
-      // the request never went out (the connection is gone): lookup_slow's error path,
-      // d_lookup_done and dput of the in-lookup dentry
-      d_lookup_done(sb, l.name);
-      l.inLookup = false;
-    }
+    // the request never went out (the connection is gone): lookup_slow's error path,
+    // d_lookup_done and dput of the in-lookup dentry
+    if (l.unique < 0) lookup_done(sb, l);
     return next;
   },
   reply(c, l) {
@@ -97,12 +94,9 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
     const a = fuse_take_answer(c, fc, l.unique);
     const sb = c.w.sbs[l.sb] as FuseSb;
     const cached = sb.inodes[l.name];
-    if (l.inLookup) {
-      // d_lookup_done (with d_splice_alias, or the dput of a failed lookup's dentry): whatever
-      // the answer, the name is no longer being looked up, and its waiters look again
-      d_lookup_done(sb, l.name);
-      l.inLookup = false;
-    }
+    // d_lookup_done (with d_splice_alias, or the dput of a failed lookup's dentry): whatever
+    // the answer, the name is no longer being looked up, and its waiters look again
+    lookup_done(sb, l);
     if (a.error) {
       if (l.reval && cached !== undefined) {
         // fuse_dentry_revalidate: invalid; d_invalidate, then lookup_slow asks again
@@ -144,6 +138,13 @@ export const fuse_lookup = kfunc<LookupA, LookupL>('fuse_lookup', 'fs/fuse/dir.c
     return ret(fi.ptr);
   },
 });
+
+/** lookup_slow's d_lookup_done of this lookup's in-lookup dentry, if it holds one. */
+function lookup_done(sb: FuseSb, l: LookupL) {
+  if (!l.inLookup) return;
+  d_lookup_done(sb, l.name);
+  l.inLookup = false;
+}
 
 /**
  * fuse_advise_use_readdirplus: FUSE_I_ADVISE_RDPLUS on the directory (the model's: the root).

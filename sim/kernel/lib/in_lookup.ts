@@ -11,19 +11,19 @@ function live(w: World, name: string): boolean {
   return t !== undefined && !t.done && !t.killed && t.frames.length > 0;
 }
 
-/** Does a task other than `me` hold the directory's i_rwsem for writing? */
-export function dir_write_locked(w: World, sb: SuperBlock, me: string): boolean {
-  return sb.dirLock !== undefined && sb.dirLock !== me && live(w, sb.dirLock);
-}
-
 /**
- * Does a task other than `me` hold it for reading? lookup_slow holds it (inode_lock_shared)
- * across its lookup and across a wait for another's (d_wait_lookup).
+ * The tasks other than `me` that keep it from taking the directory's i_rwsem: for reading
+ * (inode_lock_shared), a live writer; for writing (inode_lock), the readers too, every live
+ * lookup_slow, which holds the lock for reading across its lookup and across a wait for
+ * another's (d_wait_lookup).
  */
-export function dir_read_locked(w: World, sb: SuperBlock, me: string): boolean {
-  for (const owner of Object.values(sb.inLookup ?? {})) if (owner !== me && live(w, owner)) return true;
-  for (const t of w.tasks) if (t.name !== me && t.blocked?.on === 'in_lookup' && t.blocked.sb === sb.id && live(w, t.name)) return true;
-  return false;
+export function dir_lock_holders(w: World, sb: SuperBlock, me: string, write: boolean): string[] {
+  const out: string[] = [];
+  if (sb.dirLock !== undefined && sb.dirLock !== me && live(w, sb.dirLock)) out.push(sb.dirLock);
+  if (!write) return out;
+  for (const owner of Object.values(sb.inLookup ?? {})) if (owner !== me && live(w, owner)) out.push(owner);
+  for (const t of w.tasks) if (t.name !== me && t.blocked?.on === 'in_lookup' && t.blocked.sb === sb.id && live(w, t.name)) out.push(t.name);
+  return out;
 }
 
 /**

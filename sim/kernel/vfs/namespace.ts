@@ -3,7 +3,7 @@ import { entry, kfunc, ret, tail, task_work_add, type Next } from '../exec.ts';
 import type { SuperBlock } from '../state.ts';
 import type { Ctx } from '../ctx.ts';
 import { neg } from '../lib/errno.ts';
-import { dir_read_locked, dir_write_locked } from '../lib/in_lookup.ts';
+import { dir_lock_holders } from '../lib/in_lookup.ts';
 import { s_type } from './fs.ts';
 
 /** mount(2): the filesystem's own mount (overlayfs: its fill_super with the stacking limit). */
@@ -62,7 +62,7 @@ export function walk_get(c: Ctx, l: WalkL, sb: SuperBlock) {
  */
 export function inode_lock_dir(c: Ctx, l: WalkL, sb: SuperBlock): boolean {
   if (sb.dirLock === c.t.name) return true;
-  if (dir_write_locked(c.w, sb, c.t.name) || dir_read_locked(c.w, sb, c.t.name)) return false;
+  if (dir_lock_holders(c.w, sb, c.t.name, true).length) return false;
   sb.dirLock = c.t.name;
   l.dirLockSb = sb.id;
   return true;
